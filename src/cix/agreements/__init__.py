@@ -1,0 +1,1 @@
+"""Bilateral security agreements: loading, validation, equivalence, bundled files. Pure."""

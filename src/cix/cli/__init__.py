@@ -1,0 +1,1 @@
+"""The `cix` command line (Typer + Rich)."""

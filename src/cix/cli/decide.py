@@ -1,0 +1,9 @@
+"""cix decide …: access decisions for a subject, a label and an action."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the `cix` app (none are built yet)."""

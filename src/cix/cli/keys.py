@@ -1,0 +1,9 @@
+"""cix keys …: node key pairs."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the `cix` app (none are built yet)."""

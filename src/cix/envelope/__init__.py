@@ -1,0 +1,1 @@
+"""Sealed objects: the OpenTDF-compatible streaming container. Pure: streams in, streams out."""

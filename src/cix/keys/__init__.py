@@ -1,0 +1,1 @@
+"""Node key pairs (HPKE KEM, signatures) and key stores."""

@@ -1,0 +1,1 @@
+"""Application services of a national node."""

@@ -1,0 +1,1 @@
+"""Subjects and the access decision function (permit/deny, reasons, obligations). Pure."""

@@ -1,0 +1,1 @@
+"""Database schema, migrations, repositories and the blob store of a node."""

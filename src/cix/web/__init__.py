@@ -1,0 +1,1 @@
+"""Server-rendered pages of a node (Jinja2 + htmx)."""

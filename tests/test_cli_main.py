@@ -1,0 +1,32 @@
+"""The `cix` entry point: help works and errors map to exit codes without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cix.errors import InputError, Refused, VerificationError
+
+
+def test_cix_help_lists_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_refused_carries_no_reason() -> None:
+    assert "could not be verified" in str(Refused())
+    with pytest.raises(TypeError):
+        Refused("leaked reason")  # type: ignore[call-arg]
+
+
+def test_input_error_is_a_value_error() -> None:
+    assert issubclass(InputError, ValueError)
+    assert not issubclass(VerificationError, InputError)
