@@ -63,7 +63,9 @@ def level_entities(agreements: Sequence[Agreement]) -> list[Json]:
     for party, chain in chains.items():
         for i, code in enumerate(chain):
             parents = [] if i + 1 == len(chain) else [_uid("ClearLevel", f"{party}/{chain[i + 1]}")]
-            out.append({"uid": _uid("ClearLevel", f"{party}/{code}"), "attrs": {}, "parents": parents})
+            out.append(
+                {"uid": _uid("ClearLevel", f"{party}/{code}"), "attrs": {}, "parents": parents}
+            )
     multi = [a for a in agreements if len(a.parties) > 1]
     for agreement in agreements:
         table = _equivalents(agreement)

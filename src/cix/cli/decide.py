@@ -117,12 +117,13 @@ def _policies(agreement_ids: list[str]) -> Policies:
 
 
 def _label(text: str, policies: Policies, where: str) -> Label:
+    from cix.agreements import Registry
     from cix.errors import InputError
-    from cix.labels import parse_label
+    from cix.labels import label_from_json_text
 
-    agreements = [p.agreement for p in policies.policies.values()]
+    registry = Registry({p.agreement.id: p.agreement for p in policies.policies.values()})
     try:
-        return parse_label(text, agreements)
+        return label_from_json_text(text, registry)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 

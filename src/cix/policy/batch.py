@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -284,7 +285,7 @@ def _action_bits(
     consent: BoolArray | None,
     source: IntArray | None,
 ) -> None:
-    def pick(column: Array) -> Array:
+    def pick(column: Any) -> Any:
         return column if rows is None else column[rows]
 
     sub_lab = pick(lab)

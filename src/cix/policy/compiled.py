@@ -22,7 +22,7 @@ from cix.agreements import Agreement
 from cix.errors import InputError
 from cix.labels import GOVONLY, Label
 from cix.policy.decision import Action, Obligation
-from cix.policy.subject import Clearance, OrganisationKind, Subject, SubjectError
+from cix.policy.subject import Clearance, OrganisationKind, Subject
 
 OUT_OF_SCOPE = 126
 NOT_RECOGNISED = 127
@@ -378,4 +378,3 @@ def _equivalent(agreement: Agreement, party: str, code: str, to_party: str) -> s
         return agreement.equivalent(party, code, to_party)
     except InputError:
         return None
-

@@ -215,6 +215,7 @@ def _label_obligations(lab: CompiledLabel, action: Action, party: str) -> tuple[
     out: list[Obligation] = []
     if action in (_READ, _TRANSMIT, _RELEASE):
         level = lab.equivalents.get(party)
+        params: tuple[tuple[str, str], ...]
         if level is not None:
             # rule 5: the receiver's equivalent marking, plus the originator's name
             params = (("party", party), ("level", level), ("originator", label.originator))

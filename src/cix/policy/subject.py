@@ -284,7 +284,7 @@ def _organisation(obj: object, where: str) -> Organisation:
 
 def make_subject(
     *,
-    id: str,  # noqa: A002 - the JSON key is `id`
+    id: str,
     nationalities: frozenset[str],
     clearance: Clearance | None,
     briefed_until: datetime | None,
