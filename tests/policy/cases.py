@@ -54,8 +54,8 @@ def _levels(agreement: Agreement, party: str) -> list[str]:
 
 
 def _level(rng: random.Random, agreement: Agreement, party: str) -> str:
-    codes = _levels(agreement, party)  # lowest first: favour the higher levels
-    return codes[-1 - min(int(rng.expovariate(1.2)), len(codes) - 1)]
+    codes = _levels(agreement, party)[::-1]  # highest first: favour the higher levels
+    return rng.choices(codes, weights=[2.0**-i for i in range(len(codes))])[0]
 
 
 def random_subject(rng: random.Random, ident: str, held: Sequence[Agreement]) -> Subject:
