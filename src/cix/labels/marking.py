@@ -216,8 +216,15 @@ def _split(text: str) -> tuple[_Parts, bool]:
             " at most two (programmes, then caveats)"
         )
     for index, segment in enumerate(middle, start=2):
-        if _after_word(segment, _ORIGIN_WORDS + _REL_WORDS) is not None:
-            raise LabelSyntaxError(f"marking: segment {index} is out of place: {segment!r}")
+        if _after_word(segment, _ORIGIN_WORDS) is not None:
+            raise LabelSyntaxError(
+                f"marking: the originator segment (segment {index}) must come last"
+            )
+        if _after_word(segment, _REL_WORDS) is not None:
+            raise LabelSyntaxError(
+                f"marking: the releasability segment (segment {index}) must come last,"
+                " followed only by the originator"
+            )
     programmes: list[str] = []
     caveats: list[str] = []
     for index, segment in enumerate(middle, start=2):
