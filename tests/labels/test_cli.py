@@ -68,12 +68,8 @@ def test_xml_reads_json_from_a_file_and_writes_4774(tmp_path: Path) -> None:
 def test_visibility_expression() -> None:
     result = cix("visibility", "CONFIDENTIAL//GOVONLY//REL TO CAN", *CREATED)
     assert result.returncode == 0, result.stderr
-    assert (
-        result.stdout
-        == "level:CAN:C|level:CAN:S|level:CAN:TS&caveat:GOVONLY&nationality:CAN\n".replace(
-            "level:CAN:C|level:CAN:S|level:CAN:TS", "(level:CAN:C|level:CAN:S|level:CAN:TS)"
-        )
-    )
+    expected = "(level:CAN:C|level:CAN:S|level:CAN:TS)&caveat:GOVONLY&nationality:CAN\n"
+    assert result.stdout == expected
 
 
 @pytest.mark.parametrize(
@@ -86,7 +82,7 @@ def test_visibility_expression() -> None:
         (("check", "TOP SECRET//REL TO CAN, KOR", "-a", "kor-can"), "out of scope"),
         (("check", "@/nonexistent/label.json"), "cannot read the label"),
         (("check", "SECRET//REL TO CAN", "-a", "/nonexistent/agreement.toml"), "cannot read"),
-        (("translate", "군사Ⅰ급비밀//REL TO KOR", "-a", "kor-can", "--to", "CAN"), "not 'kor-can'"),
+        (("translate", "군사Ⅰ급비밀//REL TO KOR", "-a", "kor-can", "--to", "CAN"), "out of scope"),
         (("translate", "SECRET//REL TO CAN, KOR", "-a", "kor-can", "--to", "USA"), "'USA'"),
         (("check", "SECRET//REL TO CAN", "--created", "noon"), "--created"),
     ],
