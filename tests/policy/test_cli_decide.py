@@ -181,3 +181,25 @@ def test_batch_bad_line_exits_2_naming_the_line(tmp_path: Path, subject_file: Pa
     result = cix("decide", "--batch", str(batch))
     assert result.returncode == 2
     assert f"{batch}:2: not JSON" in result.stderr
+
+
+def test_label_may_be_given_as_a_banner(subject_file: Path) -> None:
+    result = cix(
+        "decide", "--agreement", "kor-can", "--subject", str(subject_file),
+        "--label", "군사Ⅱ급비밀//CPSP//REL TO CAN, KOR", "--at", AT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["permit"] is True
+    kss = cix(
+        "decide", "--agreement", "kor-can", "--subject", str(subject_file),
+        "--label", "군사Ⅱ급비밀//KSS//REL TO CAN, KOR", "--at", AT,
+    )  # fmt: skip
+    assert kss.returncode == 1
+    assert json.loads(kss.stdout)["reasons"][0]["code"] == "programme-missing"
+    garbled = cix(
+        "decide", "--agreement", "kor-can", "--subject", str(subject_file),
+        "--label", "SECRET//REL TO", "--at", AT,
+    )  # fmt: skip
+    assert garbled.returncode == 2
+    assert garbled.stderr.startswith("error: --label:")
+    assert "Traceback" not in garbled.stderr

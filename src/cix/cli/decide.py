@@ -83,15 +83,19 @@ def decide_command(
     if subject is None or label is None:
         raise InputError("--subject and --label are required (or use --batch)")
     policies = _policies(agreement_ids)
+    now = _instant(at, "--at")
+    under = agreement_ids[0]
     request = Request(
         subject=_subject_file(subject),
-        label=_label(label, policies, "--label"),
+        label=_label(label, policies, "--label", banner_under=under, at=now),
         action=action_of(action),
-        now=_instant(at, "--at"),
+        now=now,
         to=_party(to, "--to"),
         consent=consent,
         purpose=purpose,
-        sources=tuple(_label(s, policies, f"--source {s!r}") for s in source or []),
+        sources=tuple(
+            _label(s, policies, f"--source {s!r}", banner_under=under, at=now) for s in source or []
+        ),
     )
     (decision,) = decide_many([request], agreements=policies)
     sys.stdout.write(json.dumps(decision.to_json(), ensure_ascii=False, indent=2) + "\n")
@@ -116,14 +120,22 @@ def _policies(agreement_ids: list[str]) -> Policies:
     return Policies(chosen.values())
 
 
-def _label(text: str, policies: Policies, where: str) -> Label:
+def _label(text: str, policies: Policies, where: str, *, banner_under: str, at: datetime) -> Label:
+    """A label from a JSON object, 4774 XML, or a banner read under agreement `banner_under`.
+
+    A banner carries no creation time; the decision time stands in for it (no rule reads it).
+    """
     from cix.agreements import Registry
     from cix.errors import InputError
-    from cix.labels import label_from_json_text
+    from cix.labels import parse_label
 
-    registry = Registry({p.agreement.id: p.agreement for p in policies.policies.values()})
+    held = {p.agreement.id: p.agreement for p in policies.policies.values()}
+    registry = Registry(held)
+    stripped = text.lstrip()
     try:
-        return label_from_json_text(text, registry)
+        if stripped.startswith(("{", "<")):
+            return parse_label(stripped, registry=registry)
+        return parse_label(stripped, held[banner_under], registry=registry, created=at)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
 
@@ -189,9 +201,9 @@ def _read_batch(path: Path, agreement_ids: list[str]) -> tuple[list[Any], Polici
         if unknown:
             raise InputError(f"{where}: unknown key {unknown[0]!r} (allowed: {sorted(allowed)})")
         line_agreement = obj.get("agreement")
+        if line_agreement is not None and not isinstance(line_agreement, str):
+            raise InputError(f"{where}.agreement: expected an agreement id")
         if line_agreement is not None:
-            if not isinstance(line_agreement, str):
-                raise InputError(f"{where}.agreement: expected an agreement id")
             ids.append(line_agreement)
         objects.append((number, obj))
     if not ids:
@@ -221,18 +233,26 @@ def _read_batch(path: Path, agreement_ids: list[str]) -> tuple[list[Any], Polici
         for key in ("action", "to", "at", "consent", "purpose"):
             if obj.get(key) is not None and not isinstance(obj[key], str):
                 raise InputError(f"{where}.{key}: expected a string")
+        under = obj.get("agreement") or ids[0]
         try:
+            now = _instant(obj.get("at"), "at")
             requests.append(
                 Request(
                     subject=subject,
-                    label=_label(label_text, policies, "label"),
+                    label=_label(label_text, policies, "label", banner_under=under, at=now),
                     action=action_of(obj.get("action") or "read"),
-                    now=_instant(obj.get("at"), "at"),
+                    now=now,
                     to=_party(obj.get("to"), "to"),
                     consent=obj.get("consent"),
                     purpose=obj.get("purpose"),
                     sources=tuple(
-                        _label(s if isinstance(s, str) else json.dumps(s), policies, "sources")
+                        _label(
+                            s if isinstance(s, str) else json.dumps(s),
+                            policies,
+                            "sources",
+                            banner_under=under,
+                            at=now,
+                        )
                         for s in sources
                     ),
                 )
