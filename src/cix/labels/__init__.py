@@ -30,12 +30,18 @@ from cix.labels.label import (
     format_time,
     parse_time,
 )
+from cix.labels.marking import WORDS, banner, parse_marking, portion_mark
+from cix.labels.parse import parse_any, parse_label
 from cix.labels.scheme import Level, Scheme, level_of
+from cix.labels.stanag4774 import NAMESPACE, from_4774_xml, to_4774_xml
+from cix.labels.visibility import visibility_expression
 
 __all__ = [
     "CAVEATS",
     "GOVONLY",
+    "NAMESPACE",
     "ORCON",
+    "WORDS",
     "AlternativeLabel",
     "AmbiguousMarking",
     "Label",
@@ -48,12 +54,20 @@ __all__ = [
     "UnknownParty",
     "alternative_label",
     "alternative_to_json",
+    "banner",
     "canonical_json",
     "dominates",
     "format_time",
+    "from_4774_xml",
     "label_from_json",
     "label_from_json_text",
     "level_of",
     "make_label",
+    "parse_any",
+    "parse_label",
+    "parse_marking",
     "parse_time",
+    "portion_mark",
+    "to_4774_xml",
+    "visibility_expression",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cix.labels.errors import LabelError
+from cix.labels.errors import LabelError, LabelSyntaxError
 from cix.labels.scheme import CODE_PATTERN, check_party
 
 GOVONLY = "GOVONLY"
@@ -133,15 +133,15 @@ def format_time(moment: datetime) -> str:
 def parse_time(text: object, what: str = "created") -> datetime:
     """Parse an RFC 3339 date-time with an offset (or `Z`) into UTC; refuse anything else."""
     if not isinstance(text, str):
-        raise LabelError(f"{what}: expected an RFC 3339 date-time string, got {text!r}")
+        raise LabelSyntaxError(f"{what}: expected an RFC 3339 date-time string, got {text!r}")
     if not re.fullmatch(
         r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})", text
     ):
-        raise LabelError(f"{what}: {text!r} is not an RFC 3339 date-time with an offset")
+        raise LabelSyntaxError(f"{what}: {text!r} is not an RFC 3339 date-time with an offset")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise LabelError(f"{what}: {text!r} is not a valid date-time: {exc}") from None
+        raise LabelSyntaxError(f"{what}: {text!r} is not a valid date-time: {exc}") from None
     return utc(moment, what)
 
 
