@@ -1,9 +1,12 @@
 """Memory stays flat: sealing and opening a 2 GiB file each peak under 100 MiB of RSS.
 
-Each operation runs in a fresh Python subprocess; its peak resident set size is the
-`ru_maxrss` that `os.wait4` reports for exactly that child (so other tests' children cannot
-blur it). The 2 GiB input is a sparse file (zeros, no disk blocks), the outputs are real
-files, removed at the end. A control test shows the probe does see a large allocation.
+Each operation runs in a fresh Python subprocess, which reports its own peak resident set
+size (`VmHWM` of /proc/self/status) as it exits. Not `ru_maxrss`: Linux records the *parent's*
+high-water mark in the child's `ru_maxrss` when the (v)forked child calls exec, so a child
+of a large pytest worker looks as large as the worker. `VmHWM` belongs to the child's own
+address space, which exec creates anew. The 2 GiB input is a sparse file (zeros, no disk
+blocks); the outputs are real files, removed at the end. Control tests show that the probe
+sees a large allocation in the child and does not see one in the parent.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -23,6 +27,26 @@ GiB = 1 << 30
 PAYLOAD = 2 * GiB
 LIMIT = 100 * MiB
 PASSPHRASE = "memory test passphrase"
+
+# Prepended to every measured script: write VmHWM (KiB) to the path in argv[1] at exit,
+# also when the script ends with SystemExit (as the CLI does).
+PROBE = textwrap.dedent(
+    """
+    import atexit, sys
+    from pathlib import Path
+
+    _report = Path(sys.argv.pop(1))
+
+    def _write_peak() -> None:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                _report.write_text(line.split()[1])
+
+    atexit.register(_write_peak)
+    """
+)
+
+CLI = 'import runpy\nsys.argv[0] = "cix"\nrunpy.run_module("cix.cli.main", run_name="__main__")\n'
 
 SEAL = textwrap.dedent(
     """
@@ -56,16 +80,20 @@ OPEN = textwrap.dedent(
 )
 
 
-def _peak_rss(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run `argv` to completion and return its peak RSS in bytes; fail on a non-zero exit."""
-    child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.stderr is not None
-    stderr = child.stderr.read().decode(errors="replace")
-    child.stderr.close()
-    assert child.returncode == 0, stderr
-    return usage.ru_maxrss * 1024  # Linux reports KiB
+def _peak_rss(script: str, *args: str, env: dict[str, str] | None = None) -> int:
+    """Run `script` in a new Python with `args`; return its peak RSS in bytes (exit must be 0)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "peak"
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE + script, str(report), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        return int(report.read_text()) * 1024
 
 
 def _sparse(path: Path, size: int) -> Path:
@@ -85,12 +113,18 @@ def _all_zero(path: Path, size: int) -> bool:
     return seen == size
 
 
-def test_rss_probe_sees_a_256_mib_allocation() -> None:
+def test_rss_probe_sees_a_256_mib_allocation_in_the_child() -> None:
     script = "b = bytearray(256 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])"
 
-    peak = _peak_rss([sys.executable, "-c", script])
+    assert _peak_rss(script) >= 256 * MiB
 
-    assert peak >= 256 * MiB
+
+def test_rss_probe_does_not_count_the_parents_memory() -> None:
+    parent = bytearray(256 * MiB)
+    parent[:: 4 << 10] = b"x" * len(parent[:: 4 << 10])  # touch every page: resident
+
+    assert _peak_rss("pass") < 64 * MiB
+    assert parent[0] == ord("x")
 
 
 @pytest.mark.slow
@@ -104,23 +138,17 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
     opened = tmp_path / "opened.bin"
     opened_cli = tmp_path / "opened-cli.bin"
     try:
-        seal_peak = _peak_rss(
-            [sys.executable, "-c", SEAL, str(keys), str(plain), str(sealed), PASSPHRASE]
-        )
+        seal_peak = _peak_rss(SEAL, str(keys), str(plain), str(sealed), PASSPHRASE)
         assert sealed.stat().st_size > PAYLOAD
 
-        open_peak = _peak_rss(
-            [sys.executable, "-c", OPEN, str(keys), str(sealed), str(opened), PASSPHRASE]
-        )
+        open_peak = _peak_rss(OPEN, str(keys), str(sealed), str(opened), PASSPHRASE)
         assert _all_zero(opened, PAYLOAD)
         opened.unlink()
 
         cli_peak = _peak_rss(
-            [
-                *(sys.executable, "-m", "cix.cli.main", "open", str(sealed)),
-                *("-o", str(opened_cli), "--key", str(keys / "kem.key")),
-                *("--trust", str(keys / "sign.pub")),
-            ],
+            CLI,
+            *("open", str(sealed), "-o", str(opened_cli)),
+            *("--key", str(keys / "kem.key"), "--trust", str(keys / "sign.pub")),
             env={**os.environ, "CIX_PASSPHRASE": PASSPHRASE},
         )
         assert opened_cli.stat().st_size == PAYLOAD
