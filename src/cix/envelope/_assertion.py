@@ -41,9 +41,12 @@ def _unb64url(text: str) -> bytes:
     if "=" in text:
         raise AssertionSignatureInvalid("the JWS uses padded base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise AssertionSignatureInvalid("the JWS is not base64url") from None
+    if _b64url(data) != text:
+        raise AssertionSignatureInvalid("the JWS is not canonical base64url")
+    return data
 
 
 def label_assertion(label_xml: str) -> dict[str, Any]:

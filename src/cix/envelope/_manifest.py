@@ -44,9 +44,13 @@ def unb64(text: object, where: str) -> bytes:
     if not isinstance(text, str):
         raise ManifestError(f"0.manifest.json: {where} must be a base64 string")
     try:
-        return base64.b64decode(text, validate=True)
+        data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise ManifestError(f"0.manifest.json: {where} is not valid base64") from None
+    if base64.b64encode(data).decode("ascii") != text:
+        # Unused low bits make several texts decode alike; only the canonical one is taken.
+        raise ManifestError(f"0.manifest.json: {where} is not canonical base64")
+    return data
 
 
 def _check_canonical(obj: object, path: str) -> None:
@@ -220,6 +224,11 @@ def parse_manifest(data: bytes) -> Manifest:
             "0.manifest.json does not match the OpenTDF manifest schema: " + "; ".join(errors[:5])
         )
     assert isinstance(doc, dict)
+    spec = doc["payload"].get("tdf_spec_version")
+    if spec is not None and "schemaVersion" in doc and spec != doc["schemaVersion"]:
+        # The signature leaves payload.tdf_spec_version out (a rewrap may drop it for
+        # otdf-python), so it must repeat the signed schemaVersion when both are present.
+        raise ManifestError("0.manifest.json: payload/tdf_spec_version differs from schemaVersion")
     enc = _obj(doc.get("encryptionInformation"), "encryptionInformation")
     method = _obj(enc.get("method"), "encryptionInformation/method")
     if method.get("algorithm") != "AES-256-GCM":

@@ -34,6 +34,7 @@ from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Progress, make_key_a
 from cix.envelope._zip import Member, ZipStreamWriter, read_members, read_small_member
 from cix.envelope.errors import (
     AssertionMissing,
+    ContainerError,
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     ManifestError,
@@ -88,6 +89,8 @@ class _Verified:
 
 def _load(src: BinaryIO) -> tuple[Manifest, Member]:
     members = read_members(src, _MEMBERS)
+    if members[PAYLOAD_NAME].method != 0:
+        raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
     manifest = parse_manifest(read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST))
     return manifest, members[PAYLOAD_NAME]
 
