@@ -237,6 +237,9 @@ def bundled_registry() -> Registry:
 
 def registry_of(*agreements: Agreement) -> Registry:
     """A registry of the bundled policies plus `agreements` (which replace same-id ones)."""
-    merged = dict(bundled_registry().agreements)
+    base = bundled_registry()
+    if all(base.agreements.get(a.id) is a for a in agreements):
+        return base  # nothing new: skip re-checking every scheme
+    merged = dict(base.agreements)
     merged.update({a.id: a for a in agreements})
     return Registry(merged)
