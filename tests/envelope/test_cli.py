@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cix.labels import Label, from_4774_xml
+
 REFUSED = "refused: the object could not be verified or access is not permitted"
 
 
@@ -35,14 +37,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert cix("keys", "generate", "--dir", d / "can", "--kem", "x25519").returncode == 0
     assert cix("keys", "generate", "--dir", d / "deu", "--kem", "x25519").returncode == 0
     (d / "doc.txt").write_bytes(os.urandom(100_000))
-    (d / "label.json").write_text(json.dumps({"classification": "KOR-II", "originator": "KOR"}))
     r = cix(
         "seal",
         d / "doc.txt",
         "-o",
         d / "doc.tdf",
         "--label",
-        d / "label.json",
+        "군사Ⅱ급비밀//REL TO CAN, KOR",
+        "--agreement",
+        "kor-can",
         "--to",
         d / "kor" / "kem.pub",
         "--to",
@@ -69,7 +72,12 @@ def test_open_round_trip(world: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert (world / "out.txt").read_bytes() == (world / "doc.txt").read_bytes()
-    assert json.loads(r.stdout)["label"]["classification"] == "KOR-II"
+    label = json.loads(r.stdout)["label"]
+    assert (label["policy"], label["originator"], label["classification"]) == (
+        "kor-can",
+        "KOR",
+        "II",
+    )
 
 
 def test_open_with_wrong_key_exits_1_and_writes_nothing(world: Path) -> None:
@@ -147,6 +155,9 @@ def test_inspect_shows_the_label_without_a_key(world: Path) -> None:
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["label"]["originator"] == "KOR"
+    xml_label = from_4774_xml(summary["labelXml"])
+    assert isinstance(xml_label, Label)
+    assert xml_label.to_json() == summary["label"]
     assert summary["verified"] is False
     assert len(summary["keyAccess"]) == 2
 
@@ -175,6 +186,26 @@ def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert (world / "fwd.txt").read_bytes() == (world / "doc.txt").read_bytes()
+
+
+def test_bad_label_exits_2(world: Path) -> None:
+    r = cix(
+        "seal",
+        world / "doc.txt",
+        "-o",
+        world / "x.tdf",
+        "--label",
+        "NOT A LEVEL//REL TO CAN",
+        "-a",
+        "kor-can",
+        "--to",
+        world / "can" / "kem.pub",
+        "--sign",
+        world / "kor" / "sign.key",
+    )
+    assert r.returncode == 2
+    assert "NOT A LEVEL" in r.stderr
+    assert not (world / "x.tdf").exists()
 
 
 def test_keys_show_prints_no_private_material(world: Path) -> None:

@@ -13,7 +13,6 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
-from xml.sax.saxutils import escape
 
 import typer
 
@@ -21,40 +20,52 @@ from cix.cli.keys import passphrase
 from cix.errors import InputError
 
 _PROGRESS_FROM = 16 << 20
-_OPAQUE_XML_NS = "urn:cix:label:json:1"
 
 
 class LabelInputError(InputError):
-    """The --label value is neither a label file nor label text that can be read."""
+    """The --label file cannot be read."""
 
 
-def _label_inputs(label: str, label_xml: Path | None) -> tuple[bytes, dict[str, Any]]:
-    """The label's 4774 XML and canonical JSON from the --label option.
-
-    Until `cix.labels` offers parsing and 4774 XML on main, LABEL is a JSON object (a file
-    path or the text itself), passed through opaquely; the XML comes from --label-xml or,
-    without it, is a minimal element carrying the JSON.
-    """
-    path = Path(label)
-    try:
-        text = path.read_text(encoding="utf-8") if path.is_file() else label
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelInputError(f"--label {label}: cannot read it ({exc})") from None
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        raise LabelInputError(f"--label {label}: not a JSON label object") from None
-    if not isinstance(obj, dict):
-        raise LabelInputError(f"--label {label}: the label must be a JSON object")
-    if label_xml is not None:
+def _label_text(label: str) -> str:
+    path = Path(label[1:] if label.startswith("@") else label)
+    if label.startswith("@") or (len(label) < 4096 and path.is_file()):
         try:
-            xml = label_xml.read_bytes()
-        except OSError as exc:
-            raise LabelInputError(f"--label-xml {label_xml}: {exc.strerror}") from None
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LabelInputError(f"--label {path}: cannot read it ({exc})") from None
+    return label
+
+
+def _label_inputs(
+    label: str, agreement_id: str | None, purpose: str | None
+) -> tuple[bytes, dict[str, Any]]:
+    """The label's STANAG 4774 XML and canonical JSON, parsed and checked by `cix.labels`.
+
+    LABEL is a banner (`SECRET//REL TO CAN, KOR`), a JSON object or 4774 XML, given inline,
+    as a file path or as @PATH. A banner's creation time is now.
+    """
+    from datetime import UTC, datetime
+
+    from cix.agreements import bundled_registry, load_agreement, registry_of
+    from cix.labels import parse_label, to_4774_xml
+
+    agreement = None
+    if agreement_id is None:
+        registry = bundled_registry()
     else:
-        body = escape(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-        xml = f'<LabelJSON xmlns="{_OPAQUE_XML_NS}">{body}</LabelJSON>'.encode()
-    return xml, obj
+        if agreement_id.endswith(".toml") or "/" in agreement_id:
+            agreement = load_agreement(agreement_id)
+        else:
+            agreement = bundled_registry().get(agreement_id)
+        registry = registry_of(agreement)
+    parsed = parse_label(
+        _label_text(label),
+        agreement,
+        registry=registry,
+        created=datetime.now(UTC),
+        purpose=purpose,
+    )
+    return to_4774_xml(parsed, registry), parsed.to_json()
 
 
 @contextlib.contextmanager
@@ -119,12 +130,16 @@ def _trusted(paths: list[Path]) -> list[Any]:
 def seal_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="File to seal.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Sealed object to write.")],
-    label: Annotated[str, typer.Option(help="The label: a JSON label file or JSON text.")],
+    label: Annotated[
+        str, typer.Option(help="Banner, JSON or 4774 XML label; inline, a file or @PATH.")
+    ],
     to: Annotated[list[Path], typer.Option(help="Recipient KEM public key (.pub); repeatable.")],
     sign: Annotated[Path, typer.Option(help="Originator's signing key (sign.key).")],
-    label_xml: Annotated[
-        Path | None, typer.Option(help="STANAG 4774 XML of the label, if not derived.")
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", "-a", help="Agreement or national policy of the label."),
     ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Purpose, for a banner label.")] = None,
     attribute: Annotated[
         list[str] | None, typer.Option(help="OpenTDF data attribute FQN; repeatable.")
     ] = None,
@@ -134,7 +149,7 @@ def seal_command(
     from cix.envelope import seal
     from cix.keys import load_kem_public, load_signing_key
 
-    xml, label_json = _label_inputs(label, label_xml)
+    xml, label_json = _label_inputs(label, agreement, purpose)
     recipients = [load_kem_public(p) for p in to]
     signer = load_signing_key(sign, passphrase())
     with _input(input_path) as src, _output(output) as dst:
