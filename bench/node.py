@@ -202,16 +202,20 @@ def seed_node(root: Path, documents: int) -> tuple[Any, subprocess.Popen[bytes],
     (process,) = start([node])
     ids = []
     config = ClientConfig(url=node.url, token=node.tokens["dnd-pm"])
-    with ClientSession(config) as session:
-        for i in range(documents):
-            response = session.request(
-                "POST",
-                "/documents",
-                params={"label": "SECRET//CPSP//REL TO CAN, KOR", "title": f"bench {i}"},
-                content=os.urandom(PAYLOAD),
-                headers={"Content-Type": "application/octet-stream"},
-            )
-            ids.append(str(response.json()["id"]))
+    try:
+        with ClientSession(config) as session:
+            for i in range(documents):
+                response = session.request(
+                    "POST",
+                    "/documents",
+                    params={"label": "SECRET//CPSP//REL TO CAN, KOR", "title": f"bench {i}"},
+                    content=os.urandom(PAYLOAD),
+                    headers={"Content-Type": "application/octet-stream"},
+                )
+                ids.append(str(response.json()["id"]))
+    except BaseException:
+        stop(process)
+        raise
     return node, process, ids
 
 
