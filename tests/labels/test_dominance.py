@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cix.agreements import bundled
 from cix.labels import Label, UnknownParty, dominates, make_label
-from tests.labels.strategies import KOR_CAN, kor_can_side_labels
+from tests.labels.strategies import KOR_CAN, above, below, kor_can_side_labels
 
 # The machine is shared: time limits per example would make these tests flaky, not stricter.
 RELAXED = settings(deadline=None)
@@ -22,9 +23,8 @@ def _same_class(a: Label, b: Label) -> bool:
     if a.originator == b.originator:
         same_level = a.classification == b.classification
     else:
-        same_level = KOR_CAN.equivalent(a.originator, a.classification, b.originator) == (
-            b.classification
-        )
+        pair = {(a.originator, a.classification), (b.originator, b.classification)}
+        same_level = any(pair <= set(row) for row in KOR_CAN.equivalence)
     return (
         same_level
         and a.programmes == b.programmes
@@ -51,6 +51,18 @@ def test_dominance_is_antisymmetric_up_to_equivalence(a: Label, b: Label) -> Non
 def test_dominance_is_transitive(a: Label, b: Label, c: Label) -> None:
     if dominates(a, b, KOR_CAN) and dominates(b, c, KOR_CAN):
         assert dominates(a, c, KOR_CAN)
+
+
+@RELAXED
+@given(st.data())
+def test_dominance_is_transitive_on_built_chains(data: st.DataObject) -> None:
+    middle = data.draw(kor_can_side_labels())
+    top, bottom = data.draw(above(middle)), data.draw(below(middle))
+    assert dominates(top, middle, KOR_CAN)
+    assert dominates(middle, bottom, KOR_CAN)
+    assert dominates(top, bottom, KOR_CAN)
+    if not _same_class(top, bottom):
+        assert not dominates(bottom, top, KOR_CAN)
 
 
 def _label(originator: str, level: str, **extra: object) -> Label:
