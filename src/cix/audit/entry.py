@@ -66,7 +66,10 @@ def format_time(t: datetime) -> str:
     """The canonical text of an entry time: UTC, microseconds, `Z`."""
     if t.tzinfo is not UTC:
         t = t.astimezone(UTC)
-    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+        f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
 
 
 def parse_time(text: object, where: str = "time") -> datetime:
@@ -150,10 +153,8 @@ class Event:
         _text("action", self.action, optional=True)
         if self.decision is not None and self.decision not in DECISIONS:
             raise AuditInputError("decision: expected 'permit', 'deny' or null")
-        if not isinstance(self.reasons, tuple):
-            object.__setattr__(self, "reasons", _reasons(self.reasons))
-        else:
-            _reasons(self.reasons)
+        # Callers may pass a list; store the checked tuple.
+        object.__setattr__(self, "reasons", _reasons(self.reasons))
         if not isinstance(self.details, dict):
             raise AuditInputError("details: expected a JSON object")
         if self.details:

@@ -241,8 +241,7 @@ class Log:
                 leaf = sha(b"\x00" + entry.body).digest()
                 rows.append((seq, leaf, entry.body))
                 nodes.extend(
-                    (merkle.storage_id(level, index), h)
-                    for level, index, h in frontier.push(leaf)
+                    (merkle.storage_id(level, index), h) for level, index, h in frontier.push(leaf)
                 )
                 entries.append(entry)
             new_size = size + len(events)

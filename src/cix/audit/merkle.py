@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from cix.audit.errors import AuditInputError, ConsistencyProofError, InclusionProofError
 
 Node = tuple[int, int]
-"""A complete aligned subtree: (level, index), covering leaves [index << level, (index+1) << level)."""
+"""A complete aligned subtree (level, index): leaves [index << level, (index + 1) << level)."""
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the empty tree (RFC 9162 §2.1.1: the hash of an empty string)."""
@@ -142,9 +142,7 @@ def range_needs(ranges: Iterable[tuple[int, int]]) -> list[Node]:
     return list(seen)
 
 
-def hash_ranges(
-    ranges: Sequence[tuple[int, int]], nodes: Mapping[Node, bytes]
-) -> list[bytes]:
+def hash_ranges(ranges: Sequence[tuple[int, int]], nodes: Mapping[Node, bytes]) -> list[bytes]:
     """Hash each range from the stored complete subtrees in `nodes`."""
     return [fold_right([nodes[n] for n in decompose(s, e)]) for s, e in ranges]
 

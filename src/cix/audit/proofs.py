@@ -88,9 +88,7 @@ def proof_from_json(obj: object) -> InclusionProof | ConsistencyProof:
     if kind == "inclusion":
         return InclusionProof(_int(obj, "index"), _int(obj, "size"), _path_from_json(obj))
     if kind == "consistency":
-        return ConsistencyProof(
-            _int(obj, "old_size"), _int(obj, "new_size"), _path_from_json(obj)
-        )
+        return ConsistencyProof(_int(obj, "old_size"), _int(obj, "new_size"), _path_from_json(obj))
     raise AuditInputError("proof: 'type' must be 'inclusion' or 'consistency'")
 
 
@@ -113,9 +111,7 @@ def verify_inclusion(
     return checkpoint
 
 
-def verify_consistency(
-    old: Checkpoint, new: Checkpoint, proof: ConsistencyProof
-) -> None:
+def verify_consistency(old: Checkpoint, new: Checkpoint, proof: ConsistencyProof) -> None:
     """Check that checkpoint `new` extends `old` (both already signature-checked).
 
     Equal sizes with different roots, or a proof that fails, mean the log showed two

@@ -226,7 +226,10 @@ def check_proof(
         else:
             if "entry" not in obj:
                 raise AuditInputError(f"{proof}: an inclusion proof needs its 'entry'")
-            verify_inclusion(canonical_json(obj["entry"]), parsed, note, verifier)
+            entry = obj["entry"]
+            if not isinstance(entry, dict):
+                raise AuditInputError(f"{proof}: 'entry' must be a JSON object")
+            verify_inclusion(canonical_json(entry), parsed, note, verifier)
             typer.echo(f"included: entry {parsed.index} is in the tree of size {parsed.size}")
     except VerificationError as exc:
         raise _refuse(f"{type(exc).__name__}: {exc}") from None

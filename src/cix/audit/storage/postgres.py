@@ -150,9 +150,7 @@ class PostgresStorage:
 
     def size(self) -> int:
         with self._read_lock:
-            row = self._reader.execute(
-                "SELECT value FROM audit_meta WHERE key = 'size'"
-            ).fetchone()
+            row = self._reader.execute("SELECT value FROM audit_meta WHERE key = 'size'").fetchone()
         return int(row[0]) if row else 0
 
     def read_nodes(self, nodes: Sequence[Node]) -> dict[Node, bytes]:
@@ -174,9 +172,7 @@ class PostgresStorage:
             yield from cur
 
     def scan_entries(self) -> Iterator[tuple[int, bytes, bytes]]:
-        for seq, body, leaf in self._scan(
-            "SELECT seq, body, leaf FROM audit_entries ORDER BY seq"
-        ):
+        for seq, body, leaf in self._scan("SELECT seq, body, leaf FROM audit_entries ORDER BY seq"):
             yield seq, bytes(body), bytes(leaf)
 
     def scan_nodes(self) -> Iterator[tuple[int, bytes]]:

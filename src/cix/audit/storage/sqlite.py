@@ -80,14 +80,14 @@ def _read_nodes(conn: sqlite3.Connection, nodes: Sequence[Node]) -> dict[Node, b
     if leaves:
         marks = ",".join("?" * len(leaves))
         for seq, leaf in conn.execute(
-            f"SELECT seq, leaf FROM audit_entries WHERE seq IN ({marks})",  # noqa: S608 (marks only)
+            f"SELECT seq, CAST(leaf AS BLOB) FROM audit_entries WHERE seq IN ({marks})",  # noqa: S608 (marks only)
             list(leaves),
         ):
             got[leaves[seq]] = leaf
     if inner:
         marks = ",".join("?" * len(inner))
         for sid, h in conn.execute(
-            f"SELECT id, hash FROM audit_nodes WHERE id IN ({marks})",  # noqa: S608 (marks only)
+            f"SELECT id, CAST(hash AS BLOB) FROM audit_nodes WHERE id IN ({marks})",  # noqa: S608 (marks only)
             list(inner),
         ):
             got[inner[sid]] = h
@@ -126,9 +126,7 @@ class SqliteStorage:
 
     def size(self) -> int:
         with self._read_lock:
-            row = self._reader.execute(
-                "SELECT value FROM audit_meta WHERE key = 'size'"
-            ).fetchone()
+            row = self._reader.execute("SELECT value FROM audit_meta WHERE key = 'size'").fetchone()
         return int(row[0]) if row else 0
 
     def read_nodes(self, nodes: Sequence[Node]) -> dict[Node, bytes]:
@@ -138,21 +136,24 @@ class SqliteStorage:
     def read_entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         with self._read_lock:
             return self._reader.execute(
-                "SELECT seq, body FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq",
+                "SELECT seq, CAST(body AS BLOB) FROM audit_entries "
+                "WHERE seq >= ? AND seq < ? ORDER BY seq",
                 (start, end),
             ).fetchall()
 
     def scan_entries(self) -> Iterator[tuple[int, bytes, bytes]]:
         conn = _connect(self._path)  # its own connection: a long read must not hold the lock
         try:
-            yield from conn.execute("SELECT seq, body, leaf FROM audit_entries ORDER BY seq")
+            yield from conn.execute(
+                "SELECT seq, CAST(body AS BLOB), CAST(leaf AS BLOB) FROM audit_entries ORDER BY seq"
+            )
         finally:
             conn.close()
 
     def scan_nodes(self) -> Iterator[tuple[int, bytes]]:
         conn = _connect(self._path)
         try:
-            yield from conn.execute("SELECT id, hash FROM audit_nodes ORDER BY id")
+            yield from conn.execute("SELECT id, CAST(hash AS BLOB) FROM audit_nodes ORDER BY id")
         finally:
             conn.close()
 
