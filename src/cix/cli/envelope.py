@@ -1,9 +1,258 @@
-"""cix seal / open / inspect / rewrap: sealed objects."""
+"""cix seal / open / inspect / rewrap: sealed objects.
+
+Outputs are written to a temporary file beside OUTPUT and renamed into place only when the
+operation succeeded, so a refused object never leaves plaintext behind.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
 import typer
+
+from cix.cli.keys import passphrase
+from cix.errors import InputError
+
+_PROGRESS_FROM = 16 << 20
+
+
+class LabelInputError(InputError):
+    """The --label file cannot be read."""
+
+
+def _label_text(label: str) -> str:
+    path = Path(label[1:] if label.startswith("@") else label)
+    if label.startswith("@") or (len(label) < 4096 and path.is_file()):
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LabelInputError(f"--label {path}: cannot read it ({exc})") from None
+    return label
+
+
+def _label_inputs(
+    label: str, agreement_id: str | None, purpose: str | None
+) -> tuple[bytes, dict[str, Any]]:
+    """The label's STANAG 4774 XML and canonical JSON, parsed and checked by `cix.labels`.
+
+    LABEL is a banner (`SECRET//REL TO CAN, KOR`), a JSON object or 4774 XML, given inline,
+    as a file path or as @PATH. A banner's creation time is now.
+    """
+    from datetime import UTC, datetime
+
+    from cix.agreements import bundled_registry, load_agreement, registry_of
+    from cix.labels import parse_label, to_4774_xml
+
+    agreement = None
+    if agreement_id is None:
+        registry = bundled_registry()
+    else:
+        if agreement_id.endswith(".toml") or "/" in agreement_id:
+            agreement = load_agreement(agreement_id)
+        else:
+            agreement = bundled_registry().get(agreement_id)
+        registry = registry_of(agreement)
+    parsed = parse_label(
+        _label_text(label),
+        agreement,
+        registry=registry,
+        created=datetime.now(UTC),
+        purpose=purpose,
+    )
+    return to_4774_xml(parsed, registry), parsed.to_json()
+
+
+@contextlib.contextmanager
+def _output(path: Path) -> Iterator[BinaryIO]:
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
+    except OSError as exc:
+        raise InputError(f"-o {path}: cannot write there ({exc.strerror})") from None
+    ok = False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+        ok = True
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _input(path: Path) -> BinaryIO:
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    if total < _PROGRESS_FROM:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _trusted(paths: list[Path]) -> list[Any]:
+    from cix.keys import load_verify_key
+
+    return [load_verify_key(p) for p in paths]
+
+
+def seal_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="File to seal.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sealed object to write.")],
+    label: Annotated[
+        str, typer.Option(help="Banner, JSON or 4774 XML label; inline, a file or @PATH.")
+    ],
+    to: Annotated[list[Path], typer.Option(help="Recipient KEM public key (.pub); repeatable.")],
+    sign: Annotated[Path, typer.Option(help="Originator's signing key (sign.key).")],
+    agreement: Annotated[
+        str | None,
+        typer.Option("--agreement", "-a", help="Agreement or national policy of the label."),
+    ] = None,
+    purpose: Annotated[str | None, typer.Option(help="Purpose, for a banner label.")] = None,
+    attribute: Annotated[
+        list[str] | None, typer.Option(help="OpenTDF data attribute FQN; repeatable.")
+    ] = None,
+    segment_size: Annotated[int, typer.Option(help="Plaintext bytes per segment.")] = 2 << 20,
+) -> None:
+    """Seal INPUT for the --to recipients, binding the label with the --sign key."""
+    from cix.envelope import seal
+    from cix.keys import load_kem_public, load_signing_key
+
+    xml, label_json = _label_inputs(label, agreement, purpose)
+    recipients = [load_kem_public(p) for p in to]
+    signer = load_signing_key(sign, passphrase())
+    with _input(input_path) as src, _output(output) as dst:
+        size = os.fstat(src.fileno()).st_size
+        with _progress(size, "sealing") as progress:
+            result = seal(
+                src,
+                dst,
+                label_xml=xml,
+                label_json=label_json,
+                recipients=recipients,
+                signer=signer,
+                attributes=attribute or (),
+                segment_size=segment_size,
+                size_hint=size,
+                progress=progress,
+            )
+    typer.echo(
+        f"sealed {result.plaintext_size} bytes in {result.segments} segments for "
+        f"{len(result.kids)} recipient(s) -> {output}",
+        err=True,
+    )
+
+
+def open_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Plaintext file to write.")],
+    key: Annotated[Path, typer.Option(help="Recipient's private KEM key (kem.key).")],
+    trust: Annotated[
+        list[Path] | None, typer.Option(help="Trusted signer public key (sign.pub); repeatable.")
+    ] = None,
+    allow_unlabelled: Annotated[
+        bool, typer.Option(help="Open an object that carries no cix label (plain OpenTDF).")
+    ] = False,
+) -> None:
+    """Verify and decrypt INPUT into OUTPUT; print the verified label as JSON."""
+    from cix.envelope import open_sealed
+    from cix.keys import load_kem_private
+
+    trusted = _trusted(trust or [])
+    private = load_kem_private(key, passphrase())
+    with _input(input_path) as src, _output(output) as dst:
+        size = os.fstat(src.fileno()).st_size
+        with _progress(size, "opening") as progress:
+            opened = open_sealed(
+                src,
+                dst,
+                private_key=private,
+                trusted_signers=trusted,
+                allow_unlabelled=allow_unlabelled,
+                progress=progress,
+            )
+    if opened.label_json is None:
+        typer.echo("warning: the object carries no cix label", err=True)
+    summary = {"label": opened.label_json, "signer": opened.signer_kid, "bytes": opened.written}
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+def inspect_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
+) -> None:
+    """Print the manifest summary and the label as JSON, without any key (unverified)."""
+    from cix.envelope import inspect
+
+    with _input(input_path) as src:
+        summary = inspect(src)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+def rewrap_command(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
+    key: Annotated[Path, typer.Option(help="A current recipient's private KEM key.")],
+    to: Annotated[list[Path], typer.Option(help="New recipient KEM public key; repeatable.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Rewrapped object to write.")],
+    trust: Annotated[
+        list[Path] | None, typer.Option(help="Verify the label against this signer too.")
+    ] = None,
+    drop_others: Annotated[
+        bool, typer.Option(help="Keep only the new recipients' key access objects.")
+    ] = False,
+) -> None:
+    """Add (or replace) key access objects for --to recipients without touching the payload."""
+    from cix.envelope import rewrap
+    from cix.keys import load_kem_private, load_kem_public
+
+    trusted = _trusted(trust or [])
+    recipients = [load_kem_public(p) for p in to]
+    private = load_kem_private(key, passphrase())
+    with _input(input_path) as src, _output(output) as dst:
+        rewrap(
+            src,
+            dst,
+            private_key=private,
+            to=recipients,
+            trusted_signers=trusted,
+            drop_others=drop_others,
+        )
+    typer.echo(f"rewrapped for {len(recipients)} recipient(s) -> {output}", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `cix` app (none are built yet)."""
+    """Add `cix seal`, `cix open`, `cix inspect` and `cix rewrap`."""
+    app.command("seal")(seal_command)
+    app.command("open")(open_command)
+    app.command("inspect")(inspect_command)
+    app.command("rewrap")(rewrap_command)

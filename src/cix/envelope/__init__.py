@@ -1,1 +1,66 @@
-"""Sealed objects: the OpenTDF-compatible streaming container. Pure: streams in, streams out."""
+"""Sealed objects: the OpenTDF-compatible streaming container. Pure: streams in, streams out.
+
+Public API (what the node and the CLI call):
+
+- `seal(src, dst, *, label_xml, label_json, recipients, signer, …) -> SealResult`
+- `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False)
+  -> Opened` (also named `open_sealed`)
+- `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
+- `inspect(src) -> dict` (no key; nothing verified)
+- `rewrap(src, dst, *, private_key, to, trusted_signers=(), drop_others=False, …)`
+
+Integrity and key failures raise `cix.errors.Refused`; the precise reason (a subclass of
+`EnvelopeVerificationError` with a stable `reason` code) is passed to `audit_hook` first.
+Bad input raises a subclass of `cix.errors.InputError`. The format is in docs/format.md.
+"""
+
+from cix.envelope._open import AuditHook, Opened, inspect, open_range, open_sealed, rewrap
+from cix.envelope._open import open_sealed as open
+from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
+from cix.envelope.errors import (
+    AssertionBindingMismatch,
+    AssertionMissing,
+    AssertionSignatureInvalid,
+    ContainerError,
+    EnvelopeVerificationError,
+    KeyUnwrapFailed,
+    ManifestError,
+    NoKeyForRecipient,
+    PayloadLengthMismatch,
+    PolicyBindingMismatch,
+    RootSignatureMismatch,
+    SegmentDecryptFailed,
+    SegmentHashMismatch,
+    UnknownAlgorithm,
+    UnknownSigner,
+    UnlabelledObject,
+)
+
+__all__ = [
+    "DEFAULT_SEGMENT_SIZE",
+    "AssertionBindingMismatch",
+    "AssertionMissing",
+    "AssertionSignatureInvalid",
+    "AuditHook",
+    "ContainerError",
+    "EnvelopeVerificationError",
+    "KeyUnwrapFailed",
+    "ManifestError",
+    "NoKeyForRecipient",
+    "Opened",
+    "PayloadLengthMismatch",
+    "PolicyBindingMismatch",
+    "RootSignatureMismatch",
+    "SealResult",
+    "SegmentDecryptFailed",
+    "SegmentHashMismatch",
+    "UnknownAlgorithm",
+    "UnknownSigner",
+    "UnlabelledObject",
+    "inspect",
+    "open",
+    "open_range",
+    "open_sealed",
+    "rewrap",
+    "seal",
+]

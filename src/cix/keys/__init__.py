@@ -1,1 +1,78 @@
-"""Node key pairs (HPKE KEM, signatures) and key stores."""
+"""Node key pairs: HPKE key encapsulation (X25519, ML-KEM-768+X25519), RSA-OAEP for OpenTDF
+interop, and signing keys (Ed25519, ML-DSA-65), stored encrypted under a passphrase.
+
+Public API: `generate_kem`, `generate_signing`, `write_key_pair`, `load_kem_public`,
+`load_kem_private`, `load_verify_key`, `load_signing_key`, `passphrase_from_environment`,
+and the key classes. `KemPublicKey.wrap` / `KemPrivateKey.unwrap` are the only KEM
+operations; `cix.envelope` uses them.
+"""
+
+from cix.keys._files import (
+    KEM_PRIVATE,
+    KEM_PUBLIC,
+    SIGN_PRIVATE,
+    SIGN_PUBLIC,
+    kem_public_document,
+    load_kem_private,
+    load_kem_public,
+    load_signing_key,
+    load_verify_key,
+    passphrase_from_environment,
+    verify_key_document,
+    write_key_pair,
+)
+from cix.keys._model import (
+    BadSignature,
+    KemAlgorithm,
+    KemPrivateKey,
+    KemPublicKey,
+    KeyFileError,
+    SignatureAlgorithm,
+    SigningKey,
+    UnwrapFailed,
+    VerifyKey,
+    derive_kid,
+    fingerprint,
+    generate_kem,
+    generate_signing,
+    kem_private_from_raw,
+    kem_public_from_bytes,
+    rsa_private_from_pem,
+    rsa_public_from_pem,
+    signing_from_raw,
+    verify_key_from_bytes,
+)
+
+__all__ = [
+    "KEM_PRIVATE",
+    "KEM_PUBLIC",
+    "SIGN_PRIVATE",
+    "SIGN_PUBLIC",
+    "BadSignature",
+    "KemAlgorithm",
+    "KemPrivateKey",
+    "KemPublicKey",
+    "KeyFileError",
+    "SignatureAlgorithm",
+    "SigningKey",
+    "UnwrapFailed",
+    "VerifyKey",
+    "derive_kid",
+    "fingerprint",
+    "generate_kem",
+    "generate_signing",
+    "kem_private_from_raw",
+    "kem_public_document",
+    "kem_public_from_bytes",
+    "load_kem_private",
+    "load_kem_public",
+    "load_signing_key",
+    "load_verify_key",
+    "passphrase_from_environment",
+    "rsa_private_from_pem",
+    "rsa_public_from_pem",
+    "signing_from_raw",
+    "verify_key_document",
+    "verify_key_from_bytes",
+    "write_key_pair",
+]

@@ -1,0 +1,157 @@
+"""Building labels under a policy, alternative labels, dominance and the canonical JSON form."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cix.labels.errors import LabelSyntaxError, UnknownParty
+from cix.labels.label import AlternativeLabel, Label, parse_time
+
+if TYPE_CHECKING:
+    from cix.agreements.model import Agreement
+    from cix.agreements.registry import Registry
+
+_JSON_REQUIRED = frozenset({"policy", "originator", "classification", "releasable_to", "created"})
+_JSON_OPTIONAL = frozenset({"programmes", "caveats", "purpose"})
+
+
+def _default_registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    from cix.agreements.loading import bundled_registry  # here: cix.agreements imports cix.labels
+
+    return bundled_registry()
+
+
+def make_label(
+    agreement: Agreement,
+    *,
+    originator: str,
+    classification: str,
+    releasable_to: Iterable[str],
+    created: datetime,
+    programmes: Iterable[str] = (),
+    caveats: Iterable[str] = (),
+    purpose: str | None = None,
+    registry: Registry | None = None,
+) -> Label:
+    """Build a label under `agreement`, checked against it and against `registry`.
+
+    `classification` may be the level's code or any of its national names (`군사Ⅱ급비밀`,
+    `SECRET`, `VS-VERTRAULICH`). Raises a `LabelError` subclass naming the problem.
+    """
+    level = agreement.scheme(originator).resolve(classification)
+    label = Label(
+        policy=agreement.id,
+        originator=originator,
+        classification=level.code,
+        releasable_to=frozenset(releasable_to),
+        programmes=frozenset(programmes),
+        caveats=frozenset(caveats),
+        purpose=purpose,
+        created=created,
+    )
+    agreement.check_label(label)
+    reg = _default_registry(registry)
+    unknown = sorted(label.releasable_to - reg.parties - set(agreement.parties))
+    if unknown:
+        raise UnknownParty(
+            f"releasable_to: {', '.join(unknown)} is not a party to any known agreement"
+        )
+    return label
+
+
+def alternative_label(label: Label, agreement: Agreement, party: str) -> AlternativeLabel:
+    """The receiving `party`'s equivalent marking of `label` under `agreement`.
+
+    Raises `OutOfScope` if the level has no equivalent in `party`'s scheme.
+    """
+    agreement.check_label(label)
+    code = agreement.equivalent(label.originator, label.classification, party)
+    return AlternativeLabel(label=label, party=party, classification=code)
+
+
+def dominates(a: Label, b: Label, agreement: Agreement) -> bool:
+    """Bell–LaPadula dominance: `a` is at least as sensitive as `b` in every respect.
+
+    The level of `a` is at or above that of `b` (across schemes through the agreement's
+    equivalence), `a` carries every programme and caveat of `b`, and `a` is releasable to
+    no party `b` is not. Policy, purpose and creation time do not take part.
+    """
+    return (
+        agreement.level_dominates(a.originator, a.classification, b.originator, b.classification)
+        and a.programmes >= b.programmes
+        and a.caveats >= b.caveats
+        and a.releasable_to <= b.releasable_to
+    )
+
+
+def canonical_json(label: Label) -> bytes:
+    """The canonical serialisation of `label.to_json()`: sorted keys, no spaces, UTF-8."""
+    return json.dumps(
+        label.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def _string_list(value: object, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise LabelSyntaxError(f"JSON label: {key!r} must be a list of strings")
+    if len(set(value)) != len(value):
+        raise LabelSyntaxError(f"JSON label: {key!r} names a value twice")
+    return value
+
+
+def label_from_json(obj: object, registry: Registry | None = None) -> Label:
+    """Read a label from its JSON form (a parsed object), checked against its policy.
+
+    Unknown keys, missing keys and wrong types are refused with the key named;
+    `classification` may be a level code or a national name.
+    """
+    if not isinstance(obj, Mapping):
+        raise LabelSyntaxError(f"JSON label: expected an object, got {type(obj).__name__}")
+    for key in sorted(_JSON_REQUIRED - set(obj)):
+        raise LabelSyntaxError(f"JSON label: missing key {key!r}")
+    for key in sorted(set(obj) - _JSON_REQUIRED - _JSON_OPTIONAL):
+        raise LabelSyntaxError(f"JSON label: unknown key {key!r}")
+    for key in ("policy", "originator", "classification"):
+        if not isinstance(obj[key], str):
+            raise LabelSyntaxError(f"JSON label: {key!r} must be a string")
+    purpose = obj.get("purpose")
+    if purpose is not None and not isinstance(purpose, str):
+        raise LabelSyntaxError("JSON label: 'purpose' must be a string or null")
+    reg = _default_registry(registry)
+    agreement = reg.get(obj["policy"])
+    return make_label(
+        agreement,
+        originator=obj["originator"],
+        classification=obj["classification"],
+        releasable_to=_string_list(obj["releasable_to"], "releasable_to"),
+        programmes=_string_list(obj.get("programmes", []), "programmes"),
+        caveats=_string_list(obj.get("caveats", []), "caveats"),
+        purpose=purpose,
+        created=parse_time(obj["created"]),
+        registry=reg,
+    )
+
+
+def label_from_json_text(text: str | bytes, registry: Registry | None = None) -> Label:
+    """Parse JSON text into a label; malformed JSON is a `LabelSyntaxError` with the position."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LabelSyntaxError(f"JSON label: not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise LabelSyntaxError(f"JSON label: not UTF-8: {exc}") from None
+    return label_from_json(obj, registry)
+
+
+def alternative_to_json(alternative: AlternativeLabel) -> dict[str, object]:
+    """The JSON form of an alternative label: the originator's label and the equivalent marking."""
+    return {
+        "classification": alternative.classification,
+        "label": alternative.label.to_json(),
+        "party": alternative.party,
+    }

@@ -1,0 +1,257 @@
+"""The decision function, one request at a time (rules 1–4 and 11 of DESIGN.md).
+
+Every rule is evaluated, whatever the others say, and each failing rule sets its bit of
+`Code`; the decision is a permit exactly when no bit is set. The rules:
+
+- every action needs access to the information (rule 1): a valid clearance recognised by
+  the label's policy whose level dominates the classification through the equivalence
+  table; a nationality the label releases to, and, for information held under an agreement
+  of several parties, no nationality of a third party; every programme on the label, each
+  membership current; a current briefing; for a contractor, a valid facility clearance that
+  dominates the label and no government-only caveat. Roles are never read;
+- a stated purpose must be the label's purpose (rule 4);
+- create: the new label dominates every source (same policy, level through equivalence,
+  programmes and caveats included, releasability no wider) — no write down (rule 11);
+- transmit to a party: it is a party of the label's own policy, whatever other agreement
+  the holder has with it (rule 2), released to, and the level has an equivalent there;
+- release: as transmit, except that a third party may receive the information with the
+  originator's consent reference (rule 2);
+- downgrade: needs the originator's consent reference (rule 3);
+- destroy: access only; the destruction must be certified (an obligation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cix.policy.compiled import (
+    NOT_RECOGNISED,
+    OUT_OF_SCOPE,
+    CompiledLabel,
+    CompiledSubject,
+    Policies,
+    PolicyError,
+)
+from cix.policy.decision import REASON_TEXT, Action, Code, Decision, Obligation, Reason
+
+_C = Code
+_CREATE = Action.CREATE
+_TRANSMIT = Action.TRANSMIT
+_RELEASE = Action.RELEASE
+_DOWNGRADE = Action.DOWNGRADE
+_READ = Action.READ
+
+
+def access_bits(
+    pol: Policies, s: CompiledSubject, lab: CompiledLabel, now: float, purpose: str | None
+) -> int:
+    """The failing access rules (rule 1 and 4) of subject `s` on label `lab` at `now`."""
+    bits = 0
+    if s.cl_col < 0:
+        bits |= _C.CLEARANCE_MISSING
+    else:
+        if s.cl_exp <= now:
+            bits |= _C.CLEARANCE_EXPIRED
+        need = lab.need[s.cl_col]
+        if need > s.cl_rank:
+            if need == NOT_RECOGNISED:
+                bits |= _C.CLEARANCE_NOT_RECOGNISED
+            elif need == OUT_OF_SCOPE:
+                bits |= _C.LEVEL_OUT_OF_SCOPE
+            else:
+                bits |= _C.CLEARANCE_INSUFFICIENT
+    if not s.nat & lab.rel:
+        bits |= _C.NATIONALITY_NOT_RELEASED
+    if s.nat & ~lab.inside:
+        bits |= _C.THIRD_PARTY_NATIONAL
+    for name in lab.prog_names:
+        expiry = s.progs.get(name)
+        if expiry is None:
+            bits |= _C.PROGRAMME_MISSING
+        elif expiry <= now:
+            bits |= _C.PROGRAMME_EXPIRED
+    if s.brief <= now:
+        bits |= _C.BRIEFING_STALE
+    if s.contractor:
+        if s.fcl_missing:
+            bits |= _C.FACILITY_CLEARANCE_MISSING
+        else:
+            if s.fcl_exp <= now:
+                bits |= _C.FACILITY_CLEARANCE_EXPIRED
+            if lab.need[s.fcl_col] > s.fcl_rank:
+                bits |= _C.FACILITY_CLEARANCE_INSUFFICIENT
+        if lab.govonly:
+            bits |= _C.GOVERNMENT_ONLY
+    if purpose is not None and lab.purpose is not None and purpose != lab.purpose:
+        bits |= _C.PURPOSE_MISMATCH
+    return bits
+
+
+def dominates(new: CompiledLabel, source: CompiledLabel) -> bool:
+    """True if `new` dominates `source`: same policy, level, programmes, caveats, releasability."""
+    return (
+        new.policy == source.policy
+        and source.need[new.orig_col] <= new.own_rank
+        and not source.prog & ~new.prog
+        and not source.caveats & ~new.caveats
+        and not new.rel & ~source.rel
+    )
+
+
+def recipient_bits(
+    pol: Policies, lab: CompiledLabel, action: Action, to: str, consent: bool
+) -> int:
+    """The failing transmission rules (rule 2) for sending `lab` to party `to`."""
+    bit = pol.party_bit(to)
+    bits = 0
+    if lab.out_of_scope >> bit & 1:
+        bits |= _C.RECIPIENT_LEVEL_OUT_OF_SCOPE
+    if not lab.parties_mask >> bit & 1:
+        if action is _TRANSMIT:
+            bits |= _C.RECIPIENT_THIRD_PARTY
+        elif not consent:
+            bits |= _C.THIRD_PARTY_CONSENT_MISSING
+    elif not lab.rel >> bit & 1:
+        bits |= _C.RECIPIENT_NOT_RELEASED
+    return bits
+
+
+def request_bits(
+    pol: Policies,
+    s: CompiledSubject,
+    lab: CompiledLabel,
+    action: Action,
+    now: float,
+    *,
+    to: str | None = None,
+    consent: str | None = None,
+    purpose: str | None = None,
+    sources: Sequence[CompiledLabel] = (),
+) -> int:
+    """Every failing rule of one request, as `Code` bits (0 means permit)."""
+    bits = access_bits(pol, s, lab, now, purpose)
+    if action is _READ:
+        return bits
+    if action is _CREATE:
+        for source in sources:
+            if not dominates(lab, source):
+                bits |= _C.WRITE_DOWN
+    elif action is _TRANSMIT or action is _RELEASE:
+        if to is None:
+            raise PolicyError(f"action {action.value}: a recipient party (to) is required")
+        bits |= recipient_bits(pol, lab, action, to, bool(consent))
+    elif action is _DOWNGRADE and not consent:
+        bits |= _C.DOWNGRADE_CONSENT_MISSING
+    return bits
+
+
+_STATIC_REASONS: dict[Code, Reason] = {
+    code: Reason(str(code.code), REASON_TEXT[code]) for code in Code
+}
+
+
+def explain(
+    s: CompiledSubject,
+    lab: CompiledLabel,
+    bits: int,
+    *,
+    to: str | None,
+    now: float,
+    sources: Sequence[CompiledLabel] = (),
+) -> tuple[Reason, ...]:
+    """The reasons for `bits`, in code order, with details where a rule has them."""
+    reasons: list[Reason] = []
+    for code in Code:
+        if not bits & code:
+            continue
+        static = _STATIC_REASONS[code]
+        detail = ""
+        if code is _C.PROGRAMME_MISSING:
+            detail = ", ".join(n for n in lab.prog_names if n not in s.progs)
+        elif code is _C.PROGRAMME_EXPIRED:
+            detail = ", ".join(n for n in lab.prog_names if n in s.progs and s.progs[n] <= now)
+        elif code in (
+            _C.RECIPIENT_THIRD_PARTY,
+            _C.RECIPIENT_NOT_RELEASED,
+            _C.RECIPIENT_LEVEL_OUT_OF_SCOPE,
+            _C.THIRD_PARTY_CONSENT_MISSING,
+        ):
+            detail = f"recipient {to}"
+        elif code is _C.WRITE_DOWN:
+            detail = "sources " + ", ".join(
+                str(i) for i, src in enumerate(sources) if not dominates(lab, src)
+            )
+        elif code in (_C.CLEARANCE_INSUFFICIENT, _C.LEVEL_OUT_OF_SCOPE):
+            clearance = s.subject.clearance
+            if clearance is not None:
+                detail = (
+                    f"clearance {clearance.party} {clearance.level}, label "
+                    f"{lab.label.originator} {lab.label.classification}"
+                )
+        reasons.append(Reason(static.code, static.message, detail) if detail else static)
+    return tuple(reasons)
+
+
+def obligations(
+    s: CompiledSubject, lab: CompiledLabel, action: Action, to: str | None, consent: str | None
+) -> tuple[Obligation, ...]:
+    """What the caller must do when acting on a permit (rules 3, 4, 5, 6 and 7)."""
+    if action is _READ:
+        clearance = s.subject.clearance
+        party = clearance.party if clearance is not None else ""
+        return (*_label_obligations(lab, action, party), s.stamp)
+    base = _label_obligations(lab, action, to or "")
+    if consent is not None and action in (_RELEASE, _DOWNGRADE):
+        return (*base, Obligation("record-consent", (("consent", consent),)))
+    return base
+
+
+def _label_obligations(lab: CompiledLabel, action: Action, party: str) -> tuple[Obligation, ...]:
+    key = (action, party)
+    cached = lab.obligations.get(key)
+    if cached is not None:
+        return cached
+    label = lab.label
+    out: list[Obligation] = []
+    if action in (_READ, _TRANSMIT, _RELEASE):
+        level = lab.equivalents.get(party)
+        params: tuple[tuple[str, str], ...]
+        if level is not None:
+            # rule 5: the receiver's equivalent marking, plus the originator's name
+            params = (("party", party), ("level", level), ("originator", label.originator))
+            out.append(Obligation("mark", params))
+        else:
+            params = (("level", label.classification), ("originator", label.originator))
+            out.append(Obligation("mark-originator", params))
+    if action in (_TRANSMIT, _RELEASE) and lab.receipt:
+        out.append(Obligation("receipt-required", (("from", party),)))
+    if action is _DOWNGRADE:
+        out.append(Obligation("notify-receivers"))
+    if action is Action.DESTROY:
+        out.append(Obligation("certify-destruction"))
+    if label.purpose is not None:
+        out.append(Obligation("use-only-for-purpose", (("purpose", label.purpose),)))
+    result = tuple(out)
+    lab.obligations[key] = result
+    return result
+
+
+def decide_compiled(
+    pol: Policies,
+    s: CompiledSubject,
+    lab: CompiledLabel,
+    action: Action,
+    now: float,
+    *,
+    to: str | None = None,
+    consent: str | None = None,
+    purpose: str | None = None,
+    sources: Sequence[CompiledLabel] = (),
+) -> Decision:
+    """Decide one request on compiled inputs (`now` as POSIX seconds): the fast path."""
+    bits = request_bits(
+        pol, s, lab, action, now, to=to, consent=consent, purpose=purpose, sources=sources
+    )
+    if not bits:
+        return Decision(True, (), obligations(s, lab, action, to, consent))
+    return Decision(False, explain(s, lab, bits, to=to, now=now, sources=sources), ())

@@ -1,0 +1,218 @@
+"""The CLI end to end in a subprocess: exit 0 on success, 1 with one opaque message on any
+integrity or key failure, 2 on bad arguments, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cix.labels import Label, from_4774_xml
+
+REFUSED = "refused: the object could not be verified or access is not permitted"
+
+
+def cix(
+    *args: str | Path, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"CIX_PASSPHRASE": "test passphrase"} | (env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli")
+    assert cix("keys", "generate", "--dir", d / "kor").returncode == 0
+    assert cix("keys", "generate", "--dir", d / "can", "--kem", "x25519").returncode == 0
+    assert cix("keys", "generate", "--dir", d / "deu", "--kem", "x25519").returncode == 0
+    (d / "doc.txt").write_bytes(os.urandom(100_000))
+    r = cix(
+        "seal",
+        d / "doc.txt",
+        "-o",
+        d / "doc.tdf",
+        "--label",
+        "군사Ⅱ급비밀//REL TO CAN, KOR",
+        "--agreement",
+        "kor-can",
+        "--to",
+        d / "kor" / "kem.pub",
+        "--to",
+        d / "can" / "kem.pub",
+        "--sign",
+        d / "kor" / "sign.key",
+        "--segment-size",
+        "32768",
+    )
+    assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_open_round_trip(world: Path) -> None:
+    r = cix(
+        "open",
+        world / "doc.tdf",
+        "-o",
+        world / "out.txt",
+        "--key",
+        world / "can" / "kem.key",
+        "--trust",
+        world / "kor" / "sign.pub",
+    )
+    assert r.returncode == 0, r.stderr
+    assert (world / "out.txt").read_bytes() == (world / "doc.txt").read_bytes()
+    label = json.loads(r.stdout)["label"]
+    assert (label["policy"], label["originator"], label["classification"]) == (
+        "kor-can",
+        "KOR",
+        "II",
+    )
+
+
+def test_open_with_wrong_key_exits_1_and_writes_nothing(world: Path) -> None:
+    r = cix(
+        "open",
+        world / "doc.tdf",
+        "-o",
+        world / "nope.txt",
+        "--key",
+        world / "deu" / "kem.key",
+        "--trust",
+        world / "kor" / "sign.pub",
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip() == REFUSED
+    assert not (world / "nope.txt").exists()
+    assert not list(world.glob(".nope.txt.*"))
+
+
+def test_open_without_trusted_signer_exits_1(world: Path) -> None:
+    r = cix(
+        "open", world / "doc.tdf", "-o", world / "nope2.txt", "--key", world / "can" / "kem.key"
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip() == REFUSED
+
+
+def test_open_tampered_exits_1(world: Path) -> None:
+    blob = bytearray((world / "doc.tdf").read_bytes())
+    blob[5000] ^= 1
+    (world / "bad.tdf").write_bytes(bytes(blob))
+    r = cix(
+        "open",
+        world / "bad.tdf",
+        "-o",
+        world / "bad.txt",
+        "--key",
+        world / "can" / "kem.key",
+        "--trust",
+        world / "kor" / "sign.pub",
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip() == REFUSED
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_arguments_exit_2(world: Path) -> None:
+    r = cix("open", world / "missing.tdf", "-o", world / "x", "--key", world / "can" / "kem.key")
+    assert r.returncode == 2
+    assert "missing.tdf" in r.stderr
+    r = cix("open", world / "doc.txt", "-o", world / "x", "--key", world / "can" / "kem.key")
+    assert r.returncode == 2
+    assert "not a ZIP" in r.stderr
+    assert cix("open", world / "doc.tdf").returncode == 2
+    r = cix("keys", "generate", "--dir", world / "z", "--kem", "p256")
+    assert r.returncode == 2
+
+
+def test_wrong_passphrase_exits_2(world: Path) -> None:
+    r = cix(
+        "open",
+        world / "doc.tdf",
+        "-o",
+        world / "x",
+        "--key",
+        world / "can" / "kem.key",
+        env_extra={"CIX_PASSPHRASE": "wrong"},
+    )
+    assert r.returncode == 2
+    assert "wrong passphrase" in r.stderr
+
+
+def test_inspect_shows_the_label_without_a_key(world: Path) -> None:
+    r = cix("inspect", world / "doc.tdf")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["label"]["originator"] == "KOR"
+    xml_label = from_4774_xml(summary["labelXml"])
+    assert isinstance(xml_label, Label)
+    assert xml_label.to_json() == summary["label"]
+    assert summary["verified"] is False
+    assert len(summary["keyAccess"]) == 2
+
+
+def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:
+    r = cix(
+        "rewrap",
+        world / "doc.tdf",
+        "--key",
+        world / "can" / "kem.key",
+        "--to",
+        world / "deu" / "kem.pub",
+        "-o",
+        world / "fwd.tdf",
+    )
+    assert r.returncode == 0, r.stderr
+    r = cix(
+        "open",
+        world / "fwd.tdf",
+        "-o",
+        world / "fwd.txt",
+        "--key",
+        world / "deu" / "kem.key",
+        "--trust",
+        world / "kor" / "sign.pub",
+    )
+    assert r.returncode == 0, r.stderr
+    assert (world / "fwd.txt").read_bytes() == (world / "doc.txt").read_bytes()
+
+
+def test_bad_label_exits_2(world: Path) -> None:
+    r = cix(
+        "seal",
+        world / "doc.txt",
+        "-o",
+        world / "x.tdf",
+        "--label",
+        "NOT A LEVEL//REL TO CAN",
+        "-a",
+        "kor-can",
+        "--to",
+        world / "can" / "kem.pub",
+        "--sign",
+        world / "kor" / "sign.key",
+    )
+    assert r.returncode == 2
+    assert "NOT A LEVEL" in r.stderr
+    assert not (world / "x.tdf").exists()
+
+
+def test_keys_show_prints_no_private_material(world: Path) -> None:
+    r = cix("keys", "show", "--dir", world / "kor", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["use"] for row in rows] == ["kem", "sign"]
+    assert rows[0]["algorithm"] == "mlkem768-x25519"
+    assert "PRIVATE" not in r.stdout
+    assert "pkcs8" not in r.stdout

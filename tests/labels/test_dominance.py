@@ -1,0 +1,108 @@
+"""Dominance (Bell–LaPadula) across schemes: a partial order up to equivalent levels."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+
+from cix.agreements import bundled
+from cix.labels import Label, UnknownParty, dominates, make_label
+from tests.labels.strategies import KOR_CAN, kor_can_side_labels
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _same_class(a: Label, b: Label) -> bool:
+    """a and b are at equivalent levels with the same categories."""
+    if a.originator == b.originator:
+        same_level = a.classification == b.classification
+    else:
+        same_level = KOR_CAN.equivalent(a.originator, a.classification, b.originator) == (
+            b.classification
+        )
+    return (
+        same_level
+        and a.programmes == b.programmes
+        and a.caveats == b.caveats
+        and a.releasable_to == b.releasable_to
+    )
+
+
+@given(kor_can_side_labels())
+def test_dominance_is_reflexive(a: Label) -> None:
+    assert dominates(a, a, KOR_CAN)
+
+
+@given(kor_can_side_labels(), kor_can_side_labels())
+def test_dominance_is_antisymmetric_up_to_equivalence(a: Label, b: Label) -> None:
+    if dominates(a, b, KOR_CAN) and dominates(b, a, KOR_CAN):
+        assert _same_class(a, b)
+
+
+@given(kor_can_side_labels(), kor_can_side_labels(), kor_can_side_labels())
+def test_dominance_is_transitive(a: Label, b: Label, c: Label) -> None:
+    if dominates(a, b, KOR_CAN) and dominates(b, c, KOR_CAN):
+        assert dominates(a, c, KOR_CAN)
+
+
+def _label(originator: str, level: str, **extra: object) -> Label:
+    policy = (
+        KOR_CAN if level not in ("I", "TS", "OUO") else bundled(originator.lower() + "-national")
+    )
+    releasable = extra.pop("releasable_to", None) or (
+        {"KOR", "CAN"} if policy.kind == "agreement" else {originator}
+    )
+    return make_label(
+        policy,
+        originator=originator,
+        classification=level,
+        releasable_to=releasable,  # type: ignore[arg-type]
+        created=NOW,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_equivalent_levels_dominate_each_other() -> None:
+    korean, canadian = _label("KOR", "II"), _label("CAN", "SECRET")
+    assert dominates(korean, canadian, KOR_CAN)
+    assert dominates(canadian, korean, KOR_CAN)
+
+
+def test_canadian_top_secret_dominates_korean_secret_but_not_korean_class_one() -> None:
+    top = _label("CAN", "TS")
+    assert dominates(top, _label("KOR", "II"), KOR_CAN)
+    assert not dominates(top, _label("KOR", "I"), KOR_CAN)
+    assert not dominates(_label("KOR", "I"), top, KOR_CAN)
+
+
+def test_lower_level_does_not_dominate_higher() -> None:
+    assert not dominates(_label("CAN", "C"), _label("KOR", "II"), KOR_CAN)
+    assert dominates(_label("KOR", "II"), _label("CAN", "C"), KOR_CAN)
+
+
+def test_missing_programme_breaks_dominance() -> None:
+    with_programme = _label("KOR", "II", programmes={"CPSP"})
+    without = _label("KOR", "II")
+    assert dominates(with_programme, without, KOR_CAN)
+    assert not dominates(without, with_programme, KOR_CAN)
+
+
+def test_wider_releasability_is_less_restrictive() -> None:
+    narrow = _label("KOR", "II", releasable_to={"KOR"})
+    wide = _label("KOR", "II")
+    assert dominates(narrow, wide, KOR_CAN)
+    assert not dominates(wide, narrow, KOR_CAN)
+
+
+def test_dominance_with_a_party_outside_the_agreement_is_refused() -> None:
+    german = make_label(
+        bundled("deu-national"),
+        originator="DEU",
+        classification="GEHEIM",
+        releasable_to={"DEU"},
+        created=NOW,
+    )
+    with pytest.raises(UnknownParty, match="DEU"):
+        dominates(german, _label("KOR", "II"), KOR_CAN)
