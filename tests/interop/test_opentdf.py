@@ -134,6 +134,10 @@ def _manifest(tdf: bytes) -> dict[str, Any]:
     return doc
 
 
+def _segment_count(tdf: bytes) -> int:
+    return len(_manifest(tdf)["encryptionInformation"]["integrityInformation"]["segments"])
+
+
 def _rezip(tdf: bytes, change: Callable[[dict[str, Any], bytearray], None]) -> bytes:
     """The same TDF with its manifest and payload changed by `change` (a fresh, valid ZIP)."""
     with zipfile.ZipFile(io.BytesIO(tdf)) as z:
@@ -173,6 +177,7 @@ def test_cix_object_wrapped_for_rsa_opens_in_otdf_python(
     data = _payload(size)
     sealed = _seal_for(data, [rsa_key.public], signer)
 
+    assert _segment_count(sealed) == max(1, -(-size // SEGMENT))  # cix: >= 1 segment
     assert _otdf_load(sealed, rsa_key) == data
 
 
@@ -258,6 +263,7 @@ def test_otdf_python_tdf_opens_in_cix_when_unlabelled_is_allowed(
 ) -> None:
     data = _payload(size)
     tdf = _otdf_create(data, rsa_key)
+    assert _segment_count(tdf) == -(-size // SEGMENT)  # otdf-python: no segment when empty
 
     opened, reasons = _cix_open(tdf, rsa_key, None, allow_unlabelled=True)
 
@@ -382,4 +388,5 @@ def test_cix_open_cli_requires_allow_unlabelled_for_an_otdf_python_tdf(
     )
 
     assert allowed.returncode == 0, allowed.stderr
+    assert "no cix label" in allowed.stderr
     assert out.read_bytes() == data
