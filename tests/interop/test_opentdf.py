@@ -287,6 +287,62 @@ def test_otdf_python_tdf_is_refused_as_unlabelled_by_default(rsa_key: KemPrivate
         _cix_open(tdf, rsa_key, None, allow_unlabelled=False)
 
 
+def test_otdf_python_tdf_with_data_attributes_opens_in_cix_with_its_policy(
+    rsa_key: KemPrivateKey,
+) -> None:
+    attribute = "https://example.org/attr/classification/value/secret"
+    config = TDFConfig(
+        autoconfigure=False,
+        default_segment_size=SEGMENT,
+        attributes=[attribute],
+        mime_type="text/plain",
+        kas_info_list=[
+            KASInfo(url=KAS_URL, public_key=rsa_key.public.public_pem().decode(), kid="r1")
+        ],
+    )
+    _manifest_obj, _size, out = TDF().create_tdf(b"attribute-bearing", config)
+    assert isinstance(out, io.BytesIO)
+    opened = io.BytesIO()
+
+    result = open_sealed(
+        io.BytesIO(out.getvalue()),
+        opened,
+        private_key=rsa_key,
+        trusted_signers=[],
+        allow_unlabelled=True,
+    )
+
+    assert opened.getvalue() == b"attribute-bearing"
+    assert [a["attribute"] for a in result.policy["body"]["dataAttributes"]] == [attribute]
+
+
+def test_otdf_python_tdf_for_two_key_access_servers_opens_with_either_key(
+    rsa_key: KemPrivateKey,
+) -> None:
+    # Two KAS, no split id: two alternative key access objects wrapping the same key.
+    other = generate_kem(KemAlgorithm.RSA_2048)
+    config = TDFConfig(
+        autoconfigure=False,
+        default_segment_size=SEGMENT,
+        kas_info_list=[
+            KASInfo(url=KAS_URL, public_key=rsa_key.public.public_pem().decode(), kid="r1"),
+            KASInfo(
+                url="https://kas2.example.org",
+                public_key=other.public.public_pem().decode(),
+                kid="r2",
+            ),
+        ],
+    )
+    data = _payload(2 * SEGMENT + 3)
+    _manifest_obj, _size, out = TDF().create_tdf(data, config)
+    assert isinstance(out, io.BytesIO)
+
+    for key in (rsa_key, other):
+        opened, reasons = _cix_open(out.getvalue(), key, None, allow_unlabelled=True)
+        assert opened == data
+        assert reasons == []
+
+
 def _flip_ciphertext_byte(manifest: dict[str, Any], payload: bytearray) -> None:
     payload[12 + 100] ^= 0x01  # inside the first segment's ciphertext, past its IV
 
