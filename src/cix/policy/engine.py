@@ -132,7 +132,9 @@ def recipient_bits(
     pol: Policies, lab: CompiledLabel, action: Action, to: str, consent: bool
 ) -> int:
     """The failing transmission rules (rule 2) for sending `lab` to party `to`."""
-    bit = pol.party_bit(to)
+    bit = pol.party_index.get(to)
+    if bit is None:
+        bit = pol.party_bit(to)
     bits = 0
     if lab.out_of_scope >> bit & 1:
         bits |= RECIPIENT_LEVEL_OUT_OF_SCOPE
@@ -152,13 +154,16 @@ def request_bits(
     lab: CompiledLabel,
     action: Action,
     now: float,
-    *,
     to: str | None = None,
     consent: str | None = None,
     purpose: str | None = None,
     sources: Sequence[CompiledLabel] = (),
 ) -> int:
-    """Every failing rule of one request, as `Code` bits (0 means permit)."""
+    """Every failing rule of one request, as `Code` bits (0 means permit).
+
+    The one-by-one engine's inner call: compiled subject and label, `now` in POSIX seconds,
+    arguments positional so that a caller deciding many requests pays no keyword cost.
+    """
     bits = access_bits(s, lab, now, purpose)
     if action is _READ:
         return bits
@@ -175,14 +180,24 @@ def request_bits(
     return bits
 
 
-_REASONS: tuple[tuple[int, Reason], ...] = tuple(
-    (int(code), Reason(code.code, REASON_TEXT[code])) for code in Code
-)
+_BY_BIT: dict[int, Reason] = {int(code): Reason(code.code, REASON_TEXT[code]) for code in Code}
 _RECIPIENT = (
     RECIPIENT_THIRD_PARTY
     | RECIPIENT_NOT_RELEASED
     | RECIPIENT_LEVEL_OUT_OF_SCOPE
     | THIRD_PARTY_CONSENT_MISSING
+)
+_PER_REQUEST = PROGRAMME_MISSING | PROGRAMME_EXPIRED | WRITE_DOWN
+"""Reasons whose details depend on more than the label's level and the subject's clearance."""
+_EXPLAINED: dict[tuple[int, str | None, int, int, int, int], tuple[Reason, ...]] = {}
+_EXPLAINED_MAX = 1 << 16
+_DETAILED = (
+    _RECIPIENT
+    | PROGRAMME_MISSING
+    | PROGRAMME_EXPIRED
+    | WRITE_DOWN
+    | CLEARANCE_INSUFFICIENT
+    | LEVEL_OUT_OF_SCOPE
 )
 
 
@@ -196,9 +211,36 @@ def explain(
     sources: Sequence[CompiledLabel] = (),
 ) -> tuple[Reason, ...]:
     """The reasons for `bits`, in code order, with details where a rule has them."""
+    if not bits & _PER_REQUEST:
+        # the reasons then depend only on these, and recur: reuse the tuple
+        # (column, rank) pairs name the clearance's and the label's levels
+        key = (bits, to, s.cl_col, s.cl_rank, lab.orig_col, lab.own_rank)
+        cached = _EXPLAINED.get(key)
+        if cached is None:
+            if len(_EXPLAINED) >= _EXPLAINED_MAX:
+                _EXPLAINED.clear()
+            cached = _EXPLAINED[key] = _explain(s, lab, bits, to=to, now=now, sources=sources)
+        return cached
+    return _explain(s, lab, bits, to=to, now=now, sources=sources)
+
+
+def _explain(
+    s: CompiledSubject,
+    lab: CompiledLabel,
+    bits: int,
+    *,
+    to: str | None,
+    now: float,
+    sources: Sequence[CompiledLabel],
+) -> tuple[Reason, ...]:
     reasons: list[Reason] = []
-    for bit, static in _REASONS:
-        if not bits & bit:
+    rest = bits
+    while rest:
+        bit = rest & -rest  # lowest set bit first: the codes' order
+        rest ^= bit
+        static = _BY_BIT[bit]
+        if not bit & _DETAILED:
+            reasons.append(static)
             continue
         detail = ""
         if bit == PROGRAMME_MISSING:
@@ -211,7 +253,7 @@ def explain(
             detail = "sources " + ", ".join(
                 str(i) for i, src in enumerate(sources) if not dominates(lab, src)
             )
-        elif bit in (CLEARANCE_INSUFFICIENT, LEVEL_OUT_OF_SCOPE):
+        else:
             clearance = s.subject.clearance
             if clearance is not None:
                 detail = (
@@ -272,16 +314,13 @@ def decide_compiled(
     lab: CompiledLabel,
     action: Action,
     now: float,
-    *,
     to: str | None = None,
     consent: str | None = None,
     purpose: str | None = None,
     sources: Sequence[CompiledLabel] = (),
 ) -> Decision:
     """Decide one request on compiled inputs (`now` as POSIX seconds): the fast path."""
-    bits = request_bits(
-        pol, s, lab, action, now, to=to, consent=consent, purpose=purpose, sources=sources
-    )
+    bits = request_bits(pol, s, lab, action, now, to, consent, purpose, sources)
     if not bits:
         return Decision(True, (), obligations(s, lab, action, to, consent))
     return Decision(False, explain(s, lab, bits, to=to, now=now, sources=sources), ())
