@@ -51,3 +51,63 @@ def labels(draw: st.DrawFn, policies: tuple[str, ...] | None = None) -> Label:
 def kor_can_side_labels() -> st.SearchStrategy[Label]:
     """Labels whose originator is KOR or CAN (any of their policies), for kor-can dominance."""
     return labels(("kor-can", "kor-national", "can-national"))
+
+
+KOR_CAN_LEVELS = [
+    (party, code) for party in KOR_CAN.parties for code in KOR_CAN.scheme(party).codes()
+]
+
+
+def _subsets(values: frozenset[str]) -> st.SearchStrategy[frozenset[str]]:
+    if not values:
+        return st.just(frozenset())
+    return st.frozensets(st.sampled_from(sorted(values)))
+
+
+@st.composite
+def above(draw: st.DrawFn, label: Label) -> Label:
+    """A label built to dominate `label` under kor-can (policy left as `label`'s)."""
+    party, code = draw(
+        st.sampled_from(
+            [
+                (p, c)
+                for p, c in KOR_CAN_LEVELS
+                if p in label.releasable_to
+                and KOR_CAN.level_dominates(p, c, label.originator, label.classification)
+            ]
+        )
+    )
+    narrower = draw(_subsets(label.releasable_to))
+    return Label(
+        policy=label.policy,
+        originator=party,
+        classification=code,
+        releasable_to=narrower | {party},
+        programmes=label.programmes | draw(st.frozensets(st.sampled_from(PROGRAMMES))),
+        caveats=label.caveats | draw(st.frozensets(st.sampled_from(sorted(KOR_CAN.caveats)))),
+        created=label.created,
+    )
+
+
+@st.composite
+def below(draw: st.DrawFn, label: Label) -> Label:
+    """A label built to be dominated by `label` under kor-can (policy left as `label`'s)."""
+    party, code = draw(
+        st.sampled_from(
+            [
+                (p, c)
+                for p, c in KOR_CAN_LEVELS
+                if KOR_CAN.level_dominates(label.originator, label.classification, p, c)
+            ]
+        )
+    )
+    wider = draw(st.frozensets(st.sampled_from(sorted(bundled_registry().parties))))
+    return Label(
+        policy=label.policy,
+        originator=party,
+        classification=code,
+        releasable_to=label.releasable_to | wider | {party},
+        programmes=draw(_subsets(label.programmes)),
+        caveats=draw(_subsets(label.caveats)),
+        created=label.created,
+    )

@@ -95,3 +95,14 @@ def test_bad_input_exits_2_with_a_message_and_no_traceback(
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_undecodable_argument_exits_2() -> None:
+    result = subprocess.run(
+        [sys.executable.encode(), b"-m", b"cix.cli.main", b"label", b"check", b"<\xff\xfe>"],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert b"Traceback" not in result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cix.agreements import bundled_registry
@@ -23,6 +23,9 @@ from cix.labels import (
 )
 from tests.labels.strategies import labels
 
+# The machine is shared: time limits per example would make these tests flaky, not stricter.
+RELAXED = settings(deadline=None)
+
 LANGUAGES = st.sampled_from(["en", "fr", "ko", "de"])
 
 
@@ -35,6 +38,7 @@ def _alternatives(label: Label) -> list[AlternativeLabel]:
     ]
 
 
+@RELAXED
 @given(labels(), LANGUAGES, st.booleans())
 def test_banner_round_trip(label: Label, language: str, portion: bool) -> None:
     agreement = bundled_registry().get(label.policy)
@@ -43,6 +47,7 @@ def test_banner_round_trip(label: Label, language: str, portion: bool) -> None:
     assert parsed == label
 
 
+@RELAXED
 @given(labels(("kor-can", "can-deu")), LANGUAGES, st.booleans())
 def test_alternative_banner_round_trip(label: Label, language: str, portion: bool) -> None:
     agreement = bundled_registry().get(label.policy)
@@ -58,6 +63,7 @@ def test_alternative_banner_round_trip(label: Label, language: str, portion: boo
             assert parse_label(text, created=label.created, purpose=label.purpose) == label
 
 
+@RELAXED
 @given(labels())
 def test_canonical_json_round_trip(label: Label) -> None:
     assert label_from_json(label.to_json()) == label
@@ -67,6 +73,7 @@ def test_canonical_json_round_trip(label: Label) -> None:
     assert list(json.loads(data)) == sorted(json.loads(data))
 
 
+@RELAXED
 @given(labels())
 def test_4774_xml_round_trip(label: Label) -> None:
     data = to_4774_xml(label)
@@ -76,6 +83,7 @@ def test_4774_xml_round_trip(label: Label) -> None:
         assert from_4774_xml(to_4774_xml(alternative)) == alternative
 
 
+@RELAXED
 @given(labels())
 def test_every_form_names_the_same_label(label: Label) -> None:
     agreement = bundled_registry().get(label.policy)

@@ -123,7 +123,10 @@ def from_4774_xml(data: bytes | str, registry: Registry | None = None) -> Label 
     categories and missing required elements are refused with a `LabelSyntaxError`
     naming the problem.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    except (UnicodeEncodeError, TypeError) as exc:
+        raise LabelSyntaxError(f"XML label: not text: {exc}") from None
     if len(raw) > MAX_XML_BYTES:
         raise LabelSyntaxError(f"XML label: larger than {MAX_XML_BYTES} bytes")
     try:
