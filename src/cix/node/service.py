@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
+from cix.node.documents import Documents
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.registry import Clock, Registry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
 from cix.node.tokens import ApiTokens, TokenIssuer, TokenVerifier
+from cix.policy import Policies
 from cix.settings import (
     CONFIG_FILE,
     Settings,
@@ -32,6 +35,15 @@ from cix.settings import (
 from cix.store import migrate
 from cix.store.blobs import BlobStore
 from cix.store.db import Database
+
+
+def held_agreements(settings: Settings) -> dict[str, Agreement]:
+    """The policies this node decides under: its agreements and its own national policy."""
+    registry = bundled_registry()
+    held = {a: registry.get(a) for a in settings.agreements}
+    national = registry.national_policy(settings.party)
+    held[national.id] = national
+    return held
 
 
 def _passphrase(settings: Settings) -> bytes:
@@ -73,6 +85,19 @@ class Node:
         self.api_tokens = ApiTokens(db, audit)
         self.issuer = TokenIssuer.load(settings) if settings.uses_builtin_issuer else None
         self.verifier = TokenVerifier(settings, self.issuer)
+        self.agreements = held_agreements(settings)
+        self.documents = Documents(
+            db=db,
+            blobs=self.blobs,
+            audit=audit,
+            registry=self.registry,
+            policies=Policies(self.agreements.values()),
+            agreements=self.agreements,
+            party=settings.party,
+            keys=keys,
+            clock=clock,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
 
     @classmethod
     def open(
