@@ -24,14 +24,10 @@ from cix.errors import (
     StorageError,
     VerificationError,
 )
-from cix.node.errors import Conflict, NotFound, Unauthenticated
+from cix.node.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("cix.api")
-
-
-class PayloadTooLarge(InputError):
-    """The request body is larger than the node accepts (HTTP 413)."""
 
 
 class RateLimited(AccessDenied):
