@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-PASSPHRASE = "test passphrase"
+from cix.demo import PASSPHRASE
 
 
 def free_port() -> int:

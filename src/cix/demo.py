@@ -280,6 +280,7 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
     False if the node has no documents API yet (this build predates it): nothing uploaded.
     """
+    from cix.cli.client_docs import label_json
     from cix.cli.client_http import ClientConfig, ClientSession, NodeProblem
 
     for node in nodes:
@@ -290,7 +291,7 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
                     response = session.request(
                         "POST",
                         "/documents",
-                        params={"label": doc.label, "title": doc.title},
+                        params={"label": label_json(doc.label), "title": doc.title},
                         content=doc.text.encode("utf-8"),
                         headers={"Content-Type": "text/plain; charset=utf-8"},
                     )
@@ -305,7 +306,8 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
 
 def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
-    """The three commands the demo prints (on the Canadian node, the first one)."""
+    """The commands the demo prints, on the Canadian node (the first): a permit, a denial and
+    its reasons (from the audit log: the caller gets one opaque refusal), `cix audit verify`."""
     can = nodes[0]
     cix = cix_executable()
 
@@ -331,10 +333,17 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
             0,
         ),
         DemoCommand(
-            "denial: the same document for an engineer whose company has no facility clearance",
+            "denial: the same document for an engineer whose company has no facility "
+            "clearance (the caller gets one opaque refusal)",
             (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-northfab.txt"))),
             as_("northfab-eng"),
             1,
+        ),
+        DemoCommand(
+            "the denial's reasons, as the node's audit log recorded them (its last entry)",
+            (cix, "audit", "tail", "--log", _audit_log(can.data_dir), "-n", "1"),
+            {},
+            0,
         ),
         DemoCommand(
             "the Canadian node's audit log verifies",
@@ -343,6 +352,13 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
             0,
         ),
     ]
+
+
+def _audit_log(data_dir: Path) -> str:
+    from cix.settings import load_settings
+
+    where = load_settings(data_dir, environ={}).audit_log.reveal()
+    return str(_display(Path(where))) if "://" not in where else where
 
 
 def _display(path: Path) -> Path:

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from cix.api.app import OPENAPI_URL, create_app
-from cix.demo import prepare
+from cix.demo import PASSPHRASE, prepare
 from cix.demo_cast import CANADA
 from cix.node.auditing import MemoryAuditSink
 from cix.node.roles import SYSTEM, Role
@@ -28,13 +28,15 @@ from cix.node.service import Node
 MAX_EXAMPLES = 25
 FUZZER = "fuzzer"
 
+PASS_ENV = {"CIX_PASSPHRASE": PASSPHRASE}
+
 
 @pytest.fixture(scope="module")
 def seeded_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """The demonstration's Canadian node (registry seeded) plus a caller with every role."""
     root = tmp_path_factory.mktemp("schemathesis")
     (demo,) = prepare(root / "demo", nations=(CANADA,))
-    node = Node.open(demo.data_dir, environ={}, audit=MemoryAuditSink())
+    node = Node.open(demo.data_dir, environ=PASS_ENV, audit=MemoryAuditSink())
     node.registry.create_person(
         SYSTEM,
         PersonIn(

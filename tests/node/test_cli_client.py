@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from cix.demo import DemoNode, prepare
+from cix.demo import PASSPHRASE, DemoNode, prepare
 from cix.demo_cast import CANADA
 from cix.node.service import Node
 from tests.live_node import LiveNode, free_port, node_environ
+
+PASS_ENV = {"CIX_PASSPHRASE": PASSPHRASE}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def cix(
 
 def bearer(data_dir: Path, person: str) -> str:
     """A bearer JWT for `person` from the node's built-in issuer."""
-    node = Node.open(data_dir, environ={})
+    node = Node.open(data_dir, environ=PASS_ENV)
     try:
         assert node.issuer is not None
         return node.issuer.issue(person, ttl=600, now=node.clock())
@@ -199,3 +201,67 @@ def test_upload_of_a_missing_file_is_bad_input(
     )
     assert done.returncode == 2
     assert "nope.pdf" in done.stderr
+
+
+def test_documents_upload_list_open_derive_destroy(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    pm, reader, outsider = (tmp_path / f"{p}.toml" for p in ("pm", "reader", "outsider"))
+    login(can, "dnd-pm", pm)
+    login(can, "tide-eng", reader)
+    login(can, "northfab-eng", outsider)
+    source = tmp_path / "sonar.txt"
+    source.write_bytes(b"towed array trials\n" * 5000)
+    label = "SECRET//CPSP//REL TO CAN, KOR"
+    up = cix(
+        "docs", "upload", str(source), "--label", label, "--title", "Sonar", "--json", config=pm
+    )
+    assert up.returncode == 0, up.stderr
+    doc = json.loads(up.stdout)
+    assert doc["banner"] == label
+    assert doc["plaintext_size"] == source.stat().st_size
+
+    listed = cix("docs", "list", "--json", "--query", "Sonar", config=reader)
+    assert [d["id"] for d in json.loads(listed.stdout)["items"]] == [doc["id"]]
+    assert (
+        cix("docs", "list", "--json", "--query", "Sonar", config=outsider).stdout.count(doc["id"])
+        == 0
+    )  # no facility clearance: not even listed
+
+    out = tmp_path / "opened.txt"
+    opened = cix("docs", "open", doc["id"], "-o", str(out), config=reader)
+    assert opened.returncode == 0, opened.stderr
+    assert out.read_bytes() == source.read_bytes()
+    assert f"cix-marking: {label}" in opened.stdout
+    assert "cix-reader: tide-eng" in opened.stdout
+
+    denied_out = tmp_path / "denied.txt"
+    denied = cix("docs", "open", doc["id"], "-o", str(denied_out), config=outsider)
+    assert denied.returncode == 1
+    assert "refused: 403" in denied.stderr
+    assert not denied_out.exists()
+    assert not list(tmp_path.glob(".denied.txt.*"))
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("summary of the trials\n")
+    down = cix(
+        "docs", "derive", str(notes), "--from", doc["id"], "--label",
+        "CONFIDENTIAL//REL TO CAN", config=pm,
+    )  # fmt: skip
+    assert down.returncode == 1  # a write-down is refused
+    derived = cix(
+        "docs", "derive", str(notes), "--from", doc["id"], "--label", label, "--json", config=pm
+    )
+    assert derived.returncode == 0, derived.stderr
+    assert json.loads(derived.stdout)["sources"] == [doc["id"]]
+
+    bad_label = cix("docs", "upload", str(notes), "--label", "SECRET//REL TO ATLANTIS", config=pm)
+    assert bad_label.returncode == 2
+    assert "Traceback" not in bad_label.stderr
+
+    destroyed = cix("docs", "destroy", doc["id"], "--reason", "superseded", "--json", config=pm)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert doc["id"] in destroyed.stdout
+    gone = cix("docs", "show", doc["id"], config=pm)
+    assert gone.returncode == 2
+    assert "404" in gone.stderr

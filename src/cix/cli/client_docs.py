@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import unquote
 
 import typer
 
@@ -94,15 +95,13 @@ def _document_table(doc: dict[str, Any]) -> None:
         "id",
         "title",
         "banner",
-        "classification",
-        "originator",
-        "policy",
         "media_type",
         "plaintext_size",
         "created_by",
         "created_at",
         "custodian",
         "copies_made",
+        "sealed_size",
         "sources",
         "destroyed_at",
     ):
@@ -111,6 +110,30 @@ def _document_table(doc: dict[str, Any]) -> None:
             text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
             table.add_row(key, text)
     out.print(table)
+
+
+def label_json(text: str) -> str:
+    """The label to send: a JSON object as given, or a banner parsed here into canonical JSON.
+
+    A banner carries no creation time, so it is labelled as created now; the node checks the
+    label again (and refuses one it may not originate) whatever the client sends.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from cix.errors import InputError
+
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"--label: not valid JSON ({exc})") from None
+        return text
+    from cix.labels import parse_label
+
+    label = parse_label(text, created=datetime.now(UTC))
+    return json.dumps(label.to_json(), ensure_ascii=False, separators=(",", ":"))
 
 
 def _media_type(path: Path, given: str | None) -> str:
@@ -135,7 +158,7 @@ def upload(
 ) -> None:
     """Upload FILE: the node seals it under LABEL and registers it."""
     path = existing_file(file)
-    params = [("label", label), ("title", title or path.name)]
+    params = [("label", label_json(label)), ("title", title or path.name)]
     doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
     print_json(doc) if as_json else _document_table(doc)
 
@@ -154,8 +177,8 @@ def derive(
 ) -> None:
     """Upload FILE as a document derived from the --from sources (rule 11: no write-down)."""
     path = existing_file(file)
-    params = [("label", label), ("title", title or path.name)]
-    params += [("source", s) for s in source]
+    params = [("label", label_json(label)), ("title", title or path.name)]
+    params += [("derived_from", s) for s in source]
     doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
     print_json(doc) if as_json else _document_table(doc)
 
@@ -173,7 +196,7 @@ def list_documents(
     """The documents you may read, newest first (one page; --cursor for the next)."""
     params: dict[str, Any] = {"limit": limit}
     if query:
-        params["query"] = query
+        params["q"] = query
     if cursor:
         params["cursor"] = cursor
     page: dict[str, Any] = with_session(lambda s: s.json("GET", DOCUMENTS, params=params))
@@ -195,8 +218,8 @@ def list_documents(
             str(doc.get("created_at", ""))[:19],
         )
     out.print(table)
-    if page.get("next"):
-        out.print(f"more: cix docs list --cursor {page['next']}", markup=False)
+    if page.get("next_cursor"):
+        out.print(f"more: cix docs list --cursor {page['next_cursor']}", markup=False)
 
 
 def show(doc_id: DocId, as_json: JsonOption = False) -> None:
@@ -218,7 +241,9 @@ def _receive(session: ClientSession, doc_id: str, out: Path) -> dict[str, str]:
                 handle.flush()
                 os.fsync(handle.fileno())
             obligations = {
-                k: v for k, v in response.headers.items() if k.lower().startswith(OBLIGATION_PREFIX)
+                k.lower(): unquote(v)
+                for k, v in response.headers.items()
+                if k.lower().startswith(OBLIGATION_PREFIX)
             }
         os.replace(tmp, out)
     finally:
@@ -254,7 +279,7 @@ def destroy(
     """Destroy a document (its data key is destroyed) and print the destruction certificate."""
     body = {"reason": reason}
     cert: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/destruction", json=body)
+        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/destroy", json=body)
     )
     if as_json:
         print_json(cert)
