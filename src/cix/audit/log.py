@@ -148,7 +148,8 @@ class Log:
         self._interval = checkpoint_interval
         self._last_checkpoint_time: datetime | None = None
         self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._leading = False
         self._write_lock = threading.Lock()
         if signer is not None:
             self._pin(signer.verifier)
@@ -189,22 +190,33 @@ class Log:
     # -- appending -----------------------------------------------------------------------
 
     def append(self, event: Event) -> Entry:
-        """Append one event durably; return it as recorded. Safe to call from many threads."""
+        """Append one event durably; return it as recorded. Safe to call from many threads.
+
+        Group commit: while one caller (the leader) commits, later callers queue; when it
+        finishes, one of them commits the whole queue in one transaction for all.
+        """
         mine = _Pending(event)
-        with self._queue_lock:
+        with self._cond:
             self._queue.append(mine)
-        with self._write_lock:
+            while not mine.done and self._leading:
+                self._cond.wait()
             if not mine.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                try:
+                self._leading = True
+                batch, self._queue = self._queue, []
+        if not mine.done:
+            try:
+                with self._write_lock:
                     entries = self._commit([p.event for p in batch], None)
-                except BaseException as exc:
-                    for p in batch:
-                        p.error, p.done = exc, True
-                else:
-                    for p, e in zip(batch, entries, strict=True):
-                        p.entry, p.done = e, True
+            except BaseException as exc:
+                for p in batch:
+                    p.error, p.done = exc, True
+            else:
+                for p, e in zip(batch, entries, strict=True):
+                    p.entry, p.done = e, True
+            finally:
+                with self._cond:
+                    self._leading = False
+                    self._cond.notify_all()
         if mine.error is not None:
             raise mine.error
         assert mine.entry is not None
