@@ -140,6 +140,3 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("serve")(serve)
     app.add_typer(token_app, name="token")
-    from cix.cli import client
-
-    client.register(app)
