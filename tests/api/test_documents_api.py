@@ -319,3 +319,44 @@ def test_tampered_blob_is_refused_and_the_reason_audited(
     assert (last.type, last.decision) == ("key-access", "deny")
     assert last.reasons
     assert last.reasons != ("refused",)
+
+
+@SQLITE_ONLY
+def test_key_access_refuses_without_a_permit_and_audits_it(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    from cix.errors import Refused
+    from cix.node.keyaccess import KeyAccess
+    from cix.policy import Decision, Reason
+
+    _upload(docs, _label("S"), "plan")
+    blob = next(node.blobs.hashes())
+    access = KeyAccess(node.keys, audit, node.blobs)
+    denial = Decision(permit=False, reasons=(Reason("clearance-missing", "none"),), obligations=())
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, data: bytes) -> int:
+            self.data += data
+            return len(data)
+
+    sink = Sink()
+    with pytest.raises(Refused):
+        access.open_permitted(
+            node.registry.actor_for("carl"),
+            "document:x",
+            blob,
+            sink,  # type: ignore[arg-type]
+            now=node.clock(),
+            permit=denial,
+        )
+    assert sink.data == b""
+    last = audit.events[-1]
+    assert (last.type, last.actor, last.decision, last.reasons) == (
+        "key-access",
+        "carl",
+        "deny",
+        ("no-permit",),
+    )

@@ -10,6 +10,8 @@ stream in, opens are decrypted as they stream out.
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -219,14 +221,21 @@ class Documents:
     # -- rows --------------------------------------------------------------------------
 
     def _label_of(self, row: Document) -> Label:
-        return label_from_json(row.label_json)
+        return _parse_label(json.dumps(row.label_json, sort_keys=True))
 
-    def _info(self, session: Session, row: Document, label: Label) -> DocumentInfo:
-        sources = tuple(
-            session.scalars(
-                select(DocumentSource.source_id).where(DocumentSource.document_id == row.id)
+    def _info(
+        self,
+        session: Session,
+        row: Document,
+        label: Label,
+        sources: tuple[str, ...] | None = None,
+    ) -> DocumentInfo:
+        if sources is None:
+            sources = tuple(
+                session.scalars(
+                    select(DocumentSource.source_id).where(DocumentSource.document_id == row.id)
+                )
             )
-        )
         return DocumentInfo(
             id=row.id,
             label=dict(label.to_json()),
@@ -403,13 +412,13 @@ class Documents:
         """The newest documents the actor may read, after `cursor`, at most `limit` of them."""
         now = self.clock()
         subject = self.registry.subject_for(actor.id, now)
-        items: list[DocumentInfo] = []
+        permitted: list[tuple[Document, Label]] = []
         after = cursor
         more = False
         fetch = limit * 2
         with self.db.read() as session:
             condition = self._prefilter(session, subject)
-            while len(items) < limit:
+            while len(permitted) < limit:
                 query = select(Document).where(condition)
                 if after is not None:
                     query = query.where(Document.id < after)
@@ -428,12 +437,26 @@ class Documents:
                 ):
                     after = row.id
                     if decision.permit:
-                        items.append(self._info(session, row, lab))
-                        if len(items) == limit:
+                        permitted.append((row, lab))
+                        if len(permitted) == limit:
                             more = index < len(batch) - 1 or len(batch) == fetch
                             break
                 if len(batch) < fetch:
                     break
+            # One query for the sources of the whole page, not one per document.
+            sources: dict[str, list[str]] = {row.id: [] for row, _ in permitted}
+            if sources:
+                links = session.execute(
+                    select(DocumentSource.document_id, DocumentSource.source_id).where(
+                        DocumentSource.document_id.in_(list(sources))
+                    )
+                )
+                for document_id, source_id in links:
+                    sources[document_id].append(source_id)
+            items = [
+                self._info(session, row, lab, tuple(sorted(sources[row.id])))
+                for row, lab in permitted
+            ]
         self._record(actor, "list", "documents", now=now, details={"returned": len(items)})
         return Page(tuple(items), items[-1].id if more else None)
 
@@ -632,6 +655,13 @@ class Documents:
             if cert.destroyed_by != actor.id and not actor.has(Role.NSA_OFFICER, Role.AUDITOR):
                 raise NotFound(f"no destruction certificate for {doc_id!r}")
             return {"id": cert.id, **cert.certificate}
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_label(text: str) -> Label:
+    # Labels repeat across documents; a stored label was checked when it was registered, and
+    # is checked again here (once per distinct label) against the policies of this version.
+    return label_from_json(json.loads(text))
 
 
 class _LimitedReader:
