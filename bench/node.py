@@ -194,6 +194,7 @@ def envelope_opens_per_second(seconds: float = 3.0) -> float:
 
 def seed_node(root: Path, documents: int) -> tuple[Any, subprocess.Popen[bytes], list[str]]:
     """A served demonstration CAN node with `documents` 64 KiB documents the reader may open."""
+    from cix.cli.client_docs import label_json
     from cix.cli.client_http import ClientConfig, ClientSession
     from cix.demo import prepare, start
     from cix.demo_cast import CANADA
@@ -201,6 +202,7 @@ def seed_node(root: Path, documents: int) -> tuple[Any, subprocess.Popen[bytes],
     (node,) = prepare(root / "demo", nations=(CANADA,))
     (process,) = start([node])
     ids = []
+    label = label_json("SECRET//CPSP//REL TO CAN, KOR")
     config = ClientConfig(url=node.url, token=node.tokens["dnd-pm"])
     try:
         with ClientSession(config) as session:
@@ -208,7 +210,7 @@ def seed_node(root: Path, documents: int) -> tuple[Any, subprocess.Popen[bytes],
                 response = session.request(
                     "POST",
                     "/documents",
-                    params={"label": "SECRET//CPSP//REL TO CAN, KOR", "title": f"bench {i}"},
+                    params={"label": label, "title": f"bench {i}"},
                     content=os.urandom(PAYLOAD),
                     headers={"Content-Type": "application/octet-stream"},
                 )
@@ -235,10 +237,11 @@ def bulk_insert(data_dir: Path, count: int) -> float:
     """Insert `count` document rows cloned from the node's own rows; seconds taken."""
     from sqlalchemy import insert, select
 
+    from cix.demo import demo_environ
     from cix.node.service import Node
     from cix.store.models import Document
 
-    node = Node.open(data_dir)
+    node = Node.open(data_dir, environ=demo_environ())
     start = time.perf_counter()
     try:
         with node.db.read() as session:
