@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cix.agreements import bundled
 from cix.labels import GOVONLY, OutOfScope
 from cix.policy import Action, Code, Decision, Policies, Subject, decide
 from tests.policy.helpers import NOW, label
@@ -369,3 +370,28 @@ def test_destroy_needs_access_and_certification(
         decide(subject(clearance=None), label(), "destroy", agreements=policies, now=NOW),
         "clearance-missing",
     )
+
+
+def test_reason_details_never_come_from_another_policies_view(subject: SubjectFactory) -> None:
+    # party indices differ between these two views; the explanation cache is keyed by names
+    korea_first = Policies([bundled(i) for i in ("kor-can", "kor-national", "can-national")])
+    canada_first = Policies([bundled(i) for i in ("can-deu", "kor-can", "deu-national")])
+    canadian = subject(clearance={"party": "CAN", "level": "C", "expires": "2027-12-31"})
+    first = decide(canadian, label("II"), "read", agreements=korea_first, now=NOW)
+    denied(first, "clearance-insufficient")
+    assert first.reasons[0].detail == "clearance CAN C, label KOR II"
+    german = subject(
+        nationalities=["DEU"],
+        clearance={"party": "DEU", "level": "NFD", "expires": "2027-12-31"},
+        programmes={},
+    )
+    top_secret = label(
+        "TS",
+        policy="can-deu",
+        originator="CAN",
+        releasable_to=frozenset({"CAN", "DEU"}),
+        programmes=frozenset(),
+    )
+    second = decide(german, top_secret, "read", agreements=canada_first, now=NOW)
+    denied(second, "clearance-insufficient")
+    assert second.reasons[0].detail == "clearance DEU NFD, label CAN TS"
