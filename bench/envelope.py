@@ -211,7 +211,7 @@ def _open_file(src: Path, dst: Path, keys: Keys) -> None:
         _open(fin, fout, keys)
 
 
-def _memory_section(data: bytes, keys: Keys) -> tuple[Result, Result]:
+def _memory_section(data: bytes, keys: Keys) -> tuple[Result, Result, Result, Result]:
     size = len(data)
     sealing = _best("cix seal", size, 3, lambda: _seal(io.BytesIO(data), NullSink(), keys))
     out = io.BytesIO()
@@ -219,7 +219,19 @@ def _memory_section(data: bytes, keys: Keys) -> tuple[Result, Result]:
     sealed = out.getvalue()
     del out
     opening = _best("cix open", size, 3, lambda: _open(io.BytesIO(sealed), NullSink(), keys))
-    return sealing, opening
+    identity = pyrage.x25519.Identity.generate()
+    recipient = identity.to_public()
+    age_enc = _best(
+        "age (pyrage) encrypt, bytes to bytes", size, 1, lambda: pyrage.encrypt(data, [recipient])
+    )
+    age_sealed = pyrage.encrypt(data, [recipient])
+    age_dec = _best(
+        "age (pyrage) decrypt, bytes to bytes",
+        size,
+        1,
+        lambda: pyrage.decrypt(age_sealed, [identity]),
+    )
+    return sealing, opening, age_enc, age_dec
 
 
 # --- files: cp, cix, gpg, age ------------------------------------------------------------
@@ -410,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nIn memory (stream to stream: BytesIO source, discarding sink):", flush=True)
     raw_enc, raw_dec = _raw_section(memoryview(data), DEFAULT_SEGMENT_SIZE)
-    mem_seal, mem_open = _memory_section(data, keys)
+    mem_seal, mem_open, mem_age_enc, mem_age_dec = _memory_section(data, keys)
 
     print("\nFile to file (page cache warm, no fsync):", flush=True)
     with _workdir() as work:
@@ -422,6 +434,8 @@ def main(argv: list[str] | None = None) -> None:
     print("\nRatios:")
     _ratio("seal in memory / raw AES-GCM encrypt", mem_seal.gbps / raw_enc.gbps, 0.70)
     _ratio("open in memory / raw AES-GCM decrypt", mem_open.gbps / raw_dec.gbps, 0.70)
+    _ratio("seal in memory / age (pyrage) in memory", mem_seal.gbps / mem_age_enc.gbps, 5.0)
+    _ratio("open in memory / age (pyrage) in memory", mem_open.gbps / mem_age_dec.gbps, 5.0)
     _ratio("seal file to file / cp", files.seal.gbps / files.cp.gbps, 0.70)
     _ratio("open file to file / cp", files.open.gbps / files.cp.gbps, 0.70)
     _ratio("seal / gpg encrypt (file to file)", files.seal.gbps / files.gpg_enc.gbps, 5.0)

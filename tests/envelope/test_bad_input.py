@@ -265,3 +265,14 @@ def test_policy_not_json(good: bytes, alice: KemPrivateKey, signer: SigningKey) 
 
     with pytest.raises(ManifestError, match="the policy: not valid JSON"):
         _open(_edit(good, spoil), alice, signer)
+
+
+def test_regression_end_record_signature_in_the_last_bytes(
+    good: bytes, alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    # Found by test_fuzz: an end-of-central-directory signature fewer than 22 bytes before
+    # the end made the record search read past the buffer (struct.error, a traceback).
+    with pytest.raises(ContainerError, match="not a ZIP"):
+        _open(b"\x00" * 40 + b"PK\x05\x06" + b"\x00" * 10, alice, signer)
+    with pytest.raises(ContainerError):
+        _open(good[:-1], alice, signer)

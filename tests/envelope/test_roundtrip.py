@@ -145,3 +145,52 @@ def test_two_seals_of_the_same_data_differ(alice: KemPrivateKey, signer: Signing
     a = seal_bytes(b"same", [alice.public], signer)
     b = seal_bytes(b"same", [alice.public], signer)
     assert members(a)[1] != members(b)[1]
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_in_memory_sources_are_read_in_place(
+    kind: type, alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    data = os.urandom(1000)
+    out = io.BytesIO()
+    envelope.seal(
+        kind(data),
+        out,
+        label_xml=LABEL_XML,
+        label_json=LABEL_JSON,
+        recipients=[alice.public],
+        signer=signer,
+        segment_size=64,
+    )
+    blob = out.getvalue()
+    assert blob[:4] == b"PK\x03\x04"
+    # No ZIP64 field: the size of an in-memory source is known.
+    assert blob[28:30] == b"\x00\x00"
+    plain = io.BytesIO()
+    envelope.open(kind(blob), plain, private_key=alice, trusted_signers=[signer.public])
+    assert plain.getvalue() == data
+    part = io.BytesIO()
+    envelope.open_range(
+        kind(blob), part, start=100, length=200, private_key=alice, trusted_signers=[signer.public]
+    )
+    assert part.getvalue() == data[100:300]
+    assert envelope.inspect(kind(blob))["plaintextSize"] == 1000
+
+
+def test_in_memory_truncated_payload_is_refused(alice: KemPrivateKey, signer: SigningKey) -> None:
+    from cix.envelope import PayloadLengthMismatch
+    from cix.errors import Refused
+    from tests.envelope.helpers import Audit, rezip
+
+    blob = seal_bytes(os.urandom(100), [alice.public], signer, segment_size=16)
+    manifest, payload = members(blob)
+    audit = Audit()
+    with pytest.raises(Refused):
+        envelope.open(
+            rezip(manifest, payload[:-3]),
+            io.BytesIO(),
+            private_key=alice,
+            trusted_signers=[signer.public],
+            audit_hook=audit,
+        )
+    assert audit.only is PayloadLengthMismatch

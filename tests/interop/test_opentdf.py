@@ -134,6 +134,10 @@ def _manifest(tdf: bytes) -> dict[str, Any]:
     return doc
 
 
+def _segment_count(tdf: bytes) -> int:
+    return len(_manifest(tdf)["encryptionInformation"]["integrityInformation"]["segments"])
+
+
 def _rezip(tdf: bytes, change: Callable[[dict[str, Any], bytearray], None]) -> bytes:
     """The same TDF with its manifest and payload changed by `change` (a fresh, valid ZIP)."""
     with zipfile.ZipFile(io.BytesIO(tdf)) as z:
@@ -173,6 +177,7 @@ def test_cix_object_wrapped_for_rsa_opens_in_otdf_python(
     data = _payload(size)
     sealed = _seal_for(data, [rsa_key.public], signer)
 
+    assert _segment_count(sealed) == max(1, -(-size // SEGMENT))  # cix: >= 1 segment
     assert _otdf_load(sealed, rsa_key) == data
 
 
@@ -258,6 +263,7 @@ def test_otdf_python_tdf_opens_in_cix_when_unlabelled_is_allowed(
 ) -> None:
     data = _payload(size)
     tdf = _otdf_create(data, rsa_key)
+    assert _segment_count(tdf) == -(-size // SEGMENT)  # otdf-python: no segment when empty
 
     opened, reasons = _cix_open(tdf, rsa_key, None, allow_unlabelled=True)
 
@@ -279,6 +285,62 @@ def test_otdf_python_tdf_is_refused_as_unlabelled_by_default(rsa_key: KemPrivate
 
     with pytest.raises(UnlabelledObject, match="label"):
         _cix_open(tdf, rsa_key, None, allow_unlabelled=False)
+
+
+def test_otdf_python_tdf_with_data_attributes_opens_in_cix_with_its_policy(
+    rsa_key: KemPrivateKey,
+) -> None:
+    attribute = "https://example.org/attr/classification/value/secret"
+    config = TDFConfig(
+        autoconfigure=False,
+        default_segment_size=SEGMENT,
+        attributes=[attribute],
+        mime_type="text/plain",
+        kas_info_list=[
+            KASInfo(url=KAS_URL, public_key=rsa_key.public.public_pem().decode(), kid="r1")
+        ],
+    )
+    _manifest_obj, _size, out = TDF().create_tdf(b"attribute-bearing", config)
+    assert isinstance(out, io.BytesIO)
+    opened = io.BytesIO()
+
+    result = open_sealed(
+        io.BytesIO(out.getvalue()),
+        opened,
+        private_key=rsa_key,
+        trusted_signers=[],
+        allow_unlabelled=True,
+    )
+
+    assert opened.getvalue() == b"attribute-bearing"
+    assert [a["attribute"] for a in result.policy["body"]["dataAttributes"]] == [attribute]
+
+
+def test_otdf_python_tdf_for_two_key_access_servers_opens_with_either_key(
+    rsa_key: KemPrivateKey,
+) -> None:
+    # Two KAS, no split id: two alternative key access objects wrapping the same key.
+    other = generate_kem(KemAlgorithm.RSA_2048)
+    config = TDFConfig(
+        autoconfigure=False,
+        default_segment_size=SEGMENT,
+        kas_info_list=[
+            KASInfo(url=KAS_URL, public_key=rsa_key.public.public_pem().decode(), kid="r1"),
+            KASInfo(
+                url="https://kas2.example.org",
+                public_key=other.public.public_pem().decode(),
+                kid="r2",
+            ),
+        ],
+    )
+    data = _payload(2 * SEGMENT + 3)
+    _manifest_obj, _size, out = TDF().create_tdf(data, config)
+    assert isinstance(out, io.BytesIO)
+
+    for key in (rsa_key, other):
+        opened, reasons = _cix_open(out.getvalue(), key, None, allow_unlabelled=True)
+        assert opened == data
+        assert reasons == []
 
 
 def _flip_ciphertext_byte(manifest: dict[str, Any], payload: bytearray) -> None:
@@ -382,4 +444,5 @@ def test_cix_open_cli_requires_allow_unlabelled_for_an_otdf_python_tdf(
     )
 
     assert allowed.returncode == 0, allowed.stderr
+    assert "no cix label" in allowed.stderr
     assert out.read_bytes() == data

@@ -104,6 +104,8 @@ def show(
         typer.echo(json.dumps(out, indent=2))
         return
     table = Table("use", "algorithm", "kid", "public key SHA-256", "private key")
+    for column in table.columns:
+        column.overflow = "fold"  # kids and fingerprints are shown whole, never cut
     for use, alg, kid, fp, priv in rows:
         table.add_row(use, alg, kid, fp, "present" if (directory / priv).exists() else "absent")
     Console().print(table)

@@ -1,9 +1,127 @@
-"""cix init / serve / login / token / docs / registry: the national node."""
+"""cix init / serve / token: set up and run a national node, issue local bearer tokens."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+DirOption = Annotated[
+    Path, typer.Option("--dir", help="The node's data directory.", file_okay=False)
+]
+
+token_app = typer.Typer(help="Bearer tokens from the node's built-in issuer.", no_args_is_help=True)
+
+
+def init(
+    data_dir: DirOption,
+    party: Annotated[
+        str | None,
+        typer.Option("--party", help="ISO alpha-3 code of the nation this node serves."),
+    ] = None,
+    agreement: Annotated[
+        list[str] | None,
+        typer.Option("--agreement", help="An agreement the node holds (repeatable)."),
+    ] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option("--admin", help="Register this person id as the first administrator."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="Database URL to record (default: SQLite in the directory); "
+            "a password only by reference ($env:NAME).",
+        ),
+    ] = None,
+) -> None:
+    """Create a node data directory, or upgrade the database schema of an existing one."""
+    from cix.node.service import init_node
+
+    result = init_node(
+        data_dir,
+        party=party,
+        agreements=tuple(agreement or ()),
+        database_url=database_url,
+        admin=admin,
+    )
+    where = result.settings.data_dir
+    if result.created:
+        typer.echo(f"created node {result.settings.node_id} ({result.settings.party}) in {where}")
+    elif result.revision_before == result.revision_after:
+        typer.echo(f"{where}: database already at revision {result.revision_after}")
+    else:
+        typer.echo(
+            f"{where}: database upgraded from revision {result.revision_before or 'none'} "
+            f"to {result.revision_after}"
+        )
+
+
+def serve(
+    data_dir: DirOption,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="TCP port to listen on.")] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Database URL (overrides the file).")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="Log level.")] = None,
+) -> None:
+    """Run the node's API until interrupted (unattended: secrets from the environment)."""
+    import uvicorn
+
+    from cix.api.app import create_app
+    from cix.node.service import Node
+
+    overrides = {
+        "host": host,
+        "port": port,
+        "database_url": database_url,
+        "log_level": log_level,
+    }
+    node = Node.open(data_dir, overrides=overrides)
+    settings = node.settings
+    try:
+        typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
+        uvicorn.run(
+            create_app(node),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        node.close()
+
+
+@token_app.command("issue")
+def token_issue(
+    data_dir: DirOption,
+    user: Annotated[str, typer.Option("--user", help="Person id the token names (sub).")],
+    ttl: Annotated[int, typer.Option("--ttl", help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a bearer token for a registered person, signed by the built-in issuer."""
+    from cix.errors import InputError
+    from cix.node.errors import Unauthenticated
+    from cix.node.service import Node
+
+    node = Node.open(data_dir)
+    try:
+        if node.issuer is None:
+            raise InputError(f"{data_dir}: the node uses an external issuer (token_jwks_url)")
+        try:
+            node.registry.actor_for(user)
+        except Unauthenticated:
+            raise InputError(f"no active person {user!r} in the registry of {data_dir}") from None
+        typer.echo(node.issuer.issue(user, ttl=ttl, now=node.clock()))
+    finally:
+        node.close()
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the `cix` app (none are built yet)."""
+    """Add this area's commands to the `cix` app."""
+    app.command("init")(init)
+    app.command("serve")(serve)
+    app.add_typer(token_app, name="token")

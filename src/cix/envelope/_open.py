@@ -12,9 +12,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hmac
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,13 +25,14 @@ from cix.envelope._manifest import (
     GCM_IV,
     MAX_MANIFEST,
     Manifest,
+    Segment,
     canonical,
     kao_info,
     parse_manifest,
     policy_binding,
     root_signature,
 )
-from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Progress, make_key_access
+from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Buffer, Progress, make_key_access
 from cix.envelope._zip import Member, ZipStreamWriter, read_members, read_small_member
 from cix.envelope.errors import (
     AssertionMissing,
@@ -163,30 +165,18 @@ def _decrypt_segments(
     if not segs:
         return 0
     offset = v.payload.data_offset + sum(s.encrypted_size for s in v.manifest.segments[:first])
-    src.seek(offset)
     aes = AESGCM(v.key)
-    biggest = max(s.encrypted_size for s in segs)
-    inbuf = memoryview(bytearray(biggest))
-    outbuf = memoryview(bytearray(biggest))
-    readinto = getattr(src, "readinto", None)
+    outbuf = memoryview(bytearray(max(s.size for s in segs)))
     written = 0
     done = 0
-    for seg in segs:
-        view = inbuf[: seg.encrypted_size]
-        got = readinto(view) if readinto is not None else _read_into(src, view)
-        while got and got < len(view):
-            more = readinto(view[got:]) if readinto is not None else _read_into(src, view[got:])
-            if not more:
-                break
-            got += more
-        if got != len(view):
-            raise PayloadLengthMismatch("the payload ends inside a segment (truncated)")
+    for seg, view in zip(segs, _sealed_segments(src, offset, segs), strict=True):
         if view[-16:] != seg.tag:
             raise SegmentHashMismatch("a segment does not match its manifest hash")
         try:
             aes.decrypt_into(view[:GCM_IV], view[GCM_IV:], None, outbuf[: seg.size])
         except InvalidTag:
             raise SegmentDecryptFailed("a segment failed authentication") from None
+        view.release()
         plain = outbuf[skip : seg.size]
         skip = max(0, skip - seg.size)
         if limit is not None:
@@ -199,7 +189,71 @@ def _decrypt_segments(
     return written
 
 
+def _sealed_segments(src: BinaryIO, offset: int, segs: Sequence[Segment]) -> Iterator[memoryview]:
+    """Each encrypted segment as a view: sliced in place from an in-memory source, else read
+    into one reused buffer (valid until the next segment is taken)."""
+    if isinstance(src, _ViewReader):
+        for seg in segs:
+            view = src.view[offset : offset + seg.encrypted_size]
+            if len(view) != seg.encrypted_size:
+                raise PayloadLengthMismatch("the payload ends inside a segment (truncated)")
+            offset += seg.encrypted_size
+            yield view
+        return
+    src.seek(offset)
+    buf = memoryview(bytearray(max(s.encrypted_size for s in segs)))
+    for seg in segs:
+        view = buf[: seg.encrypted_size]
+        got = _read_into(src, view)
+        while got and got < len(view):
+            more = _read_into(src, view[got:])
+            if not more:
+                break
+            got += more
+        if got != len(view):
+            raise PayloadLengthMismatch("the payload ends inside a segment (truncated)")
+        yield view
+
+
+class _ViewReader(io.RawIOBase):
+    """A seekable read-only stream over a bytes-like object, exposing the view itself."""
+
+    def __init__(self, data: Buffer) -> None:
+        self.view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self.view))[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        chunk = self.view[self._pos : self._pos + len(b)]
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n
+
+
+def _stream(src: BinaryIO | Buffer) -> BinaryIO:
+    if isinstance(src, bytes | bytearray | memoryview):
+        return cast(BinaryIO, _ViewReader(src))
+    return src
+
+
 def _read_into(src: BinaryIO, view: memoryview) -> int:
+    readinto = getattr(src, "readinto", None)
+    if readinto is not None:
+        return int(readinto(view) or 0)
     chunk = src.read(len(view))
     view[: len(chunk)] = chunk
     return len(chunk)
@@ -218,7 +272,7 @@ def _opened(v: _Verified, written: int) -> Opened:
 
 
 def open_sealed(
-    src: BinaryIO,
+    src: BinaryIO | Buffer,
     dst: BinaryIO,
     *,
     private_key: KemPrivateKey,
@@ -233,14 +287,15 @@ def open_sealed(
     `InputError` subclass on malformed input, `UnlabelledObject` for an object without a
     cix label unless `allow_unlabelled`.
     """
+    stream = _stream(src)
     with _refusing(audit_hook):
-        v = _verify(src, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
-        written = _decrypt_segments(src, dst, v, 0, len(v.manifest.segments), progress=progress)
+        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
+        written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)
 
 
 def open_range(
-    src: BinaryIO,
+    src: BinaryIO | Buffer,
     dst: BinaryIO,
     *,
     start: int,
@@ -254,8 +309,9 @@ def open_range(
     segments they touch. A range running past the end is cut at the end."""
     if start < 0 or length < 0:
         raise InputError("a byte range needs a non-negative start and length")
+    stream = _stream(src)
     with _refusing(audit_hook):
-        v = _verify(src, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
+        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
         size = v.manifest.plaintext_size
         if start > size:
             raise InputError(f"the range starts at {start}, past the payload's {size} bytes")
@@ -268,14 +324,14 @@ def open_range(
             first = bisect.bisect_right(starts, start) - 1
             last = bisect.bisect_left(starts, end)
             written = _decrypt_segments(
-                src, dst, v, first, last, skip=start - starts[first], limit=end - start
+                stream, dst, v, first, last, skip=start - starts[first], limit=end - start
             )
     return _opened(v, written)
 
 
-def inspect(src: BinaryIO) -> dict[str, Any]:
+def inspect(src: BinaryIO | Buffer) -> dict[str, Any]:
     """Summarise a sealed object without any key: nothing in the summary is verified."""
-    manifest, payload = _load(src)
+    manifest, payload = _load(_stream(src))
     integ = manifest.doc["encryptionInformation"]["integrityInformation"]
     assertion = manifest.label_assertion
     statement = assertion.get("statement") if assertion else None
@@ -301,7 +357,7 @@ def inspect(src: BinaryIO) -> dict[str, Any]:
 
 
 def rewrap(
-    src: BinaryIO,
+    src: BinaryIO | Buffer,
     dst: BinaryIO,
     *,
     private_key: KemPrivateKey,
@@ -320,8 +376,9 @@ def rewrap(
     """
     if not to:
         raise InputError("rewrap needs at least one recipient public key")
+    stream = _stream(src)
     with _refusing(audit_hook):
-        v = _verify(src, private_key, trusted_signers, allow_unlabelled=True, check_label=False)
+        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=True, check_label=False)
     doc = v.manifest.doc
     enc = doc["encryptionInformation"]
     new_kids = {k.kid for k in to}
@@ -336,12 +393,12 @@ def rewrap(
         doc["payload"].pop("tdf_spec_version", None)
     writer = ZipStreamWriter(dst)
     writer.begin(PAYLOAD_NAME, zip64=v.payload.size >= 0xFFFFFFFF - (1 << 20))
-    src.seek(v.payload.data_offset)
+    stream.seek(v.payload.data_offset)
     remaining = v.payload.size
     buf = memoryview(bytearray(min(remaining, 4 << 20) or 1))
     while remaining:
         view = buf[: min(remaining, len(buf))]
-        n = _read_into(src, view)
+        n = _read_into(stream, view)
         if n != len(view):
             raise InputError("the payload ended early while copying")
         writer.write(view)

@@ -41,6 +41,8 @@ _ZIP32_LIMIT = 0xFFFFFFFF - (1 << 20)
 #: A test hook that wraps the payload key for a recipient: (recipient, key, info) -> bytes.
 WrapHook = Callable[[KemPublicKey, bytes, bytes], bytes]
 Progress = Callable[[int], None]
+#: An in-memory input: sliced without copying.
+Buffer = bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,29 @@ def _fill(src: BinaryIO, view: memoryview) -> int:
     return got
 
 
+def _chunks(src: BinaryIO | Buffer, size: int) -> Iterator[memoryview]:
+    """The plaintext in `size`-byte views; at least one (empty) view for an empty input.
+
+    A bytes-like source is sliced in place (no copy); a stream is read into one reused
+    buffer, so each view is valid only until the next one is taken.
+    """
+    if isinstance(src, bytes | bytearray | memoryview):
+        view = memoryview(src).cast("B")
+        for at in range(0, max(len(view), 1), size):
+            yield view[at : at + size]
+        return
+    buf = memoryview(bytearray(size))
+    first = True
+    while True:
+        n = _fill(src, buf)
+        if n == 0 and not first:
+            return
+        first = False
+        yield buf[:n]
+        if n < size:
+            return
+
+
 def _check_inputs(
     label_xml: bytes,
     label_json: Mapping[str, Any],
@@ -140,7 +165,7 @@ def _check_inputs(
 
 
 def seal(
-    src: BinaryIO,
+    src: BinaryIO | Buffer,
     dst: BinaryIO,
     *,
     label_xml: bytes,
@@ -157,7 +182,7 @@ def seal(
     _policy_uuid: str | None = None,
     _wrap: WrapHook | None = None,
 ) -> SealResult:
-    """Seal `src` into `dst` for `recipients`, carrying and binding the label.
+    """Seal `src` (a stream, or bytes sliced without copying) into `dst` for `recipients`.
 
     `label_xml` (STANAG 4774) and `label_json` (cix's canonical label JSON) are bound as
     given; the envelope does not interpret them. `attributes` become the policy's
@@ -186,7 +211,7 @@ def seal(
     key_access = [make_key_access(r, key, policy_b64, _wrap) for r in recipients]
 
     if size_hint is None:
-        size_hint = _remaining(src)
+        size_hint = len(memoryview(src).cast("B")) if isinstance(src, Buffer) else _remaining(src)
     segments_hint = None if size_hint is None else max(1, -(-size_hint // segment_size))
     zip64 = (
         size_hint is None
@@ -196,20 +221,18 @@ def seal(
     writer = ZipStreamWriter(dst)
     writer.begin(PAYLOAD_NAME, zip64=zip64)
     aes = AESGCM(key)
-    inbuf = memoryview(bytearray(segment_size))
     outbuf = memoryview(bytearray(segment_size + SEGMENT_OVERHEAD))
     tags: list[bytes] = []
     segments: list[dict[str, Any]] = []
     total = 0
-    while True:
-        n = _fill(src, inbuf)
-        if n == 0 and tags:
-            break
+    for chunk in _chunks(src, segment_size):
+        n = len(chunk)
         iv = next_iv()
         if len(iv) != GCM_IV:
             raise InputError("an injected IV must be 12 bytes")
         outbuf[:GCM_IV] = iv
-        aes.encrypt_into(iv, inbuf[:n], None, outbuf[GCM_IV : GCM_IV + n + GCM_TAG])
+        aes.encrypt_into(iv, chunk, None, outbuf[GCM_IV : GCM_IV + n + GCM_TAG])
+        chunk.release()
         sealed = outbuf[: n + SEGMENT_OVERHEAD]
         writer.write(sealed)
         tag = bytes(sealed[-GCM_TAG:])
@@ -220,8 +243,6 @@ def seal(
         total += n
         if progress is not None:
             progress(total)
-        if n < segment_size:
-            break
     writer.end()
 
     assertion = label_assertion(xml_text)

@@ -1,0 +1,75 @@
+"""Authentication of every API request: a bearer JWT or an API token, rate-limited failures.
+
+Every route under `/api/v1` depends on `authenticate`, except health and the OpenAPI
+document (and the built-in issuer's public JWKS, which holds no secret). The token names a
+person; their roles come from the registry on each request and are enforced by the services.
+A client address that fails too often within the window gets 429 until the window passes,
+whatever it presents.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from cix.api.limits import FailureLimiter
+from cix.api.problems import RateLimited
+from cix.node.errors import Unauthenticated
+from cix.node.roles import Actor
+from cix.node.service import Node
+from cix.node.tokens import API_TOKEN_PREFIX
+
+_log = logging.getLogger("cix.auth")
+_MAX_CREDENTIAL = 8192
+
+
+def node_of(request: Request) -> Node:
+    """The node the app serves."""
+    node: Node = request.app.state.node
+    return node
+
+
+def limiter_of(request: Request) -> FailureLimiter:
+    """The app's failed-authentication limiter."""
+    limiter: FailureLimiter = request.app.state.limiter
+    return limiter
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(request: Request) -> Actor:
+    """The actor a request acts for; raises `Unauthenticated` (401) or `RateLimited` (429)."""
+    node = node_of(request)
+    limiter = limiter_of(request)
+    client = _client(request)
+    moment = time.monotonic()
+    wait = limiter.retry_after(client, moment)
+    if wait is not None:
+        raise RateLimited(wait)
+    try:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential or len(credential) > _MAX_CREDENTIAL:
+            raise Unauthenticated("no bearer credential")
+        now = node.clock()
+        if credential.startswith(API_TOKEN_PREFIX):
+            person_id = node.api_tokens.authenticate(credential, now)
+        else:
+            person_id = node.verifier.verify(credential, now)
+        actor = node.registry.actor_for(person_id)
+    except Unauthenticated as exc:
+        limiter.record_failure(client, moment)
+        _log.info("authentication failed from %s: %s", client, exc)
+        raise
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(authenticate)]
+"""A route parameter receiving the authenticated actor."""

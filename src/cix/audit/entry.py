@@ -1,0 +1,290 @@
+"""The audit entry: what every cix service records, validated on construction.
+
+An `Event` is what a service reports (time, node, event type, actor, object, action,
+decision, reasons, free details); the log gives it a sequence number and it becomes an
+`Entry`. The bytes the Merkle tree hashes are the entry's canonical JSON: keys sorted, no
+whitespace, UTF-8, every field present (absent ones as `null` or `[]`), time as
+`YYYY-MM-DDTHH:MM:SS.ffffffZ`. Floating-point numbers are refused anywhere, so the canonical
+form is unique (it coincides with RFC 8785 for such documents).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from cix.audit.errors import AuditInputError, EntryTooLarge
+
+Json = None | bool | int | str | list["Json"] | dict[str, "Json"]
+"""A JSON value an entry may carry in `details` (no floats: they have no canonical form)."""
+
+MAX_ENTRY_BYTES: Final = 32 * 1024
+"""Largest canonical entry accepted, in bytes."""
+MAX_DETAILS_DEPTH: Final = 8
+"""Deepest nesting of objects and arrays accepted in `details`."""
+MAX_REASONS: Final = 64
+"""Most reasons one entry may carry."""
+_LIMITS: Final = {"node": 128, "type": 64, "actor": 256, "object": 1024, "action": 64}
+_REASON_LIMIT: Final = 256
+_MAX_INT: Final = 2**53 - 1  # the integers every JSON reader represents exactly
+
+DECISIONS: Final = frozenset({"permit", "deny"})
+"""The values `decision` may take (or none)."""
+FIELDS: Final = (
+    "seq",
+    "time",
+    "node",
+    "type",
+    "actor",
+    "object",
+    "action",
+    "decision",
+    "reasons",
+    "details",
+)
+"""Every key of an entry's JSON form."""
+
+_TYPE_RE: Final = re.compile(r"[a-z][a-z0-9._-]*\Z")
+_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+_TIME_RE: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)\Z")
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def canonical_json(value: Json) -> bytes:
+    """The canonical encoding of a JSON value (sorted keys, no whitespace, UTF-8)."""
+    try:
+        return _encode(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AuditInputError("text is not valid Unicode (unpaired surrogate)") from exc
+
+
+def format_time(t: datetime) -> str:
+    """The canonical text of an entry time: UTC, microseconds, `Z`."""
+    if t.tzinfo is not UTC:
+        t = t.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+        f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
+
+
+def parse_time(text: object, where: str = "time") -> datetime:
+    """Parse an RFC 3339 time with an explicit offset into an aware UTC datetime."""
+    if not isinstance(text, str) or not _TIME_RE.match(text):
+        raise AuditInputError(
+            f"{where}: expected an RFC 3339 time with offset, e.g. 2026-01-31T12:00:00Z"
+        )
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError as exc:
+        raise AuditInputError(f"{where}: {exc}") from exc
+
+
+def _text(name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value:
+        kind = "a non-empty string or null" if optional else "a non-empty string"
+        raise AuditInputError(f"{name}: expected {kind}")
+    if len(value) > _LIMITS[name]:
+        raise EntryTooLarge(f"{name}: longer than {_LIMITS[name]} characters")
+    if _CONTROL_RE.search(value):
+        raise AuditInputError(f"{name}: control characters are not allowed")
+    return value
+
+
+def _check_details(value: object, depth: int, where: str) -> None:
+    if depth > MAX_DETAILS_DEPTH:
+        raise EntryTooLarge(f"{where}: nested deeper than {MAX_DETAILS_DEPTH} levels")
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not -_MAX_INT <= value <= _MAX_INT:
+            raise AuditInputError(f"{where}: integer outside ±(2**53 - 1)")
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_details(item, depth + 1, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise AuditInputError(f"{where}: object keys must be strings")
+            _check_details(item, depth + 1, f"{where}.{key}")
+        return
+    if isinstance(value, float):
+        raise AuditInputError(f"{where}: floating-point numbers are not allowed (use a string)")
+    raise AuditInputError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a service did or decided, before the log numbers it. Valid once built.
+
+    `time` is an aware datetime (the caller's clock: the core never reads one). `details`
+    is copied on construction and must be treated as read-only.
+    """
+
+    time: datetime
+    node: str
+    type: str
+    actor: str
+    object: str | None = None
+    action: str | None = None
+    decision: str | None = None
+    reasons: tuple[str, ...] = ()
+    details: Mapping[str, Json] = field(default_factory=dict)
+    _head: bytes = field(default=b"", repr=False, compare=False)
+    _tail: bytes = field(default=b"", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
+            raise AuditInputError("time: expected a timezone-aware datetime")
+        _text("node", self.node)
+        _text("type", self.type)
+        if not _TYPE_RE.match(self.type):
+            raise AuditInputError("type: expected lower-case letters, digits, '.', '_', '-'")
+        _text("actor", self.actor)
+        _text("object", self.object, optional=True)
+        _text("action", self.action, optional=True)
+        if self.decision is not None and self.decision not in DECISIONS:
+            raise AuditInputError("decision: expected 'permit', 'deny' or null")
+        # Callers may pass a list; store the checked tuple.
+        object.__setattr__(self, "reasons", _reasons(self.reasons))
+        if not isinstance(self.details, dict):
+            raise AuditInputError("details: expected a JSON object")
+        if self.details:
+            _check_details(self.details, 1, "details")
+        body = canonical_json(
+            {
+                "action": self.action,
+                "actor": self.actor,
+                "decision": self.decision,
+                "details": self.details,
+                "node": self.node,
+                "object": self.object,
+                "reasons": list(self.reasons),
+                "seq": 0,
+                "time": format_time(self.time),
+                "type": self.type,
+            }
+        )
+        if len(body) + 16 > MAX_ENTRY_BYTES:
+            raise EntryTooLarge(f"entry: larger than {MAX_ENTRY_BYTES} bytes")
+        # Only "time" and "type" (plain strings, quotes escaped) follow the top-level "seq"
+        # key, so its last occurrence is the top-level one.
+        cut = body.rindex(b'"seq":0,') + 6
+        if self.details:
+            object.__setattr__(self, "details", _copy(self.details))
+        object.__setattr__(self, "_head", body[:cut])
+        object.__setattr__(self, "_tail", body[cut + 1 :])
+
+    def canonical(self, seq: int) -> bytes:
+        """The canonical JSON bytes of this event recorded at sequence number `seq`."""
+        return self._head + str(seq).encode() + self._tail
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of checked JSON data (dicts and lists are the only mutable parts)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _reasons(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise AuditInputError("reasons: expected a list of strings")
+    if len(value) > MAX_REASONS:
+        raise EntryTooLarge(f"reasons: more than {MAX_REASONS} reasons")
+    for i, r in enumerate(value):
+        if not isinstance(r, str) or not r or len(r) > _REASON_LIMIT or _CONTROL_RE.search(r):
+            raise AuditInputError(
+                f"reasons[{i}]: expected a string of 1 to {_REASON_LIMIT} printable characters"
+            )
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An event as recorded at position `seq` of a log; `body` is what the tree hashes."""
+
+    seq: int
+    event: Event
+    body: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as a JSON object (the same content as `body`)."""
+        result: dict[str, Any] = json.loads(self.body)
+        return result
+
+
+def record(seq: int, event: Event) -> Entry:
+    """Number an event: the entry at position `seq`."""
+    if not isinstance(seq, int) or not 0 <= seq <= _MAX_INT:
+        raise AuditInputError(f"seq: expected an integer from 0, got {seq!r}")
+    return Entry(seq, event, event.canonical(seq))
+
+
+def event_from_json(
+    obj: object, *, default_time: datetime | None = None, default_node: str | None = None
+) -> tuple[int | None, Event]:
+    """Build an event from a JSON object; return it with the `seq` the object gave, if any.
+
+    `default_time` and `default_node` fill in `time` and `node` where the object leaves them
+    out (the CLI's behaviour); without a default the key is required.
+    """
+    if not isinstance(obj, dict):
+        raise AuditInputError("expected a JSON object")
+    unknown = sorted(set(obj) - set(FIELDS))
+    if unknown:
+        raise AuditInputError(f"unknown key {unknown[0]!r} (known: {', '.join(FIELDS)})")
+    seq = obj.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+        raise AuditInputError("seq: expected a non-negative integer")
+    if obj.get("time") is not None:
+        time = parse_time(obj["time"])
+    elif default_time is not None:
+        time = default_time
+    else:
+        raise AuditInputError("time: missing")
+    node = obj.get("node", default_node)
+    if node is None:
+        raise AuditInputError("node: missing")
+    for key in ("type", "actor"):
+        if key not in obj:
+            raise AuditInputError(f"{key}: missing")
+    event = Event(
+        time=time,
+        node=node,
+        type=obj["type"],
+        actor=obj["actor"],
+        object=obj.get("object"),
+        action=obj.get("action"),
+        decision=obj.get("decision"),
+        reasons=_reasons(obj.get("reasons", [])),
+        details=obj.get("details", {}),
+    )
+    return seq, event
+
+
+def entry_from_bytes(body: bytes) -> Entry:
+    """Parse stored canonical bytes back into an entry; raise if they are not canonical."""
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AuditInputError(f"entry is not JSON: {exc}") from exc
+    if not isinstance(obj, dict) or set(obj) != set(FIELDS):
+        raise AuditInputError("entry does not have exactly the entry keys")
+    seq, event = event_from_json(obj)
+    if seq is None:
+        raise AuditInputError("seq: missing")
+    entry = record(seq, event)
+    if entry.body != body:
+        raise AuditInputError(f"entry {seq} is not in canonical form")
+    return entry

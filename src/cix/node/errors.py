@@ -1,0 +1,21 @@
+"""Errors of the node's services, each in the family that says who is at fault."""
+
+from __future__ import annotations
+
+from cix.errors import AccessDenied, InputError
+
+
+class NotFound(InputError):
+    """The request names an object this node does not hold (HTTP 404)."""
+
+
+class Conflict(InputError):
+    """The request conflicts with the current state, e.g. an id already taken (HTTP 409)."""
+
+
+class Forbidden(AccessDenied):
+    """The actor's roles do not allow this change; the reason is in the audit record."""
+
+
+class Unauthenticated(AccessDenied):
+    """No valid credential was presented (HTTP 401); the precise reason is logged only."""

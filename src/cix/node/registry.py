@@ -1,0 +1,561 @@
+"""The registry service: organisations, people, programmes and memberships.
+
+Who may change what (checked here, on the server, for every call):
+
+| change | roles |
+|---|---|
+| organisation: create, rename | administrator, NSA officer |
+| organisation: facility clearance | NSA officer |
+| person: create, update basic fields | administrator, NSA officer, FSO (own organisation) |
+| person: clearance | NSA officer |
+| person: roles reader/originator | administrator, NSA officer, FSO (own organisation) |
+| person: any other role | administrator |
+| programme: create; membership: grant, revoke | NSA officer |
+
+Nobody changes their own roles, clearance or memberships. People and memberships are read
+by administrators, NSA officers and auditors, by an FSO for their own organisation, and by
+each person for themselves; organisations and programmes by anyone authenticated.
+
+Every change and every refusal is appended to the audit sink; a change is appended before it
+is committed, so nothing is committed unaudited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from cix.node.roles import SYSTEM, Actor, Role
+from cix.node.schemas import (
+    Clearance,
+    MembershipIn,
+    MembershipOut,
+    OrganisationIn,
+    OrganisationOut,
+    OrganisationPatch,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+    ProgrammeIn,
+    ProgrammeOut,
+)
+from cix.store.db import Database
+from cix.store.models import Membership, Organisation, Person, Programme
+
+Clock = Callable[[], datetime]
+_BASIC_ROLES = frozenset({Role.READER, Role.ORIGINATOR})
+_READ_ALL = (Role.ADMINISTRATOR, Role.NSA_OFFICER, Role.AUDITOR)
+
+
+def utc_now() -> datetime:
+    """The current time in UTC: the node's default clock."""
+    return datetime.now(UTC)
+
+
+def organisation_out(row: Organisation) -> OrganisationOut:
+    """The API form of an organisation row."""
+    facility = None
+    if row.facility_level and row.facility_party and row.facility_expires:
+        facility = Clearance(
+            level=row.facility_level, party=row.facility_party, expires=row.facility_expires
+        )
+    return OrganisationOut(
+        id=row.id,
+        name=row.name,
+        kind="contractor" if row.kind == "contractor" else "government",
+        party=row.party,
+        facility_clearance=facility,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def person_out(row: Person) -> PersonOut:
+    """The API form of a person row."""
+    clearance = None
+    if row.clearance_level and row.clearance_party and row.clearance_expires:
+        clearance = Clearance(
+            level=row.clearance_level, party=row.clearance_party, expires=row.clearance_expires
+        )
+    return PersonOut(
+        id=row.id,
+        name=row.name,
+        organisation=row.organisation_id,
+        nationalities=list(row.nationalities),
+        clearance=clearance,
+        briefed_at=row.briefed_at,
+        briefed_until=row.briefed_until,
+        roles=[Role(r) for r in row.roles],
+        active=row.active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def programme_out(row: Programme) -> ProgrammeOut:
+    """The API form of a programme row."""
+    return ProgrammeOut(id=row.id, title=row.title, party=row.party, created_at=row.created_at)
+
+
+def membership_out(row: Membership) -> MembershipOut:
+    """The API form of a membership row."""
+    return MembershipOut(
+        id=row.id,
+        person=row.person_id,
+        programme=row.programme_id,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+        justification=row.justification,
+        granted_by=row.granted_by,
+        granted_at=row.granted_at,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Registry:
+    """Organisations, people, programmes and memberships, changed only by the right roles."""
+
+    def __init__(self, db: Database, audit: AuditSink, clock: Clock = utc_now) -> None:
+        self.db = db
+        self.audit = audit
+        self.clock = clock
+
+    # -- authorisation and audit -------------------------------------------------------
+
+    def _record(
+        self,
+        actor: Actor,
+        event_type: str,
+        obj: str,
+        action: str,
+        *,
+        decision: str = "permit",
+        reasons: Iterable[str] = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.audit.append(
+            AuditEvent(
+                type=event_type,
+                actor=actor.id,
+                object=obj,
+                action=action,
+                decision=decision,
+                time=self.clock(),
+                reasons=tuple(reasons),
+                details=_jsonable(details or {}),
+            )
+        )
+
+    def _deny(self, actor: Actor, event_type: str, obj: str, action: str, reason: str) -> Forbidden:
+        self._record(actor, event_type, obj, action, decision="deny", reasons=(reason,))
+        return Forbidden(reason)
+
+    def _require(
+        self, actor: Actor, allowed: Iterable[Role], event_type: str, obj: str, action: str
+    ) -> None:
+        allowed = tuple(allowed)
+        if not actor.has(*allowed):
+            reason = "role-required:" + "|".join(sorted(r.value for r in allowed))
+            raise self._deny(actor, event_type, obj, action, reason)
+
+    # -- the authenticated principal ---------------------------------------------------
+
+    def actor_for(self, person_id: str) -> Actor:
+        """The actor for `person_id`; raises `Unauthenticated` if unknown or deactivated."""
+        with self.db.read() as session:
+            person = session.get(Person, person_id)
+            if person is None or not person.active:
+                raise Unauthenticated(f"no active person {person_id!r}")
+            org = session.get(Organisation, person.organisation_id)
+            assert org is not None  # the foreign key guarantees it
+            return Actor(
+                id=person.id,
+                roles=frozenset(Role(r) for r in person.roles),
+                organisation_id=org.id,
+                organisation_kind=org.kind,
+                party=org.party,
+            )
+
+    # -- organisations -----------------------------------------------------------------
+
+    def create_organisation(self, actor: Actor, spec: OrganisationIn) -> OrganisationOut:
+        """Register an organisation (administrator or NSA officer; clearance: NSA officer)."""
+        event, obj = "registry.organisation", f"organisation:{spec.id}"
+        self._require(actor, (Role.ADMINISTRATOR, Role.NSA_OFFICER), event, obj, "create")
+        if spec.facility_clearance is not None:
+            self._require(actor, (Role.NSA_OFFICER,), event, obj, "create")
+        now = self.clock()
+        facility = spec.facility_clearance
+        row = Organisation(
+            id=spec.id,
+            name=spec.name,
+            kind=spec.kind,
+            party=spec.party,
+            facility_level=facility.level if facility else None,
+            facility_party=facility.party if facility else None,
+            facility_expires=facility.expires if facility else None,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.db.write() as session:
+            if session.get(Organisation, spec.id) is not None:
+                raise Conflict(f"organisation {spec.id!r} already exists")
+            session.add(row)
+            self._flush(session, f"organisation {spec.id!r}")
+            self._record(actor, event, obj, "create", details=spec.model_dump(mode="json"))
+        return organisation_out(row)
+
+    def update_organisation(
+        self, actor: Actor, org_id: str, patch: OrganisationPatch
+    ) -> OrganisationOut:
+        """Change an organisation's name or facility clearance."""
+        event, obj = "registry.organisation", f"organisation:{org_id}"
+        fields = patch.model_fields_set
+        self._require(actor, (Role.ADMINISTRATOR, Role.NSA_OFFICER), event, obj, "update")
+        if "facility_clearance" in fields:
+            self._require(actor, (Role.NSA_OFFICER,), event, obj, "update")
+        with self.db.write() as session:
+            row = session.get(Organisation, org_id)
+            if row is None:
+                raise NotFound(f"no organisation {org_id!r}")
+            if "name" in fields and patch.name is not None:
+                row.name = patch.name
+            if "facility_clearance" in fields:
+                facility = patch.facility_clearance
+                if facility is not None and row.kind != "contractor":
+                    raise Conflict(f"organisation {org_id!r} is not a contractor")
+                row.facility_level = facility.level if facility else None
+                row.facility_party = facility.party if facility else None
+                row.facility_expires = facility.expires if facility else None
+            row.updated_at = self.clock()
+            self._record(
+                actor,
+                event,
+                obj,
+                "update",
+                details=patch.model_dump(mode="json", exclude_unset=True),
+            )
+            return organisation_out(row)
+
+    def list_organisations(self, actor: Actor) -> list[OrganisationOut]:
+        """Every organisation (any authenticated actor)."""
+        with self.db.read() as session:
+            rows = session.scalars(select(Organisation).order_by(Organisation.id))
+            return [organisation_out(r) for r in rows]
+
+    def get_organisation(self, actor: Actor, org_id: str) -> OrganisationOut:
+        """One organisation (any authenticated actor)."""
+        with self.db.read() as session:
+            row = session.get(Organisation, org_id)
+            if row is None:
+                raise NotFound(f"no organisation {org_id!r}")
+            return organisation_out(row)
+
+    # -- people ------------------------------------------------------------------------
+
+    def _check_person_change(
+        self,
+        actor: Actor,
+        obj: str,
+        action: str,
+        *,
+        person_id: str,
+        organisations: set[str],
+        fields: set[str],
+        roles: frozenset[Role] | None,
+    ) -> None:
+        event = "registry.person"
+        if actor.has(Role.ADMINISTRATOR, Role.NSA_OFFICER):
+            pass
+        elif actor.has(Role.FSO):
+            if organisations != {actor.organisation_id}:
+                raise self._deny(actor, event, obj, action, "fso-other-organisation")
+        else:
+            raise self._deny(
+                actor,
+                event,
+                obj,
+                action,
+                "role-required:administrator|facility-security-officer|nsa-officer",
+            )
+        if "clearance" in fields:
+            if person_id == actor.id:
+                raise self._deny(actor, event, obj, action, "self-grant")
+            self._require(actor, (Role.NSA_OFFICER,), event, obj, action)
+        if roles is not None:
+            if person_id == actor.id:
+                raise self._deny(actor, event, obj, action, "self-grant")
+            if not roles <= _BASIC_ROLES:
+                self._require(actor, (Role.ADMINISTRATOR,), event, obj, action)
+
+    def create_person(self, actor: Actor, spec: PersonIn) -> PersonOut:
+        """Register a person with their organisation, nationalities, clearance and roles."""
+        obj = f"person:{spec.id}"
+        if spec.id == SYSTEM.id:
+            raise Conflict(f"person id {spec.id!r} is reserved for the node itself")
+        fields = {k for k in spec.model_fields_set if getattr(spec, k) is not None}
+        roles = frozenset(spec.roles)
+        self._check_person_change(
+            actor,
+            obj,
+            "create",
+            person_id=spec.id,
+            organisations={spec.organisation},
+            fields=fields,
+            roles=roles if roles - {Role.READER} else None,
+        )
+        now = self.clock()
+        clearance = spec.clearance
+        row = Person(
+            id=spec.id,
+            name=spec.name,
+            organisation_id=spec.organisation,
+            nationalities=sorted(set(spec.nationalities)),
+            clearance_level=clearance.level if clearance else None,
+            clearance_party=clearance.party if clearance else None,
+            clearance_expires=clearance.expires if clearance else None,
+            briefed_at=spec.briefed_at,
+            briefed_until=spec.briefed_until,
+            roles=sorted(r.value for r in roles),
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.db.write() as session:
+            if session.get(Organisation, spec.organisation) is None:
+                raise NotFound(f"no organisation {spec.organisation!r}")
+            if session.get(Person, spec.id) is not None:
+                raise Conflict(f"person {spec.id!r} already exists")
+            session.add(row)
+            self._flush(session, f"person {spec.id!r}")
+            self._record(
+                actor, "registry.person", obj, "create", details=spec.model_dump(mode="json")
+            )
+        return person_out(row)
+
+    def update_person(self, actor: Actor, person_id: str, patch: PersonPatch) -> PersonOut:
+        """Change a person; each field changed needs the role that may change it."""
+        obj = f"person:{person_id}"
+        fields = set(patch.model_fields_set)
+        with self.db.write() as session:
+            row = session.get(Person, person_id)
+            if row is None:
+                raise NotFound(f"no person {person_id!r}")
+            organisations = {row.organisation_id}
+            if "organisation" in fields and patch.organisation is not None:
+                organisations.add(patch.organisation)
+            new_roles = (
+                frozenset(patch.roles) if "roles" in fields and patch.roles is not None else None
+            )
+            changed_roles = None
+            if new_roles is not None:
+                old_roles = frozenset(Role(r) for r in row.roles)
+                changed_roles = new_roles ^ old_roles
+            self._check_person_change(
+                actor,
+                obj,
+                "update",
+                person_id=person_id,
+                organisations=organisations,
+                fields=fields,
+                roles=changed_roles,
+            )
+            if "active" in fields and person_id == actor.id:
+                raise self._deny(actor, "registry.person", obj, "update", "self-grant")
+            if patch.organisation is not None:
+                if session.get(Organisation, patch.organisation) is None:
+                    raise NotFound(f"no organisation {patch.organisation!r}")
+                row.organisation_id = patch.organisation
+            if patch.name is not None:
+                row.name = patch.name
+            if patch.nationalities is not None:
+                row.nationalities = sorted(set(patch.nationalities))
+            if "clearance" in fields:
+                clearance = patch.clearance
+                row.clearance_level = clearance.level if clearance else None
+                row.clearance_party = clearance.party if clearance else None
+                row.clearance_expires = clearance.expires if clearance else None
+            if "briefed_at" in fields:
+                row.briefed_at = patch.briefed_at
+            if "briefed_until" in fields:
+                row.briefed_until = patch.briefed_until
+            if row.briefed_at and row.briefed_until and row.briefed_until <= row.briefed_at:
+                raise Conflict("briefed_until must be after briefed_at")
+            if new_roles is not None:
+                row.roles = sorted(r.value for r in new_roles)
+            if patch.active is not None:
+                row.active = patch.active
+            row.updated_at = self.clock()
+            self._flush(session, f"person {person_id!r}")
+            self._record(
+                actor,
+                "registry.person",
+                obj,
+                "update",
+                details=patch.model_dump(mode="json", exclude_unset=True),
+            )
+            return person_out(row)
+
+    def _may_read_person(self, actor: Actor, person: Person) -> bool:
+        if actor.has(*_READ_ALL) or person.id == actor.id:
+            return True
+        return actor.has(Role.FSO) and person.organisation_id == actor.organisation_id
+
+    def list_people(self, actor: Actor, organisation: str | None = None) -> list[PersonOut]:
+        """The people the actor may see, optionally those of one organisation."""
+        with self.db.read() as session:
+            query = select(Person).order_by(Person.id)
+            if organisation is not None:
+                query = query.where(Person.organisation_id == organisation)
+            if not actor.has(*_READ_ALL):
+                if actor.has(Role.FSO):
+                    query = query.where(
+                        (Person.organisation_id == actor.organisation_id) | (Person.id == actor.id)
+                    )
+                else:
+                    query = query.where(Person.id == actor.id)
+            return [person_out(r) for r in session.scalars(query)]
+
+    def get_person(self, actor: Actor, person_id: str) -> PersonOut:
+        """One person, if the actor may see them (otherwise indistinguishable from absent)."""
+        with self.db.read() as session:
+            row = session.get(Person, person_id)
+            if row is None or not self._may_read_person(actor, row):
+                raise NotFound(f"no person {person_id!r}")
+            return person_out(row)
+
+    # -- programmes and memberships ----------------------------------------------------
+
+    def create_programme(self, actor: Actor, spec: ProgrammeIn) -> ProgrammeOut:
+        """Create a need-to-know programme (NSA officer)."""
+        event, obj = "registry.programme", f"programme:{spec.id}"
+        self._require(actor, (Role.NSA_OFFICER,), event, obj, "create")
+        row = Programme(id=spec.id, title=spec.title, party=spec.party, created_at=self.clock())
+        with self.db.write() as session:
+            if session.get(Programme, spec.id) is not None:
+                raise Conflict(f"programme {spec.id!r} already exists")
+            session.add(row)
+            self._flush(session, f"programme {spec.id!r}")
+            self._record(actor, event, obj, "create", details=spec.model_dump(mode="json"))
+        return programme_out(row)
+
+    def list_programmes(self, actor: Actor) -> list[ProgrammeOut]:
+        """Every programme (any authenticated actor)."""
+        with self.db.read() as session:
+            rows = session.scalars(select(Programme).order_by(Programme.id))
+            return [programme_out(r) for r in rows]
+
+    def get_programme(self, actor: Actor, programme_id: str) -> ProgrammeOut:
+        """One programme (any authenticated actor)."""
+        with self.db.read() as session:
+            row = session.get(Programme, programme_id)
+            if row is None:
+                raise NotFound(f"no programme {programme_id!r}")
+            return programme_out(row)
+
+    def grant_membership(self, actor: Actor, spec: MembershipIn) -> MembershipOut:
+        """Grant a person a time-bounded programme membership (NSA officer, never to self)."""
+        event, obj = "registry.membership", f"programme:{spec.programme}/person:{spec.person}"
+        self._require(actor, (Role.NSA_OFFICER,), event, obj, "grant")
+        if spec.person == actor.id:
+            raise self._deny(actor, event, obj, "grant", "self-grant")
+        now = self.clock()
+        valid_from = spec.valid_from or now
+        if spec.valid_until <= valid_from:
+            raise Conflict("valid_until must be after valid_from")
+        with self.db.write() as session:
+            if session.get(Person, spec.person) is None:
+                raise NotFound(f"no person {spec.person!r}")
+            if session.get(Programme, spec.programme) is None:
+                raise NotFound(f"no programme {spec.programme!r}")
+            row = Membership(
+                person_id=spec.person,
+                programme_id=spec.programme,
+                valid_from=valid_from,
+                valid_until=spec.valid_until,
+                justification=spec.justification,
+                granted_by=actor.id,
+                granted_at=now,
+            )
+            session.add(row)
+            self._flush(session, "membership")
+            self._record(
+                actor, event, obj, "grant", details={**spec.model_dump(mode="json"), "id": row.id}
+            )
+            return membership_out(row)
+
+    def revoke_membership(self, actor: Actor, membership_id: int) -> MembershipOut:
+        """End a membership now (NSA officer)."""
+        event, obj = "registry.membership", f"membership:{membership_id}"
+        self._require(actor, (Role.NSA_OFFICER,), event, obj, "revoke")
+        with self.db.write() as session:
+            row = session.get(Membership, membership_id)
+            if row is None:
+                raise NotFound(f"no membership {membership_id}")
+            if row.revoked_at is not None:
+                raise Conflict(f"membership {membership_id} is already revoked")
+            row.revoked_at = self.clock()
+            row.revoked_by = actor.id
+            self._record(actor, event, obj, "revoke", details={"person": row.person_id})
+            return membership_out(row)
+
+    def list_memberships(
+        self, actor: Actor, *, person: str | None = None, programme: str | None = None
+    ) -> list[MembershipOut]:
+        """Memberships the actor may see, filtered by person and/or programme."""
+        with self.db.read() as session:
+            query = select(Membership).order_by(Membership.id)
+            if person is not None:
+                query = query.where(Membership.person_id == person)
+            if programme is not None:
+                query = query.where(Membership.programme_id == programme)
+            if not actor.has(*_READ_ALL):
+                visible = select(Person.id).where(Person.id == actor.id)
+                if actor.has(Role.FSO):
+                    visible = select(Person.id).where(
+                        (Person.organisation_id == actor.organisation_id) | (Person.id == actor.id)
+                    )
+                query = query.where(Membership.person_id.in_(visible))
+            return [membership_out(r) for r in session.scalars(query)]
+
+    def memberships_of(self, person_id: str, now: datetime) -> dict[str, datetime]:
+        """The programmes `person_id` is a member of at `now`, each with its expiry."""
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(Membership).where(
+                    Membership.person_id == person_id,
+                    Membership.revoked_at.is_(None),
+                    Membership.valid_from <= now,
+                    Membership.valid_until > now,
+                )
+            )
+            result: dict[str, datetime] = {}
+            for row in rows:
+                if row.programme_id not in result or row.valid_until > result[row.programme_id]:
+                    result[row.programme_id] = row.valid_until
+            return result
+
+    @staticmethod
+    def _flush(session: Session, what: str) -> None:
+        try:
+            session.flush()
+        except IntegrityError:
+            raise Conflict(f"{what} conflicts with an existing record") from None

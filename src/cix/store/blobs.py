@@ -1,0 +1,155 @@
+"""A content-addressed blob store under the data directory.
+
+A blob is named by the SHA-256 of its bytes and lives at `<root>/<2 hex>/<2 hex>/<64 hex>`.
+Writing goes to a temporary file in `<root>/tmp`, is fsynced, then renamed into place and
+the directory fsynced: after a crash a blob is either whole under its name or absent (a
+leftover temporary file is removed by `sweep_temporary`). Writing the same bytes twice
+stores them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cix.errors import InputError, StorageError
+
+CHUNK = 1 << 20
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobTooLarge(InputError):
+    """The blob being written is larger than the limit given to `put`."""
+
+
+class BlobNotFound(StorageError):
+    """No blob is stored under the requested hash."""
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A stored blob: its SHA-256 (hex) and its size in bytes."""
+
+    sha256: str
+    size: int
+
+
+@contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise StorageError(f"blob store {what} failed: {exc.strerror}") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    """Blobs under `root`, written atomically and durably, read as streams."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+
+    def create(self) -> None:
+        """Create the store's directories (idempotent)."""
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob `sha256` lives (whether or not it exists); refuses a malformed hash."""
+        if not _HEX64.match(sha256):
+            raise InputError(f"blob hash {sha256!r} is not 64 lower-case hex digits")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, chunks: Iterable[bytes], *, limit: int | None = None) -> BlobRef:
+        """Store the concatenated `chunks`; return their hash and size.
+
+        Raises `BlobTooLarge` (and stores nothing) once more than `limit` bytes arrived; an
+        error raised by the source of `chunks` propagates unchanged, nothing stored.
+        """
+        self.create()
+        tmp = self._tmp / secrets.token_hex(16)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with _storage_errors("write"):
+                handle = tmp.open("xb")
+            with handle:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise BlobTooLarge(f"blob is larger than the limit of {limit} bytes")
+                    digest.update(chunk)
+                    with _storage_errors("write"):
+                        handle.write(chunk)
+                with _storage_errors("write"):
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            ref = BlobRef(digest.hexdigest(), size)
+            final = self.path(ref.sha256)
+            with _storage_errors("write"):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+                _fsync_dir(final.parent)
+            return ref
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def put_file(self, handle: BinaryIO, *, limit: int | None = None) -> BlobRef:
+        """Store everything readable from `handle` (streamed in 1 MiB chunks)."""
+        return self.put(iter(lambda: handle.read(CHUNK), b""), limit=limit)
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open the blob for reading; raises `BlobNotFound` if it is not stored."""
+        try:
+            return self.path(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {sha256}") from None
+
+    def read_chunks(self, sha256: str, chunk: int = CHUNK) -> Iterator[bytes]:
+        """The blob's bytes as a stream of chunks."""
+        with self.open(sha256) as handle:
+            while data := handle.read(chunk):
+                yield data
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the blob is stored."""
+        return self.path(sha256).is_file()
+
+    def delete(self, sha256: str) -> None:
+        """Remove the blob (idempotent) and make the removal durable."""
+        path = self.path(sha256)
+        try:
+            path.unlink(missing_ok=True)
+            if path.parent.is_dir():
+                _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StorageError(f"blob store delete failed: {exc.strerror}") from exc
+
+    def hashes(self) -> Iterator[str]:
+        """Every stored blob's hash (for consistency checks between rows and blobs)."""
+        for path in self.root.glob("??/??/*"):
+            if _HEX64.match(path.name):
+                yield path.name
+
+    def sweep_temporary(self) -> int:
+        """Remove temporary files left by writes that a crash interrupted; return how many."""
+        removed = 0
+        if self._tmp.is_dir():
+            for path in self._tmp.iterdir():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

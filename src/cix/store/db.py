@@ -1,0 +1,112 @@
+"""Connections to the node database: one writer, separate readers (datasette's model).
+
+SQLite: the database runs in WAL mode with `synchronous=FULL` (a commit that returned is on
+disk); every write transaction starts with `BEGIN IMMEDIATE` on the single writer connection,
+so writers queue instead of failing with "database is locked" half-way through; readers use
+their own `query_only` connections and never block the writer.
+
+PostgreSQL: one engine for both; the server provides the concurrency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from cix.errors import StorageError
+from cix.settings import SettingsError
+
+SUPPORTED = ("sqlite", "postgresql")
+
+
+def _sqlite_setup(engine: Engine, *, writer: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Manage transactions ourselves: pysqlite's implicit BEGIN is deferred.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if writer:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+        else:
+            cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+class Database:
+    """The node database: `write()` for the one writer, `read()` for concurrent readers."""
+
+    def __init__(self, url: str, *, readers: int = 8) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise SettingsError("database_url: not a valid SQLAlchemy URL") from None
+        if parsed.get_backend_name() not in SUPPORTED:
+            raise SettingsError(
+                f"database_url: backend {parsed.get_backend_name()!r} is not supported "
+                f"(use sqlite or postgresql+psycopg)"
+            )
+        if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.writer = create_engine(
+                parsed,
+                poolclass=QueuePool,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=60,
+                connect_args={"check_same_thread": False},
+            )
+            _sqlite_setup(self.writer, writer=True)
+            self.reader = create_engine(
+                parsed,
+                poolclass=QueuePool,
+                pool_size=readers,
+                max_overflow=readers,
+                connect_args={"check_same_thread": False},
+            )
+            _sqlite_setup(self.reader, writer=False)
+        else:
+            self.writer = create_engine(parsed, pool_size=readers, max_overflow=readers)
+            self.reader = self.writer
+        self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: committed durably on normal exit, rolled back on any error."""
+        try:
+            with self._write_sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database write failed: {exc.orig.__class__.__name__}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session on a reader connection (a consistent snapshot per transaction)."""
+        try:
+            with self._read_sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database read failed: {exc.orig.__class__.__name__}") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection (at shutdown, and in tests)."""
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()

@@ -1,0 +1,283 @@
+"""The node database schema (SQLAlchemy 2), identical on SQLite and PostgreSQL.
+
+The migrations in `cix/store/migrations/versions` create exactly this schema; a test compares
+them. Times are stored in UTC and always come back timezone-aware.
+
+Labels are stored twice on a document: the canonical JSON (the authority, re-checked by the
+decision function on every access) and indexed columns that let a listing push the label
+filter into SQL: the classification rank in the originator's scheme, and bitmasks of the
+releasability parties, programmes and caveats (bits allocated per node in `label_bits`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Bits 0..62 of a signed 64-bit integer: bit 63 would make masks negative on PostgreSQL.
+MASK_BITS = 63
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that refuses naive input and returns aware datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC; a naive datetime is a programming error, refused."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC where the backend (SQLite) returned a naive value."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table, with stable constraint names for migrations."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Organisation(Base):
+    """A government body or a contractor facility, with its facility security clearance."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))
+    party: Mapped[str] = mapped_column(String(3))
+    facility_level: Mapped[str | None] = mapped_column(String(32))
+    facility_party: Mapped[str | None] = mapped_column(String(3))
+    facility_expires: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("kind IN ('government', 'contractor')", name="kind"),)
+
+
+class Person(Base):
+    """A person who may hold a clearance, programme memberships and roles on this node."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    nationalities: Mapped[list[str]] = mapped_column(JSON)
+    clearance_level: Mapped[str | None] = mapped_column(String(32))
+    clearance_party: Mapped[str | None] = mapped_column(String(3))
+    clearance_expires: Mapped[datetime | None]
+    briefed_at: Mapped[datetime | None]
+    briefed_until: Mapped[datetime | None]
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Programme(Base):
+    """A need-to-know group such as CPSP, owned by one party's authority."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    party: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    """A time-bounded membership of a person in a programme, granted with a justification."""
+
+    __tablename__ = "memberships"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), index=True)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime]
+    justification: Mapped[str] = mapped_column(Text)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (CheckConstraint("valid_until > valid_from", name="interval"),)
+
+
+class ApiToken(Base):
+    """An API token for the CLI: only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LabelBit(Base):
+    """The bit a party, programme or caveat occupies in the document label bitmasks."""
+
+    __tablename__ = "label_bits"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bit: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "bit"),
+        CheckConstraint("kind IN ('party', 'programme', 'caveat')", name="kind"),
+        CheckConstraint(f"bit >= 0 AND bit < {MASK_BITS}", name="bit"),
+    )
+
+
+class Document(Base):
+    """The register entry of one sealed information object.
+
+    `id` sorts by creation time, so keyset pagination on it lists newest first.
+    """
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(64))
+    originator: Mapped[str] = mapped_column(String(3))
+    classification: Mapped[str] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer)
+    releasability_mask: Mapped[int] = mapped_column(BigInteger)
+    programme_mask: Mapped[int] = mapped_column(BigInteger)
+    caveat_mask: Mapped[int] = mapped_column(BigInteger)
+    label_json: Mapped[dict[str, Any]] = mapped_column(JSON)
+    title: Mapped[str] = mapped_column(String(500))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(200))
+    plaintext_size: Mapped[int] = mapped_column(BigInteger)
+    sealed_size: Mapped[int] = mapped_column(BigInteger)
+    blob_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    custodian_id: Mapped[str] = mapped_column(String(64))
+    copies_made: Mapped[int] = mapped_column(Integer)
+    destroyed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        # Serves the filtered listing: newest first, the label columns alongside so the
+        # filter is evaluated on the index alone (a covering index), live documents only.
+        Index(
+            "ix_documents_listing",
+            "id",
+            "originator",
+            "rank",
+            "releasability_mask",
+            "programme_mask",
+            "caveat_mask",
+            "policy",
+            sqlite_where=text("destroyed_at IS NULL"),
+            postgresql_where=text("destroyed_at IS NULL"),
+        ),
+    )
+
+
+class DocumentSource(Base):
+    """A document derived from another: the derived label dominates the source's."""
+
+    __tablename__ = "document_sources"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    source_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+
+
+class Reproduction(Base):
+    """A numbered copy of a document, accounted for (rule 7)."""
+
+    __tablename__ = "reproductions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    copy_number: Mapped[int] = mapped_column(Integer)
+    made_by: Mapped[str] = mapped_column(String(64))
+    made_at: Mapped[datetime]
+    holder: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    destroyed_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("document_id", "copy_number"),)
+
+
+class DestructionCertificate(Base):
+    """The certificate issued when a document's data key was destroyed."""
+
+    __tablename__ = "destruction_certificates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), unique=True)
+    destroyed_by: Mapped[str] = mapped_column(String(64))
+    witnessed_by: Mapped[str | None] = mapped_column(String(64))
+    destroyed_at: Mapped[datetime]
+    method: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Incident(Base):
+    """A reported loss or compromise (or suspicion of one), rule 8."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('loss', 'compromise', 'suspected')", name="kind"),
+        CheckConstraint("status IN ('open', 'investigating', 'closed')", name="status"),
+    )

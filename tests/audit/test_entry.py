@@ -1,0 +1,158 @@
+"""Entries validate on construction, have one canonical form, and refuse oversize input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cix.audit import MAX_ENTRY_BYTES, entry_from_bytes, event_from_json, merkle
+from cix.audit.entry import record
+from cix.audit.errors import AuditInputError, EntryTooLarge
+from tests.audit.conftest import T0, event
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "audit" / "entries.json"
+
+
+def test_canonical_vectors() -> None:
+    for v in json.loads(VECTORS.read_text())["vectors"]:
+        seq, ev = event_from_json(v["input"])
+        assert seq is not None
+        entry = record(seq, ev)
+        assert entry.body.decode() == v["canonical"]
+        assert merkle.leaf_hash(entry.body).hex() == v["leaf_hex"]
+        assert entry_from_bytes(entry.body) == entry
+
+
+def test_time_is_normalised_to_utc_microseconds() -> None:
+    kst = timezone(timedelta(hours=9))
+    a = event(0, time=datetime(2026, 2, 1, 18, 0, tzinfo=kst))
+    b = event(0, time=datetime(2026, 2, 1, 9, 0, tzinfo=UTC))
+    assert record(0, a).body == record(0, b).body
+    assert b'"time":"2026-02-01T09:00:00.000000Z"' in record(0, a).body
+
+
+def test_details_are_copied_on_construction() -> None:
+    details: dict[str, Any] = {"list": [1, 2]}
+    ev = event(0, details=details)
+    details["list"].append(3)
+    assert ev.details == {"list": [1, 2]}
+    assert b"[1,2]" in record(0, ev).body
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"time": datetime(2026, 1, 1)}, "timezone-aware"),
+        ({"node": ""}, "node: expected a non-empty string"),
+        ({"type": "Document Open"}, "type: expected lower-case"),
+        ({"actor": "a\nb"}, "actor: control characters"),
+        ({"decision": "maybe"}, "decision: expected 'permit', 'deny' or null"),
+        ({"reasons": ["ok", ""]}, r"reasons\[1\]"),
+        ({"reasons": "ok"}, "reasons: expected a list"),
+        ({"details": []}, "details: expected a JSON object"),
+        ({"details": {"ratio": 0.5}}, "details.ratio: floating-point"),
+        ({"details": {"big": 2**60}}, "details.big: integer outside"),
+        ({"details": {"k": {1, 2}}}, "details.k: set is not a JSON value"),
+        ({"details": {"s": "\ud800"}}, "unpaired surrogate"),
+    ],
+)
+def test_invalid_events_are_refused(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(AuditInputError, match=message):
+        event(0, **changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"actor": "a" * 257},
+        {"object": "o" * 1025},
+        {"reasons": ["r"] * 65},
+        {"details": {"blob": "x" * MAX_ENTRY_BYTES}},
+        {"details": {"d": {"d": {"d": {"d": {"d": {"d": {"d": {"d": {}}}}}}}}}},
+    ],
+)
+def test_oversized_events_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(EntryTooLarge):
+        event(0, **changes)
+
+
+def test_an_entry_just_under_the_limit_is_accepted() -> None:
+    size = len(record(0, event(0, details={"blob": ""})).body)
+    ev = event(0, details={"blob": "x" * (MAX_ENTRY_BYTES - size - 32)})
+    assert len(record(0, ev).body) < MAX_ENTRY_BYTES
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        ([], "expected a JSON object"),
+        ({"type": "x", "actor": "a", "node": "n", "colour": "red"}, "unknown key 'colour'"),
+        ({"actor": "a", "node": "n"}, "type: missing"),
+        ({"type": "x", "node": "n"}, "actor: missing"),
+        ({"type": "x", "actor": "a"}, "node: missing"),
+        ({"type": "x", "actor": "a", "node": "n", "time": "yesterday"}, "time: expected"),
+        ({"type": "x", "actor": "a", "node": "n", "time": "2026-01-01T00:00:00"}, "time:"),
+        ({"type": "x", "actor": "a", "node": "n", "seq": -1}, "seq: expected"),
+        ({"type": "x", "actor": "a", "node": "n", "seq": True}, "seq: expected"),
+    ],
+)
+def test_json_objects_are_checked(obj: object, message: str) -> None:
+    with pytest.raises(AuditInputError, match=message):
+        event_from_json(obj, default_time=T0)
+
+
+def test_non_canonical_bytes_are_refused() -> None:
+    body = record(0, event(0)).body
+    spaced = json.dumps(json.loads(body), indent=1).encode()
+    with pytest.raises(AuditInputError, match="not in canonical form"):
+        entry_from_bytes(spaced)
+    with pytest.raises(AuditInputError, match="not JSON"):
+        entry_from_bytes(b"{not json")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+printable = st.text(
+    st.characters(min_codepoint=0x20, codec="utf-8", exclude_characters="\x7f"),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(
+    actor=printable,
+    details=st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    reasons=st.lists(printable, max_size=5),
+    seq=st.integers(0, 2**40),
+    micros=st.integers(0, 10**12),
+)
+def test_canonical_form_round_trips(
+    actor: str, details: dict[str, Any], reasons: list[str], seq: int, micros: int
+) -> None:
+    try:  # only unencodable text may be refused
+        ev = event(
+            0,
+            actor=actor,
+            details=details,
+            reasons=reasons,
+            time=T0 + timedelta(microseconds=micros),
+        )
+    except AuditInputError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return
+    entry = record(seq, ev)
+    again = entry_from_bytes(entry.body)
+    assert again == entry
+    assert json.loads(entry.body)["details"] == details

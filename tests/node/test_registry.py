@@ -1,0 +1,204 @@
+"""The registry service: who may change what, every change and refusal audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from cix.node.auditing import MemoryAuditSink
+from cix.node.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from cix.node.roles import Actor, Role
+from cix.node.schemas import (
+    Clearance,
+    MembershipIn,
+    OrganisationIn,
+    OrganisationPatch,
+    PersonIn,
+    PersonPatch,
+    ProgrammeIn,
+)
+from cix.node.service import Node
+from tests.node_support import T0, Clock, events, seed_people
+
+EXPIRES = T0 + timedelta(days=365)
+
+
+@pytest.fixture
+def cast(node: Node) -> Node:
+    seed_people(node)
+    return node
+
+
+def _actor(node: Node, person_id: str) -> Actor:
+    return node.registry.actor_for(person_id)
+
+
+def test_actor_carries_roles_and_organisation(cast: Node) -> None:
+    actor = _actor(cast, "fso")
+    assert actor.roles == {Role.FSO}
+    assert (actor.organisation_id, actor.organisation_kind, actor.party) == (
+        "acme",
+        "contractor",
+        "CAN",
+    )
+
+
+def test_unknown_or_inactive_person_is_unauthenticated(cast: Node) -> None:
+    with pytest.raises(Unauthenticated):
+        cast.registry.actor_for("mallory")
+    cast.registry.update_person(_actor(cast, "admin2"), "alice", PersonPatch(active=False))
+    with pytest.raises(Unauthenticated):
+        cast.registry.actor_for("alice")
+
+
+def test_reader_cannot_create_organisation_and_refusal_is_audited(
+    cast: Node, audit: MemoryAuditSink
+) -> None:
+    before = len(audit.events)
+    spec = OrganisationIn(id="evil", name="Evil", kind="government", party="CAN")
+    with pytest.raises(Forbidden):
+        cast.registry.create_organisation(_actor(cast, "alice"), spec)
+    [event] = audit.events[before:]
+    assert (event.decision, event.actor, event.object) == ("deny", "alice", "organisation:evil")
+    assert event.reasons == ("role-required:administrator|nsa-officer",)
+    with pytest.raises(NotFound):
+        cast.registry.get_organisation(_actor(cast, "alice"), "evil")
+
+
+def test_only_nsa_officer_sets_facility_clearance(cast: Node) -> None:
+    patch = OrganisationPatch(
+        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)
+    )
+    with pytest.raises(Forbidden):
+        cast.registry.update_organisation(_actor(cast, "admin2"), "acme", patch)
+    updated = cast.registry.update_organisation(_actor(cast, "nsa"), "acme", patch)
+    assert updated.facility_clearance is not None
+    assert updated.facility_clearance.level == "SECRET"
+
+
+def test_government_body_holds_no_facility_clearance(cast: Node) -> None:
+    patch = OrganisationPatch(
+        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)
+    )
+    with pytest.raises(Conflict, match="not a contractor"):
+        cast.registry.update_organisation(_actor(cast, "nsa"), "dnd", patch)
+
+
+def test_fso_registers_people_of_own_organisation_only(cast: Node) -> None:
+    fso = _actor(cast, "fso")
+    own = PersonIn(id="carol", name="Carol", organisation="acme", nationalities=["CAN"])
+    assert cast.registry.create_person(fso, own).organisation == "acme"
+    other = PersonIn(id="dave", name="Dave", organisation="dnd", nationalities=["CAN"])
+    with pytest.raises(Forbidden):
+        cast.registry.create_person(fso, other)
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(fso, "carol", PersonPatch(organisation="dnd"))
+
+
+def test_fso_cannot_grant_clearance_or_privileged_roles(cast: Node) -> None:
+    fso = _actor(cast, "fso")
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(
+            fso,
+            "bob",
+            PersonPatch(clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)),
+        )
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(fso, "bob", PersonPatch(roles=[Role.NSA_OFFICER]))
+    granted = cast.registry.update_person(
+        fso, "bob", PersonPatch(roles=[Role.READER, Role.ORIGINATOR])
+    )
+    assert set(granted.roles) == {Role.READER, Role.ORIGINATOR}
+
+
+def test_administrator_cannot_grant_clearance(cast: Node) -> None:
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(
+            _actor(cast, "admin2"),
+            "bob",
+            PersonPatch(clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)),
+        )
+
+
+def test_nobody_grants_themselves_roles_or_clearance(cast: Node, audit: MemoryAuditSink) -> None:
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(
+            _actor(cast, "admin2"),
+            "admin2",
+            PersonPatch(roles=[Role.ADMINISTRATOR, Role.NSA_OFFICER]),
+        )
+    with pytest.raises(Forbidden):
+        cast.registry.update_person(
+            _actor(cast, "nsa"),
+            "nsa",
+            PersonPatch(clearance=Clearance(level="TOP-SECRET", party="CAN", expires=EXPIRES)),
+        )
+    assert [e.reasons for e in audit.events[-2:]] == [("self-grant",), ("self-grant",)]
+    assert cast.registry.get_person(_actor(cast, "nsa"), "nsa").clearance is None
+
+
+def test_membership_grant_and_revoke(cast: Node, clock: Clock, audit: MemoryAuditSink) -> None:
+    nsa = _actor(cast, "nsa")
+    cast.registry.create_programme(nsa, ProgrammeIn(id="CPSP", title="Submarines", party="CAN"))
+    grant = cast.registry.grant_membership(
+        nsa,
+        MembershipIn(
+            person="alice",
+            programme="CPSP",
+            valid_until=T0 + timedelta(days=30),
+            justification="Project office engineer",
+        ),
+    )
+    assert grant.granted_by == "nsa"
+    assert grant.valid_from == T0
+    assert cast.registry.memberships_of("alice", T0) == {"CPSP": T0 + timedelta(days=30)}
+    assert cast.registry.memberships_of("alice", T0 + timedelta(days=31)) == {}
+    clock.advance(days=1)
+    revoked = cast.registry.revoke_membership(nsa, grant.id)
+    assert revoked.revoked_by == "nsa"
+    assert cast.registry.memberships_of("alice", clock()) == {}
+    assert [e.action for e in events(audit, "registry.membership")] == ["grant", "revoke"]
+
+
+def test_membership_needs_nsa_officer_and_not_self(cast: Node) -> None:
+    spec = MembershipIn(
+        person="nsa", programme="CPSP", valid_until=T0 + timedelta(days=1), justification="me!"
+    )
+    with pytest.raises(Forbidden):
+        cast.registry.grant_membership(_actor(cast, "admin2"), spec)
+    with pytest.raises(Forbidden):
+        cast.registry.grant_membership(_actor(cast, "nsa"), spec)
+
+
+def test_people_visibility(cast: Node) -> None:
+    assert [p.id for p in cast.registry.list_people(_actor(cast, "alice"))] == ["alice"]
+    assert {p.id for p in cast.registry.list_people(_actor(cast, "fso"))} == {"bob", "fso"}
+    assert len(cast.registry.list_people(_actor(cast, "auditor"))) == 7
+    with pytest.raises(NotFound):
+        cast.registry.get_person(_actor(cast, "bob"), "alice")
+
+
+def test_duplicate_id_is_a_conflict_and_changes_nothing(cast: Node) -> None:
+    spec = OrganisationIn(id="dnd", name="Other", kind="government", party="CAN")
+    with pytest.raises(Conflict):
+        cast.registry.create_organisation(_actor(cast, "nsa"), spec)
+    assert cast.registry.get_organisation(_actor(cast, "nsa"), "dnd").name == "DND"
+
+
+def test_audit_failure_aborts_the_change(cast: Node) -> None:
+    class Broken:
+        def append(self, event: object) -> None:
+            from cix.errors import StorageError
+
+            raise StorageError("disk full")
+
+    cast.registry.audit = Broken()
+    from cix.errors import StorageError
+
+    with pytest.raises(StorageError):
+        cast.registry.create_programme(
+            _actor(cast, "nsa"), ProgrammeIn(id="X1", title="X", party="CAN")
+        )
+    with pytest.raises(NotFound):
+        cast.registry.get_programme(_actor(cast, "nsa"), "X1")
