@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cix.policy import Action, Policies, Request, decide, decide_many
-from cix.policy.batch import LabelTable, SubjectTable, decide_batch
+from cix.policy.batch import BatchTables
 from cix.policy.decision import ACTION_INDEX
 from cix.policy.engine import request_bits
 from tests.policy.cases import World, world
@@ -52,17 +52,14 @@ def test_batch_bits_equal_one_by_one_bits(one_instant: bool) -> None:
     w = world(seed=7, n_cases=30_000)
     pol = w.policies
     expected = _one_by_one(w, pol, at=w.cases[0].now.timestamp() if one_instant else None)
-    subjects = SubjectTable.build(pol, pol.subjects(w.subjects))
-    labels = LabelTable.build(pol, pol.labels(w.labels))
+    tables = BatchTables.build(pol, pol.subjects(w.subjects), pol.labels(w.labels))
     cols = _columns(w, pol)
     now = (
         w.cases[0].now.timestamp()
         if one_instant
         else np.array([c.now.timestamp() for c in w.cases], dtype=np.float64)
     )
-    got = decide_batch(
-        subjects,
-        labels,
+    got = tables.decide(
         cols["subject_index"],
         cols["label_index"],
         cols["action"],
@@ -80,17 +77,12 @@ def test_batch_bits_equal_one_by_one_bits(one_instant: bool) -> None:
 def test_batch_with_one_action_for_all_equals_the_action_column() -> None:
     w = world(seed=11, n_cases=5_000, actions=(Action.RELEASE,))
     pol = w.policies
-    subjects = SubjectTable.build(pol, pol.subjects(w.subjects))
-    labels = LabelTable.build(pol, pol.labels(w.labels))
+    tables = BatchTables.build(pol, pol.subjects(w.subjects), pol.labels(w.labels))
     cols = _columns(w, pol)
     at = w.cases[0].now.timestamp()
     common = {"to": cols["to"], "consent": cols["consent"], "purpose": cols["purpose"]}
-    single = decide_batch(
-        subjects, labels, cols["subject_index"], cols["label_index"], Action.RELEASE, at, **common
-    )
-    column = decide_batch(
-        subjects, labels, cols["subject_index"], cols["label_index"], cols["action"], at, **common
-    )
+    single = tables.decide(cols["subject_index"], cols["label_index"], Action.RELEASE, at, **common)
+    column = tables.decide(cols["subject_index"], cols["label_index"], cols["action"], at, **common)
     assert (single == column).all()
     assert (single == np.array(_one_by_one(w, pol, at=at), dtype=np.uint32)).all()
 

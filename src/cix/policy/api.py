@@ -16,7 +16,7 @@ import numpy as np
 
 from cix.agreements import Agreement
 from cix.labels import Label
-from cix.policy.batch import LabelTable, SubjectTable, decide_batch
+from cix.policy.batch import BatchTables
 from cix.policy.compiled import CompiledLabel, CompiledSubject, Policies, PolicyError
 from cix.policy.decision import ACTION_INDEX, Action, Code, Decision
 from cix.policy.engine import decide_compiled, dominates, explain, obligations
@@ -123,7 +123,7 @@ def decide_many(requests: Sequence[Request], *, agreements: PolicyInput) -> list
     acts = np.empty(n, dtype=np.int8)
     to_bit = np.zeros(n, dtype=np.intp)
     consent = np.zeros(n, dtype=bool)
-    purpose = np.full(n, -1, dtype=np.int32)
+    purpose = np.full(n, -1, dtype=np.intp)
     times = np.empty(n, dtype=np.float64)
     for i, req in enumerate(requests):
         row = subj_row.get(req.subject)
@@ -145,9 +145,8 @@ def decide_many(requests: Sequence[Request], *, agreements: PolicyInput) -> list
         times[i] = _instant(req.now)
 
     now: float | np.ndarray = float(times[0]) if (times == times[0]).all() else times
-    bits = decide_batch(
-        SubjectTable.build(pol, csubjects),
-        LabelTable.build(pol, clabels),
+    tables = BatchTables.build(pol, csubjects, clabels)
+    bits = tables.decide(
         s_idx,
         l_idx,
         acts,

@@ -100,6 +100,7 @@ class CompiledLabel:
         "obligations",
         "orig_col",
         "out_of_scope",
+        "outside",
         "own_rank",
         "parties_mask",
         "policy",
@@ -123,6 +124,7 @@ class CompiledLabel:
     parties_mask: int
     inside: int
     out_of_scope: int
+    outside: int
     prog: int
     prog_names: tuple[str, ...]
     caveats: int
@@ -323,6 +325,7 @@ class Policies:
             rel=rel,
             parties_mask=pol.parties_mask,
             inside=-1 if pol.national else pol.parties_mask,
+            outside=0 if pol.national else ~pol.parties_mask,
             out_of_scope=self._out_of_scope(pol, label),
             prog=prog,
             prog_names=tuple(sorted(label.programmes)),

@@ -34,7 +34,40 @@ from cix.policy.compiled import (
 )
 from cix.policy.decision import REASON_TEXT, Action, Code, Decision, Obligation, Reason
 
-_C = Code
+# Plain ints: IntFlag arithmetic costs a microsecond an operation, which the one-by-one
+# path cannot afford.
+CLEARANCE_MISSING = int(Code.CLEARANCE_MISSING)
+CLEARANCE_EXPIRED = int(Code.CLEARANCE_EXPIRED)
+CLEARANCE_NOT_RECOGNISED = int(Code.CLEARANCE_NOT_RECOGNISED)
+CLEARANCE_INSUFFICIENT = int(Code.CLEARANCE_INSUFFICIENT)
+LEVEL_OUT_OF_SCOPE = int(Code.LEVEL_OUT_OF_SCOPE)
+NATIONALITY_NOT_RELEASED = int(Code.NATIONALITY_NOT_RELEASED)
+THIRD_PARTY_NATIONAL = int(Code.THIRD_PARTY_NATIONAL)
+PROGRAMME_MISSING = int(Code.PROGRAMME_MISSING)
+PROGRAMME_EXPIRED = int(Code.PROGRAMME_EXPIRED)
+BRIEFING_STALE = int(Code.BRIEFING_STALE)
+FACILITY_CLEARANCE_MISSING = int(Code.FACILITY_CLEARANCE_MISSING)
+FACILITY_CLEARANCE_EXPIRED = int(Code.FACILITY_CLEARANCE_EXPIRED)
+FACILITY_CLEARANCE_INSUFFICIENT = int(Code.FACILITY_CLEARANCE_INSUFFICIENT)
+GOVERNMENT_ONLY = int(Code.GOVERNMENT_ONLY)
+PURPOSE_MISMATCH = int(Code.PURPOSE_MISMATCH)
+WRITE_DOWN = int(Code.WRITE_DOWN)
+RECIPIENT_THIRD_PARTY = int(Code.RECIPIENT_THIRD_PARTY)
+RECIPIENT_NOT_RELEASED = int(Code.RECIPIENT_NOT_RELEASED)
+RECIPIENT_LEVEL_OUT_OF_SCOPE = int(Code.RECIPIENT_LEVEL_OUT_OF_SCOPE)
+THIRD_PARTY_CONSENT_MISSING = int(Code.THIRD_PARTY_CONSENT_MISSING)
+DOWNGRADE_CONSENT_MISSING = int(Code.DOWNGRADE_CONSENT_MISSING)
+
+# the reason bit of a clearance short of the `need` value (a rank or one of the sentinels)
+_SHORT = tuple(
+    CLEARANCE_NOT_RECOGNISED
+    if need == NOT_RECOGNISED
+    else LEVEL_OUT_OF_SCOPE
+    if need == OUT_OF_SCOPE
+    else CLEARANCE_INSUFFICIENT
+    for need in range(NOT_RECOGNISED + 1)
+)
+
 _CREATE = Action.CREATE
 _TRANSMIT = Action.TRANSMIT
 _RELEASE = Action.RELEASE
@@ -42,48 +75,45 @@ _DOWNGRADE = Action.DOWNGRADE
 _READ = Action.READ
 
 
-def access_bits(
-    pol: Policies, s: CompiledSubject, lab: CompiledLabel, now: float, purpose: str | None
-) -> int:
-    """The failing access rules (rule 1 and 4) of subject `s` on label `lab` at `now`."""
+def access_bits(s: CompiledSubject, lab: CompiledLabel, now: float, purpose: str | None) -> int:
+    """The failing access rules (rules 1 and 4) of subject `s` on label `lab` at `now`."""
     bits = 0
-    if s.cl_col < 0:
-        bits |= _C.CLEARANCE_MISSING
+    col = s.cl_col
+    if col < 0:
+        bits = CLEARANCE_MISSING
     else:
         if s.cl_exp <= now:
-            bits |= _C.CLEARANCE_EXPIRED
-        need = lab.need[s.cl_col]
+            bits = CLEARANCE_EXPIRED
+        need = lab.need[col]
         if need > s.cl_rank:
-            if need == NOT_RECOGNISED:
-                bits |= _C.CLEARANCE_NOT_RECOGNISED
-            elif need == OUT_OF_SCOPE:
-                bits |= _C.LEVEL_OUT_OF_SCOPE
-            else:
-                bits |= _C.CLEARANCE_INSUFFICIENT
-    if not s.nat & lab.rel:
-        bits |= _C.NATIONALITY_NOT_RELEASED
-    if s.nat & ~lab.inside:
-        bits |= _C.THIRD_PARTY_NATIONAL
-    for name in lab.prog_names:
-        expiry = s.progs.get(name)
-        if expiry is None:
-            bits |= _C.PROGRAMME_MISSING
-        elif expiry <= now:
-            bits |= _C.PROGRAMME_EXPIRED
+            bits |= _SHORT[need]
+    nat = s.nat
+    if not nat & lab.rel:
+        bits |= NATIONALITY_NOT_RELEASED
+    if nat & lab.outside:
+        bits |= THIRD_PARTY_NATIONAL
+    if lab.prog_names:
+        progs = s.progs
+        for name in lab.prog_names:
+            expiry = progs.get(name)
+            if expiry is None:
+                bits |= PROGRAMME_MISSING
+            elif expiry <= now:
+                bits |= PROGRAMME_EXPIRED
     if s.brief <= now:
-        bits |= _C.BRIEFING_STALE
+        bits |= BRIEFING_STALE
     if s.contractor:
         if s.fcl_missing:
-            bits |= _C.FACILITY_CLEARANCE_MISSING
+            bits |= FACILITY_CLEARANCE_MISSING
         else:
             if s.fcl_exp <= now:
-                bits |= _C.FACILITY_CLEARANCE_EXPIRED
+                bits |= FACILITY_CLEARANCE_EXPIRED
             if lab.need[s.fcl_col] > s.fcl_rank:
-                bits |= _C.FACILITY_CLEARANCE_INSUFFICIENT
+                bits |= FACILITY_CLEARANCE_INSUFFICIENT
         if lab.govonly:
-            bits |= _C.GOVERNMENT_ONLY
+            bits |= GOVERNMENT_ONLY
     if purpose is not None and lab.purpose is not None and purpose != lab.purpose:
-        bits |= _C.PURPOSE_MISMATCH
+        bits |= PURPOSE_MISMATCH
     return bits
 
 
@@ -102,17 +132,19 @@ def recipient_bits(
     pol: Policies, lab: CompiledLabel, action: Action, to: str, consent: bool
 ) -> int:
     """The failing transmission rules (rule 2) for sending `lab` to party `to`."""
-    bit = pol.party_bit(to)
+    bit = pol.party_index.get(to)
+    if bit is None:
+        bit = pol.party_bit(to)
     bits = 0
     if lab.out_of_scope >> bit & 1:
-        bits |= _C.RECIPIENT_LEVEL_OUT_OF_SCOPE
+        bits |= RECIPIENT_LEVEL_OUT_OF_SCOPE
     if not lab.parties_mask >> bit & 1:
         if action is _TRANSMIT:
-            bits |= _C.RECIPIENT_THIRD_PARTY
+            bits |= RECIPIENT_THIRD_PARTY
         elif not consent:
-            bits |= _C.THIRD_PARTY_CONSENT_MISSING
+            bits |= THIRD_PARTY_CONSENT_MISSING
     elif not lab.rel >> bit & 1:
-        bits |= _C.RECIPIENT_NOT_RELEASED
+        bits |= RECIPIENT_NOT_RELEASED
     return bits
 
 
@@ -122,32 +154,51 @@ def request_bits(
     lab: CompiledLabel,
     action: Action,
     now: float,
-    *,
     to: str | None = None,
     consent: str | None = None,
     purpose: str | None = None,
     sources: Sequence[CompiledLabel] = (),
 ) -> int:
-    """Every failing rule of one request, as `Code` bits (0 means permit)."""
-    bits = access_bits(pol, s, lab, now, purpose)
+    """Every failing rule of one request, as `Code` bits (0 means permit).
+
+    The one-by-one engine's inner call: compiled subject and label, `now` in POSIX seconds,
+    arguments positional so that a caller deciding many requests pays no keyword cost.
+    """
+    bits = access_bits(s, lab, now, purpose)
     if action is _READ:
         return bits
     if action is _CREATE:
         for source in sources:
             if not dominates(lab, source):
-                bits |= _C.WRITE_DOWN
+                bits |= WRITE_DOWN
     elif action is _TRANSMIT or action is _RELEASE:
         if to is None:
             raise PolicyError(f"action {action.value}: a recipient party (to) is required")
         bits |= recipient_bits(pol, lab, action, to, bool(consent))
     elif action is _DOWNGRADE and not consent:
-        bits |= _C.DOWNGRADE_CONSENT_MISSING
+        bits |= DOWNGRADE_CONSENT_MISSING
     return bits
 
 
-_STATIC_REASONS: dict[Code, Reason] = {
-    code: Reason(str(code.code), REASON_TEXT[code]) for code in Code
-}
+_BY_BIT: dict[int, Reason] = {int(code): Reason(code.code, REASON_TEXT[code]) for code in Code}
+_RECIPIENT = (
+    RECIPIENT_THIRD_PARTY
+    | RECIPIENT_NOT_RELEASED
+    | RECIPIENT_LEVEL_OUT_OF_SCOPE
+    | THIRD_PARTY_CONSENT_MISSING
+)
+_PER_REQUEST = PROGRAMME_MISSING | PROGRAMME_EXPIRED | WRITE_DOWN
+"""Reasons whose details depend on more than the label's level and the subject's clearance."""
+_EXPLAINED: dict[tuple[int, str | None, int, int, int, int], tuple[Reason, ...]] = {}
+_EXPLAINED_MAX = 1 << 16
+_DETAILED = (
+    _RECIPIENT
+    | PROGRAMME_MISSING
+    | PROGRAMME_EXPIRED
+    | WRITE_DOWN
+    | CLEARANCE_INSUFFICIENT
+    | LEVEL_OUT_OF_SCOPE
+)
 
 
 def explain(
@@ -160,28 +211,49 @@ def explain(
     sources: Sequence[CompiledLabel] = (),
 ) -> tuple[Reason, ...]:
     """The reasons for `bits`, in code order, with details where a rule has them."""
+    if not bits & _PER_REQUEST:
+        # the reasons then depend only on these, and recur: reuse the tuple
+        # (column, rank) pairs name the clearance's and the label's levels
+        key = (bits, to, s.cl_col, s.cl_rank, lab.orig_col, lab.own_rank)
+        cached = _EXPLAINED.get(key)
+        if cached is None:
+            if len(_EXPLAINED) >= _EXPLAINED_MAX:
+                _EXPLAINED.clear()
+            cached = _EXPLAINED[key] = _explain(s, lab, bits, to=to, now=now, sources=sources)
+        return cached
+    return _explain(s, lab, bits, to=to, now=now, sources=sources)
+
+
+def _explain(
+    s: CompiledSubject,
+    lab: CompiledLabel,
+    bits: int,
+    *,
+    to: str | None,
+    now: float,
+    sources: Sequence[CompiledLabel],
+) -> tuple[Reason, ...]:
     reasons: list[Reason] = []
-    for code in Code:
-        if not bits & code:
+    rest = bits
+    while rest:
+        bit = rest & -rest  # lowest set bit first: the codes' order
+        rest ^= bit
+        static = _BY_BIT[bit]
+        if not bit & _DETAILED:
+            reasons.append(static)
             continue
-        static = _STATIC_REASONS[code]
         detail = ""
-        if code is _C.PROGRAMME_MISSING:
+        if bit == PROGRAMME_MISSING:
             detail = ", ".join(n for n in lab.prog_names if n not in s.progs)
-        elif code is _C.PROGRAMME_EXPIRED:
+        elif bit == PROGRAMME_EXPIRED:
             detail = ", ".join(n for n in lab.prog_names if n in s.progs and s.progs[n] <= now)
-        elif code in (
-            _C.RECIPIENT_THIRD_PARTY,
-            _C.RECIPIENT_NOT_RELEASED,
-            _C.RECIPIENT_LEVEL_OUT_OF_SCOPE,
-            _C.THIRD_PARTY_CONSENT_MISSING,
-        ):
+        elif bit & _RECIPIENT:
             detail = f"recipient {to}"
-        elif code is _C.WRITE_DOWN:
+        elif bit == WRITE_DOWN:
             detail = "sources " + ", ".join(
                 str(i) for i, src in enumerate(sources) if not dominates(lab, src)
             )
-        elif code in (_C.CLEARANCE_INSUFFICIENT, _C.LEVEL_OUT_OF_SCOPE):
+        else:
             clearance = s.subject.clearance
             if clearance is not None:
                 detail = (
@@ -242,16 +314,13 @@ def decide_compiled(
     lab: CompiledLabel,
     action: Action,
     now: float,
-    *,
     to: str | None = None,
     consent: str | None = None,
     purpose: str | None = None,
     sources: Sequence[CompiledLabel] = (),
 ) -> Decision:
     """Decide one request on compiled inputs (`now` as POSIX seconds): the fast path."""
-    bits = request_bits(
-        pol, s, lab, action, now, to=to, consent=consent, purpose=purpose, sources=sources
-    )
+    bits = request_bits(pol, s, lab, action, now, to, consent, purpose, sources)
     if not bits:
         return Decision(True, (), obligations(s, lab, action, to, consent))
     return Decision(False, explain(s, lab, bits, to=to, now=now, sources=sources), ())
