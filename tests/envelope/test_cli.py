@@ -216,3 +216,25 @@ def test_keys_show_prints_no_private_material(world: Path) -> None:
     assert rows[0]["algorithm"] == "mlkem768-x25519"
     assert "PRIVATE" not in r.stdout
     assert "pkcs8" not in r.stdout
+
+
+@pytest.mark.parametrize("form", ["xml", "json"])
+def test_seal_takes_the_label_from_a_file(world: Path, form: str) -> None:
+    inspected = json.loads(cix("inspect", world / "doc.tdf").stdout)
+    text = inspected["labelXml"] if form == "xml" else json.dumps(inspected["label"])
+    (world / f"label.{form}").write_text(text, encoding="utf-8")
+    out = world / f"from-{form}.tdf"
+    r = cix(
+        "seal",
+        world / "doc.txt",
+        "-o",
+        out,
+        "--label",
+        f"@{world / f'label.{form}'}",
+        "--to",
+        world / "can" / "kem.pub",
+        "--sign",
+        world / "kor" / "sign.key",
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(cix("inspect", out).stdout)["label"] == inspected["label"]

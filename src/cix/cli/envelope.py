@@ -28,7 +28,11 @@ class LabelInputError(InputError):
 
 def _label_text(label: str) -> str:
     path = Path(label[1:] if label.startswith("@") else label)
-    if label.startswith("@") or (len(label) < 4096 and path.is_file()):
+    try:
+        is_file = label.startswith("@") or path.is_file()
+    except (OSError, ValueError):  # inline label text that cannot be a file name
+        is_file = False
+    if is_file:
         try:
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
