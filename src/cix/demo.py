@@ -1,17 +1,413 @@
-"""`make demo`: run the most complete part of cix built so far.
+"""`make demo`: three national nodes side by side, seeded, with commands to try.
 
-Until the node exists this shows the command line; it grows with each capability.
+`python -m cix.demo` recreates `./demo-data/` and, for Canada, Korea and Germany
+(`cix.demo_cast`), initialises a node, seeds its registry, gives every person an API token and
+a client configuration file, serves the node (`cix serve`, its own loopback port), uploads the
+sample documents through the REST API as their originators, and prints the addresses, sample
+tokens and three commands: a permitted open, a refused open with its reasons, and
+`cix audit verify`. It serves until Ctrl-C, then stops the nodes cleanly.
+
+Federation does not exist yet, so the three nodes run independently. `prepare`, `start`,
+`seed_documents` and `commands` are separate so that a test can run the seeding path and the
+printed commands without the forever-serving part.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cix.demo_cast import NATIONS, Nation
+from cix.errors import InputError
+
+DEMO_ROOT = Path("demo-data")
+MARKER = ".cix-demo"
+BASE_PORT = 8741
+PASSPHRASE = "cix demo passphrase, not a secret"  # noqa: S105 - a demo value, printed anyway
+TOKEN_DAYS = 30
+
+
+@dataclass
+class DemoNode:
+    """One seeded node: where it lives, where it listens, its people's API tokens."""
+
+    nation: Nation
+    data_dir: Path
+    port: int
+    tokens: dict[str, str] = field(default_factory=dict)
+    clients: dict[str, Path] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The node's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class DemoCommand:
+    """A command the demo prints: what it shows, its argv, environment and expected exit."""
+
+    title: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    exit_code: int
+
+    def shell(self) -> str:
+        """The command as a user types it in a POSIX shell."""
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        return (prefix + " " if prefix else "") + shlex.join(self.argv)
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` if nothing listens there on loopback, else a free ephemeral port."""
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            chosen: int = sock.getsockname()[1]
+            return chosen
+    raise InputError("no free loopback port")
+
+
+def _fresh_root(root: Path) -> None:
+    if root.exists():
+        if any(root.iterdir()) and not (root / MARKER).exists():
+            raise InputError(f"{root}: exists, is not empty and is not a cix demo directory")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, mode=0o700)
+    (root / MARKER).write_text("created by `python -m cix.demo`; deleted on the next run\n")
+
+
+def demo_environ() -> dict[str, str]:
+    """The environment the demo's nodes run with (the key passphrase, unattended)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIX_")}
+    env["CIX_PASSPHRASE"] = PASSPHRASE
+    return env
+
+
+def _seed_registry(node_dir: Path, nation: Nation, now: datetime) -> dict[str, str]:
+    """Register the nation's cast; return an API token for each person."""
+    from cix.node.roles import SYSTEM
+    from cix.node.schemas import Clearance, MembershipIn, OrganisationIn, PersonIn, ProgrammeIn
+    from cix.node.service import Node
+
+    node = Node.open(node_dir, environ=demo_environ())
+    reg = node.registry
+    expires = now + timedelta(days=730)
+    try:
+        for org in nation.orgs:
+            facility = (
+                Clearance(level=org.facility, party=nation.party, expires=expires)
+                if org.facility
+                else None
+            )
+            reg.create_organisation(
+                SYSTEM,
+                OrganisationIn(
+                    id=org.id,
+                    name=org.name,
+                    kind="contractor" if org.kind == "contractor" else "government",
+                    party=nation.party,
+                    facility_clearance=facility,
+                ),
+            )
+        for programme_id, title in nation.programmes:
+            reg.create_programme(
+                SYSTEM, ProgrammeIn(id=programme_id, title=title, party=nation.party)
+            )
+        tokens: dict[str, str] = {}
+        for member in nation.people:
+            clearance = (
+                Clearance(level=member.clearance, party=nation.party, expires=expires)
+                if member.clearance
+                else None
+            )
+            reg.create_person(
+                SYSTEM,
+                PersonIn(
+                    id=member.id,
+                    name=member.name,
+                    organisation=member.org,
+                    nationalities=[nation.party],
+                    clearance=clearance,
+                    briefed_at=now - timedelta(days=30),
+                    briefed_until=now + timedelta(days=335),
+                    roles=list(member.roles),
+                ),
+            )
+            for programme_id in member.programmes:
+                reg.grant_membership(
+                    SYSTEM,
+                    MembershipIn(
+                        person=member.id,
+                        programme=programme_id,
+                        valid_until=now + timedelta(days=365),
+                        justification="demonstration: works on the programme",
+                    ),
+                )
+            actor = reg.actor_for(member.id)
+            token, _ = node.api_tokens.create(
+                actor, "cix demo", ttl=TOKEN_DAYS * 86400, now=node.clock()
+            )
+            tokens[member.id] = token
+        return tokens
+    finally:
+        node.close()
+
+
+def _write_client_config(path: Path, url: str, token: str) -> Path:
+    from cix.cli.client_http import ClientConfig, save_config
+
+    return save_config(ClientConfig(url=url, token=token), {"CIX_CLIENT_CONFIG": str(path)})
+
+
+def prepare(root: Path = DEMO_ROOT, *, nations: Sequence[Nation] = NATIONS) -> list[DemoNode]:
+    """Recreate `root` and initialise and seed one node per nation (nothing served yet)."""
+    from cix.node.service import init_node
+
+    root = root.resolve()
+    _fresh_root(root)
+    now = datetime.now(UTC)
+    nodes = []
+    for i, nation in enumerate(nations):
+        data_dir = root / nation.party.lower()
+        init_node(
+            data_dir,
+            party=nation.party,
+            agreements=nation.agreements,
+            admin="root",
+            environ=demo_environ(),
+        )
+        node = DemoNode(nation, data_dir, free_port(BASE_PORT + i))
+        node.tokens = _seed_registry(data_dir, nation, now)
+        for person, token in node.tokens.items():
+            path = root / "clients" / f"{nation.party.lower()}-{person}.toml"
+            node.clients[person] = _write_client_config(path, node.url, token)
+        nodes.append(node)
+    return nodes
+
+
+def cix_executable() -> str:
+    """How the printed commands call cix: the venv's script, relative where possible."""
+    script = Path(sys.executable).parent / "cix"
+    if not script.exists():
+        return "cix"
+    with contextlib.suppress(ValueError):
+        return "./" + str(script.relative_to(Path.cwd()))
+    return str(script)
+
+
+def start(
+    nodes: Sequence[DemoNode], *, log_dir: Path | None = None
+) -> list[subprocess.Popen[bytes]]:
+    """Serve each node with `cix serve` in its own process; return once all answer health."""
+    import httpx
+
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for node in nodes:
+            log = (log_dir or node.data_dir) / "serve.log"
+            with log.open("ab") as handle:
+                processes.append(
+                    subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                        [
+                            sys.executable,
+                            "-m",
+                            "cix.cli.main",
+                            "serve",
+                            "--dir",
+                            str(node.data_dir),
+                            "--port",
+                            str(node.port),
+                        ],
+                        env=demo_environ(),
+                        stdout=handle,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        deadline = time.monotonic() + 60
+        for node, process in zip(nodes, processes, strict=True):
+            while True:
+                if process.poll() is not None:
+                    raise InputError(
+                        f"the {node.nation.party} node stopped at start-up "
+                        f"(exit {process.returncode}); see {node.data_dir / 'serve.log'}"
+                    )
+                try:
+                    if httpx.get(f"{node.url}/api/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise InputError(f"the {node.nation.party} node did not answer in 60 s")
+                time.sleep(0.1)
+    except BaseException:
+        stop(processes)
+        raise
+    return processes
+
+
+def stop(processes: Sequence[subprocess.Popen[bytes]], *, timeout: float = 10) -> None:
+    """Stop the nodes: SIGTERM (uvicorn shuts down cleanly), SIGKILL after `timeout`."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def seed_documents(nodes: Sequence[DemoNode]) -> bool:
+    """Upload each nation's sample documents through the REST API, as their originators.
+
+    False if the node has no documents API yet (this build predates it): nothing uploaded.
+    """
+    from cix.cli.client_http import ClientConfig, ClientSession, NodeProblem
+
+    for node in nodes:
+        for doc in node.nation.documents:
+            config = ClientConfig(url=node.url, token=node.tokens[doc.by])
+            with ClientSession(config) as session:
+                try:
+                    response = session.request(
+                        "POST",
+                        "/documents",
+                        params={"label": doc.label, "title": doc.title},
+                        content=doc.text.encode("utf-8"),
+                        headers={"Content-Type": "text/plain; charset=utf-8"},
+                    )
+                except NodeProblem as problem:
+                    if problem.status == 404 and not node.documents:
+                        return False
+                    raise InputError(
+                        f"{node.nation.party}: seeding {doc.key!r} failed: {problem}"
+                    ) from None
+            node.documents[doc.key] = str(response.json()["id"])
+    return True
+
+
+def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
+    """The three commands the demo prints (on the Canadian node, the first one)."""
+    can = nodes[0]
+    cix = cix_executable()
+
+    def as_(person: str) -> dict[str, str]:
+        return {"CIX_CLIENT_CONFIG": str(_display(can.clients[person]))}
+
+    if "acoustics" not in can.documents:
+        return [
+            DemoCommand(
+                "the registry as the PSPC contract security officer sees it",
+                (cix, "registry", "people", "list"),
+                as_("pspc-cso"),
+                0,
+            )
+        ]
+    doc = can.documents["acoustics"]
+    return [
+        DemoCommand(
+            "permit: a cleared engineer of a contractor with a facility clearance opens a "
+            "SECRET//CPSP document",
+            (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-tide-eng.txt"))),
+            as_("tide-eng"),
+            0,
+        ),
+        DemoCommand(
+            "denial: the same document for an engineer whose company has no facility clearance",
+            (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-northfab.txt"))),
+            as_("northfab-eng"),
+            1,
+        ),
+        DemoCommand(
+            "the Canadian node's audit log verifies",
+            (cix, "audit", "verify", "--dir", str(_display(can.data_dir))),
+            {},
+            0,
+        ),
+    ]
+
+
+def _display(path: Path) -> Path:
+    with contextlib.suppress(ValueError):
+        return path.resolve().relative_to(Path.cwd())
+    return path
+
+
+def _print_summary(nodes: Sequence[DemoNode], cmds: Sequence[DemoCommand]) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=True)
+    out.print("[bold]cix demonstration: three national nodes (no federation yet)[/bold]\n")
+    for node in nodes:
+        where = _display(node.data_dir)
+        out.print(f"[bold]{node.nation.party}[/bold]  {node.url}/api/v1  (data: {where})")
+        out.print(f"      OpenAPI: {node.url}/api/v1/openapi.json")
+        for doc_key, doc_id in node.documents.items():
+            out.print(f"      document {doc_key}: {doc_id}", markup=False)
+    out.print("\n[bold]Sample API tokens[/bold] (also in demo-data/clients/<party>-<person>.toml):")
+    for node in nodes:
+        for person, token in node.tokens.items():
+            out.print(f"  {node.nation.party} {person:13} {token}", markup=False)
+    out.print("\n[bold]Try[/bold]:")
+    for cmd in cmds:
+        out.print(f"\n# {cmd.title} (exit {cmd.exit_code})", markup=False)
+        out.print(cmd.shell(), markup=False)
+    out.print("\nServing until Ctrl-C.")
+
+
+@contextlib.contextmanager
+def running(root: Path = DEMO_ROOT) -> Iterator[tuple[list[DemoNode], list[DemoCommand]]]:
+    """Prepare, serve and seed the demo; stop the nodes on exit."""
+    nodes = prepare(root)
+    processes = start(nodes)
+    try:
+        if not seed_documents(nodes):
+            print("note: this node has no documents API yet; no documents were seeded")
+        yield nodes, commands(nodes, root / "out")
+    finally:
+        stop(processes)
+
+
+def _wait_for_interrupt() -> None:
+    def on_term(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
 
 
 def main() -> int:
-    """Show what the `cix` command offers today."""
-    return subprocess.call([sys.executable, "-m", "cix.cli.main", "--help"])
+    """Run the demonstration until Ctrl-C."""
+    try:
+        with running() as (nodes, cmds):
+            (DEMO_ROOT / "out").mkdir(exist_ok=True)
+            _print_summary(nodes, cmds)
+            _wait_for_interrupt()
+    except InputError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    print("\nnodes stopped.")
+    return 0
 
 
 if __name__ == "__main__":

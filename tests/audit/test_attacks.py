@@ -185,3 +185,26 @@ def test_all_attacks_are_verification_errors() -> None:
     ):
         assert issubclass(exc, VerificationError)
     assert len({EntryTampered, EntryMissing, EntryOutOfOrder, LogTruncated, WrongKey}) == 5
+
+
+def test_entry_smuggled_beyond_the_size_is_detected(log: Log, log_address: str) -> None:
+    _fill(log, 8)
+    body = _body(log_address, 7)
+    sql(
+        log_address,
+        "INSERT INTO audit_entries (seq, leaf, body) VALUES (8, ?, ?)",
+        [merkle.leaf_hash(body), body],
+    )
+    with pytest.raises(EntryTampered, match="beyond the log's recorded size 8"):
+        log.verify()
+
+
+def test_node_smuggled_beyond_the_size_is_detected(log: Log, log_address: str) -> None:
+    _fill(log, 8)
+    sql(
+        log_address,
+        "INSERT INTO audit_nodes (id, hash) VALUES (?, ?)",
+        [merkle.storage_id(1, 9), b"\x01" * 32],
+    )
+    with pytest.raises(TreeTampered, match="beyond the log's size 8"):
+        log.verify()

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cix.audit import MAX_ENTRY_BYTES, entry_from_bytes, event_from_json, merkle
-from cix.audit.entry import record
+from cix.audit.entry import canonical_json, record
 from cix.audit.errors import AuditInputError, EntryTooLarge
 from tests.audit.conftest import T0, event
 
@@ -155,4 +155,5 @@ def test_canonical_form_round_trips(
     entry = record(seq, ev)
     again = entry_from_bytes(entry.body)
     assert again == entry
+    assert canonical_json(json.loads(entry.body)) == entry.body  # fast path == generic encoder
     assert json.loads(entry.body)["details"] == details

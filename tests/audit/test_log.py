@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 
@@ -18,8 +22,10 @@ from cix.audit import (
     verify_inclusion,
 )
 from cix.audit.errors import AuditInputError, UnknownLog
+from cix.audit.log import Storage, Writer
+from cix.audit.storage import open_storage
 from tests.audit import oracle
-from tests.audit.conftest import event
+from tests.audit.conftest import T0, event
 
 
 def test_appended_entries_read_back_in_order(log: Log) -> None:
@@ -78,7 +84,30 @@ def test_full_verification_passes_on_an_intact_log(log: Log) -> None:
     assert log.verify(deep=False) == report
 
 
-def test_concurrent_appends_share_commits_and_lose_nothing(log: Log) -> None:
+class SlowWrites:
+    """The real storage with a pause inside each write transaction, so commits overlap."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.commits = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    @contextmanager
+    def write(self) -> Iterator[Writer]:
+        with self.inner.write() as tx:
+            time.sleep(0.02)
+            yield tx
+        self.commits += 1
+
+
+def test_concurrent_appends_share_commits_and_lose_nothing(
+    log_address: str, signer: Signer
+) -> None:
+    slow = SlowWrites(open_storage(log_address))
+    log = Log(slow, signer=signer)  # type: ignore[arg-type]
+
     def worker(k: int) -> None:
         for i in range(25):
             log.append(event(k * 100 + i))
@@ -91,9 +120,18 @@ def test_concurrent_appends_share_commits_and_lose_nothing(log: Log) -> None:
     assert log.size() == 200
     actors = sorted(e.to_json()["actor"] for e in log.entries(0, 200))
     assert actors == sorted(f"user-{k * 100 + i}@mnd.go.kr" for k in range(8) for i in range(25))
-    # Fewer checkpoints than appends: concurrent callers were committed together.
-    assert len(log.storage.checkpoints()) <= 200
+    assert slow.commits < 60, slow.commits  # callers queued behind a commit went in together
+    assert len(log.storage.checkpoints()) == slow.commits - 1  # one per batch (+1: key pin)
     log.verify()
+    log.close()
+
+
+def test_checkpoint_interval_follows_event_time(log_address: str, signer: Signer) -> None:
+    with open_log(log_address, signer=signer, checkpoint_interval=timedelta(minutes=1)) as log:
+        for i in range(10):  # events 20 s apart, one per batch
+            log.append(event(0, time=T0 + timedelta(seconds=20 * i)))
+        sizes = [size for size, _ in log.storage.checkpoints()]
+    assert sizes == [1, 4, 7, 10]
 
 
 def test_a_given_seq_that_is_not_next_appends_nothing(log: Log) -> None:

@@ -188,3 +188,9 @@ def test_storage_id_is_the_tlog_post_order() -> None:
     # Go sumdb/tlog StoredHashIndex for the first nodes of an 8-leaf tree.
     order = [(0, 0), (0, 1), (1, 0), (0, 2), (0, 3), (1, 1), (2, 0), (0, 4)]
     assert [merkle.storage_id(level, index) for level, index in order] == list(range(8))
+
+
+def test_node_at_inverts_storage_id() -> None:
+    for level in range(8):
+        for index in range(70):
+            assert merkle.node_at(merkle.storage_id(level, index)) == (level, index)

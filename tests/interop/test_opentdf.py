@@ -36,6 +36,7 @@ from cix.envelope import (
     SegmentDecryptFailed,
     UnlabelledObject,
     open_sealed,
+    rewrap,
     seal,
 )
 from cix.errors import Refused
@@ -197,6 +198,29 @@ def test_cix_object_with_hpke_recipients_beside_rsa_opens_in_otdf_python(
         opened, reasons = _cix_open(sealed, key, signer, allow_unlabelled=False)
         assert opened == data
         assert reasons == []
+
+
+def test_cix_object_rewrapped_to_an_rsa_key_opens_in_otdf_python(
+    rsa_key: KemPrivateKey, signer: SigningKey
+) -> None:
+    # A node forwards a document to an OpenTDF key access server: rewrap, payload untouched.
+    node = generate_kem(KemAlgorithm.MLKEM768_X25519)
+    data = _payload(3 * SEGMENT + 7)
+    sealed = _seal_for(data, [node.public], signer)
+    forwarded = io.BytesIO()
+
+    rewrap(
+        io.BytesIO(sealed),
+        forwarded,
+        private_key=node,
+        to=[rsa_key.public],
+        trusted_signers=[signer.public],
+    )
+
+    assert _otdf_load(forwarded.getvalue(), rsa_key) == data
+    opened, reasons = _cix_open(forwarded.getvalue(), rsa_key, signer, allow_unlabelled=False)
+    assert opened == data
+    assert reasons == []
 
 
 def test_cix_object_in_default_segments_opens_in_otdf_python(

@@ -62,6 +62,13 @@ def canonical_json(value: Json) -> bytes:
         raise AuditInputError("text is not valid Unicode (unpaired surrogate)") from exc
 
 
+_quote: Final = json.encoder.encode_basestring
+
+
+def _str(value: str | None) -> str:
+    return "null" if value is None else str(_quote(value))
+
+
 def format_time(t: datetime) -> str:
     """The canonical text of an entry time: UTC, microseconds, `Z`."""
     if t.tzinfo is not UTC:
@@ -159,20 +166,20 @@ class Event:
             raise AuditInputError("details: expected a JSON object")
         if self.details:
             _check_details(self.details, 1, "details")
-        body = canonical_json(
-            {
-                "action": self.action,
-                "actor": self.actor,
-                "decision": self.decision,
-                "details": self.details,
-                "node": self.node,
-                "object": self.object,
-                "reasons": list(self.reasons),
-                "seq": 0,
-                "time": format_time(self.time),
-                "type": self.type,
-            }
-        )
+        # Hand-assembled in sorted key order (the fast path of every append); equal to
+        # canonical_json() of the same object, which the tests check.
+        try:
+            details = canonical_json(self.details).decode() if self.details else "{}"
+            text = (
+                f'{{"action":{_str(self.action)},"actor":{_str(self.actor)},'
+                f'"decision":{_str(self.decision)},"details":{details},'
+                f'"node":{_str(self.node)},"object":{_str(self.object)},'
+                f'"reasons":[{",".join(map(_quote, self.reasons))}],"seq":0,'
+                f'"time":"{format_time(self.time)}","type":{_quote(self.type)}}}'
+            )
+            body = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise AuditInputError("text is not valid Unicode (unpaired surrogate)") from exc
         if len(body) + 16 > MAX_ENTRY_BYTES:
             raise EntryTooLarge(f"entry: larger than {MAX_ENTRY_BYTES} bytes")
         # Only "time" and "type" (plain strings, quotes escaped) follow the top-level "seq"

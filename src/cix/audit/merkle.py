@@ -72,6 +72,21 @@ def storage_id(level: int, index: int) -> int:
     return 2 * last - last.bit_count() + level
 
 
+def node_at(sid: int) -> Node:
+    """The (level, index) whose `storage_id` is `sid` (used only to name a broken node)."""
+    for level in range(64):
+        lo, hi = 0, sid + 1  # storage_id grows with index: binary search at each level
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if storage_id(level, mid) < sid:
+                lo = mid + 1
+            else:
+                hi = mid
+        if storage_id(level, lo) == sid:
+            return level, lo
+    raise AuditInputError(f"no tree node has storage id {sid}")
+
+
 def decompose(start: int, end: int) -> list[Node]:
     """The complete aligned subtrees that make up leaves [start, end), largest first.
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from cix import __version__
-from cix.cli import audit, decide, envelope, keys, labels, node
+from cix.cli import audit, client, decide, envelope, keys, labels, node
 from cix.errors import (
     AccessDenied,
     CixError,
@@ -38,7 +38,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _area in (labels, decide, keys, envelope, audit, node):
+for _area in (labels, decide, keys, envelope, audit, node, client):
     _area.register(app)
 
 

@@ -165,19 +165,20 @@ class PostgresStorage:
             ).fetchall()
         return [(seq, bytes(body)) for seq, body in rows]
 
-    def _scan(self, query: str) -> Iterator[tuple[Any, ...]]:
+    def _scan(self, query: str) -> Iterator[list[tuple[Any, ...]]]:
+        # A server-side cursor on its own connection: memory stays flat on a 10M-entry log.
         with psycopg.connect(self._url) as conn, conn.cursor(name="cix_audit_scan") as cur:
-            cur.itersize = 20_000
             cur.execute(query)
-            yield from cur
+            while rows := cur.fetchmany(20_000):
+                yield rows
 
-    def scan_entries(self) -> Iterator[tuple[int, bytes, bytes]]:
-        for seq, body, leaf in self._scan("SELECT seq, body, leaf FROM audit_entries ORDER BY seq"):
-            yield seq, bytes(body), bytes(leaf)
+    def scan_entries(self) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        for rows in self._scan("SELECT seq, body, leaf FROM audit_entries ORDER BY seq"):
+            yield [(seq, bytes(body), bytes(leaf)) for seq, body, leaf in rows]
 
-    def scan_nodes(self) -> Iterator[tuple[int, bytes]]:
-        for sid, h in self._scan("SELECT id, hash FROM audit_nodes ORDER BY id"):
-            yield sid, bytes(h)
+    def scan_nodes(self) -> Iterator[list[tuple[int, bytes]]]:
+        for rows in self._scan("SELECT id, hash FROM audit_nodes ORDER BY id"):
+            yield [(sid, bytes(h)) for sid, h in rows]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._read_lock:

@@ -13,12 +13,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from cix.audit.errors import AuditStorageError, UnknownLog
 from cix.audit.merkle import Node, storage_id
 
 FORMAT: Final = "cix-audit-1"
+_CHUNK: Final = 20_000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -141,19 +142,20 @@ class SqliteStorage:
                 (start, end),
             ).fetchall()
 
-    def scan_entries(self) -> Iterator[tuple[int, bytes, bytes]]:
+    def scan_entries(self) -> Iterator[list[tuple[int, bytes, bytes]]]:
+        yield from self._scan(
+            "SELECT seq, CAST(body AS BLOB), CAST(leaf AS BLOB) FROM audit_entries ORDER BY seq"
+        )
+
+    def scan_nodes(self) -> Iterator[list[tuple[int, bytes]]]:
+        yield from self._scan("SELECT id, CAST(hash AS BLOB) FROM audit_nodes ORDER BY id")
+
+    def _scan(self, query: str) -> Iterator[list[Any]]:
         conn = _connect(self._path)  # its own connection: a long read must not hold the lock
         try:
-            yield from conn.execute(
-                "SELECT seq, CAST(body AS BLOB), CAST(leaf AS BLOB) FROM audit_entries ORDER BY seq"
-            )
-        finally:
-            conn.close()
-
-    def scan_nodes(self) -> Iterator[tuple[int, bytes]]:
-        conn = _connect(self._path)
-        try:
-            yield from conn.execute("SELECT id, CAST(hash AS BLOB) FROM audit_nodes ORDER BY id")
+            cur = conn.execute(query)
+            while rows := cur.fetchmany(_CHUNK):
+                yield rows
         finally:
             conn.close()
 

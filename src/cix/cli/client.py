@@ -1,0 +1,153 @@
+"""cix login / docs / registry: the command-line client of a national node's REST API.
+
+`cix login --url URL --token TOKEN` checks the credential against the node and stores the URL
+and an API token (a bearer JWT given at login is exchanged for an API token) in the per-user
+configuration file (mode 0600). The other commands use it: `cix docs upload|list|show|open|
+derive|destroy` and `cix registry organisations|people|programmes|memberships list|add`.
+
+Exit codes: 0 done, 2 bad input (ours or the node's 4xx), 1 a refusal or denial (401, 403,
+429, with the reasons the node gives), 3 the node failed or could not be reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from cix.cli.client_http import ClientSession, NodeProblem
+
+T = TypeVar("T")
+
+docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
+registry_app = typer.Typer(help="The node's registry: organisations, people, programmes.")
+orgs_app = typer.Typer(help="Organisations (government bodies, contractor facilities).")
+people_app = typer.Typer(help="People registered with the node.")
+programmes_app = typer.Typer(help="Need-to-know programmes.")
+memberships_app = typer.Typer(help="Time-bounded programme memberships.")
+for _sub in (docs_app, registry_app, orgs_app, people_app, programmes_app, memberships_app):
+    _sub.info.no_args_is_help = True
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DocId = Annotated[str, typer.Argument(help="Document id.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `cix login`, `cix docs …` and `cix registry …` to the `cix` app."""
+    app.command("login")(login)
+    app.add_typer(docs_app, name="docs")
+    registry_app.add_typer(orgs_app, name="organisations")
+    registry_app.add_typer(people_app, name="people")
+    registry_app.add_typer(programmes_app, name="programmes")
+    registry_app.add_typer(memberships_app, name="memberships")
+    app.add_typer(registry_app, name="registry")
+    from cix.cli import client_docs, client_registry
+
+    client_docs.register(docs_app)
+    client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
+
+
+def consoles() -> tuple[Console, Console]:
+    """(stdout, stderr) Rich consoles with markup off for data we did not write."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True), Console(
+        stderr=True, highlight=False, soft_wrap=True
+    )
+
+
+def show_problem(problem: NodeProblem) -> None:
+    """Print a node's problem clearly on stderr: status, title, detail, reasons, errors."""
+    _, err = consoles()
+    status = f"{problem.status} " if problem.status is not None else ""
+    kind = {1: "refused", 2: "error", 3: "error"}[problem.exit_code]
+    err.print(f"{kind}: {status}{problem.title}: {problem.detail}".rstrip(": "), markup=False)
+    for reason in problem.reasons:
+        err.print(f"  reason: {reason}", markup=False)
+    for error in problem.errors:
+        err.print(f"  {error}", markup=False)
+
+
+def with_session(work: Callable[[ClientSession], T]) -> T:
+    """Run `work` with a session on the configured node; a node problem exits cleanly."""
+    from cix.cli.client_http import ClientSession, NodeProblem, load_config
+
+    config = load_config()
+    try:
+        with ClientSession(config) as session:
+            return work(session)
+    except NodeProblem as problem:
+        show_problem(problem)
+        raise typer.Exit(problem.exit_code) from None
+
+
+def print_json(value: Any) -> None:
+    """Print `value` as indented JSON on stdout."""
+    import json
+
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+def login(
+    url: Annotated[str, typer.Option("--url", help="The node, e.g. http://127.0.0.1:8740.")],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="An API token (cix_…) or a bearer token from `cix token issue` "
+            "(exchanged for an API token). Asked for when omitted.",
+        ),
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", help="Name of the API token created at login.")
+    ] = "cix command line",
+    ttl_days: Annotated[
+        int, typer.Option("--days", min=1, max=366, help="Lifetime of that API token.")
+    ] = 30,
+) -> None:
+    """Check a credential against a node and store the node URL and an API token."""
+    from cix.cli.client_http import (
+        API_PREFIX,
+        ClientConfig,
+        ClientSession,
+        NodeProblem,
+        check_token,
+        check_url,
+        save_config,
+    )
+    from cix.node.tokens import API_TOKEN_PREFIX
+
+    if token is None:
+        token = typer.prompt("token", hide_input=True)
+    config = ClientConfig(url=check_url(url), token=check_token(token))
+    try:
+        with ClientSession(config) as session:
+            me = session.json("GET", "/me")
+            if not config.token.startswith(API_TOKEN_PREFIX):
+                body = {"name": name, "ttl_seconds": ttl_days * 86400}
+                created = session.json("POST", "/tokens", json=body)
+                config = ClientConfig(url=config.url, token=check_token(created["token"]))
+    except NodeProblem as problem:
+        show_problem(problem)
+        raise typer.Exit(problem.exit_code) from None
+    path = save_config(config)
+    out, _ = consoles()
+    out.print(
+        f"logged in to {config.url}{API_PREFIX} as {me.get('id')} ({me.get('name')}); "
+        f"credentials stored in {path}",
+        markup=False,
+    )
+
+
+def existing_file(path: Path) -> Path:
+    """`path` if it is a readable regular file; InputError naming it otherwise."""
+    from cix.errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return path

@@ -1,0 +1,270 @@
+"""cix docs …: upload, list, show, open, derive and destroy documents on the node.
+
+Transfers stream (the file is never held in memory) behind a Rich progress bar on stderr.
+`open` writes to a temporary file beside OUT and renames it only once the whole plaintext has
+arrived, so a refused or interrupted open leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cix.cli.client import DocId, JsonOption, consoles, existing_file, print_json, with_session
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from cix.cli.client_http import ClientSession
+
+DOCUMENTS = "/documents"
+CHUNK = 256 * 1024
+# Response headers that carry the open's obligations (the reader's marking and identity).
+OBLIGATION_PREFIX = "cix-"
+
+
+def register(docs_app: typer.Typer) -> None:
+    """Add the document commands to `cix docs`."""
+    docs_app.command("upload")(upload)
+    docs_app.command("list")(list_documents)
+    docs_app.command("show")(show)
+    docs_app.command("open")(open_document)
+    docs_app.command("derive")(derive)
+    docs_app.command("destroy")(destroy)
+
+
+def _progress() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    _, err = consoles()
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            progress.advance(task, len(chunk))
+            yield chunk
+
+
+def _send(
+    session: ClientSession, path: Path, params: list[tuple[str, str]], media_type: str
+) -> dict[str, Any]:
+    size = path.stat().st_size
+    with _progress() as progress:
+        task = progress.add_task(f"upload {path.name}", total=size)
+        response = session.request(
+            "POST",
+            DOCUMENTS,
+            params=params,
+            content=_chunks(path, progress, task),
+            headers={"Content-Type": media_type, "Content-Length": str(size)},
+        )
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _document_table(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in (
+        "id",
+        "title",
+        "banner",
+        "classification",
+        "originator",
+        "policy",
+        "media_type",
+        "plaintext_size",
+        "created_by",
+        "created_at",
+        "custodian",
+        "copies_made",
+        "sources",
+        "destroyed_at",
+    ):
+        if doc.get(key) not in (None, "", []):
+            value = doc[key]
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            table.add_row(key, text)
+    out.print(table)
+
+
+def _media_type(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed or "application/octet-stream"
+
+
+def upload(
+    file: Annotated[Path, typer.Argument(help="The file to seal and register.")],
+    label: Annotated[str, typer.Option("--label", "-l", help="Label: a banner or a JSON object.")],
+    title: Annotated[
+        str | None, typer.Option("--title", help="Title (default: the file name).")
+    ] = None,
+    media_type: Annotated[
+        str | None, typer.Option("--media-type", help="Media type (default: from the name).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload FILE: the node seals it under LABEL and registers it."""
+    path = existing_file(file)
+    params = [("label", label), ("title", title or path.name)]
+    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    print_json(doc) if as_json else _document_table(doc)
+
+
+def derive(
+    file: Annotated[Path, typer.Argument(help="The new document's content.")],
+    source: Annotated[
+        list[str], typer.Option("--from", help="Id of a source document (repeatable).")
+    ],
+    label: Annotated[
+        str, typer.Option("--label", "-l", help="Label; must dominate every source's label.")
+    ],
+    title: Annotated[str | None, typer.Option("--title", help="Title.")] = None,
+    media_type: Annotated[str | None, typer.Option("--media-type", help="Media type.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload FILE as a document derived from the --from sources (rule 11: no write-down)."""
+    path = existing_file(file)
+    params = [("label", label), ("title", title or path.name)]
+    params += [("source", s) for s in source]
+    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    print_json(doc) if as_json else _document_table(doc)
+
+
+def list_documents(
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="Words the title must contain.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Page size.")] = 50,
+    cursor: Annotated[
+        str | None, typer.Option("--cursor", help="Continue after this page cursor.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The documents you may read, newest first (one page; --cursor for the next)."""
+    params: dict[str, Any] = {"limit": limit}
+    if query:
+        params["query"] = query
+    if cursor:
+        params["cursor"] = cursor
+    page: dict[str, Any] = with_session(lambda s: s.json("GET", DOCUMENTS, params=params))
+    if as_json:
+        print_json(page)
+        return
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(title=f"{len(page.get('items', []))} documents", title_justify="left")
+    for column in ("id", "marking", "title", "size", "created"):
+        table.add_column(column)
+    for doc in page.get("items", []):
+        table.add_row(
+            str(doc.get("id")),
+            str(doc.get("banner") or doc.get("classification") or ""),
+            str(doc.get("title", "")),
+            str(doc.get("plaintext_size", "")),
+            str(doc.get("created_at", ""))[:19],
+        )
+    out.print(table)
+    if page.get("next"):
+        out.print(f"more: cix docs list --cursor {page['next']}", markup=False)
+
+
+def show(doc_id: DocId, as_json: JsonOption = False) -> None:
+    """A document's register entry and label (if you may read it)."""
+    doc: dict[str, Any] = with_session(lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}"))
+    print_json(doc) if as_json else _document_table(doc)
+
+
+def _receive(session: ClientSession, doc_id: str, out: Path) -> dict[str, str]:
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
+            total = response.headers.get("content-length")
+            with _progress() as progress, tmp.open("wb") as handle:
+                task = progress.add_task(f"open {doc_id}", total=int(total) if total else None)
+                for chunk in response.iter_bytes(CHUNK):
+                    handle.write(chunk)
+                    progress.advance(task, len(chunk))
+                handle.flush()
+                os.fsync(handle.fileno())
+            obligations = {
+                k: v for k, v in response.headers.items() if k.lower().startswith(OBLIGATION_PREFIX)
+            }
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return obligations
+
+
+def open_document(
+    doc_id: DocId,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plaintext.")],
+) -> None:
+    """Open a document: the node decides, unwraps the key and streams the plaintext to OUT."""
+    from cix.errors import InputError
+
+    if output.exists() and not output.is_file():
+        raise InputError(f"{output}: exists and is not a regular file")
+    if not output.parent.is_dir():
+        raise InputError(f"{output.parent}: no such directory")
+    obligations = with_session(lambda s: _receive(s, doc_id, output))
+    out, _ = consoles()
+    out.print(f"wrote {output} ({output.stat().st_size} bytes)", markup=False)
+    for key, value in sorted(obligations.items()):
+        out.print(f"{key.lower()}: {value}", markup=False)
+
+
+def destroy(
+    doc_id: DocId,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why the document is destroyed.")
+    ] = "no longer required",
+    as_json: JsonOption = False,
+) -> None:
+    """Destroy a document (its data key is destroyed) and print the destruction certificate."""
+    body = {"reason": reason}
+    cert: dict[str, Any] = with_session(
+        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/destruction", json=body)
+    )
+    if as_json:
+        print_json(cert)
+        return
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(title="destruction certificate", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in cert.items():
+        table.add_row(str(key), str(value))
+    out.print(table)

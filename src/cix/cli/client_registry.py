@@ -1,0 +1,199 @@
+"""cix registry …: list and add organisations, people, programmes and memberships.
+
+The node checks every value and every role (the same pydantic models as its API); the client
+only shapes the request and shows the answer as a table (or `--json`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from cix.cli.client import JsonOption, consoles, print_json, with_session
+from cix.errors import InputError
+
+DateOption = Annotated[str | None, typer.Option(help="ISO 8601 date or time (UTC if no zone).")]
+
+
+def register(
+    orgs: typer.Typer, people: typer.Typer, programmes: typer.Typer, memberships: typer.Typer
+) -> None:
+    """Add the list/add commands to each registry group."""
+    orgs.command("list")(list_organisations)
+    orgs.command("add")(add_organisation)
+    people.command("list")(list_people)
+    people.command("add")(add_person)
+    programmes.command("list")(list_programmes)
+    programmes.command("add")(add_programme)
+    memberships.command("list")(list_memberships)
+    memberships.command("add")(add_membership)
+
+
+def iso_time(option: str, value: str) -> str:
+    """`value` as an ISO 8601 instant with a zone (UTC when none given); InputError if bad."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r}: not an ISO 8601 date or time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+def _clearance(option: str, level: str | None, party: str | None, expires: str | None) -> Any:
+    if level is None and party is None and expires is None:
+        return None
+    if level is None or party is None or expires is None:
+        raise InputError(f"{option}: give the level, the party and the expiry together")
+    return {"level": level, "party": party, "expires": iso_time(f"{option}-expires", expires)}
+
+
+def _table(items: list[dict[str, Any]], columns: list[str], title: str) -> None:
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(title=f"{len(items)} {title}", title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for item in items:
+        cells = []
+        for column in columns:
+            value = item.get(column)
+            if isinstance(value, dict) and "level" in value:
+                value = f"{value['party']} {value['level']} until {str(value['expires'])[:10]}"
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            elif value is None:
+                value = ""
+            cells.append(str(value))
+        table.add_row(*cells)
+    out.print(table)
+
+
+def _show(items: Any, columns: list[str], title: str, as_json: bool) -> None:
+    if as_json:
+        print_json(items)
+    else:
+        _table(items if isinstance(items, list) else [items], columns, title)
+
+
+ORG_COLUMNS = ["id", "name", "kind", "party", "facility_clearance"]
+PERSON_COLUMNS = ["id", "name", "organisation", "nationalities", "clearance", "roles"]
+PROGRAMME_COLUMNS = ["id", "title", "party"]
+MEMBERSHIP_COLUMNS = ["id", "person", "programme", "valid_until", "granted_by", "revoked_at"]
+
+
+def list_organisations(as_json: JsonOption = False) -> None:
+    """Every organisation."""
+    page = with_session(lambda s: s.json("GET", "/organisations"))
+    _show(page["items"], ORG_COLUMNS, "organisations", as_json)
+
+
+def add_organisation(
+    org_id: Annotated[str, typer.Argument(help="Organisation id, e.g. dnd.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    kind: Annotated[str, typer.Option(help="government or contractor.")],
+    party: Annotated[str, typer.Option(help="ISO alpha-3 party, e.g. CAN.")],
+    facility_level: Annotated[str | None, typer.Option(help="Facility clearance level.")] = None,
+    facility_party: Annotated[str | None, typer.Option(help="Party that issued it.")] = None,
+    facility_expires: DateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register an organisation (administrator or NSA officer)."""
+    body: dict[str, Any] = {"id": org_id, "name": name, "kind": kind, "party": party}
+    facility = _clearance("--facility", facility_level, facility_party, facility_expires)
+    if facility is not None:
+        body["facility_clearance"] = facility
+    org = with_session(lambda s: s.json("POST", "/organisations", json=body))
+    _show(org, ORG_COLUMNS, "organisation added", as_json)
+
+
+def list_people(
+    organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The people you may see."""
+    params = {"organisation": organisation} if organisation else {}
+    page = with_session(lambda s: s.json("GET", "/people", params=params))
+    _show(page["items"], PERSON_COLUMNS, "people", as_json)
+
+
+def add_person(
+    person_id: Annotated[str, typer.Argument(help="Person id.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    organisation: Annotated[str, typer.Option(help="Organisation id.")],
+    nationality: Annotated[list[str], typer.Option(help="Nationality (repeatable).")],
+    role: Annotated[list[str] | None, typer.Option(help="Role (repeatable).")] = None,
+    clearance_level: Annotated[str | None, typer.Option(help="Clearance level.")] = None,
+    clearance_party: Annotated[str | None, typer.Option(help="Party that issued it.")] = None,
+    clearance_expires: DateOption = None,
+    briefed_until: DateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a person (administrator, NSA officer, or FSO of their organisation)."""
+    body: dict[str, Any] = {
+        "id": person_id,
+        "name": name,
+        "organisation": organisation,
+        "nationalities": nationality,
+        "roles": role or ["reader"],
+    }
+    clearance = _clearance("--clearance", clearance_level, clearance_party, clearance_expires)
+    if clearance is not None:
+        body["clearance"] = clearance
+    if briefed_until is not None:
+        body["briefed_until"] = iso_time("--briefed-until", briefed_until)
+    person = with_session(lambda s: s.json("POST", "/people", json=body))
+    _show(person, PERSON_COLUMNS, "person added", as_json)
+
+
+def list_programmes(as_json: JsonOption = False) -> None:
+    """Every programme."""
+    page = with_session(lambda s: s.json("GET", "/programmes"))
+    _show(page["items"], PROGRAMME_COLUMNS, "programmes", as_json)
+
+
+def add_programme(
+    programme_id: Annotated[str, typer.Argument(help="Programme id, e.g. CPSP.")],
+    title: Annotated[str, typer.Option(help="Title.")],
+    party: Annotated[str, typer.Option(help="Party that owns it.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Create a programme (NSA officer)."""
+    body = {"id": programme_id, "title": title, "party": party}
+    programme = with_session(lambda s: s.json("POST", "/programmes", json=body))
+    _show(programme, PROGRAMME_COLUMNS, "programme added", as_json)
+
+
+def list_memberships(
+    person: Annotated[str | None, typer.Option(help="Only this person.")] = None,
+    programme: Annotated[str | None, typer.Option(help="Only this programme.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Memberships you may see."""
+    params = {k: v for k, v in (("person", person), ("programme", programme)) if v}
+    page = with_session(lambda s: s.json("GET", "/memberships", params=params))
+    _show(page["items"], MEMBERSHIP_COLUMNS, "memberships", as_json)
+
+
+def add_membership(
+    person: Annotated[str, typer.Option(help="Person id.")],
+    programme: Annotated[str, typer.Option(help="Programme id.")],
+    until: Annotated[str, typer.Option(help="End of the membership (ISO 8601).")],
+    justification: Annotated[str, typer.Option(help="Why the person needs to know.")],
+    since: DateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Grant a time-bounded programme membership (NSA officer)."""
+    body: dict[str, Any] = {
+        "person": person,
+        "programme": programme,
+        "valid_until": iso_time("--until", until),
+        "justification": justification,
+    }
+    if since is not None:
+        body["valid_from"] = iso_time("--since", since)
+    grant = with_session(lambda s: s.json("POST", "/memberships", json=body))
+    _show(grant, MEMBERSHIP_COLUMNS, "membership granted", as_json)

@@ -1,0 +1,119 @@
+"""A real `cix serve` on a loopback port, for tests that need the process (crash, CLI, demo).
+
+`LiveNode.start(data_dir)` runs `python -m cix.cli.main serve` in its own process group and
+returns once health answers; `kill()` sends SIGKILL (the crash test), `stop()` SIGTERM.
+Only the process started here is ever signalled, by its pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+PASSPHRASE = "test passphrase"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def node_environ(**extra: str) -> dict[str, str]:
+    """The environment of a served node: ours without CIX_ settings, plus the passphrase."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIX_")}
+    env["CIX_PASSPHRASE"] = PASSPHRASE
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LiveNode:
+    """A `cix serve` process serving `data_dir` on `port`."""
+
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        """The base URL of the node."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, data_dir: Path, *, port: int | None = None, timeout: float = 30) -> LiveNode:
+        """Serve `data_dir` and wait until `GET /api/v1/health` answers 200."""
+        port = port or free_port()
+        log = data_dir.parent / f"serve-{data_dir.name}-{port}.log"
+        with log.open("ab") as handle:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cix.cli.main",
+                    "serve",
+                    "--dir",
+                    str(data_dir),
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=node_environ(),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        node = cls(data_dir, port, process, log)
+        node.wait_ready(timeout)
+        return node
+
+    def wait_ready(self, timeout: float) -> None:
+        """Block until health answers; raise with the log's tail if the process died."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"cix serve exited {self.process.returncode}: {self.tail()}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"cix serve did not answer within {timeout} s: {self.tail()}")
+            time.sleep(0.05)
+
+    def tail(self) -> str:
+        """The end of the server's log."""
+        try:
+            return self.log.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL the server (no clean-up of any kind) and reap it."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM the server, SIGKILL after `timeout`; its exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.wait()

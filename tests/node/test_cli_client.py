@@ -1,0 +1,201 @@
+"""The `cix` client commands against a real `cix serve`: login, registry, errors and exit codes.
+
+Each command runs as a subprocess (`python -m cix.cli.main`), so exit codes and messages are
+exactly what a user sees. The node is the demonstration's Canadian node (registry seeded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cix.demo import DemoNode, prepare
+from cix.demo_cast import CANADA
+from cix.node.service import Node
+from tests.live_node import LiveNode, free_port, node_environ
+
+
+@pytest.fixture(scope="module")
+def can(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoNode, LiveNode]]:
+    """The seeded Canadian node, served."""
+    root = tmp_path_factory.mktemp("client")
+    (demo,) = prepare(root / "demo", nations=(CANADA,))
+    live = LiveNode.start(demo.data_dir)
+    demo.port = live.port
+    try:
+        yield demo, live
+    finally:
+        live.stop()
+
+
+def cix(
+    *args: str, config: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `cix ARGS` with the client configuration at `config`."""
+    environ = node_environ(CIX_CLIENT_CONFIG=str(config), COLUMNS="200", **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def bearer(data_dir: Path, person: str) -> str:
+    """A bearer JWT for `person` from the node's built-in issuer."""
+    node = Node.open(data_dir, environ={})
+    try:
+        assert node.issuer is not None
+        return node.issuer.issue(person, ttl=600, now=node.clock())
+    finally:
+        node.close()
+
+
+def login(can: tuple[DemoNode, LiveNode], person: str, config: Path) -> None:
+    """Log `person` in with a bearer token, storing the configuration at `config`."""
+    demo, live = can
+    done = cix("login", "--url", live.url, "--token", bearer(demo.data_dir, person), config=config)
+    assert done.returncode == 0, done.stderr
+
+
+def test_login_exchanges_a_bearer_token_for_an_api_token_stored_0600(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    demo, live = can
+    config = tmp_path / "cfg" / "client.toml"
+    jwt = bearer(demo.data_dir, "dnd-pm")
+    done = cix("login", "--url", live.url + "/", "--token", jwt, config=config)
+    assert done.returncode == 0, done.stderr
+    assert "as dnd-pm" in done.stdout
+    assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
+    stored = tomllib.loads(config.read_text())
+    assert stored["url"] == live.url
+    assert stored["token"].startswith("cix_")
+    assert jwt not in config.read_text()
+    # The stored API token works on its own.
+    listed = cix("registry", "programmes", "list", "--json", config=config)
+    assert listed.returncode == 0, listed.stderr
+    assert [p["id"] for p in json.loads(listed.stdout)] == ["CPSP"]
+
+
+def test_login_with_a_bad_token_is_refused_and_writes_nothing(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    _, live = can
+    config = tmp_path / "client.toml"
+    done = cix("login", "--url", live.url, "--token", "cix_not-a-real-token", config=config)
+    assert done.returncode == 1
+    assert "401" in done.stderr
+    assert not config.exists()
+
+
+def test_login_with_a_malformed_url_is_bad_input(tmp_path: Path) -> None:
+    config = tmp_path / "client.toml"
+    done = cix("login", "--url", "ftp://node", "--token", "cix_abcdefgh", config=config)
+    assert done.returncode == 2
+    assert "ftp://node" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_commands_without_login_say_how_to_log_in(tmp_path: Path) -> None:
+    done = cix("docs", "list", config=tmp_path / "none.toml")
+    assert done.returncode == 2
+    assert "cix login" in done.stderr
+
+
+def test_unreachable_node_exits_3(tmp_path: Path) -> None:
+    config = tmp_path / "client.toml"
+    config.write_text(f'url = "http://127.0.0.1:{free_port()}"\ntoken = "cix_abcdefgh"\n')
+    done = cix("registry", "people", "list", config=config)
+    assert done.returncode == 3
+    assert "unreachable" in done.stderr
+
+
+def test_registry_add_and_list_as_the_nsa_officer(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    config = tmp_path / "client.toml"
+    login(can, "pspc-cso", config)
+    added = cix(
+        "registry", "organisations", "add", "seaworks", "--name", "Seaworks Ltd",
+        "--kind", "contractor", "--party", "CAN", "--facility-level", "S",
+        "--facility-party", "CAN", "--facility-expires", "2030-01-01",
+        config=config,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "seaworks" in added.stdout
+    listed = cix("registry", "organisations", "list", "--json", config=config)
+    orgs = {o["id"]: o for o in json.loads(listed.stdout)}
+    assert orgs["seaworks"]["facility_clearance"]["level"] == "S"
+    table = cix("registry", "organisations", "list", config=config)
+    assert "Seaworks Ltd" in table.stdout
+    assert "CAN S until 2030-01-01" in table.stdout
+    granted = cix(
+        "registry", "memberships", "add", "--person", "dnd-auditor", "--programme", "CPSP",
+        "--until", "2030-01-01", "--justification", "audits the programme", "--json",
+        config=config,
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    assert json.loads(granted.stdout)["granted_by"] == "pspc-cso"
+
+
+def test_bad_registry_input_names_the_field_and_exits_2(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    config = tmp_path / "client.toml"
+    login(can, "pspc-cso", config)
+    done = cix(
+        "registry", "organisations", "add", "x1", "--name", "X", "--kind", "contractor",
+        "--party", "Canada", config=config,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "party" in done.stderr
+    half = cix(
+        "registry", "organisations", "add", "x2", "--name", "X", "--kind", "contractor",
+        "--party", "CAN", "--facility-level", "S", config=config,
+    )  # fmt: skip
+    assert half.returncode == 2
+    assert "--facility" in half.stderr
+    bad_date = cix(
+        "registry", "memberships", "add", "--person", "dnd-pm", "--programme", "CPSP",
+        "--until", "next year", "--justification", "because", config=config,
+    )  # fmt: skip
+    assert bad_date.returncode == 2
+    assert "--until" in bad_date.stderr
+
+
+def test_a_role_the_caller_lacks_is_refused_with_exit_1(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    config = tmp_path / "client.toml"
+    login(can, "tide-eng", config)
+    done = cix(
+        "registry", "programmes", "add", "ROGUE", "--title", "Rogue", "--party", "CAN",
+        config=config,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "refused: 403" in done.stderr
+    listed = cix("registry", "programmes", "list", "--json", config=config)
+    assert "ROGUE" not in listed.stdout
+
+
+def test_upload_of_a_missing_file_is_bad_input(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    config = tmp_path / "client.toml"
+    login(can, "dnd-pm", config)
+    done = cix(
+        "docs", "upload", str(tmp_path / "nope.pdf"), "--label", "S//REL TO CAN", config=config
+    )
+    assert done.returncode == 2
+    assert "nope.pdf" in done.stderr

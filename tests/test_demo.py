@@ -1,0 +1,105 @@
+"""`make demo`'s seeding path and the commands it prints, run as a user would run them.
+
+The forever-serving part (`main`) is not run; `prepare`, `start`, `seed_documents` and
+`commands` are exactly what it calls before printing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from cix.demo import MARKER, commands, prepare, seed_documents, start, stop
+from cix.demo_cast import CANADA, NATIONS
+from cix.errors import InputError
+from cix.node.roles import SYSTEM
+from cix.node.service import Node
+from tests.live_node import node_environ
+
+
+def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: Path) -> None:
+    nodes = prepare(tmp_path / "demo-data")
+    assert [n.nation.party for n in nodes] == ["CAN", "KOR", "DEU"]
+    assert len({n.port for n in nodes}) == 3
+    for demo, nation in zip(nodes, NATIONS, strict=True):
+        node = Node.open(demo.data_dir, environ={})
+        try:
+            people = {p.id: p for p in node.registry.list_people(SYSTEM, None)}
+            assert set(people) == {m.id for m in nation.people} | {"root"}
+            orgs = {o.id: o for o in node.registry.list_organisations(SYSTEM)}
+            for org in nation.orgs:
+                cleared = orgs[org.id].facility_clearance
+                assert (cleared.level if cleared else None) == org.facility
+            for person, token in demo.tokens.items():
+                assert node.api_tokens.authenticate(token, node.clock()) == person
+                config = demo.clients[person]
+                assert stat.S_IMODE(os.stat(config).st_mode) == 0o600
+                assert tomllib.loads(config.read_text()) == {"url": demo.url, "token": token}
+        finally:
+            node.close()
+    can = Node.open(nodes[0].data_dir, environ={})
+    try:
+        members = can.registry.list_memberships(SYSTEM, person=None, programme="CPSP")
+        assert {m.person for m in members} == {
+            m.id for m in CANADA.people if "CPSP" in m.programmes
+        }
+    finally:
+        can.close()
+
+
+def test_prepare_recreates_its_own_directory_but_never_a_foreign_one(tmp_path: Path) -> None:
+    root = tmp_path / "demo-data"
+    prepare(root, nations=(CANADA,))
+    (root / "stale").write_text("from the last run")
+    prepare(root, nations=(CANADA,))
+    assert not (root / "stale").exists()
+    assert (root / MARKER).exists()
+    foreign = tmp_path / "precious"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    with pytest.raises(InputError, match="not a cix demo directory"):
+        prepare(foreign, nations=(CANADA,))
+    assert (foreign / "thesis.tex").read_text() == "keep me"
+
+
+def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
+    root = tmp_path / "demo-data"
+    nodes = prepare(root, nations=(CANADA,))
+    processes = start(nodes)
+    try:
+        seeded = seed_documents(nodes)
+        out = root / "out"
+        out.mkdir()
+        printed = commands(nodes, out)
+        assert len(printed) == (3 if seeded else 1)
+        results = []
+        for command in printed:
+            done = subprocess.run(
+                command.argv,
+                env=node_environ(**command.env, COLUMNS="200"),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == command.exit_code, (command.shell(), done.stderr)
+            assert "Traceback" not in done.stderr
+            results.append(done)
+    finally:
+        stop(processes)
+    if not seeded:
+        assert "pspc-cso" in results[0].stdout
+        return
+    permit, denial, _audit = results
+    assert "cix-marking" in permit.stdout.lower() or "wrote" in permit.stdout
+    acoustics = next(d for d in CANADA.documents if d.key == "acoustics")
+    written = Path(printed[0].argv[printed[0].argv.index("-o") + 1])
+    assert written.read_text() == acoustics.text
+    assert "reason:" in denial.stderr
+    denied_out = Path(printed[1].argv[printed[1].argv.index("-o") + 1])
+    assert not denied_out.exists()
