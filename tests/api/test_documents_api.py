@@ -183,7 +183,8 @@ def test_denied_open_is_403_opaque_and_audited_with_reasons(
 ) -> None:
     created = _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
     problem = assert_problem(docs.as_("alice").get(f"/api/v1/documents/{created['id']}"), 403)
-    assert "CPSP" not in json.dumps(problem)
+    assert "CPSP" not in json.dumps(problem)  # the codes are given, never their details
+    assert {"code": "programme-missing"} in problem["reasons"]
     denial = events(audit, "document")[-1]
     assert denial.decision == "deny"
     assert any(r.startswith("programme-missing") for r in denial.reasons)
@@ -239,7 +240,7 @@ def test_write_down_is_refused(docs: ApiClient, audit: MemoryAuditSink, node: No
     source = _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
     response = docs.as_("olivia").post(
         "/api/v1/documents",
-        params={"label": _label("C"), "title": "summary", "derived_from": source["id"]},
+        params={"label": _label("C"), "title": "summary", "source": source["id"]},
         content=b"less secret",
     )
     assert_problem(response, 403)
@@ -251,7 +252,7 @@ def test_derive_records_its_sources(docs: ApiClient) -> None:
     source = _upload(docs, _label("C"), "memo")
     response = docs.as_("olivia").post(
         "/api/v1/documents",
-        params={"label": _label("S"), "title": "analysis", "derived_from": source["id"]},
+        params={"label": _label("S"), "title": "analysis", "source": source["id"]},
         content=b"more",
     )
     assert response.status_code == 201, response.text

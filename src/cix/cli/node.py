@@ -80,7 +80,7 @@ def serve(
         "database_url": database_url,
         "log_level": log_level,
     }
-    node = Node.open(data_dir, overrides=overrides)
+    node = Node.open(data_dir, overrides=overrides, unlock=True)
     settings = node.settings
     try:
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")

@@ -45,7 +45,16 @@ Clock = Callable[[], datetime]
 
 
 class DocumentRefused(AccessDenied):
-    """The decision function (or a role check) refused; the reasons are in the audit log."""
+    """The decision function (or a role check) refused.
+
+    `reasons` are the stable reason codes (never their details, such as which programme):
+    the caller is told which rules failed, as the issue's demonstration shows; the details
+    are in the audit record only.
+    """
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = tuple(r.split(":", 1)[0] for r in reasons)
 
 
 class KeysLocked(InputError):
@@ -203,7 +212,7 @@ class Documents:
         )
         self._record(actor, action.value, obj, decision=decision, now=now, details=details)
         if not decision.permit:
-            raise DocumentRefused(",".join(sorted(decision.codes)))
+            raise DocumentRefused(*sorted(decision.codes))
         return decision
 
     def _require_role(self, actor: Actor, roles: tuple[Role, ...], action: str, obj: str) -> None:

@@ -108,12 +108,13 @@ class Node:
         overrides: Mapping[str, object] | None = None,
         audit: AuditSink | None = None,
         clock: Clock = utc_now,
-        unlock: bool = True,
+        unlock: bool | None = None,
     ) -> Node:
         """Open the node in `data_dir`; raises `StaleSchema` if its database needs upgrading.
 
         With `unlock` the private keys are loaded with the configured passphrase (a wrong or
-        missing one is an InputError naming what to set).
+        missing one is an InputError naming what to set); without, they stay locked; by
+        default they are unlocked when a passphrase is configured.
         """
         settings = load_settings(data_dir, environ=environ, overrides=overrides)
         url = settings.database_url.reveal()
@@ -123,6 +124,8 @@ class Node:
                 f"{settings.data_dir}: database schema is at revision {revision or 'none'}, "
                 f"this cix needs {migrate.head()}: run `cix init --dir {settings.data_dir}`"
             )
+        if unlock is None:
+            unlock = bool(settings.passphrase.reveal())
         keys = load_node_keys(settings.data_dir, _passphrase(settings)) if unlock else None
         sink: AuditSink
         if audit is None:

@@ -114,27 +114,36 @@ class _BodyReader:
 
 
 def _label_from_query(text: str, now: Any) -> Any:
-    from cix.labels import format_time, label_from_json
+    """A label from a banner (`SECRET//CPSP//REL TO CAN, KOR`) or its JSON form; a JSON
+    label without `created` is created now."""
+    from cix.labels import Label, format_time, parse_any
 
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        raise InputError("label: not valid JSON") from None
-    if isinstance(obj, dict) and "created" not in obj:
-        obj["created"] = format_time(now.astimezone(UTC))
-    return label_from_json(obj)
+    body = text.strip()
+    if body.startswith("{"):
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            raise InputError("label: not valid JSON") from None
+        if isinstance(obj, dict) and "created" not in obj:
+            obj["created"] = format_time(now.astimezone(UTC))
+        body = json.dumps(obj)
+    parsed = parse_any(body, created=now)
+    if not isinstance(parsed, Label):
+        raise InputError("label: give the originator's label, not an alternative label")
+    return parsed
 
 
 @router.post("/documents", status_code=201)
 async def upload_document(
     request: Request,
     actor: CurrentActor,
-    label: Annotated[str, Query(max_length=8192, description="The label as JSON.")],
+    label: Annotated[str, Query(max_length=8192, description="A banner or the label's JSON.")],
     title: Annotated[str, Query(min_length=1, max_length=500)],
-    derived_from: Annotated[list[str] | None, Query(max_length=64)] = None,
+    source: Annotated[list[str] | None, Query(max_length=64)] = None,
 ) -> DocumentOut:
-    """Seal the request body under `label` (streamed) and register it; `derived_from` names
-    the documents it was derived from (its label must dominate theirs)."""
+    """Seal the request body under `label` (a banner or the JSON form; streamed) and
+    register it; each `source` names a document it was derived from (its label must
+    dominate theirs)."""
     node = node_of(request)
     media_type = request.headers.get("content-type", "application/octet-stream")[:200]
     size = request.headers.get("content-length")
@@ -149,7 +158,7 @@ async def upload_document(
             media_type=media_type,
             source=reader,  # type: ignore[arg-type]
             size_hint=int(size) if size and size.isdigit() else None,
-            derived_from=tuple(derived_from or ()),
+            derived_from=tuple(source or ()),
         )
 
     info = await anyio.to_thread.run_sync(work)
