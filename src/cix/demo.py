@@ -306,8 +306,8 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
 
 def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
-    """The commands the demo prints, on the Canadian node (the first): a permit, a denial and
-    its reasons (from the audit log: the caller gets one opaque refusal), `cix audit verify`."""
+    """The three commands the demo prints, on the Canadian node (the first): a permit, a denial
+    with its reasons, and `cix audit verify`."""
     can = nodes[0]
     cix = cix_executable()
 
@@ -334,16 +334,10 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
         ),
         DemoCommand(
             "denial: the same document for an engineer whose company has no facility "
-            "clearance (the caller gets one opaque refusal)",
+            "clearance (the node gives the reason codes, never the document's details)",
             (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-northfab.txt"))),
             as_("northfab-eng"),
             1,
-        ),
-        DemoCommand(
-            "the denial's reasons, as the node's audit log recorded them (its last entry)",
-            (cix, "audit", "tail", "--log", _audit_log(can.data_dir), "-n", "1"),
-            {},
-            0,
         ),
         DemoCommand(
             "the Canadian node's audit log verifies",
@@ -352,13 +346,6 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
             0,
         ),
     ]
-
-
-def _audit_log(data_dir: Path) -> str:
-    from cix.settings import load_settings
-
-    where = load_settings(data_dir, environ={}).audit_log.reveal()
-    return str(_display(Path(where))) if "://" not in where else where
 
 
 def _display(path: Path) -> Path:

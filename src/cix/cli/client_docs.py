@@ -178,7 +178,7 @@ def derive(
     """Upload FILE as a document derived from the --from sources (rule 11: no write-down)."""
     path = existing_file(file)
     params = [("label", label_json(label)), ("title", title or path.name)]
-    params += [("derived_from", s) for s in source]
+    params += [("source", s) for s in source]
     doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
     print_json(doc) if as_json else _document_table(doc)
 
