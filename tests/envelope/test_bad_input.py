@@ -276,3 +276,13 @@ def test_regression_end_record_signature_in_the_last_bytes(
         _open(b"\x00" * 40 + b"PK\x05\x06" + b"\x00" * 10, alice, signer)
     with pytest.raises(ContainerError):
         _open(good[:-1], alice, signer)
+
+
+def test_opentdf_key_split_is_named(good: bytes, alice: KemPrivateKey, signer: SigningKey) -> None:
+    def split(m: dict[str, Any]) -> None:
+        first = m["encryptionInformation"]["keyAccess"][0]
+        first["sid"] = "split-1"
+        m["encryptionInformation"]["keyAccess"].append(first | {"sid": "split-2"})
+
+    with pytest.raises(UnknownAlgorithm, match="key splits are not supported"):
+        _open(_edit(good, split), alice, signer)

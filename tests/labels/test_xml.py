@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +181,13 @@ def test_malformed_xml_is_refused_naming_the_problem(
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
         from_4774_xml(xml)
+
+
+REGRESSIONS = Path(__file__).parents[1] / "vectors" / "labels" / "regressions"
+
+
+def test_unknown_declared_encoding_is_refused() -> None:
+    # Found by the mutation fuzz test: expat raised LookupError, which escaped as a traceback.
+    data = (REGRESSIONS / "xml-unknown-declared-encoding.xml").read_bytes()
+    with pytest.raises(LabelSyntaxError, match="unknown encoding"):
+        from_4774_xml(data)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import hashlib
 import hmac
@@ -296,6 +295,13 @@ def parse_manifest(data: bytes) -> Manifest:
     if not isinstance(policy, dict):
         raise ManifestError("0.manifest.json: the policy is not a JSON object")
     kaos = tuple(_key_access(i, k) for i, k in enumerate(enc.get("keyAccess") or []))
+    splits = {k.doc.get("sid") for k in kaos} - {None, ""}
+    if len(splits) > 1:
+        # OpenTDF XORs one key per distinct sid; cix objects hold alternatives only.
+        raise UnknownAlgorithm(
+            "0.manifest.json: the key is split across key access servers (several distinct "
+            "'sid' values); OpenTDF key splits are not supported"
+        )
     labels = [a for a in doc.get("assertions") or [] if a.get("id") == LABEL_ASSERTION_ID]
     if len(labels) > 1:
         raise ManifestError(f"0.manifest.json: more than one {LABEL_ASSERTION_ID!r} assertion")
@@ -337,16 +343,20 @@ def manifest_hash(doc: Mapping[str, Any]) -> str:
     Leaves out what a rewrap may change (`encryptionInformation.keyAccess`,
     `payload.tdf_spec_version`) and every assertion's `binding` (the signature itself).
     """
-    body = copy.deepcopy(dict(doc))
+    # Shallow copies of just the objects that lose a key; everything else is shared.
+    body = dict(doc)
     enc = body.get("encryptionInformation")
     if isinstance(enc, dict):
-        enc.pop("keyAccess", None)
+        body["encryptionInformation"] = {k: v for k, v in enc.items() if k != "keyAccess"}
     payload = body.get("payload")
     if isinstance(payload, dict):
-        payload.pop("tdf_spec_version", None)
-    for a in body.get("assertions") or []:
-        if isinstance(a, dict):
-            a.pop("binding", None)
+        body["payload"] = {k: v for k, v in payload.items() if k != "tdf_spec_version"}
+    assertions = body.get("assertions")
+    if isinstance(assertions, list):
+        body["assertions"] = [
+            {k: v for k, v in a.items() if k != "binding"} if isinstance(a, dict) else a
+            for a in assertions
+        ]
     return hashlib.sha256(_MANIFEST_HASH_PREFIX + canonical(body)).hexdigest()
 
 

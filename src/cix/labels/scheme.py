@@ -104,6 +104,9 @@ class Scheme:
         where = f"scheme {self.party}"
         if not self.languages or len(set(self.languages)) != len(self.languages):
             raise LabelError(f"{where}: languages must be a non-empty list without repeats")
+        for language in self.languages:
+            if not isinstance(language, str) or not LANGUAGE_PATTERN.fullmatch(language):
+                raise LabelError(f"{where}: {language!r} is not a language code (e.g. 'en')")
         if not self.levels:
             raise LabelError(f"{where}: no levels")
         by_code: dict[str, Level] = {}

@@ -137,6 +137,8 @@ def from_4774_xml(data: bytes | str, registry: Registry | None = None) -> Label 
         ) from None
     except ET.ParseError as exc:
         raise LabelSyntaxError(f"XML label: not well-formed XML: {exc}") from None
+    except LookupError as exc:  # an XML declaration naming an unknown encoding
+        raise LabelSyntaxError(f"XML label: {exc}") from None
     root_name = _local(root)
     if root.tag not in (_q(ORIGINATOR_ROOT), _q(ALTERNATIVE_ROOT)):
         raise LabelSyntaxError(
