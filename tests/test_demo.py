@@ -6,6 +6,7 @@ The forever-serving part (`main`) is not run; `prepare`, `start`, `seed_document
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -76,7 +77,7 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
         out = root / "out"
         out.mkdir()
         printed = commands(nodes, out)
-        assert len(printed) == (3 if seeded else 1)
+        assert len(printed) == (4 if seeded else 1)
         results = []
         for command in printed:
             done = subprocess.run(
@@ -95,11 +96,15 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
     if not seeded:
         assert "pspc-cso" in results[0].stdout
         return
-    permit, denial, _audit = results
+    permit, denial, reasons, _verified = results
     assert "cix-marking" in permit.stdout.lower() or "wrote" in permit.stdout
     acoustics = next(d for d in CANADA.documents if d.key == "acoustics")
     written = Path(printed[0].argv[printed[0].argv.index("-o") + 1])
     assert written.read_text() == acoustics.text
-    assert "reason:" in denial.stderr
+    assert "refused" in denial.stderr
+    assert "facility" not in denial.stderr  # the caller gets no reason ...
+    record = json.loads(reasons.stdout.strip().splitlines()[-1])
+    assert record["decision"] == "deny"  # ... the audit record has them
+    assert any("facility" in reason for reason in record["reasons"])
     denied_out = Path(printed[1].argv[printed[1].argv.index("-o") + 1])
     assert not denied_out.exists()

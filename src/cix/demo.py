@@ -4,7 +4,7 @@
 (`cix.demo_cast`), initialises a node, seeds its registry, gives every person an API token and
 a client configuration file, serves the node (`cix serve`, its own loopback port), uploads the
 sample documents through the REST API as their originators, and prints the addresses, sample
-tokens and three commands: a permitted open, a refused open with its reasons, and
+tokens and commands: a permitted open, a refused open and its reasons in the audit log, and
 `cix audit verify`. It serves until Ctrl-C, then stops the nodes cleanly.
 
 Federation does not exist yet, so the three nodes run independently. `prepare`, `start`,
@@ -305,7 +305,8 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
 
 def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
-    """The three commands the demo prints (on the Canadian node, the first one)."""
+    """The commands the demo prints, on the Canadian node (the first): a permit, a denial
+    and its reasons in the audit log, and `cix audit verify`."""
     can = nodes[0]
     cix = cix_executable()
 
@@ -331,10 +332,17 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
             0,
         ),
         DemoCommand(
-            "denial: the same document for an engineer whose company has no facility clearance",
+            "denial: the same document for an engineer whose company has no facility "
+            "clearance; the node answers one opaque refusal",
             (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-northfab.txt"))),
             as_("northfab-eng"),
             1,
+        ),
+        DemoCommand(
+            "the denial's reasons, as the node's security officer reads them in the audit log",
+            (cix, "audit", "tail", "--dir", str(_display(can.data_dir)), "-n", "1"),
+            {},
+            0,
         ),
         DemoCommand(
             "the Canadian node's audit log verifies",
