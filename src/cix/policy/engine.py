@@ -188,6 +188,7 @@ _RECIPIENT = (
     | THIRD_PARTY_CONSENT_MISSING
 )
 _PROGRAMMES = PROGRAMME_MISSING | PROGRAMME_EXPIRED
+_LEVELS = CLEARANCE_INSUFFICIENT | LEVEL_OUT_OF_SCOPE
 _VALID, _EXPIRED, _MISSING = 0, 1, 2
 _ExplainKey = tuple[int, str | None, str, str, tuple[str, ...], tuple[int, ...]]
 _EXPLAINED: dict[_ExplainKey, tuple[Reason, ...]] = {}
@@ -216,14 +217,25 @@ def explain(
         return _explain(s, lab, bits, to=to, now=now, sources=sources)
     # Otherwise the reasons depend only on these (names, not indices: the cache is shared by
     # every Policies) and on the state of the label's programmes, and they recur: reuse them.
+    # only what the details read goes into the key, so that keys recur
+    names: tuple[str, ...] = ()
     states: tuple[int, ...] = ()
     if bits & _PROGRAMMES:
         progs = s.progs
+        names = lab.prog_names
         states = tuple(
             _MISSING if (e := progs.get(n)) is None else _EXPIRED if e <= now else _VALID
-            for n in lab.prog_names
+            for n in names
         )
-    key = (bits, to, s.level_key, lab.level_key, lab.prog_names, states)
+    levels = bits & _LEVELS
+    key = (
+        bits,
+        to if bits & _RECIPIENT else None,
+        s.level_key if levels else "",
+        lab.level_key if levels else "",
+        names,
+        states,
+    )
     cached = _EXPLAINED.get(key)
     if cached is None:
         if len(_EXPLAINED) >= _EXPLAINED_MAX:
