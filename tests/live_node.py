@@ -18,7 +18,9 @@ from pathlib import Path
 
 import httpx
 
-PASSPHRASE = "test passphrase"
+from cix.demo import PASSPHRASE as DEMO_PASSPHRASE
+
+PASSPHRASE = DEMO_PASSPHRASE  # the demo nodes are served here: their keys use it
 
 
 def free_port() -> int:

@@ -25,6 +25,8 @@ from cix.node.schemas import Clearance, OrganisationIn, PersonIn
 from cix.node.service import Node, init_node
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+PASSPHRASE = "correct horse battery staple"
+ENVIRON = {"CIX_PASSPHRASE": PASSPHRASE}
 
 
 class Clock:
@@ -68,11 +70,11 @@ def make_node(
         agreements=("kor-can",),
         database_url=database_url,
         admin="root",
-        environ={},
+        environ=ENVIRON,
         audit=audit,
         clock=clock,
     )
-    return Node.open(data_dir, environ={}, audit=audit, clock=clock)
+    return Node.open(data_dir, environ=ENVIRON, audit=audit, clock=clock)
 
 
 @pytest.fixture

@@ -138,6 +138,29 @@ SETTINGS: tuple[Setting, ...] = (
         "`CIX_PASSPHRASE` or `CIX_PASSPHRASE_FILE`.",
     ),
     Setting(
+        "audit_log",
+        "secret",
+        "",
+        "Where the tamper-evident audit log lives: a SQLite path (relative to the data "
+        "directory) or a PostgreSQL URL; empty means `audit/log.db`, or the node database "
+        "itself when that is PostgreSQL.",
+    ),
+    Setting(
+        "audit_checkpoint_seconds",
+        "int",
+        60,
+        "Seconds of event time between signed audit checkpoints (0: one per committed batch).",
+        minimum=0,
+        maximum=86400,
+    ),
+    Setting(
+        "kem_algorithm",
+        "str",
+        "x25519",
+        "Key-encapsulation algorithm of the node key `cix init` generates.",
+        choices=("x25519", "mlkem768-x25519"),
+    ),
+    Setting(
         "token_issuer",
         "str",
         "",
@@ -258,6 +281,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+# Secret settings that may be written inline when they hold no password (a URL or a path).
+_URL_SETTINGS = frozenset({"database_url", "audit_log"})
 
 
 @dataclass(frozen=True)
@@ -273,6 +298,9 @@ class Settings:
     database_url: Secret
     blob_dir: Path
     passphrase: Secret
+    audit_log: Secret
+    audit_checkpoint_seconds: int
+    kem_algorithm: str
     token_issuer: str
     token_audience: str
     token_jwks_url: str
@@ -313,6 +341,17 @@ def _resolve_reference(value: str, where: str, data_dir: Path, environ: Mapping[
     raise SettingsError(
         f"{where}: a secret is given by reference only ($env:NAME or $file:PATH), never inline"
     )
+
+
+def _audit_address(value: str, database_url: str, data_dir: Path) -> str:
+    if value:
+        if "://" in value:
+            return value
+        path = Path(value)
+        return str(path if path.is_absolute() else data_dir / path)
+    if database_url.startswith("postgresql"):
+        return database_url
+    return str(data_dir / "audit" / "log.db")
 
 
 def _inline_password(url: str) -> bool:
@@ -412,7 +451,7 @@ def load_settings(
                 if not isinstance(raw, str):
                     raise SettingsError(f"{where}: expected a string reference")
                 if raw and not raw.startswith("$"):
-                    if setting.name == "database_url" and not _inline_password(raw):
+                    if setting.name in _URL_SETTINGS and not _inline_password(raw):
                         value = raw  # a URL without a password is not a secret
                     else:
                         _resolve_reference(raw, where, data_dir, env)
@@ -458,6 +497,9 @@ def load_settings(
         database_url=Secret(database_url),
         blob_dir=blob_dir,
         passphrase=Secret(values["passphrase"]),
+        audit_log=Secret(_audit_address(values["audit_log"], database_url, data_dir)),
+        audit_checkpoint_seconds=values["audit_checkpoint_seconds"],
+        kem_algorithm=values["kem_algorithm"],
         token_issuer=values["token_issuer"] or f"urn:cix:{node_id}",
         token_audience=values["token_audience"],
         token_jwks_url=values["token_jwks_url"],
@@ -491,7 +533,7 @@ def write_config(data_dir: Path, values: Mapping[str, object]) -> Path:
         if setting is None:
             raise SettingsError(f"unknown setting {name!r}")
         if setting.kind == "secret":
-            plain_url = name == "database_url" and isinstance(value, str)
+            plain_url = name in _URL_SETTINGS and isinstance(value, str)
             if plain_url and not _inline_password(str(value)):
                 table[name] = value
                 continue

@@ -176,3 +176,12 @@ def test_entries_round_trip_through_storage(log: Log) -> None:
     assert stored == entry
     assert entry_from_bytes(stored.body) == entry
     assert Checkpoint("kor.cix.example/audit", 1, log.root()).size == 1
+
+
+@pytest.mark.postgres
+def test_sqlalchemy_style_postgres_url_is_accepted(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with open_log(url) as log:
+        log.append(event(0))
+    with open_log(postgres_url, create=False) as again:
+        assert again.size() == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import httpx
 import pytest
 
 from cix.store import migrate
+from tests.node_support import PASSPHRASE
 
 CIX = [sys.executable, "-m", "cix.cli.main"]
 
@@ -26,7 +26,7 @@ def cix(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         text=True,
         check=False,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "CIX_PASSPHRASE": PASSPHRASE, **(env or {})},
     )
 
 
@@ -129,6 +129,7 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[str, Path]]:
         [*CIX, "serve", "--dir", str(data_dir), "--port", str(port), "--log-level", "warning"],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, "CIX_PASSPHRASE": PASSPHRASE},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -172,10 +173,15 @@ def test_real_server_on_loopback(served: tuple[str, Path]) -> None:
     bad = httpx.post(f"{base}/api/v1/organisations", json={**org, "party": "xx"}, headers=headers)
     assert bad.status_code == 422
     assert bad.headers["content-type"] == "application/problem+json"
-    lines = (data_dir / "audit" / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    last = json.loads(lines[-1])
-    assert (last["actor"], last["object"], last["decision"]) == (
-        "root",
-        "organisation:dnd",
-        "permit",
-    )
+    from cix.audit import open_log
+    from cix.settings import load_settings
+
+    address = load_settings(data_dir, environ={}).audit_log.reveal()
+    with open_log(address, create=False) as log:
+        entries = log.tail(5)
+    last = entries[-1].event
+    assert (last.actor, last.object, last.decision) == ("root", "organisation:dnd", "permit")
+    assert "credential.bearer-token" in [e.event.type for e in entries]
+    verified = cix("audit", "verify", "--dir", str(data_dir))
+    assert verified.returncode == 0, verified.stderr
+    assert "intact" in verified.stdout

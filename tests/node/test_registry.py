@@ -74,7 +74,7 @@ def test_only_nsa_officer_sets_facility_clearance(cast: Node) -> None:
         cast.registry.update_organisation(_actor(cast, "admin2"), "acme", patch)
     updated = cast.registry.update_organisation(_actor(cast, "nsa"), "acme", patch)
     assert updated.facility_clearance is not None
-    assert updated.facility_clearance.level == "SECRET"
+    assert updated.facility_clearance.level == "S"  # national name resolved to the level code
 
 
 def test_government_body_holds_no_facility_clearance(cast: Node) -> None:
@@ -202,3 +202,15 @@ def test_audit_failure_aborts_the_change(cast: Node) -> None:
         )
     with pytest.raises(NotFound):
         cast.registry.get_programme(_actor(cast, "nsa"), "X1")
+
+
+def test_unknown_clearance_level_is_refused_naming_it(cast: Node) -> None:
+    from cix.errors import InputError
+
+    with pytest.raises(InputError, match=r"clearance: .*ULTRA"):
+        cast.registry.update_person(
+            _actor(cast, "nsa"),
+            "bob",
+            PersonPatch(clearance=Clearance(level="ULTRA", party="CAN", expires=EXPIRES)),
+        )
+    assert cast.registry.get_person(_actor(cast, "nsa"), "bob").clearance is None

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from cix.labels import GOVONLY, OutOfScope
+from cix.agreements import bundled
+from cix.labels import GOVONLY, Label, OutOfScope
 from cix.policy import Action, Code, Decision, Policies, Subject, decide
 from tests.policy.helpers import NOW, label
 
@@ -369,3 +370,89 @@ def test_destroy_needs_access_and_certification(
         decide(subject(clearance=None), label(), "destroy", agreements=policies, now=NOW),
         "clearance-missing",
     )
+
+
+def test_reason_details_never_come_from_another_policies_view(subject: SubjectFactory) -> None:
+    # party indices differ between these two views; the explanation cache is keyed by names
+    korea_first = Policies([bundled(i) for i in ("kor-can", "kor-national", "can-national")])
+    canada_first = Policies([bundled(i) for i in ("can-deu", "kor-can", "deu-national")])
+    canadian = subject(clearance={"party": "CAN", "level": "C", "expires": "2027-12-31"})
+    first = decide(canadian, label("II"), "read", agreements=korea_first, now=NOW)
+    denied(first, "clearance-insufficient")
+    assert first.reasons[0].detail == "clearance CAN C, label KOR II"
+    german = subject(
+        nationalities=["DEU"],
+        clearance={"party": "DEU", "level": "NFD", "expires": "2027-12-31"},
+        programmes={},
+    )
+    top_secret = label(
+        "TS",
+        policy="can-deu",
+        originator="CAN",
+        releasable_to=frozenset({"CAN", "DEU"}),
+        programmes=frozenset(),
+    )
+    second = decide(german, top_secret, "read", agreements=canada_first, now=NOW)
+    denied(second, "clearance-insufficient")
+    assert second.reasons[0].detail == "clearance DEU NFD, label CAN TS"
+
+
+STALE = {"briefed_until": "2026-01-01"}
+NO_PROGRAMMES: dict[str, Any] = {"programmes": {}}
+CONTRACTOR = {"organisation": {"id": "irving", "kind": "contractor", "party": "CAN"}}
+
+# (attack, subject changes, label, action, decide() keywords, its codes, extra changes, extra code)
+ATTACKS: list[tuple[str, dict[str, Any], Label, str, dict[str, Any], set[str], dict[str, Any], str]]
+ATTACKS = [
+    ("expired clearance", {"clearance": {"party": "CAN", "level": "S", "expires": "2026-05-31"}},
+     label(), "read", {}, {"clearance-expired"}, STALE, "briefing-stale"),
+    ("expired programme", {"programmes": {"CPSP": "2026-01-31"}},
+     label(), "read", {}, {"programme-expired"}, STALE, "briefing-stale"),
+    ("stale briefing", STALE, label(), "read", {}, {"briefing-stale"},
+     NO_PROGRAMMES, "programme-missing"),
+    ("wrong nationality", {}, label(releasable_to=frozenset({"KOR"})), "read", {},
+     {"nationality-not-released"}, STALE, "briefing-stale"),
+    ("dual national", {"nationalities": ["CAN", "DEU"]}, label(), "read", {},
+     {"third-party-national"}, STALE, "briefing-stale"),
+    ("contractor without facility clearance", CONTRACTOR, label(), "read", {},
+     {"facility-clearance-missing"}, STALE, "briefing-stale"),
+    ("contractor on government-only", CONTRACTOR, label(caveats=frozenset({GOVONLY})), "read",
+     {}, {"facility-clearance-missing", "government-only"}, STALE, "briefing-stale"),
+    ("missing programme", {}, label(programmes=frozenset({"CPSP", "KSS"})), "read", {},
+     {"programme-missing"}, STALE, "briefing-stale"),
+    ("military secret class I toward Canada", KOREAN_OFFICER,
+     label("I", policy="kor-national", releasable_to=frozenset({"KOR"}), programmes=frozenset()),
+     "transmit", {"to": "CAN"}, {"recipient-third-party", "recipient-level-out-of-scope"},
+     STALE, "briefing-stale"),
+    ("role without clearance", {"clearance": None, "roles": ["admiral"]}, label(), "read", {},
+     {"clearance-missing"}, STALE, "briefing-stale"),
+    ("write-down on create", {}, label("III"), "create", {"sources": [label("II")]},
+     {"write-down"}, STALE, "briefing-stale"),
+    ("downgrade without consent", {}, label(), "downgrade", {}, {"downgrade-consent-missing"},
+     STALE, "briefing-stale"),
+    ("third-party release to Germany", {}, label(), "release", {"to": "DEU"},
+     {"third-party-consent-missing"}, STALE, "briefing-stale"),
+    ("transmit of kor-can to Germany", {}, label(), "transmit", {"to": "DEU"},
+     {"recipient-third-party"}, NO_PROGRAMMES, "programme-missing"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "lab", "action", "kw", "codes", "extra", "extra_code"),
+    [pytest.param(*row[1:], id=row[0]) for row in ATTACKS],
+)
+def test_each_attack_is_reported_together_with_every_other_failing_rule(
+    policies: Policies,
+    subject: SubjectFactory,
+    changes: dict[str, Any],
+    lab: Label,
+    action: str,
+    kw: dict[str, Any],
+    codes: set[str],
+    extra: dict[str, Any],
+    extra_code: str,
+) -> None:
+    alone = decide(subject(**changes), lab, action, agreements=policies, now=NOW, **kw)
+    denied(alone, *codes)
+    also = decide(subject(**{**changes, **extra}), lab, action, agreements=policies, now=NOW, **kw)
+    denied(also, *codes, extra_code)

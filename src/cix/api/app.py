@@ -14,7 +14,7 @@ from cix import __version__
 from cix.api import problems
 from cix.api.auth import authenticate
 from cix.api.limits import BodyLimit, FailureLimiter
-from cix.api.routes import public, registry, tokens
+from cix.api.routes import documents, public, registry, tokens
 from cix.node.service import Node
 
 API_PREFIX = "/api/v1"
@@ -55,6 +55,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(public.api_router, prefix=API_PREFIX)
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
     protected.include_router(registry.router)
+    protected.include_router(documents.router)
     protected.include_router(tokens.router)
     app.include_router(protected)
     return app

@@ -24,14 +24,10 @@ from cix.errors import (
     StorageError,
     VerificationError,
 )
-from cix.node.errors import Conflict, NotFound, Unauthenticated
+from cix.node.errors import Conflict, NotFound, PayloadTooLarge, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("cix.api")
-
-
-class PayloadTooLarge(InputError):
-    """The request body is larger than the node accepts (HTTP 413)."""
 
 
 class RateLimited(AccessDenied):
@@ -112,6 +108,11 @@ def response_for(exc: CixError) -> JSONResponse:
             status, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     if status == 403:
+        # Integrity failures stay opaque; a decision's stable reason codes (no details) are
+        # given to the caller it refused.
+        codes = getattr(exc, "reasons", ()) if isinstance(exc, AccessDenied) else ()
+        if codes:
+            return problem(status, str(Refused()), reasons=[{"code": c} for c in codes])
         return problem(status, str(Refused()))
     if status >= 500:
         _log.warning("request failed: %s", type(exc).__name__)

@@ -29,7 +29,7 @@ from cix.audit.checkpoint import (
     sign_checkpoint,
     verifier_from_vkey,
 )
-from cix.audit.entry import Entry, Event, entry_from_bytes, record
+from cix.audit.entry import Entry, Event, entry_from_bytes
 from cix.audit.errors import (
     AuditInputError,
     EntryMissing,
@@ -240,22 +240,33 @@ class Log:
         with self._storage.write() as tx:
             size = tx.size()
             frontier = merkle.Frontier.load(size, _leaf_reader(tx.read_nodes))
+            if seqs is not None:
+                if len(seqs) != len(events):
+                    raise AuditInputError("seqs: one expected number (or None) per event")
+                for i, want in enumerate(seqs):
+                    if want is not None and want != size + i:
+                        raise AuditInputError(
+                            f"line {i + 1}: seq {want} given, but the next entry is {size + i}"
+                        )
+            # The append hot path: Frontier.push and storage_id written inline.
+            stack = frontier.hashes
             rows: list[tuple[int, bytes, bytes]] = []
             nodes: list[tuple[int, bytes]] = []
             entries: list[Entry] = []
-            for i, event in enumerate(events):
-                seq = size + i
-                if seqs is not None and seqs[i] is not None and seqs[i] != seq:
-                    raise AuditInputError(
-                        f"line {i + 1}: seq {seqs[i]} given, but the next entry is {seq}"
-                    )
-                entry = record(seq, event)
-                leaf = sha(b"\x00" + entry.body).digest()
-                rows.append((seq, leaf, entry.body))
-                nodes.extend(
-                    (merkle.storage_id(level, index), h) for level, index, h in frontier.push(leaf)
-                )
+            for seq, event in enumerate(events, start=size):
+                entry = Entry(seq, event, event.canonical(seq))
+                h = sha(b"\x00" + entry.body).digest()
+                rows.append((seq, h, entry.body))
                 entries.append(entry)
+                if seq & 1:
+                    base = 2 * seq - seq.bit_count()
+                    level = 0
+                    while seq >> level & 1:
+                        h = sha(b"\x01" + stack.pop() + h).digest()
+                        level += 1
+                        nodes.append((base + level, h))
+                stack.append(h)
+            frontier.size = size + len(events)
             new_size = size + len(events)
             tx.add(rows, nodes, new_size)
             if self._signer is not None and self._checkpoint_due(events[-1].time):

@@ -169,15 +169,37 @@ def prove(
 
 @audit_app.command()
 def verify(
-    log: LogOption,
+    log: Annotated[
+        str | None, typer.Option("--log", help="SQLite path or postgresql:// URL.")
+    ] = None,
     log_key: Annotated[
         str | None, typer.Option(help="Verifier key (file or text) instead of the pinned one.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="A node's data directory: its log, checked with the node's audit key."
+        ),
     ] = None,
 ) -> None:
     """Recompute the whole log; exit 0 when intact, 1 naming the first thing broken."""
     from cix.audit import load_verifier
+    from cix.audit.errors import AuditInputError
     from cix.errors import VerificationError
 
+    if (log is None) == (data_dir is None):
+        raise AuditInputError("give exactly one of --log and --dir")
+    if data_dir is not None:
+        from cix.audit.keyfile import public_path
+        from cix.node.keyring import AUDIT_KEY, KEYS_DIR
+        from cix.settings import load_settings
+
+        settings = load_settings(data_dir)
+        log = settings.audit_log.reveal()
+        node_key = public_path(settings.data_dir / KEYS_DIR / AUDIT_KEY)
+        if log_key is None and node_key.exists():
+            log_key = str(node_key)
+    assert log is not None
     verifier = load_verifier(log_key) if log_key else None
     with _open(log) as audit_log:
         try:

@@ -80,7 +80,7 @@ def serve(
         "database_url": database_url,
         "log_level": log_level,
     }
-    node = Node.open(data_dir, overrides=overrides)
+    node = Node.open(data_dir, overrides=overrides, unlock=True)
     settings = node.settings
     try:
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
@@ -104,10 +104,12 @@ def token_issue(
 ) -> None:
     """Print a bearer token for a registered person, signed by the built-in issuer."""
     from cix.errors import InputError
+    from cix.node.auditing import AuditEvent
     from cix.node.errors import Unauthenticated
+    from cix.node.roles import SYSTEM
     from cix.node.service import Node
 
-    node = Node.open(data_dir)
+    node = Node.open(data_dir, unlock=False)
     try:
         if node.issuer is None:
             raise InputError(f"{data_dir}: the node uses an external issuer (token_jwks_url)")
@@ -115,7 +117,20 @@ def token_issue(
             node.registry.actor_for(user)
         except Unauthenticated:
             raise InputError(f"no active person {user!r} in the registry of {data_dir}") from None
-        typer.echo(node.issuer.issue(user, ttl=ttl, now=node.clock()))
+        now = node.clock()
+        token = node.issuer.issue(user, ttl=ttl, now=now)
+        node.audit.append(
+            AuditEvent(
+                type="credential.bearer-token",
+                actor=SYSTEM.id,
+                object=f"person:{user}",
+                action="issue",
+                decision="permit",
+                time=now,
+                details={"ttl": ttl},
+            )
+        )
+        typer.echo(token)
     finally:
         node.close()
 

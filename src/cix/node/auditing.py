@@ -1,23 +1,23 @@
 """The audit sink a node's services write to (every decision, grant, denial and change).
 
 Services depend on the `AuditSink` protocol only. `MemoryAuditSink` keeps events in a list
-(tests, the simulator); the node's tamper-evident log (`cix.audit`) plugs in behind the same
-protocol. A service appends *before* it commits the change it records, so a change is never
-committed unaudited; an append failure aborts the change.
+(tests, the simulator); `LogAuditSink` writes to the node's tamper-evident log (`cix.audit`).
+A service appends *before* it commits the change it records, so a change is never committed
+unaudited; an append failure aborts the change.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from cix.errors import StorageError
+from cix.errors import InputError, StorageError
+
+if TYPE_CHECKING:
+    from cix.audit import Log
 
 
 @dataclass(frozen=True)
@@ -74,22 +74,34 @@ class MemoryAuditSink:
             self.events.append(event)
 
 
-class JsonLinesAuditSink:
-    """Appends events as JSON lines with fsync: the interim sink until `cix.audit` lands."""
+class LogAuditSink:
+    """Appends events to the node's tamper-evident log (`cix.audit`), each durably."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
+    def __init__(self, log: Log, node: str) -> None:
+        self.log = log
+        self.node = node
 
     def append(self, event: AuditEvent) -> None:
-        """Append and fsync one line; raises StorageError if the disk refuses."""
-        line = json.dumps(event.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
-        with self._lock:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except OSError as exc:
-                raise StorageError(f"audit append failed: {exc.strerror}") from exc
+        """Append `event` as an audit entry; StorageError if the log cannot take it."""
+        from cix.audit import Event
+
+        try:
+            self.log.append(
+                Event(
+                    time=event.time,
+                    node=self.node,
+                    type=event.type,
+                    actor=event.actor,
+                    object=event.object,
+                    action=event.action,
+                    decision=event.decision,
+                    reasons=event.reasons,
+                    details=dict(event.details),
+                )
+            )
+        except (InputError, OSError) as exc:
+            raise StorageError(f"audit append failed: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the log."""
+        self.log.close()

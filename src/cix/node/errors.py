@@ -19,3 +19,7 @@ class Forbidden(AccessDenied):
 
 class Unauthenticated(AccessDenied):
     """No valid credential was presented (HTTP 401); the precise reason is logged only."""
+
+
+class PayloadTooLarge(InputError):
+    """The request body or document is larger than the node accepts (HTTP 413)."""

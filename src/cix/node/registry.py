@@ -24,12 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+if TYPE_CHECKING:
+    from cix.policy import Subject
+
+from cix.errors import InputError
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from cix.node.roles import SYSTEM, Actor, Role
@@ -130,6 +134,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def resolve_clearance(clearance: Clearance | None, where: str) -> Clearance | None:
+    """The clearance with its level as a code of the issuing party's scheme.
+
+    The level may be given as a code (`S`) or a national name (`SECRET`, `군사Ⅱ급비밀`); an
+    unknown party or level is an InputError naming it.
+    """
+    if clearance is None:
+        return None
+    from cix.agreements import bundled_registry
+    from cix.labels import LabelError
+
+    try:
+        level = bundled_registry().scheme(clearance.party).resolve(clearance.level)
+    except LabelError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    return Clearance(level=level.code, party=clearance.party, expires=clearance.expires)
+
+
 class Registry:
     """Organisations, people, programmes and memberships, changed only by the right roles."""
 
@@ -203,7 +225,7 @@ class Registry:
         if spec.facility_clearance is not None:
             self._require(actor, (Role.NSA_OFFICER,), event, obj, "create")
         now = self.clock()
-        facility = spec.facility_clearance
+        facility = resolve_clearance(spec.facility_clearance, "facility_clearance")
         row = Organisation(
             id=spec.id,
             name=spec.name,
@@ -239,7 +261,7 @@ class Registry:
             if "name" in fields and patch.name is not None:
                 row.name = patch.name
             if "facility_clearance" in fields:
-                facility = patch.facility_clearance
+                facility = resolve_clearance(patch.facility_clearance, "facility_clearance")
                 if facility is not None and row.kind != "contractor":
                     raise Conflict(f"organisation {org_id!r} is not a contractor")
                 row.facility_level = facility.level if facility else None
@@ -323,7 +345,7 @@ class Registry:
             roles=roles if roles - {Role.READER} else None,
         )
         now = self.clock()
-        clearance = spec.clearance
+        clearance = resolve_clearance(spec.clearance, "clearance")
         row = Person(
             id=spec.id,
             name=spec.name,
@@ -389,7 +411,7 @@ class Registry:
             if patch.nationalities is not None:
                 row.nationalities = sorted(set(patch.nationalities))
             if "clearance" in fields:
-                clearance = patch.clearance
+                clearance = resolve_clearance(patch.clearance, "clearance")
                 row.clearance_level = clearance.level if clearance else None
                 row.clearance_party = clearance.party if clearance else None
                 row.clearance_expires = clearance.expires if clearance else None
@@ -552,6 +574,46 @@ class Registry:
                 if row.programme_id not in result or row.valid_until > result[row.programme_id]:
                     result[row.programme_id] = row.valid_until
             return result
+
+    def subject_for(self, person_id: str, now: datetime) -> Subject:
+        """The decision function's view of `person_id` at `now` (current memberships only)."""
+        from cix.policy import Clearance as PolicyClearance
+        from cix.policy import Organisation as PolicyOrganisation
+        from cix.policy import OrganisationKind, make_subject
+
+        programmes = self.memberships_of(person_id, now)
+        with self.db.read() as session:
+            person = session.get(Person, person_id)
+            if person is None or not person.active:
+                raise Unauthenticated(f"no active person {person_id!r}")
+            org = session.get(Organisation, person.organisation_id)
+            assert org is not None
+        clearance = None
+        if person.clearance_level and person.clearance_party and person.clearance_expires:
+            clearance = PolicyClearance(
+                party=person.clearance_party,
+                level=person.clearance_level,
+                expires=person.clearance_expires,
+            )
+        facility = None
+        if org.facility_level and org.facility_party and org.facility_expires:
+            facility = PolicyClearance(
+                party=org.facility_party, level=org.facility_level, expires=org.facility_expires
+            )
+        return make_subject(
+            id=person.id,
+            nationalities=frozenset(person.nationalities),
+            clearance=clearance,
+            briefed_until=person.briefed_until,
+            programmes=programmes,
+            roles=frozenset(person.roles),
+            organisation=PolicyOrganisation(
+                id=org.id,
+                kind=OrganisationKind(org.kind),
+                party=org.party,
+                facility_clearance=facility,
+            ),
+        )
 
     @staticmethod
     def _flush(session: Session, what: str) -> None:

@@ -8,16 +8,22 @@ directory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
-from cix.node.auditing import AuditSink, JsonLinesAuditSink
+from cix.node.auditing import AuditSink, LogAuditSink
+from cix.node.documents import Documents
+from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.registry import Clock, Registry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
 from cix.node.tokens import ApiTokens, TokenIssuer, TokenVerifier
+from cix.policy import Policies
 from cix.settings import (
     CONFIG_FILE,
     Settings,
@@ -30,7 +36,24 @@ from cix.store import migrate
 from cix.store.blobs import BlobStore
 from cix.store.db import Database
 
-AUDIT_EVENTS_FILE = Path("audit") / "events.jsonl"
+
+def held_agreements(settings: Settings) -> dict[str, Agreement]:
+    """The policies this node decides under: its agreements and its own national policy."""
+    registry = bundled_registry()
+    held = {a: registry.get(a) for a in settings.agreements}
+    national = registry.national_policy(settings.party)
+    held[national.id] = national
+    return held
+
+
+def _passphrase(settings: Settings) -> bytes:
+    value = settings.passphrase.reveal()
+    if not value:
+        raise SettingsError(
+            "no key passphrase: set CIX_PASSPHRASE or CIX_PASSPHRASE_FILE "
+            '(or `passphrase = "$env:NAME"` in cix.toml)'
+        )
+    return value.encode("utf-8")
 
 
 class StaleSchema(InputError):
@@ -38,7 +61,11 @@ class StaleSchema(InputError):
 
 
 class Node:
-    """Everything one node's API and CLI act through."""
+    """Everything one node's API and CLI act through.
+
+    `keys` is None when the node was opened without unlocking its keys (commands that need
+    no private key, such as `cix token issue`); anything that seals or opens refuses then.
+    """
 
     def __init__(
         self,
@@ -46,16 +73,31 @@ class Node:
         db: Database,
         audit: AuditSink,
         clock: Clock = utc_now,
+        keys: NodeKeys | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.audit = audit
         self.clock = clock
+        self.keys = keys
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = Registry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit)
         self.issuer = TokenIssuer.load(settings) if settings.uses_builtin_issuer else None
         self.verifier = TokenVerifier(settings, self.issuer)
+        self.agreements = held_agreements(settings)
+        self.documents = Documents(
+            db=db,
+            blobs=self.blobs,
+            audit=audit,
+            registry=self.registry,
+            policies=Policies(self.agreements.values()),
+            agreements=self.agreements,
+            party=settings.party,
+            keys=keys,
+            clock=clock,
+            max_upload_bytes=settings.max_upload_bytes,
+        )
 
     @classmethod
     def open(
@@ -66,8 +108,14 @@ class Node:
         overrides: Mapping[str, object] | None = None,
         audit: AuditSink | None = None,
         clock: Clock = utc_now,
+        unlock: bool | None = None,
     ) -> Node:
-        """Open the node in `data_dir`; raises `StaleSchema` if its database needs upgrading."""
+        """Open the node in `data_dir`; raises `StaleSchema` if its database needs upgrading.
+
+        With `unlock` the private keys are loaded with the configured passphrase (a wrong or
+        missing one is an InputError naming what to set); without, they stay locked; by
+        default they are unlocked when a passphrase is configured.
+        """
         settings = load_settings(data_dir, environ=environ, overrides=overrides)
         url = settings.database_url.reveal()
         revision = migrate.current(url)
@@ -76,13 +124,33 @@ class Node:
                 f"{settings.data_dir}: database schema is at revision {revision or 'none'}, "
                 f"this cix needs {migrate.head()}: run `cix init --dir {settings.data_dir}`"
             )
+        if unlock is None:
+            unlock = bool(settings.passphrase.reveal())
+        keys = load_node_keys(settings.data_dir, _passphrase(settings)) if unlock else None
+        sink: AuditSink
+        if audit is None:
+            from cix.audit import open_log
+
+            interval = settings.audit_checkpoint_seconds
+            sink = LogAuditSink(
+                open_log(
+                    settings.audit_log.reveal(),
+                    create=False,
+                    signer=keys.audit_signer if keys else None,
+                    checkpoint_interval=timedelta(seconds=interval) if interval else None,
+                ),
+                settings.node_id,
+            )
+        else:
+            sink = audit
         db = Database(url)
-        sink = audit or JsonLinesAuditSink(settings.data_dir / AUDIT_EVENTS_FILE)
-        return cls(settings, db, sink, clock)
+        return cls(settings, db, sink, clock, keys)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and the audit log."""
         self.db.dispose()
+        if isinstance(self.audit, LogAuditSink):
+            self.audit.close()
 
 
 @dataclass(frozen=True)
@@ -120,6 +188,12 @@ def init_node(
             raise InputError("--party is required to create a node")
         if data_dir.exists() and any(data_dir.iterdir()):
             raise InputError(f"{data_dir}: exists and is not empty; choose a new directory")
+        env = os.environ if environ is None else environ
+        if not (env.get("CIX_PASSPHRASE") or env.get("CIX_PASSPHRASE_FILE")):
+            raise SettingsError(
+                "no key passphrase: set CIX_PASSPHRASE or CIX_PASSPHRASE_FILE to encrypt "
+                "the node keys"
+            )
         values: dict[str, object] = {"party": party, "agreements": list(agreements)}
         if database_url:
             values["database_url"] = database_url
@@ -136,7 +210,19 @@ def init_node(
     before = migrate.current(url)
     migrate.upgrade(url)
     BlobStore(settings.blob_dir).create()
-    (data_dir / AUDIT_EVENTS_FILE).parent.mkdir(exist_ok=True, mode=0o700)
+    if not has_node_keys(data_dir):
+        create_node_keys(
+            data_dir,
+            _passphrase(settings),
+            kem_algorithm=settings.kem_algorithm,
+            node_id=settings.node_id,
+        )
+    audit_address = settings.audit_log.reveal()
+    if "://" not in audit_address:
+        Path(audit_address).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from cix.audit import open_log
+
+    open_log(audit_address, create=True).close()
     if settings.uses_builtin_issuer and not (data_dir / "keys" / "token-issuer.jwk").exists():
         TokenIssuer.create(data_dir)
     if created and admin is not None:

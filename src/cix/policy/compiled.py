@@ -62,6 +62,7 @@ class CompiledSubject:
         "fcl_exp",
         "fcl_missing",
         "fcl_rank",
+        "level_key",
         "nat",
         "progs",
         "stamp",
@@ -84,6 +85,7 @@ class CompiledSubject:
     fcl_col: int
     fcl_rank: int
     fcl_exp: float
+    level_key: str
     stamp: Obligation
 
 
@@ -96,6 +98,7 @@ class CompiledLabel:
         "govonly",
         "inside",
         "label",
+        "level_key",
         "need",
         "obligations",
         "orig_col",
@@ -116,6 +119,7 @@ class CompiledLabel:
             setattr(self, name, value)
 
     label: Label
+    level_key: str
     policy: int
     need: tuple[int, ...]
     orig_col: int
@@ -277,6 +281,7 @@ class Policies:
             fcl_col=fcl_col,
             fcl_rank=fcl_rank,
             fcl_exp=fcl_exp,
+            level_key="" if clearance is None else f"{clearance.party} {clearance.level}",
             stamp=Obligation("stamp-identity", (("subject", subject.id),)),
         )
 
@@ -318,6 +323,7 @@ class Policies:
         receipt = agreement.requires_receipt(origin, label.classification)
         compiled = CompiledLabel(
             label=label,
+            level_key=f"{label.originator} {label.classification}",
             policy=pol.index,
             need=tuple(need),
             orig_col=self.column(origin),

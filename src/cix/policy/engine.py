@@ -189,7 +189,7 @@ _RECIPIENT = (
 )
 _PER_REQUEST = PROGRAMME_MISSING | PROGRAMME_EXPIRED | WRITE_DOWN
 """Reasons whose details depend on more than the label's level and the subject's clearance."""
-_EXPLAINED: dict[tuple[int, str | None, int, int, int, int], tuple[Reason, ...]] = {}
+_EXPLAINED: dict[tuple[int, str | None, str, str], tuple[Reason, ...]] = {}
 _EXPLAINED_MAX = 1 << 16
 _DETAILED = (
     _RECIPIENT
@@ -212,9 +212,9 @@ def explain(
 ) -> tuple[Reason, ...]:
     """The reasons for `bits`, in code order, with details where a rule has them."""
     if not bits & _PER_REQUEST:
-        # the reasons then depend only on these, and recur: reuse the tuple
-        # (column, rank) pairs name the clearance's and the label's levels
-        key = (bits, to, s.cl_col, s.cl_rank, lab.orig_col, lab.own_rank)
+        # the reasons then depend only on these (names, not indices: the cache is shared
+        # by every Policies), and recur: reuse the tuple
+        key = (bits, to, s.level_key, lab.level_key)
         cached = _EXPLAINED.get(key)
         if cached is None:
             if len(_EXPLAINED) >= _EXPLAINED_MAX:

@@ -108,6 +108,18 @@ class BlobStore:
         finally:
             tmp.unlink(missing_ok=True)
 
+    def writer(self, *, limit: int | None = None) -> BlobWriter:
+        """A file-like sink whose bytes become a blob on `commit()` (nothing on `abort()`)."""
+        self.create()
+        return BlobWriter(self, limit)
+
+    def _install(self, tmp: Path, sha256: str) -> None:
+        final = self.path(sha256)
+        with _storage_errors("write"):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+
     def put_file(self, handle: BinaryIO, *, limit: int | None = None) -> BlobRef:
         """Store everything readable from `handle` (streamed in 1 MiB chunks)."""
         return self.put(iter(lambda: handle.read(CHUNK), b""), limit=limit)
@@ -153,3 +165,52 @@ class BlobStore:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+class BlobWriter:
+    """Bytes written here are hashed as they arrive and become a blob on `commit()`.
+
+    Until then they sit in a temporary file of the store, removed by `abort()` (or by
+    `sweep_temporary` after a crash), so a half-written blob is never visible.
+    """
+
+    def __init__(self, store: BlobStore, limit: int | None) -> None:
+        self._store = store
+        self._limit = limit
+        self._tmp = store.root / "tmp" / secrets.token_hex(16)
+        self._digest = hashlib.sha256()
+        self._size = 0
+        with _storage_errors("write"):
+            self._handle = self._tmp.open("xb")
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append `data`; raises BlobTooLarge past the limit."""
+        self._size += len(data)
+        if self._limit is not None and self._size > self._limit:
+            raise BlobTooLarge(f"blob is larger than the limit of {self._limit} bytes")
+        self._digest.update(data)
+        with _storage_errors("write"):
+            return self._handle.write(data)
+
+    def flush(self) -> None:
+        """Flush buffered bytes to the temporary file."""
+        with _storage_errors("write"):
+            self._handle.flush()
+
+    def commit(self) -> BlobRef:
+        """Make the bytes durable and visible under their hash; return the reference."""
+        try:
+            with _storage_errors("write"):
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+                self._handle.close()
+            ref = BlobRef(self._digest.hexdigest(), self._size)
+            self._store._install(self._tmp, ref.sha256)
+            return ref
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop the bytes written so far (idempotent)."""
+        self._handle.close()
+        self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,277 @@
+"""Document routes: streamed upload and open, listing, metadata, copies, destruction, incidents.
+
+Uploads stream the request body into the sealing code in a worker thread (bounded memory,
+plaintext never on disk); opens decrypt in a worker thread into a bounded queue that the
+response drains. The decision comes first: a refused open answers 403 before any byte.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from cix.api.auth import CurrentActor, node_of
+from cix.errors import InputError
+
+router = APIRouter(tags=["documents"])
+DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+_END = object()
+
+
+class DocumentOut(BaseModel):
+    """A document's register entry as a reader may see it."""
+
+    id: str
+    label: dict[str, Any]
+    banner: str
+    title: str
+    media_type: str
+    plaintext_size: int
+    sealed_size: int
+    created_by: str
+    created_at: str
+    custodian: str
+    copies_made: int
+    sources: list[str]
+
+
+class DocumentPage(BaseModel):
+    """One page of documents, newest first; pass `next_cursor` as `cursor` for the next."""
+
+    items: list[DocumentOut]
+    next_cursor: str | None
+
+
+class ReproductionIn(BaseModel):
+    """A request to account for a numbered copy."""
+
+    model_config = ConfigDict(extra="forbid")
+    holder: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReproductionOut(BaseModel):
+    """The copy number given to a reproduction."""
+
+    document: str
+    copy_number: int
+
+
+class DestroyIn(BaseModel):
+    """A request to destroy a document."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class IncidentIn(BaseModel):
+    """A report of loss or compromise (or a suspicion of one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    document: Annotated[str | None, Field(pattern=r"^[0-9a-f]{32}$")] = None
+    kind: Annotated[str, Field(pattern=r"^(loss|compromise|suspected)$")]
+    description: Annotated[str, Field(min_length=1, max_length=8000)]
+
+
+class _BodyReader:
+    """A blocking reader, used in a worker thread, over the request's async body stream."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+        self._done = False
+
+    async def _next(self) -> bytes | None:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            chunk = anyio.from_thread.run(self._next)
+            if chunk is None:
+                self._done = True
+            else:
+                self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
+def _label_from_query(text: str, now: Any) -> Any:
+    """A label from a banner (`SECRET//CPSP//REL TO CAN, KOR`) or its JSON form; a JSON
+    label without `created` is created now."""
+    from cix.labels import Label, format_time, parse_any
+
+    body = text.strip()
+    if body.startswith("{"):
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            raise InputError("label: not valid JSON") from None
+        if isinstance(obj, dict) and "created" not in obj:
+            obj["created"] = format_time(now.astimezone(UTC))
+        body = json.dumps(obj)
+    parsed = parse_any(body, created=now)
+    if not isinstance(parsed, Label):
+        raise InputError("label: give the originator's label, not an alternative label")
+    return parsed
+
+
+@router.post("/documents", status_code=201)
+async def upload_document(
+    request: Request,
+    actor: CurrentActor,
+    label: Annotated[str, Query(max_length=8192, description="A banner or the label's JSON.")],
+    title: Annotated[str, Query(min_length=1, max_length=500)],
+    source: Annotated[list[str] | None, Query(max_length=64)] = None,
+) -> DocumentOut:
+    """Seal the request body under `label` (a banner or the JSON form; streamed) and
+    register it; each `source` names a document it was derived from (its label must
+    dominate theirs)."""
+    node = node_of(request)
+    media_type = request.headers.get("content-type", "application/octet-stream")[:200]
+    size = request.headers.get("content-length")
+    parsed = _label_from_query(label, node.clock())
+    reader = _BodyReader(request.stream().__aiter__())
+
+    def work() -> Any:
+        return node.documents.upload(
+            actor,
+            label=parsed,
+            title=title,
+            media_type=media_type,
+            source=reader,  # type: ignore[arg-type]
+            size_hint=int(size) if size and size.isdigit() else None,
+            derived_from=tuple(source or ()),
+        )
+
+    info = await anyio.to_thread.run_sync(work)
+    return DocumentOut(**info.to_json())
+
+
+@router.get("/documents")
+def list_documents(
+    request: Request,
+    actor: CurrentActor,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Title contains.")] = None,
+) -> DocumentPage:
+    """The newest documents the caller may read (filtered on the server, never leaked)."""
+    node = node_of(request)
+    size = min(limit or node.settings.page_size, node.settings.max_page_size)
+    page = node.documents.list(actor, limit=size, cursor=cursor, title_contains=q)
+    return DocumentPage(
+        items=[DocumentOut(**i.to_json()) for i in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/documents/{doc_id}")
+def show_document(request: Request, actor: CurrentActor, doc_id: DocId) -> DocumentOut:
+    """A document's metadata, if the caller may read it."""
+    return DocumentOut(**node_of(request).documents.show(actor, doc_id).to_json())
+
+
+class _QueueWriter:
+    """A file-like sink for the worker thread: chunks go to a bounded queue."""
+
+    def __init__(self, out: queue.Queue[object]) -> None:
+        self._out = out
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._out.put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        return None
+
+
+@router.get(
+    "/documents/{doc_id}/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def open_document(request: Request, actor: CurrentActor, doc_id: DocId) -> StreamingResponse:
+    """The decrypted content, streamed, with the marking and the reader's identity as headers
+    (`Cix-Marking`, `Cix-Reader`, `Cix-Obligations`): the obligations of the permit."""
+    node = node_of(request)
+    opening, write_to = node.documents.open(actor, doc_id)
+    chunks: queue.Queue[object] = queue.Queue(maxsize=16)
+
+    def produce() -> None:
+        try:
+            write_to(_QueueWriter(chunks))  # type: ignore[arg-type]
+        except BaseException as exc:  # the stream is cut; the reason is in the audit log
+            chunks.put(exc)
+        finally:
+            chunks.put(_END)
+
+    threading.Thread(target=produce, name=f"open-{doc_id}", daemon=True).start()
+
+    def drain() -> Iterator[bytes]:
+        while True:
+            item = chunks.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, bytes)
+            yield item
+
+    headers = {
+        "Cix-Marking": quote(opening.marking, safe=" /,-()"),
+        "Cix-Reader": opening.reader,
+        "Cix-Obligations": json.dumps(list(opening.obligations), ensure_ascii=True),
+        "Content-Length": str(opening.info.plaintext_size),
+        "Cache-Control": "no-store",
+    }
+    return StreamingResponse(drain(), media_type=opening.info.media_type, headers=headers)
+
+
+@router.post("/documents/{doc_id}/reproductions", status_code=201)
+def reproduce_document(
+    request: Request, actor: CurrentActor, doc_id: DocId, body: ReproductionIn
+) -> ReproductionOut:
+    """Account for a numbered copy held by `holder` (who must be entitled to it too)."""
+    number = node_of(request).documents.reproduce(
+        actor, doc_id, holder=body.holder, reason=body.reason
+    )
+    return ReproductionOut(document=doc_id, copy_number=number)
+
+
+@router.post("/documents/{doc_id}/destroy")
+def destroy_document(
+    request: Request, actor: CurrentActor, doc_id: DocId, body: DestroyIn
+) -> dict[str, Any]:
+    """Destroy the document (custodian or NSA officer); returns the destruction certificate."""
+    return node_of(request).documents.destroy(actor, doc_id, reason=body.reason)
+
+
+@router.get("/documents/{doc_id}/certificate")
+def destruction_certificate(request: Request, actor: CurrentActor, doc_id: DocId) -> dict[str, Any]:
+    """The destruction certificate of a destroyed document."""
+    return node_of(request).documents.certificate(actor, doc_id)
+
+
+@router.post("/incidents", status_code=201)
+def report_incident(request: Request, actor: CurrentActor, body: IncidentIn) -> dict[str, Any]:
+    """Report a loss or compromise (or a suspicion), against a document or not."""
+    return node_of(request).documents.report_incident(
+        actor, doc_id=body.document, kind=body.kind, description=body.description
+    )

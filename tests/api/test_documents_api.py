@@ -1,0 +1,363 @@
+"""Documents through the API: sealing, filtered listing, opening with obligations, derive,
+copies, destruction and incidents, each checked against the rows and the audit events."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cix.node.auditing import MemoryAuditSink
+from cix.node.roles import SYSTEM, Role
+from cix.node.schemas import (
+    Clearance,
+    MembershipIn,
+    OrganisationPatch,
+    PersonIn,
+    PersonPatch,
+    ProgrammeIn,
+)
+from cix.node.service import Node
+from tests.node_support import SQLITE_ONLY, T0, ApiClient, assert_problem, events
+
+YEAR = T0 + timedelta(days=365)
+
+
+def _label(
+    classification: str = "S",
+    *,
+    policy: str = "can-national",
+    releasable_to: tuple[str, ...] = ("CAN",),
+    programmes: tuple[str, ...] = (),
+    caveats: tuple[str, ...] = (),
+) -> str:
+    return json.dumps(
+        {
+            "policy": policy,
+            "originator": "CAN",
+            "classification": classification,
+            "releasable_to": list(releasable_to),
+            "programmes": list(programmes),
+            "caveats": list(caveats),
+        }
+    )
+
+
+def _cast(node: Node) -> None:
+    reg = node.registry
+    reg.update_organisation(
+        SYSTEM,
+        "acme",
+        OrganisationPatch(facility_clearance=Clearance(level="S", party="CAN", expires=YEAR)),
+    )
+    secret = Clearance(level="S", party="CAN", expires=YEAR)
+    for person_id, org, roles, clearance in [
+        ("olivia", "dnd", [Role.ORIGINATOR], secret),
+        ("carl", "dnd", [Role.READER], Clearance(level="C", party="CAN", expires=YEAR)),
+        ("kim", "dnd", [Role.READER], secret),
+    ]:
+        reg.create_person(
+            SYSTEM,
+            PersonIn(
+                id=person_id,
+                name=person_id,
+                organisation=org,
+                nationalities=["KOR"] if person_id == "kim" else ["CAN"],
+                clearance=clearance,
+                briefed_until=YEAR,
+                roles=roles,
+            ),
+        )
+    for person_id in ("alice", "bob"):
+        reg.update_person(SYSTEM, person_id, PersonPatch(clearance=secret, briefed_until=YEAR))
+    reg.create_programme(SYSTEM, ProgrammeIn(id="CPSP", title="Submarines", party="CAN"))
+    reg.grant_membership(
+        SYSTEM,
+        MembershipIn(person="olivia", programme="CPSP", valid_until=YEAR, justification="lead"),
+    )
+
+
+@pytest.fixture
+def docs(api: ApiClient) -> ApiClient:
+    _cast(api.node)
+    return api
+
+
+def _upload(api: ApiClient, label: str, title: str, body: bytes = b"payload") -> dict[str, Any]:
+    response = api.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": label, "title": title},
+        content=body,
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _titles(api: ApiClient, person: str, **params: Any) -> list[str]:
+    response = api.as_(person).get("/api/v1/documents", params=params)
+    assert response.status_code == 200, response.text
+    return [d["title"] for d in response.json()["items"]]
+
+
+def test_upload_then_open_streams_the_content_with_obligations(
+    docs: ApiClient, audit: MemoryAuditSink
+) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB, several segments
+    created = _upload(docs, _label(), "Hull survey", body)
+    assert created["plaintext_size"] == len(body)
+    assert created["sealed_size"] > len(body)
+    assert created["banner"].startswith("SECRET")
+    opened = docs.as_("alice").get(f"/api/v1/documents/{created['id']}/content")
+    assert opened.status_code == 200
+    assert opened.content == body
+    assert opened.headers["cix-reader"] == "alice"
+    assert "SECRET" in opened.headers["cix-marking"]
+    assert json.loads(opened.headers["cix-obligations"])
+    kinds = [(e.type, e.actor, e.action, e.decision) for e in audit.events[-2:]]
+    assert kinds == [
+        ("document", "alice", "read", "permit"),
+        ("key-access", "alice", "unwrap", "permit"),
+    ]
+
+
+def test_sealed_blob_holds_no_plaintext(docs: ApiClient, node: Node) -> None:
+    secret_text = b"the reactor is a MARK-7 design" * 100
+    created = _upload(docs, _label(), "Reactor", secret_text)
+    blob = next(node.blobs.hashes())
+    sealed = node.blobs.path(blob).read_bytes()
+    assert b"MARK-7" not in sealed
+    assert created["sealed_size"] == len(sealed)
+
+
+def test_listing_shows_only_what_each_reader_may_read(docs: ApiClient) -> None:
+    _upload(docs, _label("C"), "confidential memo")
+    _upload(docs, _label("S"), "secret plan")
+    _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
+    _upload(docs, _label("S", caveats=("GOVONLY",)), "cabinet note")
+    _upload(docs, _label("S", policy="kor-can", releasable_to=("CAN", "KOR")), "joint exercise")
+    assert _titles(docs, "olivia") == [
+        "joint exercise",
+        "cabinet note",
+        "submarine design",
+        "secret plan",
+        "confidential memo",
+    ]
+    assert _titles(docs, "alice") == [
+        "joint exercise",
+        "cabinet note",
+        "secret plan",
+        "confidential memo",
+    ]
+    assert _titles(docs, "bob") == ["joint exercise", "secret plan", "confidential memo"]
+    assert _titles(docs, "carl") == ["confidential memo"]
+    assert _titles(docs, "kim") == ["joint exercise"]
+
+
+def test_listing_never_leaks_a_title_or_label(docs: ApiClient) -> None:
+    _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
+    response = docs.as_("alice").get("/api/v1/documents", params={"q": "submarine"})
+    assert response.json()["items"] == []
+    assert "submarine" not in response.text
+    assert "CPSP" not in response.text
+
+
+def test_contractor_never_sees_government_only(docs: ApiClient) -> None:
+    created = _upload(docs, _label("S", caveats=("GOVONLY",)), "cabinet note")
+    assert _titles(docs, "bob") == []
+    assert_problem(docs.as_("bob").get(f"/api/v1/documents/{created['id']}"), 403)
+    assert_problem(docs.as_("bob").get(f"/api/v1/documents/{created['id']}/content"), 403)
+
+
+def test_expired_clearance_sees_nothing(docs: ApiClient, node: Node) -> None:
+    _upload(docs, _label("C"), "confidential memo")
+    node.clock.advance(days=400)  # type: ignore[attr-defined]
+    assert _titles(docs, "carl") == []
+
+
+def test_denied_open_is_403_opaque_and_audited_with_reasons(
+    docs: ApiClient, audit: MemoryAuditSink
+) -> None:
+    created = _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
+    problem = assert_problem(docs.as_("alice").get(f"/api/v1/documents/{created['id']}"), 403)
+    assert "CPSP" not in json.dumps(problem)  # the codes are given, never their details
+    assert {"code": "programme-missing"} in problem["reasons"]
+    denial = events(audit, "document")[-1]
+    assert denial.decision == "deny"
+    assert any(r.startswith("programme-missing") for r in denial.reasons)
+
+
+def test_pagination_by_cursor_has_no_gaps_or_repeats(docs: ApiClient) -> None:
+    for i in range(5):
+        _upload(docs, _label("C"), f"memo {i}")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(5):
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = docs.as_("alice").get("/api/v1/documents", params=params).json()
+        seen += [d["title"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"memo {i}" for i in reversed(range(5))]
+
+
+def test_reader_without_originator_role_cannot_upload(docs: ApiClient, node: Node) -> None:
+    response = docs.as_("alice").post(
+        "/api/v1/documents", params={"label": _label(), "title": "x"}, content=b"data"
+    )
+    assert_problem(response, 403)
+    assert list(node.blobs.hashes()) == []
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        (_label("ULTRA"), "ULTRA"),
+        ('{"policy": "can-national"', "not valid JSON"),
+        (_label(policy="can-deu", releasable_to=("CAN", "DEU")), "not held here"),
+        (_label(releasable_to=("CAN", "KOR")), "releasable_to"),
+    ],
+)
+def test_bad_label_is_400_and_nothing_is_stored(
+    docs: ApiClient, node: Node, label: str, message: str
+) -> None:
+    response = docs.as_("olivia").post(
+        "/api/v1/documents", params={"label": label, "title": "x"}, content=b"data"
+    )
+    problem = assert_problem(response, 400)
+    assert message in problem["detail"]
+    assert list(node.blobs.hashes()) == []
+
+
+def test_write_down_is_refused(docs: ApiClient, audit: MemoryAuditSink, node: Node) -> None:
+    source = _upload(docs, _label("S", programmes=("CPSP",)), "submarine design")
+    response = docs.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": _label("C"), "title": "summary", "source": source["id"]},
+        content=b"less secret",
+    )
+    assert_problem(response, 403)
+    assert any(r.startswith("write-down") for r in events(audit, "document")[-1].reasons)
+    assert len(list(node.blobs.hashes())) == 1
+
+
+def test_derive_records_its_sources(docs: ApiClient) -> None:
+    source = _upload(docs, _label("C"), "memo")
+    response = docs.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": _label("S"), "title": "analysis", "source": source["id"]},
+        content=b"more",
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["sources"] == [source["id"]]
+
+
+def test_reproductions_are_numbered_and_holder_checked(docs: ApiClient) -> None:
+    doc = _upload(docs, _label("S"), "plan")
+    url = f"/api/v1/documents/{doc['id']}/reproductions"
+    first = docs.as_("alice").post(url, json={"holder": "alice", "reason": "briefing"})
+    second = docs.as_("alice").post(url, json={"holder": "bob", "reason": "site visit"})
+    assert (first.json()["copy_number"], second.json()["copy_number"]) == (1, 2)
+    assert_problem(docs.post(url, json={"holder": "carl", "reason": "no"}), 403)
+    assert docs.as_("olivia").get(f"/api/v1/documents/{doc['id']}").json()["copies_made"] == 2
+
+
+def test_destruction_erases_and_certifies(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    doc = _upload(docs, _label("S"), "plan")
+    url = f"/api/v1/documents/{doc['id']}"
+    assert_problem(docs.as_("alice").post(f"{url}/destroy", json={"reason": "mine now"}), 403)
+    certificate = docs.as_("olivia").post(f"{url}/destroy", json={"reason": "superseded"})
+    assert certificate.status_code == 200, certificate.text
+    assert certificate.json()["document"] == doc["id"]
+    assert list(node.blobs.hashes()) == []
+    assert_problem(docs.get(f"{url}/content"), 404)
+    assert _titles(docs, "olivia") == []
+    assert docs.get(f"{url}/certificate").json()["id"] == certificate.json()["id"]
+    assert "destroyed" in [e.action for e in events(audit, "document")]
+
+
+def test_incident_report(docs: ApiClient, audit: MemoryAuditSink) -> None:
+    doc = _upload(docs, _label("S"), "plan")
+    response = docs.as_("alice").post(
+        "/api/v1/incidents",
+        json={"document": doc["id"], "kind": "loss", "description": "copy 1 missing"},
+    )
+    assert response.status_code == 201, response.text
+    assert events(audit, "document")[-1].action == "incident"
+    assert_problem(docs.post("/api/v1/incidents", json={"kind": "theft", "description": "x"}), 422)
+
+
+@SQLITE_ONLY
+def test_tampered_blob_is_refused_and_the_reason_audited(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    from cix.errors import Refused
+
+    doc = _upload(docs, _label("S"), "plan", b"x" * 5000)
+    path = node.blobs.path(next(node.blobs.hashes()))
+    data = bytearray(path.read_bytes())
+    data[100] ^= 1
+    path.write_bytes(bytes(data))
+    actor = node.registry.actor_for("alice")
+    _opening, write_to = node.documents.open(actor, doc["id"])
+
+    class Sink:
+        def write(self, data: bytes) -> int:
+            return len(data)
+
+    with pytest.raises(Refused):
+        write_to(Sink())  # type: ignore[arg-type]
+    last = audit.events[-1]
+    assert (last.type, last.decision) == ("key-access", "deny")
+    assert last.reasons
+    assert last.reasons != ("refused",)
+
+
+@SQLITE_ONLY
+def test_key_access_refuses_without_a_permit_and_audits_it(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    from cix.errors import Refused
+    from cix.node.keyaccess import KeyAccess
+    from cix.policy import Decision, Reason
+
+    _upload(docs, _label("S"), "plan")
+    blob = next(node.blobs.hashes())
+    access = KeyAccess(node.keys, audit, node.blobs)
+    denial = Decision(permit=False, reasons=(Reason("clearance-missing", "none"),), obligations=())
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, data: bytes) -> int:
+            self.data += data
+            return len(data)
+
+    sink = Sink()
+    with pytest.raises(Refused):
+        access.open_permitted(
+            node.registry.actor_for("carl"),
+            "document:x",
+            blob,
+            sink,  # type: ignore[arg-type]
+            now=node.clock(),
+            permit=denial,
+        )
+    assert sink.data == b""
+    last = audit.events[-1]
+    assert (last.type, last.actor, last.decision, last.reasons) == (
+        "key-access",
+        "carl",
+        "deny",
+        ("no-permit",),
+    )
