@@ -378,3 +378,16 @@ def test_key_access_refuses_without_a_permit_and_audits_it(
         "deny",
         ("no-permit",),
     )
+
+
+@SQLITE_ONLY
+def test_recovery_removes_partial_and_orphan_blobs_but_keeps_registered_ones(
+    docs: ApiClient, node: Node
+) -> None:
+    kept = _upload(docs, _label("S"), "plan", b"registered")
+    orphan = node.blobs.put([b"sealed but never registered: the crash came first"])
+    (node.blobs.root / "tmp" / "half-written").write_bytes(b"partial")
+    assert node.documents.recover() == (1, 1)
+    assert not node.blobs.exists(orphan.sha256)
+    opened = docs.as_("olivia").get(f"/api/v1/documents/{kept['id']}/content")
+    assert opened.content == b"registered"

@@ -83,6 +83,9 @@ def serve(
     node = Node.open(data_dir, overrides=overrides, unlock=True)
     settings = node.settings
     try:
+        temporary, orphans = node.documents.recover()
+        if temporary or orphans:
+            typer.echo(f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed")
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
         uvicorn.run(
             create_app(node),

@@ -616,6 +616,24 @@ class Documents:
             self.blobs.delete(blob)
         return {"id": cert_id, **certificate}
 
+    def recover(self) -> tuple[int, int]:
+        """After a crash, before serving: drop temporary blob files and blobs no row names.
+
+        An upload writes its blob before its row, and a destruction deletes its row's blob
+        after the commit, so either crash leaves at most an unreferenced blob, never a row
+        without its blob. Returns (temporary files removed, orphan blobs removed). Call only
+        while nothing else writes to this node.
+        """
+        temporary = self.blobs.sweep_temporary()
+        with self.db.read() as session:
+            referenced = set(
+                session.scalars(select(Document.blob_hash).where(Document.blob_hash.is_not(None)))
+            )
+        orphans = [h for h in self.blobs.hashes() if h not in referenced]
+        for blob in orphans:
+            self.blobs.delete(blob)
+        return temporary, len(orphans)
+
     def _blob_shared(self, blob: str) -> bool:
         with self.db.read() as session:
             return session.scalar(select(Document.id).where(Document.blob_hash == blob)) is not None
