@@ -113,7 +113,7 @@ def main() -> None:
         for a in args:
             append(request_bits(*a))
 
-    t_bits = _best(one_by_one_bits, 3)
+    t_bits = _best(one_by_one_bits, 5)
     decisions: list[bool] = []
 
     def one_by_one_decisions() -> None:
@@ -122,7 +122,7 @@ def main() -> None:
         for p, s, lab, act, t, to, consent, purpose, sources in args:
             append(decide_compiled(p, s, lab, act, t, to, consent, purpose, sources).permit)
 
-    t_decisions = _best(one_by_one_decisions, 3)
+    t_decisions = _best(one_by_one_decisions, 5)
     assert decisions == [b == 0 for b in single_bits]
 
     # cix, batched over the same requests

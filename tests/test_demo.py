@@ -6,6 +6,7 @@ The forever-serving part (`main`) is not run; `prepare`, `start`, `seed_document
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -14,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from cix.demo import MARKER, PASSPHRASE, commands, prepare, seed_documents, start, stop
+from cix.demo import MARKER, commands, prepare, seed_documents, start, stop
 from cix.demo_cast import CANADA, NATIONS
 from cix.errors import InputError
 from cix.node.roles import SYSTEM
 from cix.node.service import Node
 from tests.live_node import node_environ
-
-PASS_ENV = {"CIX_PASSPHRASE": PASSPHRASE}
 
 
 def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: Path) -> None:
@@ -29,7 +28,7 @@ def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: 
     assert [n.nation.party for n in nodes] == ["CAN", "KOR", "DEU"]
     assert len({n.port for n in nodes}) == 3
     for demo, nation in zip(nodes, NATIONS, strict=True):
-        node = Node.open(demo.data_dir, environ=PASS_ENV)
+        node = Node.open(demo.data_dir, environ={})
         try:
             people = {p.id: p for p in node.registry.list_people(SYSTEM, None)}
             assert set(people) == {m.id for m in nation.people} | {"root"}
@@ -44,7 +43,7 @@ def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: 
                 assert tomllib.loads(config.read_text()) == {"url": demo.url, "token": token}
         finally:
             node.close()
-    can = Node.open(nodes[0].data_dir, environ=PASS_ENV)
+    can = Node.open(nodes[0].data_dir, environ={})
     try:
         members = can.registry.list_memberships(SYSTEM, person=None, programme="CPSP")
         assert {m.person for m in members} == {
@@ -78,7 +77,7 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
         out = root / "out"
         out.mkdir()
         printed = commands(nodes, out)
-        assert len(printed) == (3 if seeded else 1)
+        assert len(printed) == (4 if seeded else 1)
         results = []
         for command in printed:
             done = subprocess.run(
@@ -97,13 +96,15 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
     if not seeded:
         assert "pspc-cso" in results[0].stdout
         return
-    permit, denial, verified = results
+    permit, denial, reasons, _verified = results
     assert "cix-marking" in permit.stdout.lower() or "wrote" in permit.stdout
     acoustics = next(d for d in CANADA.documents if d.key == "acoustics")
     written = Path(printed[0].argv[printed[0].argv.index("-o") + 1])
     assert written.read_text() == acoustics.text
-    assert "refused: 403" in denial.stderr
-    assert "reason: facility-clearance-missing" in denial.stderr
-    assert "intact" in verified.stdout
+    assert "refused" in denial.stderr
+    assert "facility" not in denial.stderr  # the caller gets no reason ...
+    record = json.loads(reasons.stdout.strip().splitlines()[-1])
+    assert record["decision"] == "deny"  # ... the audit record has them
+    assert any("facility" in reason for reason in record["reasons"])
     denied_out = Path(printed[1].argv[printed[1].argv.index("-o") + 1])
     assert not denied_out.exists()

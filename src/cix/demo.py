@@ -4,7 +4,7 @@
 (`cix.demo_cast`), initialises a node, seeds its registry, gives every person an API token and
 a client configuration file, serves the node (`cix serve`, its own loopback port), uploads the
 sample documents through the REST API as their originators, and prints the addresses, sample
-tokens and three commands: a permitted open, a refused open with its reasons, and
+tokens and commands: a permitted open, a refused open and its reasons in the audit log, and
 `cix audit verify`. It serves until Ctrl-C, then stops the nodes cleanly.
 
 Federation does not exist yet, so the three nodes run independently. `prepare`, `start`,
@@ -280,7 +280,6 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
     False if the node has no documents API yet (this build predates it): nothing uploaded.
     """
-    from cix.cli.client_docs import label_json
     from cix.cli.client_http import ClientConfig, ClientSession, NodeProblem
 
     for node in nodes:
@@ -291,7 +290,7 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
                     response = session.request(
                         "POST",
                         "/documents",
-                        params={"label": label_json(doc.label), "title": doc.title},
+                        params={"label": doc.label, "title": doc.title},
                         content=doc.text.encode("utf-8"),
                         headers={"Content-Type": "text/plain; charset=utf-8"},
                     )
@@ -306,8 +305,8 @@ def seed_documents(nodes: Sequence[DemoNode]) -> bool:
 
 
 def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
-    """The three commands the demo prints, on the Canadian node (the first): a permit, a denial
-    with its reasons, and `cix audit verify`."""
+    """The commands the demo prints, on the Canadian node (the first): a permit, a denial
+    and its reasons in the audit log, and `cix audit verify`."""
     can = nodes[0]
     cix = cix_executable()
 
@@ -334,10 +333,16 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
         ),
         DemoCommand(
             "denial: the same document for an engineer whose company has no facility "
-            "clearance (the node gives the reason codes, never the document's details)",
+            "clearance; the node answers one opaque refusal",
             (cix, "docs", "open", doc, "-o", str(_display(out_dir / "acoustics-northfab.txt"))),
             as_("northfab-eng"),
             1,
+        ),
+        DemoCommand(
+            "the denial's reasons, as the node's security officer reads them in the audit log",
+            (cix, "audit", "tail", "--dir", str(_display(can.data_dir)), "-n", "1"),
+            {},
+            0,
         ),
         DemoCommand(
             "the Canadian node's audit log verifies",

@@ -286,3 +286,15 @@ def test_opentdf_key_split_is_named(good: bytes, alice: KemPrivateKey, signer: S
 
     with pytest.raises(UnknownAlgorithm, match="key splits are not supported"):
         _open(_edit(good, split), alice, signer)
+
+
+def test_float_in_manifest_is_named(good: bytes, alice: KemPrivateKey, signer: SigningKey) -> None:
+    manifest, payload = members(good)
+    manifest["x-note"] = {"weight": 1.5}
+    with pytest.raises(ManifestError, match=r"1\.5 is not an integer"):
+        _open(rezip(manifest, payload), alice, signer)
+
+
+def test_seal_rejects_non_text_attributes(alice: KemPrivateKey, signer: SigningKey) -> None:
+    with pytest.raises(InputError, match="attribute must be text"):
+        seal_bytes(b"x", [alice.public], signer, attributes=[1.5])

@@ -456,3 +456,23 @@ def test_each_attack_is_reported_together_with_every_other_failing_rule(
     denied(alone, *codes)
     also = decide(subject(**{**changes, **extra}), lab, action, agreements=policies, now=NOW, **kw)
     denied(also, *codes, extra_code)
+
+
+def test_programme_details_follow_each_subjects_own_memberships(
+    policies: Policies, subject: SubjectFactory
+) -> None:
+    two = label(programmes=frozenset({"CPSP", "KSS"}))
+    lacks_kss = decide(subject(), two, "read", agreements=policies, now=NOW)
+    lacks_cpsp = decide(
+        subject(programmes={"KSS": "2027-01-01"}), two, "read", agreements=policies, now=NOW
+    )
+    lapsed = decide(
+        subject(programmes={"KSS": "2026-01-01", "CPSP": "2026-01-01"}),
+        two,
+        "read",
+        agreements=policies,
+        now=NOW,
+    )
+    assert [r.detail for r in lacks_kss.reasons] == ["KSS"]
+    assert [r.detail for r in lacks_cpsp.reasons] == ["CPSP"]
+    assert [(r.code, r.detail) for r in lapsed.reasons] == [("programme-expired", "CPSP, KSS")]

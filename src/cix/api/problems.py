@@ -108,11 +108,9 @@ def response_for(exc: CixError) -> JSONResponse:
             status, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     if status == 403:
-        # Integrity failures stay opaque; a decision's stable reason codes (no details) are
-        # given to the caller it refused.
-        codes = getattr(exc, "reasons", ()) if isinstance(exc, AccessDenied) else ()
-        if codes:
-            return problem(status, str(Refused()), reasons=[{"code": c} for c in codes])
+        # One opaque refusal for every integrity or authorisation failure (DESIGN, security):
+        # even a reason code would tell a reader that a document lies above their clearance
+        # or in a programme they are not in. The reasons are in the audit record.
         return problem(status, str(Refused()))
     if status >= 500:
         _log.warning("request failed: %s", type(exc).__name__)

@@ -37,6 +37,7 @@ from cix.audit.proofs import (
     verify_signed_consistency,
 )
 from cix.audit.storage import open_log
+from cix.audit.witness import Witness
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -50,6 +51,7 @@ __all__ = [
     "Signer",
     "Verifier",
     "VerifyReport",
+    "Witness",
     "entry_from_bytes",
     "event_from_json",
     "generate_signer",

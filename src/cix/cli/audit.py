@@ -122,12 +122,42 @@ def append(
         typer.echo("appended nothing (no lines on stdin)", err=True)
 
 
+DirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir", help="A node's data directory: its log, checked with the node's audit key."
+    ),
+]
+
+
+def _log_and_key(log: str | None, data_dir: Path | None) -> tuple[str, Path | None]:
+    """The log named by exactly one of --log and --dir, and the node's pinned audit key."""
+    from cix.audit.errors import AuditInputError
+
+    if (log is None) == (data_dir is None):
+        raise AuditInputError("give exactly one of --log and --dir")
+    if data_dir is None:
+        assert log is not None
+        return log, None
+    from cix.audit.keyfile import public_path
+    from cix.node.keyring import AUDIT_KEY, KEYS_DIR
+    from cix.settings import load_settings
+
+    settings = load_settings(data_dir)
+    node_key = public_path(settings.data_dir / KEYS_DIR / AUDIT_KEY)
+    return settings.audit_log.reveal(), node_key if node_key.exists() else None
+
+
 @audit_app.command()
 def tail(
-    log: LogOption,
+    log: Annotated[
+        str | None, typer.Option("--log", help="SQLite path or postgresql:// URL.")
+    ] = None,
+    data_dir: DirOption = None,
     n: Annotated[int, typer.Option("-n", min=1, help="How many entries.")] = 10,
 ) -> None:
-    """Print the last N entries as JSON lines."""
+    """Print the last N entries as JSON lines (of a log, or of a node with --dir)."""
+    log, _ = _log_and_key(log, data_dir)
     with _open(log) as audit_log:
         for entry in audit_log.tail(n):
             typer.echo(entry.body.decode())
@@ -175,31 +205,15 @@ def verify(
     log_key: Annotated[
         str | None, typer.Option(help="Verifier key (file or text) instead of the pinned one.")
     ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--dir", help="A node's data directory: its log, checked with the node's audit key."
-        ),
-    ] = None,
+    data_dir: DirOption = None,
 ) -> None:
     """Recompute the whole log; exit 0 when intact, 1 naming the first thing broken."""
     from cix.audit import load_verifier
-    from cix.audit.errors import AuditInputError
     from cix.errors import VerificationError
 
-    if (log is None) == (data_dir is None):
-        raise AuditInputError("give exactly one of --log and --dir")
-    if data_dir is not None:
-        from cix.audit.keyfile import public_path
-        from cix.node.keyring import AUDIT_KEY, KEYS_DIR
-        from cix.settings import load_settings
-
-        settings = load_settings(data_dir)
-        log = settings.audit_log.reveal()
-        node_key = public_path(settings.data_dir / KEYS_DIR / AUDIT_KEY)
-        if log_key is None and node_key.exists():
-            log_key = str(node_key)
-    assert log is not None
+    log, node_key = _log_and_key(log, data_dir)
+    if log_key is None and node_key is not None:
+        log_key = str(node_key)
     verifier = load_verifier(log_key) if log_key else None
     with _open(log) as audit_log:
         try:

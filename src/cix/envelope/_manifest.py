@@ -52,6 +52,11 @@ def unb64(text: object, where: str) -> bytes:
     return data
 
 
+def check_canonical(obj: object, path: str = "") -> None:
+    """Raise `ManifestError` if `obj` holds a float anywhere (canonical JSON has none)."""
+    _check_canonical(obj, path)
+
+
 def _check_canonical(obj: object, path: str) -> None:
     if isinstance(obj, float):
         raise ManifestError(f"0.manifest.json: {path or 'value'} is not an integer (no floats)")
@@ -64,8 +69,11 @@ def _check_canonical(obj: object, path: str) -> None:
 
 
 def canonical(obj: object) -> bytes:
-    """The canonical JSON bytes of `obj` (see the module docstring)."""
-    _check_canonical(obj, "")
+    """The canonical JSON bytes of `obj` (see the module docstring).
+
+    `obj` must hold no float: parsed manifests cannot (`strict_json` refuses them) and
+    caller-given JSON is checked once with `check_canonical`.
+    """
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")
@@ -84,10 +92,19 @@ def _reject_constant(name: str) -> object:
     raise ManifestError(f"0.manifest.json: {name} is not allowed")
 
 
+def _reject_float(text: str) -> object:
+    raise ManifestError(f"0.manifest.json: the number {text} is not an integer (no floats)")
+
+
 def strict_json(data: bytes, where: str) -> Any:
-    """Parse JSON rejecting duplicate keys and NaN/Infinity; `ManifestError` otherwise."""
+    """Parse JSON rejecting duplicate keys, floats and NaN/Infinity (`ManifestError`)."""
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        return json.loads(
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_reject_float,
+        )
     except ManifestError:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -24,6 +24,7 @@ from cix.envelope._manifest import (
     b64,
     build_manifest,
     canonical,
+    check_canonical,
     kao_info,
     policy_binding,
     root_signature,
@@ -152,6 +153,7 @@ def _check_inputs(
     if not isinstance(label_json, Mapping):
         raise InputError("label_json must be a JSON object")
     try:
+        check_canonical(dict(label_json))
         canonical(dict(label_json))
     except (TypeError, ValueError, ManifestError) as exc:
         raise InputError(f"label_json is not canonical JSON: {exc}") from None
@@ -192,6 +194,8 @@ def seal(
     only. Raises an `InputError` subclass on bad arguments.
     """
     xml_text = _check_inputs(label_xml, label_json, recipients, segment_size)
+    if not isinstance(mime_type, str) or not all(isinstance(a, str) for a in attributes):
+        raise InputError("mime_type and every attribute must be text")
     key = _key if _key is not None else os.urandom(32)
     if len(key) != 32:
         raise InputError("the payload key must be 32 bytes")

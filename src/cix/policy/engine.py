@@ -187,9 +187,11 @@ _RECIPIENT = (
     | RECIPIENT_LEVEL_OUT_OF_SCOPE
     | THIRD_PARTY_CONSENT_MISSING
 )
-_PER_REQUEST = PROGRAMME_MISSING | PROGRAMME_EXPIRED | WRITE_DOWN
-"""Reasons whose details depend on more than the label's level and the subject's clearance."""
-_EXPLAINED: dict[tuple[int, str | None, str, str], tuple[Reason, ...]] = {}
+_PROGRAMMES = PROGRAMME_MISSING | PROGRAMME_EXPIRED
+_LEVELS = CLEARANCE_INSUFFICIENT | LEVEL_OUT_OF_SCOPE
+_VALID, _EXPIRED, _MISSING = 0, 1, 2
+_ExplainKey = tuple[int, str | None, str, str, tuple[str, ...], tuple[int, ...]]
+_EXPLAINED: dict[_ExplainKey, tuple[Reason, ...]] = {}
 _EXPLAINED_MAX = 1 << 16
 _DETAILED = (
     _RECIPIENT
@@ -211,17 +213,35 @@ def explain(
     sources: Sequence[CompiledLabel] = (),
 ) -> tuple[Reason, ...]:
     """The reasons for `bits`, in code order, with details where a rule has them."""
-    if not bits & _PER_REQUEST:
-        # the reasons then depend only on these (names, not indices: the cache is shared
-        # by every Policies), and recur: reuse the tuple
-        key = (bits, to, s.level_key, lab.level_key)
-        cached = _EXPLAINED.get(key)
-        if cached is None:
-            if len(_EXPLAINED) >= _EXPLAINED_MAX:
-                _EXPLAINED.clear()
-            cached = _EXPLAINED[key] = _explain(s, lab, bits, to=to, now=now, sources=sources)
-        return cached
-    return _explain(s, lab, bits, to=to, now=now, sources=sources)
+    if bits & WRITE_DOWN:
+        return _explain(s, lab, bits, to=to, now=now, sources=sources)
+    # Otherwise the reasons depend only on these (names, not indices: the cache is shared by
+    # every Policies) and on the state of the label's programmes, and they recur: reuse them.
+    # only what the details read goes into the key, so that keys recur
+    names: tuple[str, ...] = ()
+    states: tuple[int, ...] = ()
+    if bits & _PROGRAMMES:
+        progs = s.progs
+        names = lab.prog_names
+        states = tuple(
+            _MISSING if (e := progs.get(n)) is None else _EXPIRED if e <= now else _VALID
+            for n in names
+        )
+    levels = bits & _LEVELS
+    key = (
+        bits,
+        to if bits & _RECIPIENT else None,
+        s.level_key if levels else "",
+        lab.level_key if levels else "",
+        names,
+        states,
+    )
+    cached = _EXPLAINED.get(key)
+    if cached is None:
+        if len(_EXPLAINED) >= _EXPLAINED_MAX:
+            _EXPLAINED.clear()
+        cached = _EXPLAINED[key] = _explain(s, lab, bits, to=to, now=now, sources=sources)
+    return cached
 
 
 def _explain(
