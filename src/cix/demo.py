@@ -398,7 +398,10 @@ def _wait_for_interrupt() -> None:
     def on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Also SIGINT explicitly: started in the background of a non-interactive shell, Python
+    # inherits SIGINT ignored and Ctrl-C (or `kill -INT`) would never stop the nodes.
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     with contextlib.suppress(KeyboardInterrupt):
         while True:
             time.sleep(3600)
