@@ -5,14 +5,20 @@ document (and the built-in issuer's public JWKS, which holds no secret). The tok
 person; their roles come from the registry on each request and are enforced by the services.
 A client address that fails too often within the window gets 429 until the window passes,
 whatever it presents.
+
+Authentication runs on the event loop when everything it needs is cached (a verified JWT, an
+API token's row, the person: see `cix.node.cache`), and in a worker thread otherwise, so a
+database read never blocks the loop.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 
 from cix.api.limits import FailureLimiter
@@ -42,7 +48,26 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def authenticate(request: Request) -> Actor:
+def _cached_actor(node: Node, credential: str, now: datetime) -> Actor | None:
+    """The actor from cached facts only (None where the database would be needed)."""
+    if credential.startswith(API_TOKEN_PREFIX):
+        person_id = node.api_tokens.cached(credential, now)
+    else:
+        person_id = node.verifier.cached(credential, now)
+    if person_id is None:
+        return None
+    return node.registry.cached_actor(person_id)
+
+
+def _actor(node: Node, credential: str, now: datetime) -> Actor:
+    if credential.startswith(API_TOKEN_PREFIX):
+        person_id = node.api_tokens.authenticate(credential, now)
+    else:
+        person_id = node.verifier.verify(credential, now)
+    return node.registry.actor_for(person_id)
+
+
+async def authenticate(request: Request) -> Actor:
     """The actor a request acts for; raises `Unauthenticated` (401) or `RateLimited` (429)."""
     node = node_of(request)
     limiter = limiter_of(request)
@@ -58,11 +83,9 @@ def authenticate(request: Request) -> Actor:
         if scheme.lower() != "bearer" or not credential or len(credential) > _MAX_CREDENTIAL:
             raise Unauthenticated("no bearer credential")
         now = node.clock()
-        if credential.startswith(API_TOKEN_PREFIX):
-            person_id = node.api_tokens.authenticate(credential, now)
-        else:
-            person_id = node.verifier.verify(credential, now)
-        actor = node.registry.actor_for(person_id)
+        actor = _cached_actor(node, credential, now)
+        if actor is None:
+            actor = await anyio.to_thread.run_sync(_actor, node, credential, now)
     except Unauthenticated as exc:
         limiter.record_failure(client, moment)
         _log.info("authentication failed from %s: %s", client, exc)

@@ -14,7 +14,15 @@ Integrity and key failures raise `cix.errors.Refused`; the precise reason (a sub
 Bad input raises a subclass of `cix.errors.InputError`. The format is in docs/format.md.
 """
 
-from cix.envelope._open import AuditHook, Opened, inspect, open_range, open_sealed, rewrap
+from cix.envelope._open import (
+    AuditHook,
+    ManifestCache,
+    Opened,
+    inspect,
+    open_range,
+    open_sealed,
+    rewrap,
+)
 from cix.envelope._open import open_sealed as open
 from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
 from cix.envelope.errors import (
@@ -45,6 +53,7 @@ __all__ = [
     "ContainerError",
     "EnvelopeVerificationError",
     "KeyUnwrapFailed",
+    "ManifestCache",
     "ManifestError",
     "NoKeyForRecipient",
     "Opened",

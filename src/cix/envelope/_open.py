@@ -5,14 +5,25 @@ key unwrap, policy binding, root signature, payload length, and the label signat
 binding. Segments are then checked one by one (GMAC tag against the manifest, then GCM).
 On a refusal, whatever was written to `dst` must be discarded (the CLI writes to a
 temporary file and renames it only on success).
+
+A `ManifestCache` lets a server that opens the same objects again skip re-parsing and
+re-verifying their manifests: parsing (schema and form checks) and the label assertion's
+signature and binding are pure functions of the manifest's exact bytes and the trusted
+signers, so their verified result is kept under the SHA-256 of those bytes and the signers'
+public keys. Everything that involves the key or the payload (the key unwrap, the policy
+binding, the root signature, the payload length, each segment's tag and GCM authentication)
+runs on every open.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import hmac
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -89,12 +100,65 @@ class _Verified:
     label: VerifiedLabel | None
 
 
+_CacheKey = tuple[bytes, tuple[tuple[str, bytes], ...]]
+
+
+class ManifestCache:
+    """Verified manifests (at most `size`, least recently used out) by the SHA-256 of their
+    exact bytes and the trusted signers' public keys (see the module docstring)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        if size < 1:
+            raise ValueError("a cache holds at least one entry")
+        self._size = size
+        self._entries: OrderedDict[_CacheKey, tuple[Manifest, VerifiedLabel | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(raw: bytes, trusted: Sequence[VerifyKey]) -> _CacheKey:
+        """The key of manifest bytes `raw` verified against `trusted`."""
+        signers = tuple((str(k.algorithm), k.public_bytes) for k in trusted)
+        return hashlib.sha256(raw).digest(), signers
+
+    def get(self, key: _CacheKey) -> tuple[Manifest, VerifiedLabel | None] | None:
+        """The parsed manifest and its verified label (None: not verified), or None."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: _CacheKey, value: tuple[Manifest, VerifiedLabel | None]) -> None:
+        """Remember a manifest that parsed (and its label, if it verified)."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 def _load(src: BinaryIO) -> tuple[Manifest, Member]:
+    manifest, payload, _ = _load_cached(src, None, ())
+    return manifest, payload
+
+
+def _load_cached(
+    src: BinaryIO, cache: ManifestCache | None, trusted: Sequence[VerifyKey]
+) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None]:
     members = read_members(src, _MEMBERS)
     if members[PAYLOAD_NAME].method != 0:
         raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
-    manifest = parse_manifest(read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST))
-    return manifest, members[PAYLOAD_NAME]
+    raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
+    if cache is None:
+        return parse_manifest(raw), members[PAYLOAD_NAME], None
+    key = ManifestCache.key(raw, trusted)
+    found = cache.get(key)
+    if found is None:
+        return parse_manifest(raw), members[PAYLOAD_NAME], (key, None)
+    return found[0], members[PAYLOAD_NAME], None if found[1] is None else (key, found[1])
 
 
 def _unwrap(manifest: Manifest, private_key: KemPrivateKey) -> tuple[bytes, str]:
@@ -123,8 +187,9 @@ def _verify(
     *,
     allow_unlabelled: bool,
     check_label: bool = True,
+    cache: ManifestCache | None = None,
 ) -> _Verified:
-    manifest, payload = _load(src)
+    manifest, payload, cached = _load_cached(src, cache, trusted_signers)
     key, kid = _unwrap(manifest, private_key)
     tags = [s.tag for s in manifest.segments]
     if not hmac.compare_digest(root_signature(key, tags), manifest.root_signature):
@@ -138,7 +203,10 @@ def _verify(
         if manifest.label_json is None:
             raise ManifestError("0.manifest.json: a label assertion but no label in the policy")
         if check_label or trusted_signers:
-            label = verify_binding(manifest, trusted_signers)
+            if cached is not None and cached[1] is not None:
+                label = cached[1]
+            else:
+                label = verify_binding(manifest, trusted_signers)
     elif manifest.label_json is not None:
         raise AssertionMissing("the policy carries a label but its signed assertion is missing")
     elif not allow_unlabelled:
@@ -146,6 +214,9 @@ def _verify(
             "the object carries no cix label (an OpenTDF object?); opening it needs "
             "allow_unlabelled (CLI: --allow-unlabelled)"
         )
+    if cache is not None and cached is not None and cached[1] is None:
+        # Parsed here (and its label verified, if it has one): remember it.
+        cache.put(cached[0], (manifest, label))
     return _Verified(manifest, payload, key, kid, label)
 
 
@@ -280,16 +351,24 @@ def open_sealed(
     audit_hook: AuditHook | None = None,
     allow_unlabelled: bool = False,
     progress: Progress | None = None,
+    manifest_cache: ManifestCache | None = None,
 ) -> Opened:
     """Verify and decrypt a sealed object from seekable `src` into `dst`.
 
     Raises `Refused` on any integrity or key failure (the reason goes to `audit_hook`), an
     `InputError` subclass on malformed input, `UnlabelledObject` for an object without a
-    cix label unless `allow_unlabelled`.
+    cix label unless `allow_unlabelled`. With `manifest_cache`, a manifest verified before
+    (same bytes, same trusted signers) is not parsed and verified again.
     """
     stream = _stream(src)
     with _refusing(audit_hook):
-        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
+        v = _verify(
+            stream,
+            private_key,
+            trusted_signers,
+            allow_unlabelled=allow_unlabelled,
+            cache=manifest_cache,
+        )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)
 

@@ -4,12 +4,20 @@ Services depend on the `AuditSink` protocol only. `MemoryAuditSink` keeps events
 (tests, the simulator); `LogAuditSink` writes to the node's tamper-evident log (`cix.audit`).
 A service appends *before* it commits the change it records, so a change is never committed
 unaudited; an append failure aborts the change.
+
+`append_many` records several events as one group, all or none (an open's decision and its
+key access). `submit` does the same without blocking: it returns a future that completes
+once the group is durable (or fails with the append's error), which an event loop can await
+while other requests proceed. `LogAuditSink` gives every append and submission to one
+writer thread, which commits whatever has queued in one transaction (group commit): under
+load, many requests share one commit and one fsync.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -61,6 +69,37 @@ class AuditSink(Protocol):
         ...
 
 
+def append_many(sink: AuditSink, events: Sequence[AuditEvent]) -> None:
+    """Record `events` durably as one group (all or none) before returning.
+
+    Sinks with their own `append_many` make the group atomic; for a sink with `append`
+    only, the events are appended in order and the first failure stops the rest.
+    """
+    grouped = getattr(sink, "append_many", None)
+    if grouped is not None:
+        grouped(events)
+        return
+    for event in events:
+        sink.append(event)
+
+
+def submit(sink: AuditSink, events: Sequence[AuditEvent]) -> Future[None]:
+    """Record `events` as one group; the future completes once they are durable, or fails
+    with the append's error. Sinks without a `submit` of their own append right here."""
+    own = getattr(sink, "submit", None)
+    if own is not None:
+        result: Future[None] = own(events)
+        return result
+    done: Future[None] = Future()
+    try:
+        append_many(sink, events)
+    except BaseException as exc:
+        done.set_exception(exc)
+    else:
+        done.set_result(None)
+    return done
+
+
 class MemoryAuditSink:
     """Keeps events in memory, in order (tests and the in-process simulator)."""
 
@@ -73,35 +112,112 @@ class MemoryAuditSink:
         with self._lock:
             self.events.append(event)
 
+    def append_many(self, events: Sequence[AuditEvent]) -> None:
+        """Record `events` in the list, together."""
+        with self._lock:
+            self.events.extend(events)
+
+
+_STOP = object()
+
 
 class LogAuditSink:
-    """Appends events to the node's tamper-evident log (`cix.audit`), each durably."""
+    """Appends events to the node's tamper-evident log (`cix.audit`), durably, through one
+    writer thread that commits whatever has queued as one transaction (group commit)."""
 
-    def __init__(self, log: Log, node: str) -> None:
+    def __init__(self, log: Log, node: str, *, max_batch: int = 4096) -> None:
         self.log = log
         self.node = node
+        self._max_batch = max_batch
+        self._queue: list[tuple[list[Any], Future[None]]] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def _entry(self, event: AuditEvent) -> Any:
+        from cix.audit import Event
+
+        return Event(
+            time=event.time,
+            node=self.node,
+            type=event.type,
+            actor=event.actor,
+            object=event.object,
+            action=event.action,
+            decision=event.decision,
+            reasons=event.reasons,
+            details=dict(event.details),
+        )
 
     def append(self, event: AuditEvent) -> None:
         """Append `event` as an audit entry; StorageError if the log cannot take it."""
-        from cix.audit import Event
+        self.submit((event,)).result()
 
+    def append_many(self, events: Sequence[AuditEvent]) -> None:
+        """Append `events` in one transaction (all or none); StorageError if it fails."""
+        self.submit(events).result()
+
+    def submit(self, events: Sequence[AuditEvent]) -> Future[None]:
+        """Queue `events` as one group for the writer; the future completes once they are
+        committed, or fails with StorageError (a bad event fails at once, queuing nothing)."""
+        done: Future[None] = Future()
         try:
-            self.log.append(
-                Event(
-                    time=event.time,
-                    node=self.node,
-                    type=event.type,
-                    actor=event.actor,
-                    object=event.object,
-                    action=event.action,
-                    decision=event.decision,
-                    reasons=event.reasons,
-                    details=dict(event.details),
+            entries = [self._entry(e) for e in events]
+        except InputError as exc:
+            done.set_exception(_storage_error(exc))
+            return done
+        with self._cond:
+            if self._closed:
+                done.set_exception(StorageError("audit append failed: the log is closed"))
+                return done
+            self._queue.append((entries, done))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._write, name="cix-audit-writer", daemon=True
                 )
-            )
-        except (InputError, OSError) as exc:
-            raise StorageError(f"audit append failed: {type(exc).__name__}: {exc}") from exc
+                self._thread.start()
+            self._cond.notify()
+        return done
+
+    def _write(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch: list[tuple[list[Any], Future[None]]] = []
+                size = 0
+                while self._queue and (
+                    not batch or size + len(self._queue[0][0]) <= self._max_batch
+                ):
+                    item = self._queue.pop(0)
+                    batch.append(item)
+                    size += len(item[0])
+            try:
+                self.log.append_batch([e for entries, _ in batch for e in entries])
+            except BaseException as exc:  # every group of the failed transaction fails
+                error = _storage_error(exc)
+                for _, done in batch:
+                    done.set_exception(error)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
 
     def close(self) -> None:
-        """Close the log."""
+        """Commit what is queued, stop the writer, close the log."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
         self.log.close()
+
+
+def _storage_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, InputError | OSError):
+        error = StorageError(f"audit append failed: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error
+    return exc

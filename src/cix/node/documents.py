@@ -6,6 +6,12 @@ government-only caveat through indexed columns and bitmasks, newest first by key
 then decide every candidate, so a listing never shows the title or label of a document
 the caller may not read. Plaintext never touches the disk: uploads are sealed as they
 stream in, opens are decrypted as they stream out.
+
+An open is the hot path: `admit_open` decides from cached facts (the person's view in the
+registry, the document's label and metadata per id until the next database write, see
+`cix.node.cache`) and returns the audit events to record: on a permit, the decision and the
+key access together, which the caller records as one durable group before the key is
+unwrapped and any byte decrypted. `open` does all of it for a blocking caller.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from sqlalchemy.orm import Session
 from cix.agreements import Agreement
 from cix.errors import AccessDenied, InputError
 from cix.labels import GOVONLY, Label, banner, label_from_json, to_4774_xml
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditEvent, AuditSink, append_many
+from cix.node.cache import GenerationCache, NotCached
 from cix.node.errors import NotFound, PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.registry import Registry
@@ -129,6 +136,40 @@ class Opening:
     reader: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What an open needs of a live document's row, as of one database generation."""
+
+    label: Label
+    info: DocumentInfo
+    blob: str
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The outcome of `Documents.admit_open`: the audit `events` to record first (as one
+    group), then either the `refusal` to raise or the `opening` and its key grant."""
+
+    events: tuple[AuditEvent, ...]
+    refusal: DocumentRefused | None
+    opening: Opening | None
+    blob: str
+    grant: Any  # cix.node.keyaccess.Grant when permitted
+
+    def recorded(self) -> Opening:
+        """Say the events are durable; raise the refusal, or return the opening."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.opening is not None
+        assert self.grant is not None
+        self.grant.recorded()
+        return self.opening
+
+    def write_to(self, dst: BinaryIO, *, whole: bool = False) -> None:
+        """Decrypt into `dst` (after `recorded`); `whole` reads the sealed blob into memory."""
+        self.grant.open(self.blob, dst, whole=whole)
+
+
 class Documents:
     """Application service of the document register (see the module docstring)."""
 
@@ -145,6 +186,7 @@ class Documents:
         keys: Any,
         clock: Clock,
         max_upload_bytes: int,
+        cache_size: int = 16384,
     ) -> None:
         self.db = db
         self.blobs = blobs
@@ -157,6 +199,10 @@ class Documents:
         self.clock = clock
         self.max_upload_bytes = max_upload_bytes
         self.bits = LabelBits()
+        self._meta: GenerationCache[str, _Meta] = GenerationCache(cache_size)
+        from cix.envelope import ManifestCache
+
+        self._manifests = ManifestCache(1024)
 
     # -- audit and decisions -----------------------------------------------------------
 
@@ -171,23 +217,44 @@ class Documents:
         details: dict[str, Any] | None = None,
         now: datetime,
     ) -> None:
+        self.audit.append(
+            self._event(
+                actor,
+                action,
+                obj,
+                decision=decision,
+                denied_reason=denied_reason,
+                details=details,
+                now=now,
+            )
+        )
+
+    @staticmethod
+    def _event(
+        actor: Actor,
+        action: str,
+        obj: str,
+        *,
+        decision: Decision | None = None,
+        denied_reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> AuditEvent:
         if decision is not None:
             verdict = "permit" if decision.permit else "deny"
             reasons = tuple(r.code + (f":{r.detail}" if r.detail else "") for r in decision.reasons)
         else:
             verdict = "deny" if denied_reason else "permit"
             reasons = (denied_reason,) if denied_reason else ()
-        self.audit.append(
-            AuditEvent(
-                type="document",
-                actor=actor.id,
-                object=obj,
-                action=action,
-                decision=verdict,
-                time=now,
-                reasons=reasons,
-                details=details or {},
-            )
+        return AuditEvent(
+            type="document",
+            actor=actor.id,
+            object=obj,
+            action=action,
+            decision=verdict,
+            time=now,
+            reasons=reasons,
+            details=details or {},
         )
 
     def _decide(
@@ -492,36 +559,71 @@ class Documents:
     def open(self, actor: Actor, doc_id: str) -> tuple[Opening, Callable[[BinaryIO], None]]:
         """Decide, then return the opening and a function that decrypts into a stream.
 
-        The decision and the key access are audited before any byte is decrypted; the key
-        is unwrapped by the node's key access service only after the permit.
+        The decision and the key access are audited, as one durable group, before any byte
+        is decrypted; the key is unwrapped by the node's key access service only after the
+        permit.
         """
-        from cix.node.keyaccess import KeyAccess
+        admission = self.admit_open(actor, doc_id)
+        append_many(self.audit, admission.events)
+        opening = admission.recorded()
+        return opening, admission.write_to
 
+    def admit_open(self, actor: Actor, doc_id: str, *, cached_only: bool = False) -> Admission:
+        """Decide whether `actor` may open `doc_id`; nothing is recorded or decrypted yet.
+
+        The caller records `events` durably as one group (`append_many`, or `submit` and
+        wait), then calls `recorded()` (which raises the refusal, if it is one) and only
+        then `write_to`. With `cached_only`, raises `NotCached` instead of reading the
+        database (so that an event loop can try it first without blocking). `NotFound`
+        for a document that is not live, as `show` (not audited: there is nothing to see).
+        """
         now = self.clock()
-        subject = self.registry.subject_for(actor.id, now)
-        with self.db.read() as session:
-            row = self._live(session, doc_id)
-            label = self._label_of(row)
-            info = self._info(session, row, label)
+        if cached_only:
+            subject = self.registry.cached_subject(actor.id, now)
+            meta = self._meta.get(doc_id, self.db.generation)
+            if subject is None or meta is None:
+                raise NotCached(doc_id)
+        else:
+            subject = self.registry.subject_for(actor.id, now)
+            meta = self._document(doc_id)
         obj = f"document:{doc_id}"
-        decision = self._decide(actor, subject, label, Action.READ, obj, now)
-        agreement = self.agreements[label.policy]
+        label = meta.label
+        if label.policy not in self.agreements:
+            event = self._event(actor, "read", obj, denied_reason="policy-not-held", now=now)
+            return Admission((event,), DocumentRefused("policy-not-held"), None, meta.blob, None)
+        decision = decide(subject, label, Action.READ, agreements=self.policies, now=now)
+        event = self._event(actor, Action.READ.value, obj, decision=decision, now=now)
+        if not decision.permit:
+            refusal = DocumentRefused(*sorted(decision.codes))
+            return Admission((event,), refusal, None, meta.blob, None)
         opening = Opening(
-            info=info,
+            info=meta.info,
             obligations=tuple(
                 {k: str(v) for k, v in o.to_json().items()} for o in decision.obligations
             ),
-            marking=banner(label, agreement),
+            marking=meta.info.banner,
             reader=actor.id,
         )
-        access = KeyAccess(self._keys(), self.audit, self.blobs)
-        blob = row.blob_hash
-        assert blob is not None
+        grant = self._key_access().grant(actor, obj, now=now, permit=decision)
+        return Admission((event, grant.event), None, opening, meta.blob, grant)
 
-        def write_to(dst: BinaryIO) -> None:
-            access.open_permitted(actor, obj, blob, dst, now=now, permit=decision)
+    def _key_access(self) -> Any:
+        from cix.node.keyaccess import KeyAccess
 
-        return opening, write_to
+        return KeyAccess(self._keys(), self.audit, self.blobs, self._manifests)
+
+    def _document(self, doc_id: str) -> _Meta:
+        generation = self.db.generation
+        meta = self._meta.get(doc_id, generation)
+        if meta is None:
+            with self.db.read() as session:
+                row = self._live(session, doc_id)
+                label = self._label_of(row)
+                info = self._info(session, row, label)
+            assert row.blob_hash is not None  # a live document has its blob
+            meta = _Meta(label, info, row.blob_hash)
+            self._meta.put(doc_id, generation, meta)
+        return meta
 
     # -- reproduction, destruction, incidents -------------------------------------------
 

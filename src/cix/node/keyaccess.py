@@ -1,10 +1,15 @@
 """Key access: the node unwraps a document's data key only after a permit, auditing each request.
 
-The sealed object's data key is wrapped to the node's KEM key. `open_permitted` takes the
-permit decision that authorised the access and refuses without one; it records the key
-access (granted) before decrypting, and any integrity or key failure (with its precise
-reason from the envelope) as a denied key access before the caller sees the opaque
-`Refused`.
+The sealed object's data key is wrapped to the node's KEM key. `grant` takes the permit
+decision that authorised the access and refuses without one (auditing the refusal); it
+returns a `Grant` whose audit event (the key access, granted) the caller records, together
+with the decision it follows, before `Grant.open` may decrypt. Any integrity or key failure
+is recorded (with its precise reason from the envelope) as a denied key access before the
+caller sees the opaque `Refused`. `open_permitted` does both steps for one caller.
+
+Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manifest's exact
+bytes and the trusted signer): the key unwrap, policy binding, root signature and every
+segment's authentication still run on every open.
 """
 
 from __future__ import annotations
@@ -19,29 +24,63 @@ from cix.policy import Decision
 from cix.store.blobs import BlobStore
 
 
+class Grant:
+    """A permitted key access: `event` must be recorded (then `recorded()`) before `open`."""
+
+    def __init__(self, access: KeyAccess, actor: Actor, obj: str, now: datetime) -> None:
+        self._access = access
+        self.actor = actor
+        self.obj = obj
+        self.now = now
+        self.event = access.event(actor, obj, now, "permit", ())
+        self._recorded = False
+
+    def recorded(self) -> None:
+        """Say that `event` is durably in the audit log."""
+        self._recorded = True
+
+    def open(self, blob: str, dst: BinaryIO, *, whole: bool = False) -> None:
+        """Decrypt the blob into `dst`; `Refused` (recorded with its reason) on any failure.
+
+        With `whole`, the sealed blob is read into memory first (for small documents)."""
+        if not self._recorded:
+            raise Refused()
+        self._access.decrypt(self.actor, self.obj, blob, dst, now=self.now, whole=whole)
+
+
 class KeyAccess:
     """Opens sealed blobs for permitted requests (see the module docstring)."""
 
-    def __init__(self, keys: Any, audit: AuditSink, blobs: BlobStore) -> None:
+    def __init__(
+        self, keys: Any, audit: AuditSink, blobs: BlobStore, manifests: Any = None
+    ) -> None:
         self._keys = keys
         self.audit = audit
         self.blobs = blobs
+        self._manifests = manifests
 
-    def _event(
+    def event(
         self, actor: Actor, obj: str, now: datetime, decision: str, reasons: tuple[str, ...]
-    ) -> None:
-        self.audit.append(
-            AuditEvent(
-                type="key-access",
-                actor=actor.id,
-                object=obj,
-                action="unwrap",
-                decision=decision,
-                time=now,
-                reasons=reasons,
-                details={"kid": self._keys.kem.kid},
-            )
+    ) -> AuditEvent:
+        """The audit event of one key access."""
+        return AuditEvent(
+            type="key-access",
+            actor=actor.id,
+            object=obj,
+            action="unwrap",
+            decision=decision,
+            time=now,
+            reasons=reasons,
+            details={"kid": self._keys.kem.kid},
         )
+
+    def grant(self, actor: Actor, obj: str, *, now: datetime, permit: Decision) -> Grant:
+        """A grant for a request `permit` allowed; without a permit, the refusal is recorded
+        and `Refused` raised."""
+        if not permit.permit:
+            self.audit.append(self.event(actor, obj, now, "deny", ("no-permit",)))
+            raise Refused()
+        return Grant(self, actor, obj, now)
 
     def open_permitted(
         self,
@@ -54,26 +93,38 @@ class KeyAccess:
         permit: Decision,
     ) -> None:
         """Decrypt the blob into `dst` for a request `permit` allowed; audited either way."""
+        grant = self.grant(actor, obj, now=now, permit=permit)
+        self.audit.append(grant.event)
+        grant.recorded()
+        grant.open(blob, dst)
+
+    def decrypt(
+        self, actor: Actor, obj: str, blob: str, dst: BinaryIO, *, now: datetime, whole: bool
+    ) -> None:
+        """Decrypt for a recorded `Grant` only (call `Grant.open`)."""
         from cix import envelope
 
-        if not permit.permit:
-            self._event(actor, obj, now, "deny", ("no-permit",))
-            raise Refused()
-        self._event(actor, obj, now, "permit", ())
         reasons: list[str] = []
 
         def hook(error: Exception) -> None:
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
 
+        def run(src: Any) -> None:
+            envelope.open(
+                src,
+                dst,
+                private_key=self._keys.kem,
+                trusted_signers=[self._keys.verify_key],
+                audit_hook=hook,
+                manifest_cache=self._manifests,
+            )
+
         try:
-            with self.blobs.open(blob) as src:
-                envelope.open(
-                    src,
-                    dst,
-                    private_key=self._keys.kem,
-                    trusted_signers=[self._keys.verify_key],
-                    audit_hook=hook,
-                )
+            if whole:
+                run(self.blobs.read(blob))
+            else:
+                with self.blobs.open(blob) as src:
+                    run(src)
         except Refused:
-            self._event(actor, obj, now, "deny", tuple(reasons) or ("refused",))
+            self.audit.append(self.event(actor, obj, now, "deny", tuple(reasons) or ("refused",)))
             raise

@@ -18,11 +18,18 @@ each person for themselves; organisations and programmes by anyone authenticated
 
 Every change and every refusal is appended to the audit sink; a change is appended before it
 is committed, so nothing is committed unaudited.
+
+`actor_for` and `subject_for` run on every request: what they read (the person, their
+organisation and their unrevoked memberships with start and end) is cached per person until
+the next database write (`cix.node.cache`); which memberships count is decided from the
+cached start and end against each call's `now`, so a membership that ends (or starts) takes
+effect at that moment without any write.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
 from cix.errors import InputError
 from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.cache import GenerationCache
 from cix.node.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from cix.node.roles import SYSTEM, Actor, Role
 from cix.node.schemas import (
@@ -152,13 +160,37 @@ def resolve_clearance(clearance: Clearance | None, where: str) -> Clearance | No
     return Clearance(level=level.code, party=clearance.party, expires=clearance.expires)
 
 
-class Registry:
-    """Organisations, people, programmes and memberships, changed only by the right roles."""
+@dataclass(frozen=True, slots=True)
+class _PersonView:
+    """What `actor_for` and `subject_for` read of one active person, as of one generation."""
 
-    def __init__(self, db: Database, audit: AuditSink, clock: Clock = utc_now) -> None:
+    actor: Actor
+    subject: dict[str, Any]  # make_subject's arguments but `programmes`
+    memberships: tuple[tuple[str, datetime, datetime], ...]  # programme, from, until
+
+    def programmes_at(self, now: datetime) -> dict[str, datetime]:
+        result: dict[str, datetime] = {}
+        for programme, valid_from, valid_until in self.memberships:
+            if valid_from <= now < valid_until and (
+                programme not in result or valid_until > result[programme]
+            ):
+                result[programme] = valid_until
+        return result
+
+
+class Registry:
+    """Organisations, people, programmes and memberships, changed only by the right roles.
+
+    At most `cache_size` people are cached for `actor_for`/`subject_for` (module docstring).
+    """
+
+    def __init__(
+        self, db: Database, audit: AuditSink, clock: Clock = utc_now, *, cache_size: int = 4096
+    ) -> None:
         self.db = db
         self.audit = audit
         self.clock = clock
+        self._people: GenerationCache[str, _PersonView] = GenerationCache(cache_size)
 
     # -- authorisation and audit -------------------------------------------------------
 
@@ -202,19 +234,70 @@ class Registry:
 
     def actor_for(self, person_id: str) -> Actor:
         """The actor for `person_id`; raises `Unauthenticated` if unknown or deactivated."""
+        return self._view(person_id).actor
+
+    def cached_actor(self, person_id: str) -> Actor | None:
+        """`actor_for` from the cache only: None where it would need the database."""
+        view = self._people.get(person_id, self.db.generation)
+        return None if view is None else view.actor
+
+    def _view(self, person_id: str) -> _PersonView:
+        generation = self.db.generation
+        view = self._people.get(person_id, generation)
+        if view is None:
+            view = self._read_view(person_id)
+            self._people.put(person_id, generation, view)
+        return view
+
+    def _read_view(self, person_id: str) -> _PersonView:
         with self.db.read() as session:
             person = session.get(Person, person_id)
             if person is None or not person.active:
                 raise Unauthenticated(f"no active person {person_id!r}")
             org = session.get(Organisation, person.organisation_id)
             assert org is not None  # the foreign key guarantees it
-            return Actor(
-                id=person.id,
-                roles=frozenset(Role(r) for r in person.roles),
-                organisation_id=org.id,
-                organisation_kind=org.kind,
-                party=org.party,
+            memberships = session.execute(
+                select(Membership.programme_id, Membership.valid_from, Membership.valid_until)
+                .where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
+                .order_by(Membership.id)
+            ).all()
+        from cix.policy import Clearance as PolicyClearance
+        from cix.policy import Organisation as PolicyOrganisation
+        from cix.policy import OrganisationKind
+
+        actor = Actor(
+            id=person.id,
+            roles=frozenset(Role(r) for r in person.roles),
+            organisation_id=org.id,
+            organisation_kind=org.kind,
+            party=org.party,
+        )
+        clearance = None
+        if person.clearance_level and person.clearance_party and person.clearance_expires:
+            clearance = PolicyClearance(
+                party=person.clearance_party,
+                level=person.clearance_level,
+                expires=person.clearance_expires,
             )
+        facility = None
+        if org.facility_level and org.facility_party and org.facility_expires:
+            facility = PolicyClearance(
+                party=org.facility_party, level=org.facility_level, expires=org.facility_expires
+            )
+        subject = {
+            "id": person.id,
+            "nationalities": frozenset(person.nationalities),
+            "clearance": clearance,
+            "briefed_until": person.briefed_until,
+            "roles": frozenset(person.roles),
+            "organisation": PolicyOrganisation(
+                id=org.id,
+                kind=OrganisationKind(org.kind),
+                party=org.party,
+                facility_clearance=facility,
+            ),
+        }
+        return _PersonView(actor, subject, tuple((p, f, u) for p, f, u in memberships))
 
     # -- organisations -----------------------------------------------------------------
 
@@ -577,43 +660,18 @@ class Registry:
 
     def subject_for(self, person_id: str, now: datetime) -> Subject:
         """The decision function's view of `person_id` at `now` (current memberships only)."""
-        from cix.policy import Clearance as PolicyClearance
-        from cix.policy import Organisation as PolicyOrganisation
-        from cix.policy import OrganisationKind, make_subject
+        return self._subject(self._view(person_id), now)
 
-        programmes = self.memberships_of(person_id, now)
-        with self.db.read() as session:
-            person = session.get(Person, person_id)
-            if person is None or not person.active:
-                raise Unauthenticated(f"no active person {person_id!r}")
-            org = session.get(Organisation, person.organisation_id)
-            assert org is not None
-        clearance = None
-        if person.clearance_level and person.clearance_party and person.clearance_expires:
-            clearance = PolicyClearance(
-                party=person.clearance_party,
-                level=person.clearance_level,
-                expires=person.clearance_expires,
-            )
-        facility = None
-        if org.facility_level and org.facility_party and org.facility_expires:
-            facility = PolicyClearance(
-                party=org.facility_party, level=org.facility_level, expires=org.facility_expires
-            )
-        return make_subject(
-            id=person.id,
-            nationalities=frozenset(person.nationalities),
-            clearance=clearance,
-            briefed_until=person.briefed_until,
-            programmes=programmes,
-            roles=frozenset(person.roles),
-            organisation=PolicyOrganisation(
-                id=org.id,
-                kind=OrganisationKind(org.kind),
-                party=org.party,
-                facility_clearance=facility,
-            ),
-        )
+    def cached_subject(self, person_id: str, now: datetime) -> Subject | None:
+        """`subject_for` from the cache only: None where it would need the database."""
+        view = self._people.get(person_id, self.db.generation)
+        return None if view is None else self._subject(view, now)
+
+    @staticmethod
+    def _subject(view: _PersonView, now: datetime) -> Subject:
+        from cix.policy import make_subject
+
+        return make_subject(**view.subject, programmes=view.programmes_at(now))
 
     @staticmethod
     def _flush(session: Session, what: str) -> None:

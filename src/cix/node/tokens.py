@@ -8,6 +8,11 @@ provider is configured by `token_issuer` and `token_jwks_url`. The token names t
 
 API tokens (for the CLI) are 256-bit random strings prefixed `cix_`; only their SHA-256 is
 stored, so a database leak does not leak usable tokens.
+
+Both are checked on every request, so both are cached (`cix.node.cache`): a verified JWT's
+claims per token string until its `exp` (and, with an external issuer, no longer than the
+JWKS cache lifetime), the time window re-checked against each request's `now`; an API
+token's row per digest until the next database write (a revocation is one).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +34,7 @@ from sqlalchemy import select
 
 from cix.errors import InputError
 from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.cache import GenerationCache, LruCache
 from cix.node.errors import NotFound, Unauthenticated
 from cix.node.roles import Actor, Role
 from cix.settings import Settings
@@ -121,12 +128,30 @@ class TokenIssuer:
         return {"keys": [dict(self.public_jwk)]}
 
 
-class TokenVerifier:
-    """Verifies bearer JWTs: signature by the issuer's JWKS, issuer, audience, time window."""
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    """What a verified JWT says that matters after its signature: subject and times."""
 
-    def __init__(self, settings: Settings, issuer: TokenIssuer | None) -> None:
+    sub: str
+    exp: float
+    iat: float
+    nbf: float
+    verified_at: float
+
+
+class TokenVerifier:
+    """Verifies bearer JWTs: signature by the issuer's JWKS, issuer, audience, time window.
+
+    A token whose signature, issuer and audience verified is remembered (at most
+    `cache_size` of them) with its claims; the time window is checked on every call.
+    """
+
+    def __init__(
+        self, settings: Settings, issuer: TokenIssuer | None, *, cache_size: int = 4096
+    ) -> None:
         self.settings = settings
         self._local = issuer
+        self._verified: LruCache[str, _Claims] = LruCache(cache_size)
         self._client: jwt.PyJWKClient | None = None
         if not settings.uses_builtin_issuer:
             self._client = jwt.PyJWKClient(
@@ -152,6 +177,32 @@ class TokenVerifier:
 
     def verify(self, token: str, now: datetime) -> str:
         """The `sub` of a valid token; raises `Unauthenticated` (reason in the message) if not."""
+        t = now.timestamp()
+        claims = self._verified.get(token)
+        if claims is None or not self._reusable(claims, t):
+            claims = self._verify_signed(token, t)
+        self._check_times(claims, t)
+        self._verified.put(token, claims)
+        return claims.sub
+
+    def cached(self, token: str, now: datetime) -> str | None:
+        """`verify` from the cache only: None where the signature must be checked again."""
+        t = now.timestamp()
+        claims = self._verified.get(token)
+        if claims is None or not self._reusable(claims, t):
+            return None
+        self._check_times(claims, t)
+        return claims.sub
+
+    def _reusable(self, claims: _Claims, t: float) -> bool:
+        # Past its `exp` a token is refused anyway (and dropped below); with an external
+        # issuer, a key withdrawn from its JWKS must stop verifying once the JWKS cache
+        # would have been refreshed, so a verification is reused no longer than that.
+        if self._client is not None and t - claims.verified_at > self.settings.jwks_cache_seconds:
+            return False
+        return t <= claims.exp + self.settings.token_leeway_seconds
+
+    def _verify_signed(self, token: str, t: float) -> _Claims:
         s = self.settings
         try:
             key = self._signing_key(token)
@@ -171,8 +222,6 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"token: {type(exc).__name__}") from None
-        t = now.timestamp()
-        leeway = s.token_leeway_seconds
         exp, iat, nbf = (claims.get(k, claims.get("iat")) for k in ("exp", "iat", "nbf"))
         if not (
             isinstance(exp, int | float)
@@ -180,16 +229,19 @@ class TokenVerifier:
             and isinstance(nbf, int | float)
         ):
             raise Unauthenticated("token: non-numeric time claim")
-        if t > exp + leeway:
-            raise Unauthenticated("token: expired")
-        if t + leeway < nbf or t + leeway < iat:
-            raise Unauthenticated("token: not yet valid")
         if exp - iat > s.token_max_ttl_seconds:
             raise Unauthenticated("token: lifetime longer than token_max_ttl_seconds")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthenticated("token: empty subject")
-        return sub
+        return _Claims(sub=sub, exp=exp, iat=iat, nbf=nbf, verified_at=t)
+
+    def _check_times(self, claims: _Claims, t: float) -> None:
+        leeway = self.settings.token_leeway_seconds
+        if t > claims.exp + leeway:
+            raise Unauthenticated("token: expired")
+        if t + leeway < claims.nbf or t + leeway < claims.iat:
+            raise Unauthenticated("token: not yet valid")
 
 
 def new_api_token() -> tuple[str, str, str]:
@@ -203,12 +255,23 @@ def hash_api_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class ApiTokens:
-    """API tokens of the registry's people, stored hashed."""
+@dataclass(frozen=True, slots=True)
+class _TokenRow:
+    person_id: str
+    expires_at: datetime
+    revoked: bool
 
-    def __init__(self, db: Database, audit: AuditSink) -> None:
+
+class ApiTokens:
+    """API tokens of the registry's people, stored hashed.
+
+    Rows are cached by digest (at most `cache_size`) until the next database write.
+    """
+
+    def __init__(self, db: Database, audit: AuditSink, *, cache_size: int = 4096) -> None:
         self.db = db
         self.audit = audit
+        self._rows: GenerationCache[str, _TokenRow] = GenerationCache(cache_size)
 
     def create(self, actor: Actor, name: str, *, ttl: int, now: datetime) -> tuple[str, ApiToken]:
         """A new token for `actor` itself: (the token, shown once; its stored row)."""
@@ -245,15 +308,39 @@ class ApiTokens:
     def authenticate(self, token: str, now: datetime) -> str:
         """The person id an API token belongs to; `Unauthenticated` if unknown/expired/revoked."""
         digest = hash_api_token(token)
+        generation = self.db.generation
+        row = self._rows.get(digest, generation)
+        if row is None:
+            row = self._read(digest)
+            self._rows.put(digest, generation, row)
+        if row.revoked:
+            raise Unauthenticated("api token: revoked")
+        if row.expires_at <= now:
+            raise Unauthenticated("api token: expired")
+        return row.person_id
+
+    def cached(self, token: str, now: datetime) -> str | None:
+        """`authenticate` from the cache only: None where it would need the database."""
+        row = self._rows.get(hash_api_token(token), self.db.generation)
+        if row is None:
+            return None
+        if row.revoked:
+            raise Unauthenticated("api token: revoked")
+        if row.expires_at <= now:
+            raise Unauthenticated("api token: expired")
+        return row.person_id
+
+    def _read(self, digest: str) -> _TokenRow:
         with self.db.read() as session:
-            row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-            if row is None:
-                raise Unauthenticated("api token: unknown")
-            if row.revoked_at is not None:
-                raise Unauthenticated("api token: revoked")
-            if row.expires_at <= now:
-                raise Unauthenticated("api token: expired")
-            return row.person_id
+            found = session.execute(
+                select(ApiToken.person_id, ApiToken.expires_at, ApiToken.revoked_at).where(
+                    ApiToken.token_hash == digest
+                )
+            ).first()
+        if found is None:
+            raise Unauthenticated("api token: unknown")
+        person_id, expires_at, revoked_at = found
+        return _TokenRow(person_id, expires_at, revoked_at is not None)
 
     def revoke(self, actor: Actor, token_id: str, now: datetime) -> None:
         """Revoke one of the actor's own tokens (administrators: anyone's)."""

@@ -131,6 +131,13 @@ class BlobStore:
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {sha256}") from None
 
+    def read(self, sha256: str) -> bytes:
+        """The whole blob (for small ones); raises `BlobNotFound` if it is not stored."""
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {sha256}") from None
+
     def read_chunks(self, sha256: str, chunk: int = CHUNK) -> Iterator[bytes]:
         """The blob's bytes as a stream of chunks."""
         with self.open(sha256) as handle:

@@ -6,10 +6,17 @@ so writers queue instead of failing with "database is locked" half-way through; 
 their own `query_only` connections and never block the writer.
 
 PostgreSQL: one engine for both; the server provides the concurrency.
+
+`generation` counts the write transactions that have ended in this process (for each
+database URL, whichever `Database` object wrote): it moves after every commit or rollback,
+so a read cache whose entries carry the generation they were read at (read *before* the
+rows) never serves a row older than the last write. It sees this process's writes only:
+one node is served by one process (see the node's caches in `cix.node.cache`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +31,32 @@ from cix.errors import StorageError
 from cix.settings import SettingsError
 
 SUPPORTED = ("sqlite", "postgresql")
+#: Threads that may hold a reader connection at once without queueing on the pool: anyio's
+#: default worker thread limit (40) plus the event loop's own thread and some headroom.
+DEFAULT_READERS = 48
+
+
+class _Generation:
+    """A counter moved after every write transaction on one database (see the docstring)."""
+
+    __slots__ = ("_lock", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_generations: dict[str, _Generation] = {}
+_generations_lock = threading.Lock()
+
+
+def _generation_of(url: str) -> _Generation:
+    with _generations_lock:
+        return _generations.setdefault(url, _Generation())
 
 
 def _sqlite_setup(engine: Engine, *, writer: bool) -> None:
@@ -49,7 +82,7 @@ def _sqlite_setup(engine: Engine, *, writer: bool) -> None:
 class Database:
     """The node database: `write()` for the one writer, `read()` for concurrent readers."""
 
-    def __init__(self, url: str, *, readers: int = 8) -> None:
+    def __init__(self, url: str, *, readers: int = DEFAULT_READERS) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError:
@@ -62,6 +95,7 @@ class Database:
         if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
+        self._generation = _generation_of(parsed.render_as_string(hide_password=True))
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self.writer = create_engine(
@@ -73,28 +107,42 @@ class Database:
                 connect_args={"check_same_thread": False},
             )
             _sqlite_setup(self.writer, writer=True)
+            # Every thread that may read gets a connection without waiting (SQLite readers
+            # are cheap); a short overflow absorbs bursts beyond that.
             self.reader = create_engine(
                 parsed,
                 poolclass=QueuePool,
                 pool_size=readers,
-                max_overflow=readers,
+                max_overflow=8,
                 connect_args={"check_same_thread": False},
             )
             _sqlite_setup(self.reader, writer=False)
         else:
-            self.writer = create_engine(parsed, pool_size=readers, max_overflow=readers)
+            # PostgreSQL connections cost server memory: a smaller pool, the overflow for
+            # bursts.
+            self.writer = create_engine(parsed, pool_size=16, max_overflow=readers - 16)
             self.reader = self.writer
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
 
+    @property
+    def generation(self) -> int:
+        """The number of write transactions ended so far in this process (see the docstring)."""
+        return self._generation.value
+
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A write transaction: committed durably on normal exit, rolled back on any error."""
+        """A write transaction: committed durably on normal exit, rolled back on any error.
+
+        The generation moves once the transaction has ended, committed or not.
+        """
         try:
             with self._write_sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
             raise StorageError(f"database write failed: {exc.orig.__class__.__name__}") from exc
+        finally:
+            self._generation.bump()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,12 +1,20 @@
 """Document routes: streamed upload and open, listing, metadata, copies, destruction, incidents.
 
 Uploads stream the request body into the sealing code in a worker thread (bounded memory,
-plaintext never on disk); opens decrypt in a worker thread into a bounded queue that the
-response drains. The decision comes first: a refused open answers 403 before any byte.
+plaintext never on disk). An open is decided first and its audit events (the decision, and
+on a permit the key access) are made durable as one group before any byte is decrypted: a
+refused open answers 403 before any byte, and a failed audit append answers an error with no
+content. The open route is asynchronous: the decision runs on the event loop when the facts
+it needs are cached (in a worker thread otherwise), and waiting for the audit commit holds
+no thread. A small document (up to `_IN_MEMORY` bytes) is decrypted into memory and sent in
+one response (a failure of its integrity checks is then still a clean 403); a larger one is
+decrypted in a worker thread into a bounded queue that the response drains.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import queue
 import threading
@@ -19,15 +27,21 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cix.api.auth import CurrentActor, node_of
 from cix.errors import InputError
+from cix.node.auditing import submit
+from cix.node.cache import NotCached
 
 router = APIRouter(tags=["documents"])
 DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 _END = object()
+#: Documents up to this size are decrypted into memory and sent as one body.
+_IN_MEMORY = 1 << 20
+#: ... and those up to this size are decrypted on the event loop (cheaper than a thread hop).
+_ON_LOOP = 256 << 10
 
 
 class DocumentOut(BaseModel):
@@ -207,16 +221,37 @@ class _QueueWriter:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def open_document(request: Request, actor: CurrentActor, doc_id: DocId) -> StreamingResponse:
-    """The decrypted content, streamed, with the marking and the reader's identity as headers
+async def open_document(request: Request, actor: CurrentActor, doc_id: DocId) -> Response:
+    """The decrypted content, with the marking and the reader's identity as headers
     (`Cix-Marking`, `Cix-Reader`, `Cix-Obligations`): the obligations of the permit."""
-    node = node_of(request)
-    opening, write_to = node.documents.open(actor, doc_id)
+    documents = node_of(request).documents
+    try:
+        admission = documents.admit_open(actor, doc_id, cached_only=True)
+    except NotCached:
+        admission = await anyio.to_thread.run_sync(documents.admit_open, actor, doc_id)
+    # Durable before anything else happens; a failed append raises here (no content).
+    await asyncio.wrap_future(submit(documents.audit, admission.events))
+    opening = admission.recorded()
+    info = opening.info
+    headers = {
+        "Cix-Marking": quote(opening.marking, safe=" /,-()"),
+        "Cix-Reader": opening.reader,
+        "Cix-Obligations": json.dumps(list(opening.obligations), ensure_ascii=True),
+        "Cache-Control": "no-store",
+    }
+    if info.plaintext_size <= _IN_MEMORY:
+        body = io.BytesIO()
+        if info.sealed_size <= _ON_LOOP:
+            admission.write_to(body, whole=True)
+        else:
+            await anyio.to_thread.run_sync(lambda: admission.write_to(body, whole=True))
+        return Response(body.getvalue(), media_type=info.media_type, headers=headers)
+    headers["Content-Length"] = str(info.plaintext_size)
     chunks: queue.Queue[object] = queue.Queue(maxsize=16)
 
     def produce() -> None:
         try:
-            write_to(_QueueWriter(chunks))  # type: ignore[arg-type]
+            admission.write_to(_QueueWriter(chunks))  # type: ignore[arg-type]
         except BaseException as exc:  # the stream is cut; the reason is in the audit log
             chunks.put(exc)
         finally:
@@ -234,14 +269,7 @@ def open_document(request: Request, actor: CurrentActor, doc_id: DocId) -> Strea
             assert isinstance(item, bytes)
             yield item
 
-    headers = {
-        "Cix-Marking": quote(opening.marking, safe=" /,-()"),
-        "Cix-Reader": opening.reader,
-        "Cix-Obligations": json.dumps(list(opening.obligations), ensure_ascii=True),
-        "Content-Length": str(opening.info.plaintext_size),
-        "Cache-Control": "no-store",
-    }
-    return StreamingResponse(drain(), media_type=opening.info.media_type, headers=headers)
+    return StreamingResponse(drain(), media_type=info.media_type, headers=headers)
 
 
 @router.post("/documents/{doc_id}/reproductions", status_code=201)

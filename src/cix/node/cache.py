@@ -1,0 +1,105 @@
+"""Bounded per-process read caches of the node's hot path, invalidated exactly on every write.
+
+What an open needs from the database (the API token, the person and their organisation and
+memberships, the document's row) changes only through the node's services, and every one of
+their changes is a `Database.write()` transaction, after which the database's `generation`
+moves. Each cache entry carries the generation read *before* its rows were read, and is used
+only while the generation is still that one: a revoked token, a changed clearance, role,
+membership or organisation, a destroyed document are seen by the very next request, and an
+entry read while a write was under way is never trusted. Time-dependent facts (token expiry,
+membership start and end, clearance and briefing expiry) are kept as data and checked against
+the request's `now`, never frozen into an entry.
+
+Assumption: one node is served by one process. A write by another process (a second
+`cix serve`, a script writing to the same database while the node serves) is not seen until
+this process writes; `docs/settings.md` says so. Every cache is bounded (least recently used
+entries leave first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class NotCached(LookupError):
+    """A cache-only lookup would have needed the database."""
+
+
+class GenerationCache(Generic[K, V]):
+    """At most `size` entries, each valid while the database generation it was read at holds."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a cache holds at least one entry")
+        self._size = size
+        self._entries: OrderedDict[K, tuple[int, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, generation: int) -> V | None:
+        """The entry for `key` if it was read at `generation`, else None (and it is dropped)."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if found[0] != generation:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key: K, generation: int, value: V) -> None:
+        """Remember `value`, read at `generation` (taken before the read)."""
+        with self._lock:
+            self._entries[key] = (generation, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class LruCache(Generic[K, V]):
+    """At most `size` entries, least recently used first out; no invalidation of its own
+    (for values that are pure functions of their key, or carry their own validity)."""
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError("a cache holds at least one entry")
+        self._size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The entry for `key`, or None."""
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: K, value: V) -> None:
+        """Remember `value` for `key`."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        """Forget `key`."""
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
