@@ -54,8 +54,9 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(public.router)
     app.include_router(public.api_router, prefix=API_PREFIX)
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
-    protected.include_router(registry.router)
+    # Routes are matched in order: the documents first, since opening one is the hot path.
     protected.include_router(documents.router)
+    protected.include_router(registry.router)
     protected.include_router(tokens.router)
     app.include_router(protected)
     return app

@@ -179,6 +179,7 @@ class KeyAccess:
     kid: str | None
     wrapped: bytes
     binding: str
+    info: bytes  # kao_info(doc): the HPKE info the wrapped key is bound to
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def _key_access(i: int, kao: object) -> KeyAccess:
         kid,
         unb64(doc.get("wrappedKey"), f"{where}/wrappedKey"),
         _str(binding, f"{where}/policyBinding/hash"),
+        kao_info(doc),
     )
 
 

@@ -38,7 +38,6 @@ from cix.envelope._manifest import (
     Manifest,
     Segment,
     canonical,
-    kao_info,
     parse_manifest,
     policy_binding,
     root_signature,
@@ -170,7 +169,7 @@ def _unwrap(manifest: Manifest, private_key: KemPrivateKey) -> tuple[bytes, str]
         raise NoKeyForRecipient("no key access object is addressed to this key")
     for kao in mine:
         try:
-            key = private_key.unwrap(kao.wrapped, kao_info(kao.doc))
+            key = private_key.unwrap(kao.wrapped, kao.info)
         except UnwrapFailed:
             continue
         expected = policy_binding(key, manifest.policy_b64)
@@ -306,6 +305,12 @@ class _ViewReader(io.RawIOBase):
         base = (0, self._pos, len(self.view))[whence]
         self._pos = max(0, base + offset)
         return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self.view) if size is None or size < 0 else self._pos + size
+        data = bytes(self.view[self._pos : end])
+        self._pos += len(data)
+        return data
 
     def readinto(self, b: Any) -> int:
         chunk = self.view[self._pos : self._pos + len(b)]

@@ -258,12 +258,18 @@ def read_members(src: BinaryIO, expected: frozenset[str]) -> dict[str, Member]:
         ) from None
     if total < 22:
         raise ContainerError("not a ZIP: too short to hold an end of central directory")
-    tail_len = min(total, 22 + 65535)
-    tail = _read_at(src, total - tail_len, tail_len, "the end record")
-    # The end record is 22 bytes plus a comment that must reach exactly to the end.
-    pos = tail.rfind(_EOCD, 0, tail_len - 18)
-    while pos >= 0 and pos + 22 + struct.unpack_from("<H", tail, pos + 20)[0] != tail_len:
-        pos = tail.rfind(_EOCD, 0, pos + 3)
+    # The end record is 22 bytes plus a comment that must reach exactly to the end. The
+    # search below tries the last possible place first; when that holds a record without a
+    # comment (as every sealed object does) it is the answer, read without the 64 KiB tail.
+    tail_len = 22
+    tail = _read_at(src, total - 22, 22, "the end record")
+    pos = 0
+    if not (tail.startswith(_EOCD) and struct.unpack_from("<H", tail, 20)[0] == 0):
+        tail_len = min(total, 22 + 65535)
+        tail = _read_at(src, total - tail_len, tail_len, "the end record")
+        pos = tail.rfind(_EOCD, 0, tail_len - 18)
+        while pos >= 0 and pos + 22 + struct.unpack_from("<H", tail, pos + 20)[0] != tail_len:
+            pos = tail.rfind(_EOCD, 0, pos + 3)
     if pos < 0:
         raise ContainerError("not a ZIP: no end of central directory record")
     eocd_at = total - tail_len + pos

@@ -160,22 +160,42 @@ def resolve_clearance(clearance: Clearance | None, where: str) -> Clearance | No
     return Clearance(level=level.code, party=clearance.party, expires=clearance.expires)
 
 
-@dataclass(frozen=True, slots=True)
+_NEVER_BEFORE = datetime.min.replace(tzinfo=UTC)
+_NEVER_AFTER = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
 class _PersonView:
     """What `actor_for` and `subject_for` read of one active person, as of one generation."""
 
     actor: Actor
     subject: dict[str, Any]  # make_subject's arguments but `programmes`
     memberships: tuple[tuple[str, datetime, datetime], ...]  # programme, from, until
+    # The last subject built, and the interval [from, until) in which no membership starts
+    # or ends, so that the same subject holds.
+    last: tuple[datetime, datetime, Subject] | None = None
 
-    def programmes_at(self, now: datetime) -> dict[str, datetime]:
-        result: dict[str, datetime] = {}
+    def subject_at(self, now: datetime) -> Subject:
+        from cix.policy import make_subject
+
+        last = self.last
+        if last is not None and last[0] <= now < last[1]:
+            return last[2]
+        programmes: dict[str, datetime] = {}
+        since, until = _NEVER_BEFORE, _NEVER_AFTER
         for programme, valid_from, valid_until in self.memberships:
+            for moment in (valid_from, valid_until):
+                if moment <= now:
+                    since = max(since, moment)
+                else:
+                    until = min(until, moment)
             if valid_from <= now < valid_until and (
-                programme not in result or valid_until > result[programme]
+                programme not in programmes or valid_until > programmes[programme]
             ):
-                result[programme] = valid_until
-        return result
+                programmes[programme] = valid_until
+        subject = make_subject(**self.subject, programmes=programmes)
+        self.last = (since, until, subject)
+        return subject
 
 
 class Registry:
@@ -669,9 +689,7 @@ class Registry:
 
     @staticmethod
     def _subject(view: _PersonView, now: datetime) -> Subject:
-        from cix.policy import make_subject
-
-        return make_subject(**view.subject, programmes=view.programmes_at(now))
+        return view.subject_at(now)
 
     @staticmethod
     def _flush(session: Session, what: str) -> None:

@@ -139,6 +139,9 @@ class CompiledLabel:
     obligations: dict[tuple[Action, str], tuple[Obligation, ...]]
 
 
+_MAX_SUBJECTS = 4096
+
+
 class Policies:
     """The agreements and national policies a node holds, compiled for decisions.
 
@@ -183,6 +186,9 @@ class Policies:
             )
         self.policy_ids: tuple[str, ...] = tuple(self.policies)
         self._labels: dict[Label, CompiledLabel] = {}
+        # A compiled subject depends on the subject (and these policies) only; bounded, since
+        # subjects come and go (a server sees the same few again and again).
+        self._subjects: dict[Subject, CompiledSubject] = {}
 
     def _add_scheme(self, agreement: Agreement, party: str) -> None:
         # positions in the scheme (levels are sorted lowest first), so ranks stay small
@@ -249,7 +255,18 @@ class Policies:
     # -- compiling subjects and labels -----------------------------------------------------
 
     def subject(self, subject: Subject) -> CompiledSubject:
-        """Compile a subject: its clearance level must be a level of the issuing party."""
+        """Compile a subject (cached): its clearance level must be a level of the issuing
+        party."""
+        cached = self._subjects.get(subject)
+        if cached is not None:
+            return cached
+        compiled = self._compile_subject(subject)
+        if len(self._subjects) >= _MAX_SUBJECTS:
+            self._subjects.clear()
+        self._subjects[subject] = compiled
+        return compiled
+
+    def _compile_subject(self, subject: Subject) -> CompiledSubject:
         nat = 0
         for party in subject.nationalities:
             nat |= 1 << self.party_bit(party)
