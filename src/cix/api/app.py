@@ -51,10 +51,13 @@ def create_app(node: Node) -> FastAPI:
         return settings.max_request_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    # Routes are matched in order: opening a document first (the hot path), then the rest.
+    hot = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
+    hot.include_router(documents.content_router)
+    app.include_router(hot)
     app.include_router(public.router)
     app.include_router(public.api_router, prefix=API_PREFIX)
     protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
-    # Routes are matched in order: the documents first, since opening one is the hot path.
     protected.include_router(documents.router)
     protected.include_router(registry.router)
     protected.include_router(tokens.router)

@@ -87,6 +87,7 @@ def serve(
         if temporary or orphans:
             typer.echo(f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed")
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
+        _tune_collector()
         uvicorn.run(
             create_app(node),
             host=settings.host,
@@ -97,6 +98,22 @@ def serve(
         )
     finally:
         node.close()
+
+
+def _tune_collector() -> None:
+    """Keep the garbage collector's pauses short under load.
+
+    Everything alive once the node is open (modules, the app, the policies) lives as long as
+    the process: frozen out of the collector's view, a full collection scans only what
+    requests allocate, not ~130,000 startup objects (pauses of ~100 ms at ~1,000 requests/s
+    otherwise). A larger first-generation threshold lets the objects of requests in flight
+    die young instead of being promoted and scanned again.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 10)
 
 
 @token_app.command("issue")

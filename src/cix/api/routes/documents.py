@@ -36,6 +36,8 @@ from cix.node.auditing import submit
 from cix.node.cache import NotCached
 
 router = APIRouter(tags=["documents"])
+#: The open route alone, so that the app can match it first (it is the hot path).
+content_router = APIRouter(tags=["documents"])
 DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 _END = object()
 #: Documents up to this size are decrypted into memory and sent as one body.
@@ -216,7 +218,7 @@ class _QueueWriter:
         return None
 
 
-@router.get(
+@content_router.get(
     "/documents/{doc_id}/content",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
