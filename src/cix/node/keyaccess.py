@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from cix.errors import Refused
+from cix.errors import InputError, Refused
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
@@ -128,3 +128,9 @@ class KeyAccess:
         except Refused:
             self.audit.append(self.event(actor, obj, now, "deny", tuple(reasons) or ("refused",)))
             raise
+        except InputError as exc:
+            # The stored object does not even parse (a damaged container or manifest): an
+            # integrity failure of our own storage, not the caller's input. Opaque, audited.
+            reason = str(getattr(exc, "reason", "")) or type(exc).__name__
+            self.audit.append(self.event(actor, obj, now, "deny", (reason,)))
+            raise Refused() from None
