@@ -3,8 +3,9 @@
 Public API (what the node and the CLI call):
 
 - `seal(src, dst, *, label_xml, label_json, recipients, signer, …) -> SealResult`
-- `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False)
-  -> Opened` (also named `open_sealed`)
+- `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False,
+  manifest_cache=None) -> Opened` (also named `open_sealed`); a `ManifestCache` skips
+  re-verifying a manifest already verified (same bytes, same trusted signers)
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
 - `inspect(src) -> dict` (no key; nothing verified)
 - `rewrap(src, dst, *, private_key, to, trusted_signers=(), drop_others=False, …)`
