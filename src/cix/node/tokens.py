@@ -133,6 +133,7 @@ class TokenVerifier:
                 settings.token_jwks_url,
                 cache_jwk_set=settings.jwks_cache_seconds > 0,
                 lifespan=max(settings.jwks_cache_seconds, 1),
+                cooldown_duration=settings.jwks_refresh_cooldown_seconds,
                 timeout=10,
             )
         elif issuer is None:
