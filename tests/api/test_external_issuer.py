@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cix.node.auditing import MemoryAuditSink
-from cix.node.service import Node, init_node
-from tests.node_support import ENVIRON, ApiClient, Clock, assert_problem, seed_people
+from tests.node_support import ENVIRON, ApiClient, Clock, assert_problem, make_node, seed_people
 
 ISSUER = "https://idp.defence.example/realms/cix"
 AUDIENCE = "cix-can"
@@ -127,19 +126,7 @@ def api(
         "CIX_TOKEN_AUDIENCE": AUDIENCE,
         "CIX_TOKEN_ALGORITHMS": "ES256,RS256",
     }
-    audit = MemoryAuditSink()
-    data_dir = tmp_path / "node"
-    init_node(
-        data_dir,
-        party="CAN",
-        agreements=("kor-can",),
-        database_url=None,
-        admin="root",
-        environ=environ,
-        audit=audit,
-        clock=clock,
-    )
-    node = Node.open(data_dir, environ=environ, audit=audit, clock=clock)
+    node = make_node(tmp_path / "node", None, clock, MemoryAuditSink(), environ)
     seed_people(node)
     try:
         with anyio.from_thread.start_blocking_portal() as portal:
