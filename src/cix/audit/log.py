@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +34,16 @@ from cix.audit.entry import Entry, Event, entry_from_bytes
 from cix.audit.errors import AuditInputError, LogTruncated, RootMismatch, TreeTampered
 from cix.audit.merkle import Node
 from cix.audit.proofs import ConsistencyProof, InclusionProof
-from cix.audit.verify import BLOCK_SIZE, PARALLEL_FROM, verify_tree
+from cix.audit.verify import (
+    BLOCK_SIZE,
+    PARALLEL_FROM,
+    BlockReader,
+    BlockResult,
+    BlockTask,
+    Runner,
+    run_here,
+    verify_tree,
+)
 
 
 class Writer(Protocol):
@@ -390,13 +399,24 @@ class Log:
         for head in heads:
             if head.size == 0 and head.root != merkle.EMPTY_ROOT:
                 raise RootMismatch("the checkpoint of the empty log has a wrong root")
+        workers = os.cpu_count() or 1 if workers is None else workers
+        if workers < 1:
+            raise AuditInputError(f"workers must be at least 1, not {workers}")
+        runner: Runner = run_here
+        if workers > 1 and size >= parallel_from:
+            from cix.audit.storage.parallel import run_in_processes  # the process glue
+
+            def runner(
+                storage: BlockReader, tasks: Sequence[BlockTask], deep: bool
+            ) -> Iterator[BlockResult]:
+                return run_in_processes(storage, tasks, deep, workers - 1)
+
         root = verify_tree(
             storage,
             size,
             [(h.size, h.root) for h in heads if h.size > 0],
             deep=deep,
-            workers=os.cpu_count() or 1 if workers is None else workers,
             block_size=block_size,
-            parallel_from=parallel_from,
+            runner=runner,
         )
         return VerifyReport(size, root, len(heads))

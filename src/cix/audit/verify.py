@@ -13,18 +13,16 @@ hash, in that precedence) comes before a stored node completed by entry `p`, whi
 before a checkpoint of size `p + 1`; rows stored beyond the log's size come last. So one
 process and many report the same exception with the same message.
 
-Blocks are verified in the calling process from the front of the log while `workers - 1`
-processes (spawned, each with its own read connection, reopened from `Storage.address`)
-take blocks from the back; the parent cancels the blocks no worker has started yet when it
-reaches them. This module is storage-agnostic: it reads through `BlockReader`.
+Blocks are checked by a `Runner`: `run_here` checks them in turn in this process;
+`cix.audit.storage.parallel.run_in_processes` shares them with worker processes (the
+process and storage-opening glue lives there, at the impure edge). This module is
+storage-agnostic: it reads through `BlockReader`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -47,7 +45,7 @@ BLOCK_SIZE: Final = 16_384
 """Leaves per block (a power of two): small enough to share work evenly, large enough that
 per-block queries cost little."""
 PARALLEL_FROM: Final = 50_000
-"""Smaller logs are verified in one process: starting workers costs more than it saves."""
+"""Smaller logs are checked in one process: starting workers costs more than it saves."""
 
 # Precedence of findings at the same position (see the module docstring).
 _MISSING, _ENTRY, _LEAF, _NODE, _HEAD = range(5)
@@ -262,36 +260,43 @@ def verify_block(
 # -- the whole log --------------------------------------------------------------------------
 
 
+BlockTask = tuple[int, int, list[int]]
+"""A block to check: its first entry, the entry after its last, the checkpoint sizes in it."""
+
+Runner = Callable[[BlockReader, Sequence[BlockTask], bool], Iterator[BlockResult]]
+"""Checks blocks (deep or not) and yields their results in the order given."""
+
+
+def run_here(storage: BlockReader, tasks: Sequence[BlockTask], deep: bool) -> Iterator[BlockResult]:
+    """The one-process runner: each block in turn, in this process."""
+    for start, end, heads in tasks:
+        yield verify_block(storage, start, end, heads, deep=deep)
+
+
 def verify_tree(
     storage: BlockReader,
     size: int,
     heads: Sequence[tuple[int, bytes]],
     *,
     deep: bool,
-    workers: int = 1,
     block_size: int = BLOCK_SIZE,
-    parallel_from: int = PARALLEL_FROM,
+    runner: Runner = run_here,
 ) -> bytes:
     """Check entries 0..size-1, the stored tree and each checkpoint (size, root) with
     0 < size; return the root; raise the first finding. `heads` are in size order."""
     if block_size < 2 or block_size & (block_size - 1):
         raise AuditInputError(f"block size {block_size} is not a power of two >= 2")
-    if workers < 1:
-        raise AuditInputError(f"workers must be at least 1, not {workers}")
-    blocks = [(s, min(s + block_size, size)) for s in range(0, size, block_size)]
-    per_block: list[list[int]] = [[] for _ in blocks]
+    tasks: list[BlockTask] = [
+        (s, min(s + block_size, size), []) for s in range(0, size, block_size)
+    ]
     for s, _ in heads:
-        per_block[(s - 1) // block_size].append(s)
+        tasks[(s - 1) // block_size][2].append(s)
     bounds = _bounds_finding(storage, size)
     if bounds is not None and bounds.position < 0:
         raise bounds.error
     join = _Joiner(size, heads, block_size.bit_length() - 1)
-    if workers == 1 or size < parallel_from or len(blocks) < 2:
-        for (start, end), in_block in zip(blocks, per_block, strict=True):
-            join.add(verify_block(storage, start, end, in_block, deep=deep))
-    else:
-        for result in _parallel(storage, blocks, per_block, deep, workers):
-            join.add(result)
+    for result in runner(storage, tasks, deep):
+        join.add(result)
     if bounds is not None:
         raise bounds.error
     return join.root()
@@ -381,52 +386,3 @@ class _Joiner:
         """The root of the whole tree (after the last block)."""
         hashes = self._stack + self._last
         return merkle.fold_right(hashes) if hashes else merkle.EMPTY_ROOT
-
-
-# -- worker processes -----------------------------------------------------------------------
-
-_worker_storage: BlockReader | None = None
-
-
-def _open_in_worker(address: str) -> None:
-    global _worker_storage  # one storage per worker process, opened once
-    from cix.audit.storage import open_storage  # the impure edge, loaded in the worker only
-
-    _worker_storage = open_storage(address, create=False)
-
-
-def _verify_in_worker(start: int, end: int, heads: list[int], deep: bool) -> BlockResult:
-    assert _worker_storage is not None
-    return verify_block(_worker_storage, start, end, heads, deep=deep)
-
-
-def _parallel(
-    storage: BlockReader,
-    blocks: list[tuple[int, int]],
-    per_block: list[list[int]],
-    deep: bool,
-    workers: int,
-) -> Iterator[BlockResult]:
-    """Block results in log order: this process works from the front, `workers - 1` spawned
-    processes from the back; a block no worker has started is done here."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers - 1, len(blocks) - 1),
-        mp_context=context,
-        initializer=_open_in_worker,
-        initargs=(storage.address,),
-    ) as pool:
-        futures: dict[int, Future[BlockResult]] = {}
-        for j in range(len(blocks) - 1, 0, -1):
-            start, end = blocks[j]
-            futures[j] = pool.submit(_verify_in_worker, start, end, per_block[j], deep)
-        try:
-            for j, (start, end) in enumerate(blocks):
-                future = futures.get(j)
-                if future is None or future.cancel():
-                    yield verify_block(storage, start, end, per_block[j], deep=deep)
-                else:
-                    yield future.result()
-        finally:
-            for future in futures.values():
-                future.cancel()
