@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from cix.audit import Log, Signer, generate_signer, merkle, open_log
 from cix.audit.log import VerifyReport
 from cix.audit.storage import parallel
-from cix.audit.verify import BlockResult, run_here
+from cix.audit.verify import BlockResult, run_here, verify_block
 from tests.audit.conftest import event, sql
 
 N = 200
@@ -177,7 +177,7 @@ def test_a_worker_process_checks_blocks(tmp_path: Path, monkeypatch: pytest.Monk
     # Slow this process down so the worker takes blocks from the back, and check that
     # what it sent back is what this process computes.
     here: list[int] = []
-    slow = parallel.verify_block
+    slow = verify_block
 
     def counting(*args: object, **kwargs: bool) -> BlockResult:
         here.append(1)
