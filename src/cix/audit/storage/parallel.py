@@ -27,6 +27,7 @@ _BOOT: Final = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
     "from cix.audit.storage.parallel import serve; serve()"
 )
+_IN_FLIGHT: Final = 2  # blocks handed to a worker ahead of its results
 _LOST: Final = object()  # a worker died before answering: the parent checks that block itself
 
 
@@ -90,30 +91,33 @@ def _feed(
     results: dict[int, object],
     cond: threading.Condition,
 ) -> None:
-    """Hand `proc` blocks from the back of `todo`, one at a time, until none are left."""
+    """Hand `proc` blocks from the back of `todo` until none are left, keeping two in its
+    pipe so that it never waits for this thread between blocks."""
     assert proc.stdin is not None
     assert proc.stdout is not None
-    j = -1
+    sent: deque[int] = deque()
     try:
         pickle.dump(hello[0], proc.stdin)
         pickle.dump(hello[1:], proc.stdin)
         while True:
-            with cond:
-                if not todo:
-                    break
-                j = todo.pop()
-            pickle.dump(tasks[j], proc.stdin)
+            while len(sent) < _IN_FLIGHT:
+                with cond:
+                    if not todo:
+                        break
+                    sent.append(todo.pop())
+                pickle.dump(tasks[sent[-1]], proc.stdin)
             proc.stdin.flush()
+            if not sent:
+                break
             got = pickle.load(proc.stdout)  # noqa: S301 (our own worker, over a private pipe)
             with cond:
-                results[j] = got
+                results[sent.popleft()] = got
                 cond.notify_all()
-            j = -1
     except (OSError, EOFError, pickle.UnpicklingError):
-        if j >= 0:
-            with cond:
+        with cond:
+            for j in sent:
                 results[j] = _LOST
-                cond.notify_all()
+            cond.notify_all()
     finally:
         with contextlib.suppress(OSError):
             proc.stdin.close()
