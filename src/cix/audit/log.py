@@ -399,7 +399,7 @@ class Log:
         for head in heads:
             if head.size == 0 and head.root != merkle.EMPTY_ROOT:
                 raise RootMismatch("the checkpoint of the empty log has a wrong root")
-        workers = os.cpu_count() or 1 if workers is None else workers
+        workers = (os.cpu_count() or 1) if workers is None else workers
         if workers < 1:
             raise AuditInputError(f"workers must be at least 1, not {workers}")
         runner: Runner = run_here
