@@ -193,9 +193,9 @@ def bench_verify(directory: Path, n: int) -> None:
     raw, bulk, total = _raw_hash_times(path, n)
     cpus = os.cpu_count() or 1
     with open_log(path, create=False) as log:
-        one, one_cpu = min(_wall_cpu(lambda: log.verify(deep=False, workers=1)) for _ in range(2))
+        one, one_cpu = min(_wall_cpu(lambda: log.verify(deep=False, workers=1)) for _ in range(3))
         many, many_cpu = min(
-            _wall_cpu(lambda: log.verify(deep=False, workers=cpus)) for _ in range(2)
+            _wall_cpu(lambda: log.verify(deep=False, workers=cpus)) for _ in range(3)
         )
         deep = _time(lambda: log.verify(workers=cpus)) if n <= 300_000 else None
     mb = total / 2**20
