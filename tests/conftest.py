@@ -14,6 +14,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The suite runs two workers on two cores beside PostgreSQL and real servers: wall-clock
+# limits on single examples measure the machine's load, not the property. A test that needs
+# a deadline sets its own.
+settings.register_profile(
+    "cix", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("cix")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CIX_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

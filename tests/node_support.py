@@ -61,20 +61,24 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def make_node(
-    data_dir: Path, database_url: str | None, clock: Clock, audit: MemoryAuditSink
+    data_dir: Path,
+    database_url: str | None,
+    clock: Clock,
+    audit: MemoryAuditSink,
+    environ: dict[str, str] = ENVIRON,
 ) -> Node:
-    """Initialise a CAN node with administrator `root` and open it."""
+    """Initialise a CAN node with administrator `root` and open it (settings from `environ`)."""
     init_node(
         data_dir,
         party="CAN",
         agreements=("kor-can",),
         database_url=database_url,
         admin="root",
-        environ=ENVIRON,
+        environ=environ,
         audit=audit,
         clock=clock,
     )
-    return Node.open(data_dir, environ=ENVIRON, audit=audit, clock=clock)
+    return Node.open(data_dir, environ=environ, audit=audit, clock=clock)
 
 
 @pytest.fixture

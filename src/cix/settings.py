@@ -213,6 +213,16 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=86400,
     ),
     Setting(
+        "jwks_refresh_cooldown_seconds",
+        "int",
+        30,
+        "Least time between two refetches of a remote issuer's JWKS forced by a token whose "
+        "`kid` is not in the cached set: a rotated key is picked up after at most this long, "
+        "and tokens with made-up `kid`s cannot make the node hammer the identity provider.",
+        minimum=0,
+        maximum=3600,
+    ),
+    Setting(
         "max_request_bytes",
         "int",
         1 << 20,
@@ -308,6 +318,7 @@ class Settings:
     token_leeway_seconds: int
     token_max_ttl_seconds: int
     jwks_cache_seconds: int
+    jwks_refresh_cooldown_seconds: int
     max_request_bytes: int
     max_upload_bytes: int
     auth_failure_limit: int
@@ -507,6 +518,7 @@ def load_settings(
         token_leeway_seconds=values["token_leeway_seconds"],
         token_max_ttl_seconds=values["token_max_ttl_seconds"],
         jwks_cache_seconds=values["jwks_cache_seconds"],
+        jwks_refresh_cooldown_seconds=values["jwks_refresh_cooldown_seconds"],
         max_request_bytes=values["max_request_bytes"],
         max_upload_bytes=values["max_upload_bytes"],
         auth_failure_limit=values["auth_failure_limit"],

@@ -46,7 +46,9 @@ def test_init_creates_a_node_directory(tmp_path: Path) -> None:
     assert 'party = "CAN"' in config
     assert "kor-can" in config
     assert migrate.current(f"sqlite:///{data_dir / 'cix.db'}") == migrate.head()
-    assert (data_dir / "keys" / "token-issuer.jwk").stat().st_mode & 0o077 == 0
+    issuer_key = data_dir / "keys" / "token-issuer.key"
+    assert issuer_key.stat().st_mode & 0o077 == 0
+    assert "ENCRYPTED PRIVATE KEY" in issuer_key.read_text(encoding="utf-8")
     assert (data_dir / "blobs").is_dir()
 
 
@@ -104,6 +106,18 @@ def test_init_upgrades_an_older_directory(tmp_path: Path) -> None:
     again = cix("init", "--dir", str(data_dir), "--party", "KOR")
     assert again.returncode == 2
     assert "serves CAN, not KOR" in again.stderr
+
+
+def test_token_issue_needs_the_passphrase(tmp_path: Path) -> None:
+    # Whoever can mint a token can act as anyone: reading the data directory is not enough.
+    data_dir = tmp_path / "can"
+    assert cix("init", "--party", "CAN", "--dir", str(data_dir), "--admin", "root").returncode == 0
+    result = cix(
+        "token", "issue", "--dir", str(data_dir), "--user", "root", env={"CIX_PASSPHRASE": ""}
+    )
+    assert result.returncode == 2
+    assert "CIX_PASSPHRASE" in result.stderr
+    assert "eyJ" not in result.stdout
 
 
 def test_token_issue_refuses_unknown_person(tmp_path: Path) -> None:

@@ -112,7 +112,7 @@ def token_issue(
     from cix.node.roles import SYSTEM
     from cix.node.service import Node
 
-    node = Node.open(data_dir, unlock=False)
+    node = Node.open(data_dir, unlock=True)
     try:
         if node.issuer is None:
             raise InputError(f"{data_dir}: the node uses an external issuer (token_jwks_url)")

@@ -2,9 +2,9 @@
 interop, and signing keys (Ed25519, ML-DSA-65), stored encrypted under a passphrase.
 
 Public API: `generate_kem`, `generate_signing`, `write_key_pair`, `load_kem_public`,
-`load_kem_private`, `load_verify_key`, `load_signing_key`, `passphrase_from_environment`,
-and the key classes. `KemPublicKey.wrap` / `KemPrivateKey.unwrap` are the only KEM
-operations; `cix.envelope` uses them.
+`load_kem_private`, `load_verify_key`, `load_signing_key`, `write_signing_key`,
+`passphrase_from_environment`, and the key classes. `KemPublicKey.wrap` /
+`KemPrivateKey.unwrap` are the only KEM operations; `cix.envelope` uses them.
 """
 
 from cix.keys._files import (
@@ -20,6 +20,7 @@ from cix.keys._files import (
     passphrase_from_environment,
     verify_key_document,
     write_key_pair,
+    write_signing_key,
 )
 from cix.keys._model import (
     BadSignature,
@@ -75,4 +76,5 @@ __all__ = [
     "verify_key_document",
     "verify_key_from_bytes",
     "write_key_pair",
+    "write_signing_key",
 ]

@@ -216,3 +216,14 @@ def write_key_pair(
         directory / SIGN_PRIVATE, _private_doc(sign_pub, signing.private_pems(passphrase)), 0o600
     )
     _write_new(directory / SIGN_PUBLIC, sign_pub, 0o644)
+
+
+def write_signing_key(
+    private_path: Path, public_path: Path, signing: SigningKey, passphrase: bytes
+) -> None:
+    """Write one signing key: private (encrypted, 0600) and public file (never overwriting)."""
+    if existing := [str(p) for p in (private_path, public_path) if p.exists()]:
+        raise KeyFileError(f"{', '.join(existing)}: already exists; not overwriting keys")
+    public = verify_key_document(signing.public)
+    _write_new(private_path, _private_doc(public, signing.private_pems(passphrase)), 0o600)
+    _write_new(public_path, public, 0o644)

@@ -22,7 +22,13 @@ from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_nod
 from cix.node.registry import Clock, Registry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
-from cix.node.tokens import ApiTokens, TokenIssuer, TokenVerifier
+from cix.node.tokens import (
+    ISSUER_KEY_FILE,
+    ApiTokens,
+    TokenIssuer,
+    TokenVerifier,
+    load_issuer_public,
+)
 from cix.policy import Policies
 from cix.settings import (
     CONFIG_FILE,
@@ -63,8 +69,9 @@ class StaleSchema(InputError):
 class Node:
     """Everything one node's API and CLI act through.
 
-    `keys` is None when the node was opened without unlocking its keys (commands that need
-    no private key, such as `cix token issue`); anything that seals or opens refuses then.
+    `keys` and `issuer` are None when the node was opened without unlocking its keys
+    (commands that need no private key, such as `cix audit verify`); anything that seals,
+    opens or issues a token refuses then.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class Node:
         audit: AuditSink,
         clock: Clock = utc_now,
         keys: NodeKeys | None = None,
+        issuer: TokenIssuer | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -83,8 +91,11 @@ class Node:
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = Registry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit)
-        self.issuer = TokenIssuer.load(settings) if settings.uses_builtin_issuer else None
-        self.verifier = TokenVerifier(settings, self.issuer)
+        self.issuer = issuer
+        self.verifier = TokenVerifier(
+            settings,
+            load_issuer_public(settings.data_dir) if settings.uses_builtin_issuer else None,
+        )
         self.agreements = held_agreements(settings)
         self.documents = Documents(
             db=db,
@@ -127,6 +138,11 @@ class Node:
         if unlock is None:
             unlock = bool(settings.passphrase.reveal())
         keys = load_node_keys(settings.data_dir, _passphrase(settings)) if unlock else None
+        issuer = (
+            TokenIssuer.load(settings, _passphrase(settings))
+            if unlock and settings.uses_builtin_issuer
+            else None
+        )
         sink: AuditSink
         if audit is None:
             from cix.audit import open_log
@@ -144,7 +160,7 @@ class Node:
         else:
             sink = audit
         db = Database(url)
-        return cls(settings, db, sink, clock, keys)
+        return cls(settings, db, sink, clock, keys, issuer)
 
     def close(self) -> None:
         """Release the database connections and the audit log."""
@@ -223,8 +239,8 @@ def init_node(
     from cix.audit import open_log
 
     open_log(audit_address, create=True).close()
-    if settings.uses_builtin_issuer and not (data_dir / "keys" / "token-issuer.jwk").exists():
-        TokenIssuer.create(data_dir)
+    if settings.uses_builtin_issuer and not (data_dir / ISSUER_KEY_FILE).exists():
+        TokenIssuer.create(data_dir, _passphrase(settings))
     if created and admin is not None:
         node = Node.open(data_dir, environ=environ, audit=audit, clock=clock)
         try:

@@ -1,8 +1,9 @@
 """Credentials: the built-in OIDC-style token issuer, bearer token verification, API tokens.
 
 Bearer tokens are JWTs (RFC 7519) verified against the configured issuer's JWKS: the
-built-in issuer's key lives in the data directory (`keys/token-issuer.jwk`, mode 0600,
-Ed25519) and its public half is served at `/.well-known/jwks.json`; an external OIDC
+built-in issuer's Ed25519 key lives in the data directory, encrypted under the node's
+passphrase like every node key (`keys/token-issuer.key`), and its public half
+(`keys/token-issuer.pub`) is served at `/.well-known/jwks.json`; an external OIDC
 provider is configured by `token_issuer` and `token_jwks_url`. The token names the person
 (`sub`); roles and clearances come from the registry on every request, never from the token.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -27,6 +27,16 @@ from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import select
 
 from cix.errors import InputError
+from cix.keys import (
+    SignatureAlgorithm,
+    SigningKey,
+    VerifyKey,
+    generate_signing,
+    load_signing_key,
+    load_verify_key,
+    signing_from_raw,
+    write_signing_key,
+)
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.errors import NotFound, Unauthenticated
 from cix.node.roles import Actor, Role
@@ -34,72 +44,94 @@ from cix.settings import Settings
 from cix.store.db import Database
 from cix.store.models import ApiToken
 
-ISSUER_KEY_FILE = Path("keys") / "token-issuer.jwk"
+ISSUER_KEY_FILE = Path("keys") / "token-issuer.key"
+ISSUER_PUBLIC_FILE = Path("keys") / "token-issuer.pub"
+LEGACY_ISSUER_JWK = Path("keys") / "token-issuer.jwk"
 API_TOKEN_PREFIX = "cix_"  # noqa: S105 - a prefix, not a secret
-# RFC 8410 section 7: the PKCS#8 DER prefix of an Ed25519 private key, then the 32-byte seed.
-_ED25519_PKCS8_PREFIX = bytes.fromhex("302e020100300506032b657004220420")
 
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _new_ed25519_jwk() -> dict[str, str]:
-    seed = secrets.token_bytes(32)
-    der = _ED25519_PKCS8_PREFIX + seed
-    pem = (
-        b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(der) + b"-----END PRIVATE KEY-----\n"
-    )
-    key = OKPAlgorithm().prepare_key(pem)
-    private = json.loads(OKPAlgorithm.to_jwk(key))
-    public = json.loads(OKPAlgorithm.to_jwk(key.public_key()))  # type: ignore[union-attr]
-    kid = hashlib.sha256(public["x"].encode()).hexdigest()[:16]
-    return {"kty": "OKP", "crv": "Ed25519", "x": public["x"], "d": private["d"], "kid": kid}
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issuer_public_jwk(key: VerifyKey) -> dict[str, str]:
+    """The JWK (RFC 8037 OKP) of the built-in issuer's Ed25519 public key."""
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": _b64url(key.public_bytes),
+        "kid": key.kid,
+        "alg": "EdDSA",
+        "use": "sig",
+    }
+
+
+def load_issuer_public(data_dir: Path) -> dict[str, str]:
+    """The built-in issuer's public JWK from the data directory (no passphrase needed)."""
+    path = data_dir / ISSUER_PUBLIC_FILE
+    if not path.exists():
+        if (data_dir / LEGACY_ISSUER_JWK).exists():
+            raise InputError(
+                f"{data_dir / LEGACY_ISSUER_JWK}: the token issuer key of an older cix is stored "
+                f"unencrypted; run `cix init --dir {data_dir}` to encrypt it"
+            )
+        raise InputError(f"{path}: no token issuer key (run `cix init`)")
+    return issuer_public_jwk(load_verify_key(path))
 
 
 class TokenIssuer:
-    """The built-in issuer: an Ed25519 key in the data directory that signs bearer tokens."""
+    """The built-in issuer: an Ed25519 key of the data directory that signs bearer tokens.
 
-    def __init__(self, jwk: Mapping[str, str], issuer: str, audience: str, max_ttl: int) -> None:
-        key = OKPAlgorithm.from_jwk(dict(jwk))
-        if not hasattr(key, "sign"):
-            raise jwt.InvalidKeyError("the issuer JWK holds no private key")
-        self._key: Any = key
-        self.kid = jwk["kid"]
-        self.public_jwk = {k: jwk[k] for k in ("kty", "crv", "x", "kid")} | {
-            "alg": "EdDSA",
-            "use": "sig",
-        }
+    The private key is stored like every node key, as PKCS#8 encrypted under the node's
+    passphrase (`keys/token-issuer.key`, mode 0600), since whoever holds it can mint a token
+    for anyone; its public half is `keys/token-issuer.pub`.
+    """
+
+    def __init__(self, key: SigningKey, issuer: str, audience: str, max_ttl: int) -> None:
+        if key.algorithm is not SignatureAlgorithm.ED25519:
+            raise InputError(f"the token issuer key must be Ed25519, not {key.algorithm}")
+        self._key = key
+        self.kid = key.kid
+        self.public_jwk = issuer_public_jwk(key.public)
         self.issuer = issuer
         self.audience = audience
         self.max_ttl = max_ttl
 
     @classmethod
-    def create(cls, data_dir: Path) -> Path:
-        """Generate the issuer key in `data_dir` (refusing to overwrite one); return its path."""
+    def create(cls, data_dir: Path, passphrase: bytes) -> Path:
+        """Generate the issuer key in `data_dir` (refusing to overwrite one); return its path.
+
+        An unencrypted key left by an older cix (`token-issuer.jwk`) is encrypted instead of
+        replaced, so the same key keeps signing, and the plaintext file is removed.
+        """
+        legacy = data_dir / LEGACY_ISSUER_JWK
+        if legacy.exists():
+            try:
+                seed = _b64url_decode(json.loads(legacy.read_text(encoding="utf-8"))["d"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InputError(f"{legacy}: not a valid Ed25519 JWK ({exc})") from None
+            key = signing_from_raw(SignatureAlgorithm.ED25519, seed)
+        else:
+            key = generate_signing(SignatureAlgorithm.ED25519)
         path = data_dir / ISSUER_KEY_FILE
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        jwk = _new_ed25519_jwk()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(jwk, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_signing_key(path, data_dir / ISSUER_PUBLIC_FILE, key, passphrase)
+        if legacy.exists():
+            legacy.unlink()
         return path
 
     @classmethod
-    def load(cls, settings: Settings) -> TokenIssuer:
+    def load(cls, settings: Settings, passphrase: bytes) -> TokenIssuer:
         """The issuer of the node whose settings are given; InputError if it has no key."""
-        path = settings.data_dir / ISSUER_KEY_FILE
-        try:
-            jwk = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                jwk, settings.token_issuer, settings.token_audience, settings.token_max_ttl_seconds
-            )
-        except FileNotFoundError:
-            raise InputError(f"{path}: no token issuer key (run `cix init`)") from None
-        except (ValueError, KeyError, jwt.InvalidKeyError) as exc:
-            raise InputError(f"{path}: not a valid Ed25519 JWK ({type(exc).__name__})") from None
+        load_issuer_public(settings.data_dir)  # names an unencrypted legacy key
+        key = load_signing_key(settings.data_dir / ISSUER_KEY_FILE, passphrase)
+        return cls(
+            key, settings.token_issuer, settings.token_audience, settings.token_max_ttl_seconds
+        )
 
     def issue(self, subject: str, *, ttl: int, now: datetime) -> str:
         """A signed bearer token for `subject`, valid from `now` for `ttl` seconds."""
@@ -114,7 +146,12 @@ class TokenIssuer:
             "exp": int((now + timedelta(seconds=ttl)).timestamp()),
             "jti": secrets.token_hex(16),
         }
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers={"kid": self.kid})
+        # RFC 7515 compact serialisation, RFC 8037 EdDSA: the key never leaves cix.keys.
+        header = {"alg": "EdDSA", "kid": self.kid, "typ": "JWT"}
+        signing_input = ".".join(
+            _b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        )
+        return signing_input + "." + _b64url(self._key.sign(signing_input.encode("ascii")))
 
     def jwks(self) -> dict[str, Any]:
         """The public JWKS to serve at `/.well-known/jwks.json`."""
@@ -124,19 +161,20 @@ class TokenIssuer:
 class TokenVerifier:
     """Verifies bearer JWTs: signature by the issuer's JWKS, issuer, audience, time window."""
 
-    def __init__(self, settings: Settings, issuer: TokenIssuer | None) -> None:
+    def __init__(self, settings: Settings, local_jwk: Mapping[str, str] | None) -> None:
         self.settings = settings
-        self._local = issuer
+        self._local = dict(local_jwk) if local_jwk is not None else None
         self._client: jwt.PyJWKClient | None = None
         if not settings.uses_builtin_issuer:
             self._client = jwt.PyJWKClient(
                 settings.token_jwks_url,
                 cache_jwk_set=settings.jwks_cache_seconds > 0,
                 lifespan=max(settings.jwks_cache_seconds, 1),
+                cooldown_duration=settings.jwks_refresh_cooldown_seconds,
                 timeout=10,
             )
-        elif issuer is None:
-            raise InputError("the built-in issuer is configured but its key was not loaded")
+        elif local_jwk is None:
+            raise InputError("the built-in issuer is configured but its public key was not loaded")
 
     def _signing_key(self, token: str) -> Any:
         if self._client is not None:
@@ -146,9 +184,16 @@ class TokenVerifier:
                 raise Unauthenticated(f"jwks: {exc}") from None
         assert self._local is not None
         header = jwt.get_unverified_header(token)
-        if header.get("kid") != self._local.kid:
+        if header.get("kid") != self._local["kid"]:
             raise Unauthenticated("unknown kid")
-        return OKPAlgorithm.from_jwk(dict(self._local.public_jwk))
+        return OKPAlgorithm.from_jwk(self._local)
+
+    def jwks(self) -> dict[str, Any]:
+        """The built-in issuer's public JWKS (served at `/.well-known/jwks.json`); NotFound
+        when tokens come from an external issuer."""
+        if self._local is None:
+            raise NotFound("this node uses an external token issuer")
+        return {"keys": [dict(self._local)]}
 
     def verify(self, token: str, now: datetime) -> str:
         """The `sub` of a valid token; raises `Unauthenticated` (reason in the message) if not."""

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 
 from cix import __version__
 from cix.api.auth import node_of
-from cix.node.errors import NotFound
 
 router = APIRouter()
 api_router = APIRouter()
@@ -37,6 +36,4 @@ def health(request: Request) -> Health:
 def jwks(request: Request) -> dict[str, Any]:
     """The built-in token issuer's public keys (no authentication: they are public)."""
     node = node_of(request)
-    if node.issuer is None:
-        raise NotFound("this node uses an external token issuer")
-    return node.issuer.jwks()
+    return node.verifier.jwks()
