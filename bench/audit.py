@@ -10,9 +10,11 @@ Run: `.venv/bin/python -m bench audit`. Sizes are configurable through the envir
   for the PostgreSQL append numbers is created (skipped when none answers).
 
 Baselines measured in the same run: Trillian Tessera's published 1,758 writes/s (POSIX) for
-appends; for verification, raw `hashlib.sha256` doing exactly the RFC 9162 hash work over the
-same entries in memory (n leaf hashes + n - 1 node hashes), and SHA-256 over one contiguous
-buffer of the same bytes (bulk throughput).
+appends; for verification, raw `hashlib.sha256` on one core doing exactly the RFC 9162 hash
+work over the same entries in memory (n leaf hashes + n - 1 node hashes), and SHA-256 over
+one contiguous buffer of the same bytes (bulk throughput). Verification is timed with one
+process (`workers=1`) and with one per CPU; the deep check (parsing every entry) only up to
+300,000 entries.
 """
 
 from __future__ import annotations
@@ -148,16 +150,20 @@ def bench_proofs(directory: Path, n: int) -> None:
     path.unlink()
 
 
-def bench_verify(directory: Path, n: int) -> None:
-    """Full verification against raw SHA-256 over the same entries."""
-    path = directory / "verify.db"
-    signer = signer_from_seed("bench.cix/audit", bytes(32))
-    with open_log(path, signer=signer) as log:
-        events = _events(10_000)
-        for _ in range(n // 10_000):
-            log.append_batch(events)
-        bodies = [e.body for e in log.entries(0, n)]
-    total = sum(map(len, bodies))
+def _wall_cpu(fn: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process and its finished children) of fn()."""
+    before, start = os.times(), time.perf_counter()
+    fn()
+    wall, after = time.perf_counter() - start, os.times()
+    cpu = sum(after[:4]) - sum(before[:4])
+    return wall, cpu
+
+
+def _raw_hash_times(path: Path, n: int) -> tuple[float, float, int]:
+    """Seconds for the RFC 9162 hash work and for bulk SHA-256 over the log's n bodies held
+    in memory (one core each), and their total size; the bodies are freed on return."""
+    with open_log(path, create=False) as log:
+        bodies = [body for _, body in log.storage.read_entries(0, n)]
 
     def raw_tree() -> bytes:
         sha = hashlib.sha256
@@ -173,24 +179,50 @@ def bench_verify(directory: Path, n: int) -> None:
     blob = b"".join(bodies)
     raw = min(_time(raw_tree) for _ in range(3))
     bulk = min(_time(lambda: hashlib.sha256(blob).digest()) for _ in range(3))
+    return raw, bulk, len(blob)
+
+
+def bench_verify(directory: Path, n: int) -> None:
+    """Full verification against raw SHA-256 over the same entries."""
+    path = directory / "verify.db"
+    signer = signer_from_seed("bench.cix/audit", bytes(32))
+    with open_log(path, signer=signer) as log:
+        events = _events(10_000)
+        for _ in range(n // 10_000):
+            log.append_batch(events)
+    raw, bulk, total = _raw_hash_times(path, n)
+    cpus = os.cpu_count() or 1
     with open_log(path, create=False) as log:
-        shallow = min(_time(lambda: log.verify(deep=False)) for _ in range(2))
-        deep = _time(log.verify)
+        one, one_cpu = min(_wall_cpu(lambda: log.verify(deep=False, workers=1)) for _ in range(3))
+        many, many_cpu = min(
+            _wall_cpu(lambda: log.verify(deep=False, workers=cpus)) for _ in range(3)
+        )
+        deep = _time(lambda: log.verify(workers=cpus)) if n <= 300_000 else None
     mb = total / 2**20
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"verification of {n:,} entries ({mb:,.0f} MiB, mean entry {total // n} bytes):")
+    print(f"  {cpus} CPUs; load average after the run {load}")
     print(
-        f"  raw SHA-256, RFC 9162 hash work in memory: {n / raw:,.0f} entries/s "
+        f"  raw SHA-256 on one core, RFC 9162 hash work in memory: {n / raw:,.0f} entries/s "
         f"({mb / raw:,.0f} MiB/s)"
     )
-    print(f"  raw SHA-256, one contiguous buffer: {mb / bulk:,.0f} MiB/s")
+    print(f"  raw SHA-256 on one core, one contiguous buffer: {mb / bulk:,.0f} MiB/s")
     print(
-        f"  Log.verify(deep=False) from SQLite: {n / shallow:,.0f} entries/s = "
-        f"{raw / shallow:.0%} of the raw hash work, {bulk / shallow:.0%} of bulk SHA-256"
+        f"  Log.verify(deep=False, workers=1) from SQLite: {n / one:,.0f} entries/s = "
+        f"{raw / one:.0%} of the one-core raw hash work, {bulk / one:.0%} of bulk SHA-256 "
+        f"({one:.2f} s wall, {one_cpu:.2f} s CPU)"
     )
     print(
-        f"  Log.verify() (also parses every entry): {n / deep:,.0f} entries/s = "
-        f"{raw / deep:.0%} of the raw hash work"
+        f"  Log.verify(deep=False, workers={cpus}) from SQLite: {n / many:,.0f} entries/s = "
+        f"{raw / many:.0%} of the one-core raw hash work (target >= 50%), "
+        f"{bulk / many:.0%} of bulk SHA-256 ({many:.2f} s wall, {many_cpu:.2f} s CPU in all "
+        f"processes; raw hash work {raw:.2f} s)"
     )
+    if deep is not None:
+        print(
+            f"  Log.verify(workers={cpus}) (also parses every entry): {n / deep:,.0f} "
+            f"entries/s = {raw / deep:.0%} of the raw hash work"
+        )
     path.unlink()
 
 

@@ -101,6 +101,10 @@ def test_verify_names_the_broken_entry_and_exits_1(cix: Invoke, log_address: str
     r = cix("verify", "--log", log_address)
     assert r.code == 1
     assert "EntryMissing: entry 2 is missing" in r.err
+    r = cix("verify", "--log", log_address, "--workers", "2")
+    assert r.code == 1
+    assert "EntryMissing: entry 2 is missing" in r.err
+    assert cix("verify", "--log", log_address, "--workers", "0").code == 2  # usage error
 
 
 @pytest.mark.parametrize(

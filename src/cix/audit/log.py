@@ -12,6 +12,7 @@ queue their events, and the next committer takes the whole queue in one transact
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -30,17 +31,19 @@ from cix.audit.checkpoint import (
     verifier_from_vkey,
 )
 from cix.audit.entry import Entry, Event, entry_from_bytes
-from cix.audit.errors import (
-    AuditInputError,
-    EntryMissing,
-    EntryOutOfOrder,
-    EntryTampered,
-    LogTruncated,
-    RootMismatch,
-    TreeTampered,
-)
+from cix.audit.errors import AuditInputError, LogTruncated, RootMismatch, TreeTampered
 from cix.audit.merkle import Node
 from cix.audit.proofs import ConsistencyProof, InclusionProof
+from cix.audit.verify import (
+    BLOCK_SIZE,
+    PARALLEL_FROM,
+    BlockReader,
+    BlockResult,
+    BlockTask,
+    Runner,
+    run_here,
+    verify_tree,
+)
 
 
 class Writer(Protocol):
@@ -79,11 +82,21 @@ class Storage(Protocol):
     def read_entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """(seq, body) rows with start <= seq < end, in order."""
 
-    def scan_entries(self) -> Iterator[list[tuple[int, bytes, bytes]]]:
-        """Every (seq, body, leaf hash) row in seq order, streamed in non-empty chunks."""
+    @property
+    def address(self) -> str:
+        """The address `open_storage` reopens this storage from (in a verification worker)."""
 
-    def scan_nodes(self) -> Iterator[list[tuple[int, bytes]]]:
-        """Every (storage id, hash) interior node in id order, streamed in non-empty chunks."""
+    def read_block(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
+        """(body, leaf hash) of the entries with start <= seq < end, in seq order."""
+
+    def read_seqs(self, start: int, end: int | None, limit: int) -> list[int]:
+        """Up to `limit` stored sequence numbers >= start (and < end), in order."""
+
+    def read_node_range(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """(storage id, hash) of the interior nodes with lo <= id < hi, in id order."""
+
+    def extent(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """(smallest seq, largest seq, smallest node id, largest node id); None when empty."""
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """Every stored (size, signed note), by size."""
@@ -344,16 +357,29 @@ class Log:
 
     # -- full verification ---------------------------------------------------------------
 
-    def verify(self, *, log_key: Verifier | None = None, deep: bool = True) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        log_key: Verifier | None = None,
+        deep: bool = True,
+        workers: int | None = None,
+        block_size: int = BLOCK_SIZE,
+        parallel_from: int = PARALLEL_FROM,
+    ) -> VerifyReport:
         """Recompute the whole log and raise at the first thing that is broken.
 
-        Checks, in one streaming pass: every sequence number present (`EntryMissing`), each
-        entry at its own position (`EntryOutOfOrder`), each body matching its leaf hash and,
-        with `deep`, parsing as a canonical entry (`EntryTampered`), every stored node equal
-        to the recomputed one (`TreeTampered`), every checkpoint signed by `log_key` (default:
-        the pinned key; `WrongKey`/`BadSignature`), no checkpoint beyond the log's size
-        (`LogTruncated`) and each checkpoint's root equal to the recomputed root
-        (`RootMismatch`, naming the range of entries between it and the previous good one).
+        Checks every sequence number present (`EntryMissing`), each entry at its own position
+        (`EntryOutOfOrder`), each body matching its leaf hash and, with `deep`, parsing as a
+        canonical entry (`EntryTampered`), every stored node equal to the recomputed one
+        (`TreeTampered`), every checkpoint signed by `log_key` (default: the pinned key;
+        `WrongKey`/`BadSignature`), no checkpoint beyond the log's size (`LogTruncated`) and
+        each checkpoint's root equal to the recomputed root (`RootMismatch`, naming the range
+        of entries between it and the previous good one).
+
+        The log is checked in aligned blocks of `block_size` entries (a power of two), by
+        this process and `workers - 1` others (default: one per CPU; 1 = this process only)
+        when it has at least `parallel_from` entries. The result, and the first finding
+        raised, are the same whatever the blocks and workers (see `cix.audit.verify`).
         """
         storage = self._storage
         size = storage.size()
@@ -370,124 +396,27 @@ class Log:
             raise LogTruncated(
                 f"the log has {size} entries but a checkpoint was signed at {heads[-1].size}"
             )
-        return _verify_stream(storage, size, heads, deep=deep)
+        for head in heads:
+            if head.size == 0 and head.root != merkle.EMPTY_ROOT:
+                raise RootMismatch("the checkpoint of the empty log has a wrong root")
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        if workers < 1:
+            raise AuditInputError(f"workers must be at least 1, not {workers}")
+        runner: Runner = run_here
+        if workers > 1 and size >= parallel_from:
+            from cix.audit.storage.parallel import run_in_processes  # the process glue
 
+            def runner(
+                storage: BlockReader, tasks: Sequence[BlockTask], deep: bool
+            ) -> Iterator[BlockResult]:
+                return run_in_processes(storage, tasks, deep, workers - 1)
 
-def _verify_stream(
-    storage: Storage, size: int, heads: list[Checkpoint], *, deep: bool
-) -> VerifyReport:
-    # The hot loop is written for speed: a chunk of entries at a time, nodes compared in
-    # bulk, the per-entry work kept to one leaf hash, its check and the order check.
-    sha = hashlib.sha256
-    nodes = _StoredNodes(storage.scan_nodes())
-    stack: list[bytes] = []
-    head_sizes = [h.size for h in heads] + [-1]
-    head_index = 0
-    good = 0  # the size of the last checkpoint whose root matched
-    while head_sizes[head_index] == 0:
-        if heads[head_index].root != merkle.EMPTY_ROOT:
-            raise RootMismatch("the checkpoint of the empty log has a wrong root")
-        head_index += 1
-    next_head = head_sizes[head_index]
-    expected = 0
-    for rows in storage.scan_entries():
-        _check_contiguous(rows, expected, size)
-        computed: list[tuple[int, bytes]] = []
-        for seq, body, leaf in rows:
-            if deep:
-                _check_entry(seq, body)
-            else:
-                at = body.rfind(b',"seq":') + 7
-                if not body.startswith(b"%d," % seq, at) or at < 7:
-                    _check_entry(seq, body)
-            h = sha(b"\x00" + body).digest()
-            if h != leaf:
-                raise EntryTampered(f"entry {seq} does not match its recorded hash (edited)")
-            if seq & 1:
-                base = 2 * seq - seq.bit_count()
-                level = 0
-                while seq >> level & 1:
-                    h = sha(b"\x01" + stack.pop() + h).digest()
-                    level += 1
-                    computed.append((base + level, h))
-            stack.append(h)
-            if seq + 1 == next_head:
-                head = heads[head_index]
-                if merkle.fold_right(stack) != head.root:
-                    nodes.compare(computed)  # a broken stored node is the more precise finding
-                    raise RootMismatch(
-                        f"checkpoint at size {head.size} does not match the entries: "
-                        f"the broken range is entries {good}..{head.size - 1}"
-                    )
-                good = head.size
-                head_index += 1
-                next_head = head_sizes[head_index]
-        nodes.compare(computed)
-        nodes.advance(len(computed))
-        expected += len(rows)
-    if expected < size:
-        raise EntryMissing(f"entry {expected} is missing")
-    nodes.check_exhausted(size)
-    root = merkle.fold_right(stack) if stack else merkle.EMPTY_ROOT
-    return VerifyReport(size, root, len(heads))
-
-
-class _StoredNodes:
-    """The stored interior nodes, read in chunks and compared in bulk with recomputed ones."""
-
-    def __init__(self, chunks: Iterator[list[tuple[int, bytes]]]) -> None:
-        self._chunks = chunks
-        self._buffer: list[tuple[int, bytes]] = []
-        self._at = 0
-
-    def compare(self, computed: list[tuple[int, bytes]]) -> None:
-        """Raise `TreeTampered` unless the next stored nodes equal `computed`."""
-        while len(self._buffer) - self._at < len(computed):
-            more = next(self._chunks, None)
-            if more is None:
-                break
-            self._buffer = self._buffer[self._at :] + more
-            self._at = 0
-        stored = self._buffer[self._at : self._at + len(computed)]
-        if stored != computed:
-            _name_bad_node(stored, computed)
-
-    def advance(self, n: int) -> None:
-        """Consume `n` compared nodes."""
-        self._at += n
-
-    def check_exhausted(self, size: int) -> None:
-        """Raise `TreeTampered` if nodes are stored beyond the log's size."""
-        if self._at < len(self._buffer) or next(self._chunks, None):
-            raise TreeTampered(f"tree nodes are stored beyond the log's size {size}")
-
-
-def _check_contiguous(rows: Sequence[tuple[int, bytes, bytes]], expected: int, size: int) -> None:
-    # Sequence numbers are a primary key read in order: the chunk is gap-free exactly when
-    # its first and last numbers are where they should be.
-    if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
-        for k, row in enumerate(rows):
-            if row[0] != expected + k:
-                raise EntryMissing(f"entry {expected + k} is missing")
-    if rows[-1][0] >= size:
-        first_extra = max(size, rows[0][0])
-        raise EntryTampered(f"entry {first_extra} lies beyond the log's recorded size {size}")
-
-
-def _check_entry(seq: int, body: bytes) -> None:
-    try:
-        body_seq = entry_from_bytes(body).seq
-    except AuditInputError as exc:
-        raise EntryTampered(f"entry {seq} is not a valid entry: {exc}") from exc
-    if body_seq != seq:
-        raise EntryOutOfOrder(f"entry {seq} holds the entry numbered {body_seq}")
-
-
-def _name_bad_node(stored: list[tuple[int, bytes]], computed: list[tuple[int, bytes]]) -> None:
-    for k, (sid, h) in enumerate(computed):
-        if k >= len(stored) or stored[k] != (sid, h):
-            level, index = merkle.node_at(sid)
-            first, last = index << level, ((index + 1) << level) - 1
-            raise TreeTampered(
-                f"stored tree node over entries {first}..{last} differs from the recomputed one"
-            )
+        root = verify_tree(
+            storage,
+            size,
+            [(h.size, h.root) for h in heads if h.size > 0],
+            deep=deep,
+            block_size=block_size,
+            runner=runner,
+        )
+        return VerifyReport(size, root, len(heads))

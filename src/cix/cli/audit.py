@@ -206,6 +206,10 @@ def verify(
         str | None, typer.Option(help="Verifier key (file or text) instead of the pinned one.")
     ] = None,
     data_dir: DirOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes to verify with (default: one per CPU; 1: this one)."),
+    ] = None,
 ) -> None:
     """Recompute the whole log; exit 0 when intact, 1 naming the first thing broken."""
     from cix.audit import load_verifier
@@ -217,7 +221,7 @@ def verify(
     verifier = load_verifier(log_key) if log_key else None
     with _open(log) as audit_log:
         try:
-            report = audit_log.verify(log_key=verifier)
+            report = audit_log.verify(log_key=verifier, workers=workers)
         except VerificationError as exc:
             raise _refuse(f"{type(exc).__name__}: {exc}") from None
     typer.echo(

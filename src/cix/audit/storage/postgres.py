@@ -165,20 +165,44 @@ class PostgresStorage:
             ).fetchall()
         return [(seq, bytes(body)) for seq, body in rows]
 
-    def _scan(self, query: str) -> Iterator[list[tuple[Any, ...]]]:
-        # A server-side cursor on its own connection: memory stays flat on a 10M-entry log.
-        with psycopg.connect(self._url) as conn, conn.cursor(name="cix_audit_scan") as cur:
-            cur.execute(query)
-            while rows := cur.fetchmany(20_000):
-                yield rows
+    @property
+    def address(self) -> str:
+        """The libpq URL: what `open_storage` reopens this log from in another process."""
+        return self._url
 
-    def scan_entries(self) -> Iterator[list[tuple[int, bytes, bytes]]]:
-        for rows in self._scan("SELECT seq, body, leaf FROM audit_entries ORDER BY seq"):
-            yield [(seq, bytes(body), bytes(leaf)) for seq, body, leaf in rows]
+    def read_block(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
+        with self._read_lock, self._reader.cursor(binary=True) as cur:
+            cur.execute(
+                "SELECT body, leaf FROM audit_entries WHERE seq >= %s AND seq < %s ORDER BY seq",
+                (start, end),
+            )
+            return cur.fetchall()  # bytea loads as bytes
 
-    def scan_nodes(self) -> Iterator[list[tuple[int, bytes]]]:
-        for rows in self._scan("SELECT id, hash FROM audit_nodes ORDER BY id"):
-            yield [(sid, bytes(h)) for sid, h in rows]
+    def read_seqs(self, start: int, end: int | None, limit: int) -> list[int]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT seq FROM audit_entries WHERE seq >= %s "
+                "AND (%s::bigint IS NULL OR seq < %s::bigint) ORDER BY seq LIMIT %s",
+                (start, end, end, limit),
+            ).fetchall()
+        return [int(seq) for (seq,) in rows]
+
+    def read_node_range(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        with self._read_lock, self._reader.cursor(binary=True) as cur:
+            cur.execute(
+                "SELECT id, hash FROM audit_nodes WHERE id >= %s AND id < %s ORDER BY id",
+                (lo, hi),
+            )
+            return cur.fetchall()
+
+    def extent(self) -> tuple[int | None, int | None, int | None, int | None]:
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT (SELECT min(seq) FROM audit_entries), (SELECT max(seq) FROM audit_entries),"
+                " (SELECT min(id) FROM audit_nodes), (SELECT max(id) FROM audit_nodes)"
+            ).fetchone()
+        assert row is not None
+        return row[0], row[1], row[2], row[3]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._read_lock:

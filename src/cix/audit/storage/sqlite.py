@@ -13,13 +13,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from cix.audit.errors import AuditStorageError, UnknownLog
 from cix.audit.merkle import Node, storage_id
 
 FORMAT: Final = "cix-audit-1"
-_CHUNK: Final = 20_000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,22 +141,43 @@ class SqliteStorage:
                 (start, end),
             ).fetchall()
 
-    def scan_entries(self) -> Iterator[list[tuple[int, bytes, bytes]]]:
-        yield from self._scan(
-            "SELECT seq, CAST(body AS BLOB), CAST(leaf AS BLOB) FROM audit_entries ORDER BY seq"
-        )
+    @property
+    def address(self) -> str:
+        """The file's path: what `open_storage` reopens this log from in another process."""
+        return str(self._path)
 
-    def scan_nodes(self) -> Iterator[list[tuple[int, bytes]]]:
-        yield from self._scan("SELECT id, CAST(hash AS BLOB) FROM audit_nodes ORDER BY id")
+    def read_block(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
+        with self._read_lock:
+            return self._reader.execute(
+                "SELECT CAST(body AS BLOB), CAST(leaf AS BLOB) FROM audit_entries "
+                "WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, end),
+            ).fetchall()
 
-    def _scan(self, query: str) -> Iterator[list[Any]]:
-        conn = _connect(self._path)  # its own connection: a long read must not hold the lock
-        try:
-            cur = conn.execute(query)
-            while rows := cur.fetchmany(_CHUNK):
-                yield rows
-        finally:
-            conn.close()
+    def read_seqs(self, start: int, end: int | None, limit: int) -> list[int]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT seq FROM audit_entries WHERE seq >= ? AND (? IS NULL OR seq < ?) "
+                "ORDER BY seq LIMIT ?",
+                (start, end, end, limit),
+            ).fetchall()
+        return [seq for (seq,) in rows]
+
+    def read_node_range(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        with self._read_lock:
+            return self._reader.execute(
+                "SELECT id, CAST(hash AS BLOB) FROM audit_nodes WHERE id >= ? AND id < ? "
+                "ORDER BY id",
+                (lo, hi),
+            ).fetchall()
+
+    def extent(self) -> tuple[int | None, int | None, int | None, int | None]:
+        with self._read_lock:
+            row = self._reader.execute(
+                "SELECT (SELECT min(seq) FROM audit_entries), (SELECT max(seq) FROM audit_entries),"
+                " (SELECT min(id) FROM audit_nodes), (SELECT max(id) FROM audit_nodes)"
+            ).fetchone()
+        return row[0], row[1], row[2], row[3]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         with self._read_lock:
