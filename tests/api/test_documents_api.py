@@ -344,7 +344,7 @@ def test_key_access_refuses_without_a_permit_and_audits_it(
     docs: ApiClient, node: Node, audit: MemoryAuditSink
 ) -> None:
     from cix.errors import Refused
-    from cix.node.keyaccess import KeyAccess
+    from cix.node.keyaccess import Expected, KeyAccess
     from cix.policy import Decision, Reason
 
     _upload(docs, _label("S"), "plan")
@@ -369,6 +369,7 @@ def test_key_access_refuses_without_a_permit_and_audits_it(
             sink,  # type: ignore[arg-type]
             now=node.clock(),
             permit=denial,
+            expected=Expected(label_json={}, document_id="0" * 32),
         )
     assert sink.data == b""
     last = audit.events[-1]

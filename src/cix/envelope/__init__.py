@@ -2,11 +2,16 @@
 
 Public API (what the node and the CLI call):
 
-- `seal(src, dst, *, label_xml, label_json, recipients, signer, …) -> SealResult`
+- `seal(src, dst, *, label_xml, label_json, recipients, signer, policy_uuid=None, …)
+  -> SealResult` (`policy_uuid`: the policy's `uuid`, random when not given)
 - `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False,
-  manifest_cache=None) -> Opened` (also named `open_sealed`); a `ManifestCache` skips
-  re-verifying a manifest already verified (same bytes, same trusted signers)
+  manifest_cache=None, expected_label=None, expected_policy_uuid=None) -> Opened` (also
+  named `open_sealed`); a `ManifestCache` skips re-verifying a manifest already verified
+  (same bytes, same trusted signers); `expected_label` (label JSON) and
+  `expected_policy_uuid` refuse, before the first plaintext byte, an object whose verified
+  label (`LabelMismatch`) or policy uuid (`PolicyUuidMismatch`) is not the one expected
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
+  (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified)
 - `rewrap(src, dst, *, private_key, to, trusted_signers=(), drop_others=False, …)`
 
@@ -33,10 +38,12 @@ from cix.envelope.errors import (
     ContainerError,
     EnvelopeVerificationError,
     KeyUnwrapFailed,
+    LabelMismatch,
     ManifestError,
     NoKeyForRecipient,
     PayloadLengthMismatch,
     PolicyBindingMismatch,
+    PolicyUuidMismatch,
     RootSignatureMismatch,
     SegmentDecryptFailed,
     SegmentHashMismatch,
@@ -54,12 +61,14 @@ __all__ = [
     "ContainerError",
     "EnvelopeVerificationError",
     "KeyUnwrapFailed",
+    "LabelMismatch",
     "ManifestCache",
     "ManifestError",
     "NoKeyForRecipient",
     "Opened",
     "PayloadLengthMismatch",
     "PolicyBindingMismatch",
+    "PolicyUuidMismatch",
     "RootSignatureMismatch",
     "SealResult",
     "SegmentDecryptFailed",

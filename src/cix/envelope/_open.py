@@ -1,10 +1,14 @@
 """Opening, byte-range reads, inspection and rewrap of sealed objects.
 
 Every check that does not need the payload runs before the first plaintext byte is written:
-key unwrap, policy binding, root signature, payload length, and the label signature and
-binding. Segments are then checked one by one (GMAC tag against the manifest, then GCM).
-On a refusal, whatever was written to `dst` must be discarded (the CLI writes to a
-temporary file and renames it only on success).
+key unwrap, policy binding, root signature, payload length, the label signature and
+binding, and the caller's expectations of what the object is (`expected_label`: the label
+JSON the verified label must equal, else `LabelMismatch`; `expected_policy_uuid`: the
+policy's `uuid`, else `PolicyUuidMismatch`), so a reader that knows which object it meant
+to open (a node: the document row's label and id) refuses another one swapped in its
+place before any plaintext is released. Segments are then checked one by one (GMAC tag
+against the manifest, then GCM). On a refusal, whatever was written to `dst` must be
+discarded (the CLI writes to a temporary file and renames it only on success).
 
 A `ManifestCache` lets a server that opens the same objects again skip re-parsing and
 re-verifying their manifests: parsing (schema and form checks) and the label assertion's
@@ -49,10 +53,12 @@ from cix.envelope.errors import (
     ContainerError,
     EnvelopeVerificationError,
     KeyUnwrapFailed,
+    LabelMismatch,
     ManifestError,
     NoKeyForRecipient,
     PayloadLengthMismatch,
     PolicyBindingMismatch,
+    PolicyUuidMismatch,
     RootSignatureMismatch,
     SegmentDecryptFailed,
     SegmentHashMismatch,
@@ -187,6 +193,8 @@ def _verify(
     allow_unlabelled: bool,
     check_label: bool = True,
     cache: ManifestCache | None = None,
+    expected_label: Mapping[str, Any] | None = None,
+    expected_policy_uuid: str | None = None,
 ) -> _Verified:
     manifest, payload, cached = _load_cached(src, cache, trusted_signers)
     key, kid = _unwrap(manifest, private_key)
@@ -216,7 +224,30 @@ def _verify(
     if cache is not None and cached is not None and cached[1] is None:
         # Parsed here (and its label verified, if it has one): remember it.
         cache.put(cached[0], (manifest, label))
+    if expected_label is not None:
+        _check_label(manifest, label, expected_label)
+    if expected_policy_uuid is not None:
+        found = manifest.policy.get("uuid")
+        if not isinstance(found, str) or not hmac.compare_digest(
+            found.encode(), expected_policy_uuid.encode()
+        ):
+            raise PolicyUuidMismatch("the object's policy uuid is not the one expected")
     return _Verified(manifest, payload, key, kid, label)
+
+
+def _check_label(
+    manifest: Manifest, label: VerifiedLabel | None, expected: Mapping[str, Any]
+) -> None:
+    """Refuse unless the object's label is verified and equals `expected` (canonically)."""
+    found = manifest.label_json
+    if label is None or found is None:
+        raise LabelMismatch("the object has no verified label to compare with the expected one")
+    try:
+        same = canonical(dict(found)) == canonical(dict(expected))
+    except (TypeError, ValueError, ManifestError):
+        same = False
+    if not same:
+        raise LabelMismatch("the object's verified label is not the one expected")
 
 
 def _decrypt_segments(
@@ -357,13 +388,19 @@ def open_sealed(
     allow_unlabelled: bool = False,
     progress: Progress | None = None,
     manifest_cache: ManifestCache | None = None,
+    expected_label: Mapping[str, Any] | None = None,
+    expected_policy_uuid: str | None = None,
 ) -> Opened:
     """Verify and decrypt a sealed object from seekable `src` into `dst`.
 
     Raises `Refused` on any integrity or key failure (the reason goes to `audit_hook`), an
     `InputError` subclass on malformed input, `UnlabelledObject` for an object without a
     cix label unless `allow_unlabelled`. With `manifest_cache`, a manifest verified before
-    (same bytes, same trusted signers) is not parsed and verified again.
+    (same bytes, same trusted signers) is not parsed and verified again. With
+    `expected_label` (label JSON), the object's label must be verified (`trusted_signers`)
+    and equal it, else `Refused` (`LabelMismatch`); with `expected_policy_uuid`, the
+    policy's `uuid` must equal it (`PolicyUuidMismatch`). Both are checked before the
+    first plaintext byte is written.
     """
     stream = _stream(src)
     with _refusing(audit_hook):
@@ -373,6 +410,8 @@ def open_sealed(
             trusted_signers,
             allow_unlabelled=allow_unlabelled,
             cache=manifest_cache,
+            expected_label=expected_label,
+            expected_policy_uuid=expected_policy_uuid,
         )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)
@@ -388,14 +427,24 @@ def open_range(
     trusted_signers: Sequence[VerifyKey],
     audit_hook: AuditHook | None = None,
     allow_unlabelled: bool = False,
+    expected_label: Mapping[str, Any] | None = None,
+    expected_policy_uuid: str | None = None,
 ) -> Opened:
     """Verify the object and write plaintext bytes [start, start+length) decrypting only the
-    segments they touch. A range running past the end is cut at the end."""
+    segments they touch. A range running past the end is cut at the end. `expected_label`
+    and `expected_policy_uuid` as for `open_sealed`."""
     if start < 0 or length < 0:
         raise InputError("a byte range needs a non-negative start and length")
     stream = _stream(src)
     with _refusing(audit_hook):
-        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=allow_unlabelled)
+        v = _verify(
+            stream,
+            private_key,
+            trusted_signers,
+            allow_unlabelled=allow_unlabelled,
+            expected_label=expected_label,
+            expected_policy_uuid=expected_policy_uuid,
+        )
         size = v.manifest.plaintext_size
         if start > size:
             raise InputError(f"the range starts at {start}, past the payload's {size} bytes")

@@ -179,6 +179,7 @@ def seal(
     segment_size: int = DEFAULT_SEGMENT_SIZE,
     size_hint: int | None = None,
     progress: Progress | None = None,
+    policy_uuid: str | None = None,
     _key: bytes | None = None,
     _ivs: Iterator[bytes] | None = None,
     _policy_uuid: str | None = None,
@@ -189,7 +190,10 @@ def seal(
     `label_xml` (STANAG 4774) and `label_json` (cix's canonical label JSON) are bound as
     given; the envelope does not interpret them. `attributes` become the policy's
     `dataAttributes`. `size_hint` (bytes still to read) decides whether the ZIP needs ZIP64
-    up front; without it a seekable `src` is measured, else ZIP64 is used. The `_key`,
+    up front; without it a seekable `src` is measured, else ZIP64 is used. `policy_uuid` is
+    the policy's `uuid` (a cix node writes its document's id there, so that an open can
+    check it is the object it meant, `expected_policy_uuid`); random (UUID v4) when not
+    given. The `_key`,
     `_ivs`, `_policy_uuid` and `_wrap` parameters fix the randomness for known-answer vectors
     only. Raises an `InputError` subclass on bad arguments.
     """
@@ -202,7 +206,9 @@ def seal(
     next_iv: Callable[[], bytes] = (
         (lambda: next(_ivs)) if _ivs is not None else (lambda: os.urandom(GCM_IV))
     )
-    policy_uuid = _policy_uuid or str(uuid.UUID(bytes=os.urandom(16), version=4))
+    if policy_uuid is not None and (not isinstance(policy_uuid, str) or not policy_uuid):
+        raise InputError("policy_uuid must be non-empty text")
+    policy_uuid = policy_uuid or _policy_uuid or str(uuid.UUID(bytes=os.urandom(16), version=4))
     policy = {
         "uuid": policy_uuid,
         "body": {

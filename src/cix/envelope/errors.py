@@ -99,3 +99,17 @@ class AssertionBindingMismatch(EnvelopeVerificationError):
     """The signed claims do not match this object (label or manifest swapped or changed)."""
 
     reason = "assertion-binding-mismatch"
+
+
+class LabelMismatch(EnvelopeVerificationError):
+    """The object's verified label is not the label the caller expected (`expected_label`):
+    an object swapped for another one with a different label."""
+
+    reason = "label-mismatch"
+
+
+class PolicyUuidMismatch(EnvelopeVerificationError):
+    """The object's policy uuid is not the one the caller expected (`expected_policy_uuid`):
+    an object swapped for another one (cix writes its document's id there)."""
+
+    reason = "policy-uuid-mismatch"

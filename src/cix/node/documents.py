@@ -362,6 +362,7 @@ class Documents:
         must dominate each source's (no write down, rule 11).
         """
         from cix import envelope
+        from cix.node.keyaccess import policy_uuid_for
 
         now = self.clock()
         doc_id = new_id(now)
@@ -400,6 +401,7 @@ class Documents:
                 signer=keys.signing,
                 mime_type=media_type,
                 size_hint=size_hint,
+                policy_uuid=policy_uuid_for(doc_id),
             )
             ref = writer.commit()
         except BaseException:
@@ -604,7 +606,10 @@ class Documents:
             marking=meta.info.banner,
             reader=actor.id,
         )
-        grant = self._key_access().grant(actor, obj, now=now, permit=decision)
+        from cix.node.keyaccess import Expected
+
+        expected = Expected(label_json=dict(label.to_json()), document_id=doc_id)
+        grant = self._key_access().grant(actor, obj, now=now, permit=decision, expected=expected)
         return Admission((event, grant.event), None, opening, meta.blob, grant)
 
     def _key_access(self) -> Any:

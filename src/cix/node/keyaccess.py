@@ -7,6 +7,15 @@ with the decision it follows, before `Grant.open` may decrypt. Any integrity or 
 is recorded (with its precise reason from the envelope) as a denied key access before the
 caller sees the opaque `Refused`. `open_permitted` does both steps for one caller.
 
+A grant names what it is for (`Expected`: the document row's label and id), and the open
+refuses, before any plaintext byte, a sealed object that is not that document's: its
+verified label (signed by its originator) must equal the row's (`label-mismatch`), its
+policy uuid must be the document's id (`policy-uuid-mismatch`, written at upload, see
+`policy_uuid_for`), and a blob read whole must hash to its name (`blob-hash-mismatch`).
+So a sealed file copied over another document's blob is refused, audited, not served
+under the other document's marking. Objects sealed before their policy uuid carried the
+document id are refused too (fail closed).
+
 Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manifest's exact
 bytes and the trusted signer): the key unwrap, policy binding, root signature and every
 segment's authentication still run on every open.
@@ -14,6 +23,10 @@ segment's authentication still run on every open.
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -24,14 +37,31 @@ from cix.policy import Decision
 from cix.store.blobs import BlobStore
 
 
+def policy_uuid_for(document_id: str) -> str:
+    """The policy uuid of document `document_id`'s sealed object: its 32 hex digits as a
+    UUID (8-4-4-4-12). `ValueError` if the id is not 32 hex digits."""
+    return str(uuid.UUID(hex=document_id))
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the sealed object of a key access must be: the document row's label and id."""
+
+    label_json: Mapping[str, Any]
+    document_id: str
+
+
 class Grant:
     """A permitted key access: `event` must be recorded (then `recorded()`) before `open`."""
 
-    def __init__(self, access: KeyAccess, actor: Actor, obj: str, now: datetime) -> None:
+    def __init__(
+        self, access: KeyAccess, actor: Actor, obj: str, now: datetime, expected: Expected
+    ) -> None:
         self._access = access
         self.actor = actor
         self.obj = obj
         self.now = now
+        self.expected = expected
         self.event = access.event(actor, obj, now, "permit", ())
         self._recorded = False
 
@@ -45,7 +75,9 @@ class Grant:
         With `whole`, the sealed blob is read into memory first (for small documents)."""
         if not self._recorded:
             raise Refused()
-        self._access.decrypt(self.actor, self.obj, blob, dst, now=self.now, whole=whole)
+        self._access.decrypt(
+            self.actor, self.obj, blob, dst, now=self.now, whole=whole, expected=self.expected
+        )
 
 
 class KeyAccess:
@@ -74,13 +106,15 @@ class KeyAccess:
             details={"kid": self._keys.kem.kid},
         )
 
-    def grant(self, actor: Actor, obj: str, *, now: datetime, permit: Decision) -> Grant:
-        """A grant for a request `permit` allowed; without a permit, the refusal is recorded
-        and `Refused` raised."""
+    def grant(
+        self, actor: Actor, obj: str, *, now: datetime, permit: Decision, expected: Expected
+    ) -> Grant:
+        """A grant for a request `permit` allowed, to open the object `expected` describes;
+        without a permit, the refusal is recorded and `Refused` raised."""
         if not permit.permit:
             self.audit.append(self.event(actor, obj, now, "deny", ("no-permit",)))
             raise Refused()
-        return Grant(self, actor, obj, now)
+        return Grant(self, actor, obj, now, expected)
 
     def open_permitted(
         self,
@@ -91,20 +125,36 @@ class KeyAccess:
         *,
         now: datetime,
         permit: Decision,
+        expected: Expected,
     ) -> None:
         """Decrypt the blob into `dst` for a request `permit` allowed; audited either way."""
-        grant = self.grant(actor, obj, now=now, permit=permit)
+        grant = self.grant(actor, obj, now=now, permit=permit, expected=expected)
         self.audit.append(grant.event)
         grant.recorded()
         grant.open(blob, dst)
 
     def decrypt(
-        self, actor: Actor, obj: str, blob: str, dst: BinaryIO, *, now: datetime, whole: bool
+        self,
+        actor: Actor,
+        obj: str,
+        blob: str,
+        dst: BinaryIO,
+        *,
+        now: datetime,
+        whole: bool,
+        expected: Expected,
     ) -> None:
-        """Decrypt for a recorded `Grant` only (call `Grant.open`)."""
+        """Decrypt for a recorded `Grant` only (call `Grant.open`): only the object
+        `expected` describes (see the module docstring)."""
         from cix import envelope
 
         reasons: list[str] = []
+
+        try:
+            policy_uuid = policy_uuid_for(expected.document_id)
+        except ValueError:  # not a document id this node made: no object can be its
+            self.audit.append(self.event(actor, obj, now, "deny", ("policy-uuid-mismatch",)))
+            raise Refused() from None
 
         def hook(error: Exception) -> None:
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
@@ -117,11 +167,17 @@ class KeyAccess:
                 trusted_signers=[self._keys.verify_key],
                 audit_hook=hook,
                 manifest_cache=self._manifests,
+                expected_label=expected.label_json,
+                expected_policy_uuid=policy_uuid,
             )
 
         try:
             if whole:
-                run(self.blobs.read(blob))
+                data = self.blobs.read(blob)
+                if hashlib.sha256(data).hexdigest() != blob:
+                    reasons.append("blob-hash-mismatch")
+                    raise Refused()
+                run(data)
             else:
                 with self.blobs.open(blob) as src:
                     run(src)

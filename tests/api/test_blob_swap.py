@@ -1,0 +1,131 @@
+"""A sealed object swapped in the blob store is refused before any plaintext leaves.
+
+Someone with write access to the blob store (or to a document row's `blob_hash`) puts
+another document's sealed object where a document's blob should be. The node decides on
+the row's label, so the object must be the row's: its verified label must be the row's
+(`label-mismatch`), its policy uuid the document's id (`policy-uuid-mismatch`), and a blob
+read whole must hash to its name (`blob-hash-mismatch`). One test per attack, for a small
+document (read whole) and a large one (streamed), each a 403 with no plaintext and a
+denied key access audited with its precise reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from cix.node.auditing import MemoryAuditSink
+from cix.node.service import Node
+from cix.store.models import Document
+from tests.api.test_documents_api import _cast, _label, _upload
+from tests.node_support import ApiClient, assert_problem, events
+
+SMALL = 5000
+LARGE = (1 << 20) + 4096  # past the route's in-memory limit: streamed
+
+
+@pytest.fixture
+def docs(api: ApiClient) -> ApiClient:
+    _cast(api.node)
+    return api
+
+
+def _body(marker: bytes, size: int) -> bytes:
+    return (marker * (size // len(marker) + 1))[:size]
+
+
+def _blob(node: Node, doc_id: str) -> str:
+    with node.db.read() as session:
+        blob = session.scalar(select(Document.blob_hash).where(Document.id == doc_id))
+    assert blob is not None
+    return blob
+
+
+def _copy_blob_file(node: Node, source: dict[str, Any], target: dict[str, Any]) -> None:
+    """The attack on the blob store: `source`'s sealed file copied over `target`'s."""
+    path = node.blobs.path(_blob(node, target["id"]))
+    path.write_bytes(node.blobs.path(_blob(node, source["id"])).read_bytes())
+
+
+def _point_row_at(node: Node, source: dict[str, Any], target: dict[str, Any]) -> None:
+    """The attack on the row: `target`'s row names `source`'s (intact) blob."""
+    blob = _blob(node, source["id"])
+    with node.db.write() as session:
+        row = session.get(Document, target["id"])
+        assert row is not None
+        row.blob_hash = blob
+
+
+def _refused(
+    api: ApiClient, audit: MemoryAuditSink, reader: str, doc: dict[str, Any], reason: str
+) -> None:
+    got = api.as_(reader).get(f"/api/v1/documents/{doc['id']}/content")
+    assert_problem(got, 403)
+    assert b"MARK-7" not in got.content
+    last = events(audit, "key-access")[-1]
+    assert (last.actor, last.object, last.decision, last.reasons) == (
+        reader,
+        f"document:{doc['id']}",
+        "deny",
+        (reason,),
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [(SMALL, "blob-hash-mismatch"), (LARGE, "label-mismatch")],
+    ids=["small", "large"],
+)
+def test_blob_swapped_with_a_higher_labelled_document_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int, reason: str
+) -> None:
+    low = _upload(docs, _label("C"), "canteen menu", _body(b"soup of the day ", size))
+    high = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
+    assert docs.as_("carl").get(f"/api/v1/documents/{high['id']}/content").status_code == 403
+    _copy_blob_file(node, high, low)
+    _refused(docs, audit, "carl", low, reason)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
+def test_row_pointed_at_a_higher_labelled_document_blob_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int
+) -> None:
+    low = _upload(docs, _label("C"), "canteen menu", _body(b"soup of the day ", size))
+    high = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
+    _point_row_at(node, high, low)
+    _refused(docs, audit, "carl", low, "label-mismatch")
+
+
+@pytest.mark.parametrize(
+    ("size", "reason"),
+    [(SMALL, "blob-hash-mismatch"), (LARGE, "policy-uuid-mismatch")],
+    ids=["small", "large"],
+)
+def test_blob_swapped_with_a_same_label_document_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int, reason: str
+) -> None:
+    mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", size))
+    other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
+    _copy_blob_file(node, other, mine)
+    _refused(docs, audit, "kim", mine, reason)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
+def test_row_pointed_at_a_same_label_document_blob_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int
+) -> None:
+    mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", size))
+    other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
+    _point_row_at(node, other, mine)
+    _refused(docs, audit, "kim", mine, "policy-uuid-mismatch")
+
+
+def test_unswapped_documents_still_open(docs: ApiClient) -> None:
+    for size in (SMALL, LARGE):
+        body = _body(b"the plan ", size)
+        doc = _upload(docs, _label("S"), "plan", body)
+        opened = docs.as_("kim").get(f"/api/v1/documents/{doc['id']}/content")
+        assert opened.status_code == 200, opened.text
+        assert opened.content == body
