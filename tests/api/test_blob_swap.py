@@ -109,7 +109,7 @@ def test_blob_swapped_with_a_same_label_document_is_refused(
     mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", size))
     other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
     _copy_blob_file(node, other, mine)
-    _refused(docs, audit, "kim", mine, reason)
+    _refused(docs, audit, "alice", mine, reason)
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["small", "large"])
@@ -119,13 +119,13 @@ def test_row_pointed_at_a_same_label_document_blob_is_refused(
     mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", size))
     other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
     _point_row_at(node, other, mine)
-    _refused(docs, audit, "kim", mine, "policy-uuid-mismatch")
+    _refused(docs, audit, "alice", mine, "policy-uuid-mismatch")
 
 
 def test_unswapped_documents_still_open(docs: ApiClient) -> None:
     for size in (SMALL, LARGE):
         body = _body(b"the plan ", size)
         doc = _upload(docs, _label("S"), "plan", body)
-        opened = docs.as_("kim").get(f"/api/v1/documents/{doc['id']}/content")
+        opened = docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content")
         assert opened.status_code == 200, opened.text
         assert opened.content == body

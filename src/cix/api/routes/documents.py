@@ -260,16 +260,20 @@ async def open_document(request: Request, actor: CurrentActor, doc_id: DocId) ->
             chunks.put(_END)
 
     threading.Thread(target=produce, name=f"open-{doc_id}", daemon=True).start()
+    # Every check of the object (integrity, label, that it is this document's) runs before
+    # its first plaintext byte: wait for that byte (or the refusal, a 403) before starting.
+    first = await anyio.to_thread.run_sync(chunks.get)
+    if isinstance(first, BaseException):
+        raise first
 
     def drain() -> Iterator[bytes]:
-        while True:
-            item = chunks.get()
-            if item is _END:
-                return
+        item = first
+        while item is not _END:
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, bytes)
             yield item
+            item = chunks.get()
 
     return StreamingResponse(drain(), media_type=info.media_type, headers=headers)
 

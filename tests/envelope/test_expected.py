@@ -1,0 +1,118 @@
+"""`expected_label` and `expected_policy_uuid`: a reader that knows which object it meant to
+open refuses another one (validly sealed and signed) swapped in its place, before the first
+plaintext byte is written."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from cix import envelope
+from cix.envelope import LabelMismatch, ManifestCache, PolicyUuidMismatch
+from cix.errors import InputError, Refused
+from cix.keys import KemPrivateKey, SigningKey
+from tests.envelope.helpers import LABEL_JSON, Audit, open_bytes, seal_bytes
+
+UUID = "019ca8a0-3e80-0008-8543-8cc12fcf8afd"
+OTHER_LABEL: dict[str, Any] = {**LABEL_JSON, "classification": "KOR-I"}
+DATA = b"the reactor is a MARK-7 design" * 10
+
+
+def _refused(blob: bytes, alice: KemPrivateKey, signer: SigningKey, **kwargs: Any) -> type:
+    audit = Audit()
+    out = io.BytesIO()
+    with pytest.raises(Refused):
+        envelope.open(
+            io.BytesIO(blob),
+            out,
+            private_key=alice,
+            trusted_signers=[signer.public],
+            audit_hook=audit,
+            **kwargs,
+        )
+    assert out.getvalue() == b""  # refused before the first plaintext byte
+    return audit.only
+
+
+def test_the_expected_label_and_policy_uuid_open(alice: KemPrivateKey, signer: SigningKey) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
+    plain, opened = open_bytes(
+        blob,
+        alice,
+        [signer.public],
+        expected_label=dict(LABEL_JSON),
+        expected_policy_uuid=UUID,
+    )
+    assert plain == DATA
+    assert opened.policy["uuid"] == UUID
+    assert envelope.inspect(blob)["policyUuid"] == UUID
+
+
+def test_an_object_with_another_label_is_refused(alice: KemPrivateKey, signer: SigningKey) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, label_json=OTHER_LABEL)
+    reason = _refused(blob, alice, signer, expected_label=dict(LABEL_JSON))
+    assert reason is LabelMismatch
+    assert LabelMismatch.reason == "label-mismatch"
+
+
+def test_another_label_is_refused_when_the_manifest_is_cached(
+    alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    cache = ManifestCache()
+    blob = seal_bytes(DATA, [alice.public], signer, label_json=OTHER_LABEL)
+    open_bytes(blob, alice, [signer.public], manifest_cache=cache, expected_label=OTHER_LABEL)
+    reason = _refused(blob, alice, signer, manifest_cache=cache, expected_label=LABEL_JSON)
+    assert reason is LabelMismatch
+
+
+def test_an_unverified_label_never_matches(alice: KemPrivateKey, signer: SigningKey) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer)
+    out = io.BytesIO()
+    audit = Audit()
+    with pytest.raises(Refused):
+        envelope.open(
+            io.BytesIO(blob),
+            out,
+            private_key=alice,
+            trusted_signers=[],
+            audit_hook=audit,
+            expected_label=dict(LABEL_JSON),
+        )
+    assert out.getvalue() == b""
+    assert audit.reasons  # no trusted signer: refused (unknown signer) before the comparison
+
+
+def test_an_object_with_another_policy_uuid_is_refused(
+    alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer)  # a random policy uuid
+    reason = _refused(blob, alice, signer, expected_policy_uuid=UUID)
+    assert reason is PolicyUuidMismatch
+    assert PolicyUuidMismatch.reason == "policy-uuid-mismatch"
+
+
+def test_open_range_checks_the_expectations_too(alice: KemPrivateKey, signer: SigningKey) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, label_json=OTHER_LABEL)
+    audit = Audit()
+    out = io.BytesIO()
+    with pytest.raises(Refused):
+        envelope.open_range(
+            io.BytesIO(blob),
+            out,
+            start=0,
+            length=10,
+            private_key=alice,
+            trusted_signers=[signer.public],
+            audit_hook=audit,
+            expected_label=dict(LABEL_JSON),
+            expected_policy_uuid=UUID,
+        )
+    assert out.getvalue() == b""
+    assert audit.only is LabelMismatch
+
+
+def test_an_empty_policy_uuid_is_bad_input(alice: KemPrivateKey, signer: SigningKey) -> None:
+    with pytest.raises(InputError):
+        seal_bytes(DATA, [alice.public], signer, policy_uuid="")
