@@ -124,8 +124,9 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: `postgresql+psycopg://user@host/db` (a password only by reference). "
         "One node is served by one process, which alone writes its database: the node caches "
         "what each request needs (tokens, people, document metadata) until its own next "
-        "write, so a change made by another process (a second `cix serve` on the same "
-        "database, a script) is not seen until then. Change the registry through the API.",
+        "write, so a change made by another process (a script) is not seen until then; a "
+        "second `cix serve` on the same database is refused. Change the registry through "
+        "the API.",
         flag=True,
     ),
     Setting(

@@ -86,3 +86,33 @@ def test_a_closed_sink_refuses(tmp_path: Path) -> None:
     closed.close()
     with pytest.raises(StorageError):
         closed.append(_event(1))
+
+
+def test_cancelled_waiter_does_not_kill_the_writer(sink: LogAuditSink) -> None:
+    # A request cancelled while waiting (asyncio.wrap_future cancels the concurrent future):
+    # the writer must neither die on completing it nor drop its events from the record.
+    sink.append(_event(0))
+    gate = threading.Event()
+    real = sink.log.append_batch
+
+    def held(entries: Any, *args: Any, **kwargs: Any) -> Any:
+        gate.wait(5)
+        return real(entries, *args, **kwargs)
+
+    sink.log.append_batch = held  # type: ignore[method-assign,assignment]
+    first = sink.submit([_event(1)])  # the writer takes it and waits at the gate
+    while first.running() is False:
+        threading.Event().wait(0.01)
+    second = sink.submit([_event(2), _event(2, "key-access")])  # queued behind it
+    assert second.cancel()
+    gate.set()
+    first.result(timeout=5)
+    sink.log.append_batch = real  # type: ignore[method-assign]
+    sink.submit([_event(3)]).result(timeout=5)
+    assert [e.event.actor for e in sink.log.entries(0, sink.log.size())] == [
+        "reader0",
+        "reader1",
+        "reader2",
+        "reader2",
+        "reader3",
+    ]

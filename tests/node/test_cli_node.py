@@ -199,3 +199,12 @@ def test_real_server_on_loopback(served: tuple[str, Path]) -> None:
     verified = cix("audit", "verify", "--dir", str(data_dir))
     assert verified.returncode == 0, verified.stderr
     assert "intact" in verified.stdout
+
+
+def test_second_server_on_the_same_node_is_refused(served: tuple[str, Path]) -> None:
+    # The node's caches and its start-up recovery assume one serving process per node.
+    base, data_dir = served
+    second = cix("serve", "--dir", str(data_dir), "--port", str(free_port()))
+    assert second.returncode == 2, second.stderr
+    assert "another `cix serve`" in second.stderr
+    assert httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200

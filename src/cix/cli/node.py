@@ -80,8 +80,15 @@ def serve(
         "database_url": database_url,
         "log_level": log_level,
     }
+    from cix.node.serving import ServeClaim
+
     node = Node.open(data_dir, overrides=overrides, unlock=True)
     settings = node.settings
+    try:
+        claim = ServeClaim(settings.data_dir, node.db)
+    except BaseException:
+        node.close()
+        raise
     try:
         temporary, orphans = node.documents.recover()
         if temporary or orphans:
@@ -97,6 +104,7 @@ def serve(
             proxy_headers=False,
         )
     finally:
+        claim.release()
         node.close()
 
 

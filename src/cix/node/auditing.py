@@ -180,6 +180,8 @@ class LogAuditSink:
         return done
 
     def _write(self) -> None:
+        # The writer must outlive anything a batch throws: if it died, every later audited
+        # action would wait for a commit that never comes.
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -194,14 +196,18 @@ class LogAuditSink:
                     item = self._queue.pop(0)
                     batch.append(item)
                     size += len(item[0])
+            # A waiter that gave up (its request was cancelled) is not told, but its events
+            # are still written: what was decided stays on the record. The others can no
+            # longer be cancelled once running, so completing them below cannot fail.
+            waiters = [done for _, done in batch if done.set_running_or_notify_cancel()]
             try:
                 self.log.append_batch([e for entries, _ in batch for e in entries])
             except BaseException as exc:  # every group of the failed transaction fails
                 error = _storage_error(exc)
-                for _, done in batch:
+                for done in waiters:
                     done.set_exception(error)
             else:
-                for _, done in batch:
+                for done in waiters:
                     done.set_result(None)
 
     def close(self) -> None:

@@ -10,10 +10,10 @@ entry read while a write was under way is never trusted. Time-dependent facts (t
 membership start and end, clearance and briefing expiry) are kept as data and checked against
 the request's `now`, never frozen into an entry.
 
-Assumption: one node is served by one process. A write by another process (a second
-`cix serve`, a script writing to the same database while the node serves) is not seen until
-this process writes; `docs/settings.md` says so. Every cache is bounded (least recently used
-entries leave first).
+Assumption: one node is served by one process, which `cix serve` enforces
+(`cix.node.serving`). A write by another process (a script writing to the same database
+while the node serves) is not seen until this process writes; `docs/settings.md` says so.
+Every cache is bounded (least recently used entries leave first).
 """
 
 from __future__ import annotations

@@ -232,7 +232,8 @@ async def open_document(request: Request, actor: CurrentActor, doc_id: DocId) ->
     except NotCached:
         admission = await anyio.to_thread.run_sync(documents.admit_open, actor, doc_id)
     # Durable before anything else happens; a failed append raises here (no content).
-    await asyncio.wrap_future(submit(documents.audit, admission.events))
+    # Shielded: a cancelled request must not cancel the commit other requests share.
+    await asyncio.shield(asyncio.wrap_future(submit(documents.audit, admission.events)))
     opening = admission.recorded()
     info = opening.info
     headers = {

@@ -1,0 +1,97 @@
+"""One server process per node: the claim `cix serve` holds while it serves.
+
+The node's read caches (`cix.node.cache`) see exactly this process's writes, and start-up
+recovery (`Documents.recover`) deletes blobs no row names: both are only sound while no
+other process serves the same node. `ServeClaim` makes that a rule instead of a hope: an
+exclusive `flock` on `serve.lock` in the data directory and on `<database>.serve.lock` beside
+a SQLite database, and on PostgreSQL a session advisory lock on the database itself, so that two
+data directories pointed at one database cannot both serve it. The kernel and the server
+release them when the process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from cix.errors import InputError
+from cix.store.db import Database
+
+LOCK_FILE = "serve.lock"
+# pg_advisory_lock takes a bigint; this one spells "cixserve" in ASCII.
+_ADVISORY_KEY = int.from_bytes(b"cixserve", "big") - (1 << 63)
+_DATABASE_WAIT_SECONDS = 5.0
+
+
+class NodeBusy(InputError):
+    """Another process already serves this node (or its database)."""
+
+
+class ServeClaim:
+    """Held for the life of `cix serve`; `release()` (or the process's end) gives it up."""
+
+    def __init__(self, data_dir: Path, db: Database) -> None:
+        self._files: list[int] = []
+        self._connection: Any = None
+        try:
+            paths = [data_dir / LOCK_FILE]
+            if db.dialect == "sqlite" and db.url.database:
+                # Also beside the database file, wherever it is: the database is the node.
+                paths.append(Path(db.url.database).resolve().with_suffix(".serve.lock"))
+            for path in paths:
+                self._lock_file(path)
+            if db.dialect == "postgresql":
+                self._lock_database(db)
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock_file(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise NodeBusy(
+                f"{path}: another `cix serve` is serving this node; one process serves a node"
+            ) from None
+        self._files.append(fd)
+
+    def _lock_database(self, db: Database) -> None:
+        connection = db.writer.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection.detach()
+        # A server killed a moment ago holds the lock until PostgreSQL notices its session
+        # has gone (soon after the socket closes): wait a little before calling it busy.
+        deadline = time.monotonic() + _DATABASE_WAIT_SECONDS
+        while (
+            not (
+                got := connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": _ADVISORY_KEY}
+                ).scalar()
+            )
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        if not got:
+            connection.close()
+            raise NodeBusy(
+                "database: another `cix serve` is serving a node on this database; "
+                "one process serves a node"
+            )
+        self._connection = connection
+
+    def release(self) -> None:
+        """Give the claim up (idempotent)."""
+        if self._connection is not None:
+            # Detached from the pool, closing ends the session, and the advisory lock with it
+            # (a pooled connection would carry the lock on to its next user).
+            self._connection.close()
+            self._connection = None
+        for fd in self._files:
+            os.close(fd)  # closing the descriptor drops its flock
+        self._files.clear()

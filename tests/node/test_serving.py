@@ -1,0 +1,35 @@
+"""The one-process claim of `cix serve`, in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cix.node.service import Node
+from cix.node.serving import NodeBusy, ServeClaim
+from cix.store.db import Database
+
+
+def test_claim_is_exclusive_and_released(node: Node) -> None:
+    first = ServeClaim(node.settings.data_dir, node.db)
+    with pytest.raises(NodeBusy, match="another `cix serve`"):
+        ServeClaim(node.settings.data_dir, node.db)
+    first.release()
+    first.release()  # idempotent
+    ServeClaim(node.settings.data_dir, node.db).release()
+
+
+def test_another_data_directory_on_the_same_database_is_refused(tmp_path: Path, node: Node) -> None:
+    # Two data directories pointed at one database hold one node's data: one server only.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    same = Database(node.db.url.render_as_string(hide_password=False))
+    held = ServeClaim(node.settings.data_dir, node.db)
+    try:
+        with pytest.raises(NodeBusy, match="another `cix serve`"):
+            ServeClaim(elsewhere, same)
+    finally:
+        held.release()
+    ServeClaim(elsewhere, same).release()
+    same.dispose()
