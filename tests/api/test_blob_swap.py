@@ -11,8 +11,10 @@ denied key access audited with its precise reason.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -129,3 +131,76 @@ def test_unswapped_documents_still_open(docs: ApiClient) -> None:
         opened = docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content")
         assert opened.status_code == 200, opened.text
         assert opened.content == body
+
+
+def test_large_file_swapped_under_a_small_document_is_refused_unread(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    # A small document is read whole: a big file under its blob's name must not be pulled
+    # into memory (nor decrypted on the event loop) before it is refused.
+    small = _upload(docs, _label("S"), "plan", _body(b"the plan ", SMALL))
+    path = node.blobs.path(_blob(node, small["id"]))
+    path.write_bytes(b"\0" * (8 << 20))
+    _refused(docs, audit, "alice", small, "blob-size-mismatch")
+
+
+def test_refusal_of_a_damaged_small_document_does_not_hold_the_event_loop(
+    docs: ApiClient, node: Node
+) -> None:
+    # The denial is recorded before the 403, through the audit sink's asynchronous submit;
+    # a blocking append on the event loop would stall every other request for the commit.
+    import asyncio
+    import time
+    from concurrent.futures import Future
+
+    from cix.api.app import create_app
+
+    doc = _upload(docs, _label("S"), "plan", _body(b"the plan ", SMALL))
+    path = node.blobs.path(_blob(node, doc["id"]))
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 4] ^= 1
+    path.write_bytes(bytes(damaged))
+    recorded: list[Any] = []
+
+    class SlowCommitSink:
+        """A log whose commit takes a second, answering `submit` from another thread."""
+
+        def append(self, event: Any) -> None:
+            time.sleep(1.0)
+            recorded.append(event)
+
+        def submit(self, events: Any) -> Future[None]:
+            done: Future[None] = Future()
+
+            def commit() -> None:
+                time.sleep(1.0)
+                recorded.extend(events)
+                done.set_result(None)
+
+            threading.Thread(target=commit, daemon=True).start()
+            return done
+
+    node.documents.audit = SlowCommitSink()
+    token = docs.token_for("alice")
+    app = create_app(node)
+
+    async def scenario() -> tuple[int, float]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node.test") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            opening = asyncio.create_task(
+                client.get(f"/api/v1/documents/{doc['id']}/content", headers=headers)
+            )
+            lag, last = 0.0, time.perf_counter()
+            while not opening.done():  # the longest gap between two turns of this loop
+                await client.get("/api/v1/health")
+                await asyncio.sleep(0.01)
+                now = time.perf_counter()
+                lag, last = max(lag, now - last), now
+            return (await opening).status_code, lag
+
+    status, lag = asyncio.run(scenario())
+    assert status == 403
+    assert lag < 0.5, f"the event loop was held {lag:.2f} s by the denial's audit commit"
+    denials = [e for e in recorded if e.type == "key-access" and e.decision == "deny"]
+    assert len(denials) == 1

@@ -166,6 +166,8 @@ def test_destroyed_document_cannot_be_opened_from_cache(docs: ApiClient) -> None
     )
     assert destroyed.status_code == 200, destroyed.text
     assert_problem(_content(docs, doc["id"], token), 404)
+    # Crypto-erase: the wrapped data key does not survive in the verified-manifest cache.
+    assert len(docs.node.documents._manifests) == 0
 
 
 @SQLITE_ONLY

@@ -141,6 +141,11 @@ class ManifestCache:
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every manifest (their wrapped keys with them)."""
+        with self._lock:
+            self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -165,9 +165,16 @@ class Admission:
         self.grant.recorded()
         return self.opening
 
-    def write_to(self, dst: BinaryIO, *, whole: bool = False) -> None:
-        """Decrypt into `dst` (after `recorded`); `whole` reads the sealed blob into memory."""
-        self.grant.open(self.blob, dst, whole=whole)
+    def write_to(
+        self,
+        dst: BinaryIO,
+        *,
+        whole: bool = False,
+        record_denial: Callable[[AuditEvent], None] | None = None,
+    ) -> None:
+        """Decrypt into `dst` (after `recorded`); `whole` reads the sealed blob into memory;
+        `record_denial` as `Grant.open`."""
+        self.grant.open(self.blob, dst, whole=whole, record_denial=record_denial)
 
 
 class Documents:
@@ -719,6 +726,9 @@ class Documents:
             )
         # After the commit: a crash in between leaves an unreferenced blob, swept later,
         # never a live row without its blob.
+        # Destruction is cryptographic: no copy of the wrapped data key may outlive it, not
+        # even in this process's cache of verified manifests.
+        self._manifests.clear()
         if not self._blob_shared(blob):
             self.blobs.delete(blob)
         return {"id": cert_id, **certificate}

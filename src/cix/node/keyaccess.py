@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -34,7 +34,10 @@ from cix.errors import InputError, Refused
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
-from cix.store.blobs import BlobStore
+from cix.store.blobs import BlobStore, BlobTooLarge
+
+#: The most a sealed object read whole (`Grant.open(whole=True)`) may be.
+WHOLE_READ_LIMIT = 4 << 20
 
 
 def policy_uuid_for(document_id: str) -> str:
@@ -69,14 +72,31 @@ class Grant:
         """Say that `event` is durably in the audit log."""
         self._recorded = True
 
-    def open(self, blob: str, dst: BinaryIO, *, whole: bool = False) -> None:
+    def open(
+        self,
+        blob: str,
+        dst: BinaryIO,
+        *,
+        whole: bool = False,
+        record_denial: Callable[[AuditEvent], None] | None = None,
+    ) -> None:
         """Decrypt the blob into `dst`; `Refused` (recorded with its reason) on any failure.
 
-        With `whole`, the sealed blob is read into memory first (for small documents)."""
+        With `whole`, the sealed blob is read into memory first (for small documents). A
+        denial is appended to the audit log before `Refused` is raised, unless
+        `record_denial` is given: then it is handed the event to record (an event loop
+        records it without blocking, before answering)."""
         if not self._recorded:
             raise Refused()
         self._access.decrypt(
-            self.actor, self.obj, blob, dst, now=self.now, whole=whole, expected=self.expected
+            self.actor,
+            self.obj,
+            blob,
+            dst,
+            now=self.now,
+            whole=whole,
+            expected=self.expected,
+            record_denial=record_denial,
         )
 
 
@@ -143,17 +163,20 @@ class KeyAccess:
         now: datetime,
         whole: bool,
         expected: Expected,
+        record_denial: Callable[[AuditEvent], None] | None = None,
     ) -> None:
         """Decrypt for a recorded `Grant` only (call `Grant.open`): only the object
         `expected` describes (see the module docstring)."""
         from cix import envelope
+
+        deny = record_denial or self.audit.append
 
         reasons: list[str] = []
 
         try:
             policy_uuid = policy_uuid_for(expected.document_id)
         except ValueError:  # not a document id this node made: no object can be its
-            self.audit.append(self.event(actor, obj, now, "deny", ("policy-uuid-mismatch",)))
+            deny(self.event(actor, obj, now, "deny", ("policy-uuid-mismatch",)))
             raise Refused() from None
 
         def hook(error: Exception) -> None:
@@ -173,7 +196,13 @@ class KeyAccess:
 
         try:
             if whole:
-                data = self.blobs.read(blob)
+                try:
+                    # Only small documents are read whole: a bigger file under this name is
+                    # not the object the row describes, and must not be pulled into memory.
+                    data = self.blobs.read(blob, limit=WHOLE_READ_LIMIT)
+                except BlobTooLarge:
+                    reasons.append("blob-size-mismatch")
+                    raise Refused() from None
                 if hashlib.sha256(data).hexdigest() != blob:
                     reasons.append("blob-hash-mismatch")
                     raise Refused()
@@ -182,11 +211,11 @@ class KeyAccess:
                 with self.blobs.open(blob) as src:
                     run(src)
         except Refused:
-            self.audit.append(self.event(actor, obj, now, "deny", tuple(reasons) or ("refused",)))
+            deny(self.event(actor, obj, now, "deny", tuple(reasons) or ("refused",)))
             raise
         except InputError as exc:
             # The stored object does not even parse (a damaged container or manifest): an
             # integrity failure of our own storage, not the caller's input. Opaque, audited.
             reason = str(getattr(exc, "reason", "")) or type(exc).__name__
-            self.audit.append(self.event(actor, obj, now, "deny", (reason,)))
+            deny(self.event(actor, obj, now, "deny", (reason,)))
             raise Refused() from None

@@ -132,8 +132,9 @@ class BlobStore:
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {sha256}") from None
 
-    def read(self, sha256: str) -> bytes:
-        """The whole blob (for small ones); raises `BlobNotFound` if it is not stored."""
+    def read(self, sha256: str, *, limit: int | None = None) -> bytes:
+        """The whole blob (for small ones); raises `BlobNotFound` if it is not stored and
+        `BlobTooLarge` (reading nothing) if it is larger than `limit` bytes."""
         if not _HEX64.match(sha256):
             raise InputError(f"blob hash {sha256!r} is not 64 lower-case hex digits")
         # os-level calls: this runs on every open of a small document.
@@ -144,6 +145,8 @@ class BlobStore:
             raise BlobNotFound(f"no blob {sha256}") from None
         try:
             size = os.fstat(fd).st_size
+            if limit is not None and size > limit:
+                raise BlobTooLarge(f"blob {sha256} is {size} bytes, more than {limit}")
             parts = [os.read(fd, size)]
             while chunk := os.read(fd, CHUNK):
                 parts.append(chunk)

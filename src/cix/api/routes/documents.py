@@ -31,8 +31,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from cix.api.auth import CurrentActor, node_of
-from cix.errors import InputError
-from cix.node.auditing import submit
+from cix.errors import InputError, Refused
+from cix.node.auditing import AuditEvent, submit
 from cix.node.cache import NotCached
 
 router = APIRouter(tags=["documents"])
@@ -245,7 +245,13 @@ async def open_document(request: Request, actor: CurrentActor, doc_id: DocId) ->
     if info.plaintext_size <= _IN_MEMORY:
         body = io.BytesIO()
         if info.sealed_size <= _ON_LOOP:
-            admission.write_to(body, whole=True)
+            denials: list[AuditEvent] = []
+            try:
+                admission.write_to(body, whole=True, record_denial=denials.append)
+            except Refused:
+                # Recorded before answering, without holding the event loop for the commit.
+                await asyncio.shield(asyncio.wrap_future(submit(documents.audit, denials)))
+                raise
         else:
             await anyio.to_thread.run_sync(lambda: admission.write_to(body, whole=True))
         return Response(body.getvalue(), media_type=info.media_type, headers=headers)
