@@ -64,6 +64,12 @@ SEAL = textwrap.dedent(
     """
 )
 
+SEAL_MAPPED = (
+    SEAL.replace("from cix.envelope import seal", "from cix.envelope import mapped_input, seal")
+    .replace('open(dst, "wb") as fout:', 'open(dst, "wb") as fout, mapped_input(fin) as source:')
+    .replace("seal(fin, fout,", "seal(source, fout,")
+)
+
 OPEN = textwrap.dedent(
     """
     import sys
@@ -138,6 +144,9 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
     opened = tmp_path / "opened.bin"
     opened_cli = tmp_path / "opened-cli.bin"
     try:
+        mapped_peak = _peak_rss(SEAL_MAPPED, str(keys), str(plain), str(sealed), PASSPHRASE)
+        assert sealed.stat().st_size > PAYLOAD
+        sealed.unlink()
         seal_peak = _peak_rss(SEAL, str(keys), str(plain), str(sealed), PASSPHRASE)
         assert sealed.stat().st_size > PAYLOAD
 
@@ -157,5 +166,7 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
             path.unlink(missing_ok=True)
 
     assert seal_peak < LIMIT, f"seal peaked at {seal_peak / MiB:.1f} MiB"
+    # The mapped file counts in the resident set while mapped: each window is released.
+    assert mapped_peak < LIMIT, f"seal of a mapped file peaked at {mapped_peak / MiB:.1f} MiB"
     assert open_peak < LIMIT, f"open peaked at {open_peak / MiB:.1f} MiB"
     assert cli_peak < LIMIT, f"cix open peaked at {cli_peak / MiB:.1f} MiB"

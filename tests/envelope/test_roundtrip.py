@@ -194,3 +194,42 @@ def test_in_memory_truncated_payload_is_refused(alice: KemPrivateKey, signer: Si
             audit_hook=audit,
         )
     assert audit.only is PayloadLengthMismatch
+
+
+@pytest.mark.parametrize("size", [0, 1, 65536, 300_000])
+def test_mapped_file_seals_as_the_stream_does(
+    size: int, tmp_path: Path, alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    # Same key, IVs and policy uuid: the mapped input must give the very same bytes.
+    data = os.urandom(size)
+    (tmp_path / "in").write_bytes(data)
+    sealed = []
+    for mapped in (False, True):
+        ivs = iter(bytes([i % 256]) * 12 for i in range(1000))
+        out = io.BytesIO()
+        with (tmp_path / "in").open("rb") as handle, envelope.mapped_input(handle) as source:
+            assert (source is handle) == (size == 0)
+            envelope.seal(
+                handle if not mapped else source,
+                out,
+                label_xml=LABEL_XML,
+                label_json=LABEL_JSON,
+                recipients=[alice.public],
+                signer=signer,
+                segment_size=65536,
+                _key=b"k" * 32,
+                _ivs=ivs,
+                _policy_uuid="00000000-0000-4000-8000-000000000000",
+                _wrap=lambda public, key, info: b"wrapped",
+            )
+        sealed.append(out.getvalue())
+    assert sealed[0] == sealed[1]
+
+
+def test_mapped_input_of_a_pipe_is_the_stream_itself(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end, "rb") as handle, envelope.mapped_input(handle) as source:
+            assert source is handle
+    finally:
+        os.close(write_end)

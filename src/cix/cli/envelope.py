@@ -150,17 +150,17 @@ def seal_command(
     segment_size: Annotated[int, typer.Option(help="Plaintext bytes per segment.")] = 2 << 20,
 ) -> None:
     """Seal INPUT for the --to recipients, binding the label with the --sign key."""
-    from cix.envelope import seal
+    from cix.envelope import mapped_input, seal
     from cix.keys import load_kem_public, load_signing_key
 
     xml, label_json = _label_inputs(label, agreement, purpose)
     recipients = [load_kem_public(p) for p in to]
     signer = load_signing_key(sign, passphrase())
-    with _input(input_path) as src, _output(output) as dst:
+    with _input(input_path) as src, _output(output) as dst, mapped_input(src) as source:
         size = os.fstat(src.fileno()).st_size
         with _progress(size, "sealing") as progress:
             result = seal(
-                src,
+                source,
                 dst,
                 label_xml=xml,
                 label_json=label_json,

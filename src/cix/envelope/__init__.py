@@ -3,7 +3,8 @@
 Public API (what the node and the CLI call):
 
 - `seal(src, dst, *, label_xml, label_json, recipients, signer, policy_uuid=None, …)
-  -> SealResult` (`policy_uuid`: the policy's `uuid`, random when not given)
+  -> SealResult` (`policy_uuid`: the policy's `uuid`, random when not given); `src` may
+  be `mapped_input(file)`, a regular file mapped read-only and sealed without copying
 - `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False,
   manifest_cache=None, expected_label=None, expected_policy_uuid=None) -> Opened` (also
   named `open_sealed`); a `ManifestCache` skips re-verifying a manifest already verified
@@ -30,7 +31,7 @@ from cix.envelope._open import (
     rewrap,
 )
 from cix.envelope._open import open_sealed as open
-from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
+from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, mapped_input, seal
 from cix.envelope.errors import (
     AssertionBindingMismatch,
     AssertionMissing,
@@ -77,6 +78,7 @@ __all__ = [
     "UnknownSigner",
     "UnlabelledObject",
     "inspect",
+    "mapped_input",
     "open",
     "open_range",
     "open_sealed",
