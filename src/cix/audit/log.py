@@ -70,8 +70,9 @@ class Writer(Protocol):
         """Record a log property (its verifier key)."""
 
 
-class Storage(Protocol):
-    """The append-only store behind a log; implementations live in `cix.audit.storage`."""
+class Storage(BlockReader, Protocol):
+    """The append-only store behind a log; implementations live in `cix.audit.storage`.
+    Verification reads it through the `BlockReader` half (`cix.audit.verify`)."""
 
     def size(self) -> int:
         """The committed number of entries."""
@@ -81,22 +82,6 @@ class Storage(Protocol):
 
     def read_entries(self, start: int, end: int) -> list[tuple[int, bytes]]:
         """(seq, body) rows with start <= seq < end, in order."""
-
-    @property
-    def address(self) -> str:
-        """The address `open_storage` reopens this storage from (in a verification worker)."""
-
-    def read_block(self, start: int, end: int) -> list[tuple[bytes, bytes]]:
-        """(body, leaf hash) of the entries with start <= seq < end, in seq order."""
-
-    def read_seqs(self, start: int, end: int | None, limit: int) -> list[int]:
-        """Up to `limit` stored sequence numbers >= start (and < end), in order."""
-
-    def read_node_range(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
-        """(storage id, hash) of the interior nodes with lo <= id < hi, in id order."""
-
-    def extent(self) -> tuple[int | None, int | None, int | None, int | None]:
-        """(smallest seq, largest seq, smallest node id, largest node id); None when empty."""
 
     def checkpoints(self) -> list[tuple[int, str]]:
         """Every stored (size, signed note), by size."""
