@@ -26,8 +26,6 @@ import contextlib
 import hashlib
 import hmac
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -66,6 +64,7 @@ from cix.envelope.errors import (
 )
 from cix.errors import InputError, Refused
 from cix.keys import KemAlgorithm, KemPrivateKey, KemPublicKey, UnwrapFailed, VerifyKey
+from cix.lru import LruCache
 
 #: Receives the precise reason of a refusal before the caller sees `Refused`.
 AuditHook = Callable[[EnvelopeVerificationError], None]
@@ -108,46 +107,20 @@ class _Verified:
 _CacheKey = tuple[bytes, tuple[tuple[str, bytes], ...]]
 
 
-class ManifestCache:
+class ManifestCache(LruCache[_CacheKey, tuple[Manifest, VerifiedLabel | None]]):
     """Verified manifests (at most `size`, least recently used out) by the SHA-256 of their
-    exact bytes and the trusted signers' public keys (see the module docstring)."""
+    exact bytes and the trusted signers' public keys (see the module docstring). `get`
+    gives the parsed manifest and its verified label (None: not verified); `clear` forgets
+    every manifest, their wrapped keys with them."""
 
     def __init__(self, size: int = 1024) -> None:
-        if size < 1:
-            raise ValueError("a cache holds at least one entry")
-        self._size = size
-        self._entries: OrderedDict[_CacheKey, tuple[Manifest, VerifiedLabel | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        super().__init__(size)
 
     @staticmethod
     def key(raw: bytes, trusted: Sequence[VerifyKey]) -> _CacheKey:
         """The key of manifest bytes `raw` verified against `trusted`."""
         signers = tuple((str(k.algorithm), k.public_bytes) for k in trusted)
         return hashlib.sha256(raw).digest(), signers
-
-    def get(self, key: _CacheKey) -> tuple[Manifest, VerifiedLabel | None] | None:
-        """The parsed manifest and its verified label (None: not verified), or None."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: _CacheKey, value: tuple[Manifest, VerifiedLabel | None]) -> None:
-        """Remember a manifest that parsed (and its label, if it verified)."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget every manifest (their wrapped keys with them)."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def _load(src: BinaryIO) -> tuple[Manifest, Member]:

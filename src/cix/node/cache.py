@@ -18,9 +18,11 @@ Every cache is bounded (least recently used entries leave first).
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Generic, TypeVar
+
+from cix.lru import LruCache
+
+__all__ = ["GenerationCache", "LruCache", "NotCached"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -34,72 +36,25 @@ class GenerationCache(Generic[K, V]):
     """At most `size` entries, each valid while the database generation it was read at holds."""
 
     def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a cache holds at least one entry")
-        self._size = size
-        self._entries: OrderedDict[K, tuple[int, V]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LruCache[K, tuple[int, V]] = LruCache(size)
 
     def get(self, key: K, generation: int) -> V | None:
         """The entry for `key` if it was read at `generation`, else None (and it is dropped)."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is None:
-                return None
-            if found[0] != generation:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return found[1]
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] != generation:
+            self._entries.pop(key)
+            return None
+        return found[1]
 
     def put(self, key: K, generation: int, value: V) -> None:
         """Remember `value`, read at `generation` (taken before the read)."""
-        with self._lock:
-            self._entries[key] = (generation, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(key, (generation, value))
 
     def clear(self) -> None:
         """Forget everything."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-class LruCache(Generic[K, V]):
-    """At most `size` entries, least recently used first out; no invalidation of its own
-    (for values that are pure functions of their key, or carry their own validity)."""
-
-    def __init__(self, size: int) -> None:
-        if size < 1:
-            raise ValueError("a cache holds at least one entry")
-        self._size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The entry for `key`, or None."""
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: K, value: V) -> None:
-        """Remember `value` for `key`."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def pop(self, key: K) -> None:
-        """Forget `key`."""
-        with self._lock:
-            self._entries.pop(key, None)
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

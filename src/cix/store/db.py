@@ -120,7 +120,8 @@ class Database:
         else:
             # PostgreSQL connections cost server memory: a smaller pool, the overflow for
             # bursts.
-            self.writer = create_engine(parsed, pool_size=16, max_overflow=readers - 16)
+            pooled = min(16, readers)
+            self.writer = create_engine(parsed, pool_size=pooled, max_overflow=readers - pooled)
             self.reader = self.writer
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
