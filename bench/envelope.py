@@ -237,7 +237,7 @@ def _seal(src: BinaryIO | memoryview | mmap.mmap, dst: BinaryIO, keys: Keys) -> 
     )
 
 
-def _open(src: BinaryIO | memoryview, dst: BinaryIO, keys: Keys) -> None:
+def _open(src: BinaryIO | memoryview | mmap.mmap, dst: BinaryIO, keys: Keys) -> None:
     open_sealed(src, dst, private_key=keys.recipient, trusted_signers=[keys.signer.public])
 
 
@@ -248,8 +248,9 @@ def _seal_file(src: Path, dst: Path, keys: Keys) -> None:
 
 
 def _open_file(src: Path, dst: Path, keys: Keys) -> None:
-    with src.open("rb") as fin, dst.open("wb") as fout:
-        _open(fin, fout, keys)
+    # As `cix open` does: the sealed file mapped, read in place.
+    with src.open("rb") as fin, dst.open("wb") as fout, mapped_input(fin) as source:
+        _open(source, fout, keys)
 
 
 def _memory_section(data: bytes, keys: Keys) -> tuple[Result, Result, Result, Result]:

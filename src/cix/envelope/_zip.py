@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from cix.envelope._fileio import Sink, write_all
 from cix.envelope.errors import ContainerError
 
 try:  # isal's CRC-32 is the same function, 5-6x faster than zlib's (PCLMUL); see format.md
@@ -60,7 +61,7 @@ class ZipStreamWriter:
     """Writes a ZIP to a forward-only stream: streamed members, then small ones, then the
     central directory."""
 
-    def __init__(self, dst: BinaryIO) -> None:
+    def __init__(self, dst: Sink) -> None:
         """Start an empty archive on `dst` (written from its current position as offset 0)."""
         self._dst = dst
         self._pos = 0
@@ -69,7 +70,7 @@ class ZipStreamWriter:
         self._zip64_open = False
 
     def _put(self, data: bytes | bytearray | memoryview) -> None:
-        self._dst.write(data)
+        write_all(self._dst, data)
         self._pos += len(data)
 
     def begin(self, name: str, *, zip64: bool) -> None:
@@ -105,7 +106,7 @@ class ZipStreamWriter:
         assert entry is not None
         entry.crc = crc32(data, entry.crc)
         entry.size += len(data)
-        self._dst.write(data)
+        write_all(self._dst, data)
         self._pos += len(data)
 
     def end(self) -> int:
