@@ -263,3 +263,31 @@ def test_a_failed_write_stops_open_with_that_error(
         assert _no_writer_threads()
         assert out.calls == 4
     assert (tmp_path / "out").read_bytes() == data[: 3 * SEGMENT]
+
+
+class _Trickle(io.RawIOBase):
+    """A raw sink that takes at most `most` bytes per write (0: none at all)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.data = bytearray()
+        self.sizes: list[int] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.sizes.append(len(b))
+        taken = bytes(b[: self.most])
+        self.data += taken
+        return len(taken)
+
+
+def test_write_all_finishes_short_writes_and_hands_out_at_most_a_piece() -> None:
+    data = os.urandom(3 * _fileio._PIECE + 5)
+    sink = _Trickle(300_001)
+    _fileio.write_all(sink, memoryview(data))
+    assert bytes(sink.data) == data
+    assert max(sink.sizes) == _fileio._PIECE
+    with pytest.raises(OSError, match="took 0 of"):
+        _fileio.write_all(_Trickle(0), b"x")
