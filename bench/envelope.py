@@ -1,6 +1,6 @@
 """Sealed-object speed: cix seal/open against raw AES-256-GCM, `cp`, gpg and age.
 
-Run: `.venv/bin/python -m bench envelope` (1 GiB, 5 rounds, every part), or e.g.
+Run: `.venv/bin/python -m bench envelope` (1 GiB, 9 rounds, every part), or e.g.
 `.venv/bin/python -m bench.envelope --size 256M --rounds 9 --parts files`; the same through
 `python -m bench envelope` with CIX_BENCH_ENVELOPE_SIZE, CIX_BENCH_ENVELOPE_ROUNDS and
 CIX_BENCH_ENVELOPE_PARTS (memory, files, tools, hpke).
@@ -424,6 +424,15 @@ def _file_rounds(data: bytes, keys: Keys, work: Path, rounds: int) -> tuple[Roun
             f" CPU median {med.cpu_seconds:6.3f} s",
             flush=True,
         )
+    for name in names[1:]:
+        # Within a round the three run seconds apart: a slow spell of the VM tends to hit
+        # all three, so the per-round ratios show how steady the comparison is.
+        per_round = [c / x for c, x in zip(wall["cp"], wall[name], strict=True)]
+        print(
+            f"  {name} / cp per round: median {statistics.median(per_round):.2f},"
+            f" min {min(per_round):.2f}, max {max(per_round):.2f}",
+            flush=True,
+        )
     return results
 
 
@@ -599,9 +608,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=int(env("CIX_BENCH_ENVELOPE_ROUNDS", "7")),
+        default=int(env("CIX_BENCH_ENVELOPE_ROUNDS", "9")),
         help="interleaved rounds of cp, seal and open file to file, after one warm-up round"
-        " (CIX_BENCH_ENVELOPE_ROUNDS; default 7)",
+        " (CIX_BENCH_ENVELOPE_ROUNDS; default 9)",
     )
     parser.add_argument(
         "--parts",
