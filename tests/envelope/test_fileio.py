@@ -28,6 +28,12 @@ from tests.envelope.helpers import LABEL_JSON, LABEL_XML, Audit, members, rezip
 SEGMENT = 65536
 
 
+@pytest.fixture(autouse=True)
+def _two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large file outputs take the write-behind path here, also on a one-CPU machine."""
+    monkeypatch.setattr(_fileio, "_usable_cpus", lambda: 2)
+
+
 def _seal_file(
     src: Path, dst: Path, alice: KemPrivateKey, signer: SigningKey, segment: int = SEGMENT
 ) -> None:
@@ -177,6 +183,12 @@ def test_a_large_output_to_a_regular_file_is_written_behind(tmp_path: Path) -> N
     with os.fdopen(write_end, "wb") as pipe, _fileio.output_for(pipe, 16, large=True) as out:
         assert not isinstance(out, _fileio.WriteBehind)
     os.close(read_end)
+
+
+def test_one_usable_cpu_writes_inline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_fileio, "_usable_cpus", lambda: 1)
+    with (tmp_path / "f").open("wb") as f, _fileio.output_for(f, 16, large=True) as out:
+        assert not isinstance(out, _fileio.WriteBehind)
 
 
 def test_write_behind_keeps_the_order_and_copies_what_it_does_not_own() -> None:

@@ -123,6 +123,13 @@ def write_all(dst: Sink, data: bytes | bytearray | memoryview) -> None:
                 done += more
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def _is_regular_file(dst: object) -> bool:
     try:
         fd = dst.fileno()  # type: ignore[attr-defined]
@@ -230,9 +237,10 @@ def output_for(dst: Sink, size: int, *, large: bool) -> Iterator[Output]:
     """A sink for `dst` offering `take()` (a buffer of `size` bytes) and `write()`.
 
     A `large` output (at least two segments, or of unknown length) bound for a regular file
-    is written behind by a second thread; anything else is written inline. On leaving the
-    block everything is written (or, on an exception, nothing more is)."""
-    if not (large and _is_regular_file(dst)):
+    is written behind by a second thread when this process may run on two CPUs or more (on
+    one, the thread could only add its cost); anything else is written inline. On leaving
+    the block everything is written (or, on an exception, nothing more is)."""
+    if not (large and _is_regular_file(dst) and _usable_cpus() > 1):
         yield _Inline(dst, size)
         return
     behind = WriteBehind(dst, size)
