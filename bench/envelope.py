@@ -13,12 +13,12 @@ printed as a ratio against its baseline:
   library on the same buffer in the same segment size (the faster of `encrypt` and
   `encrypt_into` a reused buffer); best of 3;
 - file to file, as `cix seal` and `cix open` do it (input mapped, output a regular file):
-  cix >= 70% of `cp` of the same file. `cp`, seal and open run in interleaved rounds, each
-  run starting alike (untimed: its output removed, `sync` so that no run pays for another's
-  writeback; input in the page cache, no fsync inside any timed run); every round is
-  printed, and the ratio is that of the medians. `cp` alone moves by 2x from run to run on
-  this VM (the host backs freshly allocated page-cache pages lazily), hence rounds, not one
-  best-of;
+  cix >= 70% of `cp` of the same file. `cp`, seal and open run in interleaved rounds after
+  a warm-up, each run starting alike (see `_fresh`: no dirty pages, output removed, input
+  in the page cache; no fsync inside any timed run); every round is printed with its load
+  and stolen time, and the verdict is the ratio of the medians. On this VM a single run of
+  `cp` moved between 0.3 and 3 s (the host takes back free memory, DAMON pages out idle
+  page cache, other sessions share the two cores), hence rounds, not one best-of;
 - cix (the median file-to-file runs) >= 5x `gpg --symmetric --cipher-algo AES256
   --compress-algo none` and >= 5x age (pyrage, and the Debian `age` binary where
   installed), one run each;

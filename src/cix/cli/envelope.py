@@ -3,6 +3,11 @@
 Outputs are written to a temporary file beside OUTPUT and renamed into place only when the
 operation succeeded, so a refused object never leaves plaintext behind, and a failed write
 (a full disk) never leaves a partial file: it exits 3 with one line naming OUTPUT.
+
+`cix seal` and `cix open` read a regular INPUT through a read-only mapping (no copy into
+the process). The one thing a stream would survive and a mapping does not: were another
+process to truncate INPUT meanwhile, the kernel would stop cix with SIGBUS, leaving the
+hidden temporary file (mode 0600) behind.
 """
 
 from __future__ import annotations
