@@ -7,7 +7,12 @@ but health, the OpenAPI document and the issuer's public JWKS requires authentic
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import Scope
 
 from cix import __version__
@@ -24,9 +29,37 @@ PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", OPENAPI_URL, "/.well-known/jwk
 
 UPLOAD_PATHS = (f"{API_PREFIX}/documents",)
 
+#: FastAPI's OpenTelemetry instrumentation, off: the node exports nothing about its requests
+#: (with an exporter configured from the environment it would send exception messages and
+#: traces elsewhere), and even unconfigured it looks the providers up on every request.
+_NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+
+
+def _apply_access_log(enabled: bool) -> None:
+    """Turn uvicorn's access log (one line per request) on or off, as its own
+    `access_log=False` does: a connection logs only if the logger has handlers then."""
+    logger = logging.getLogger("uvicorn.access")
+    if not enabled:
+        logger.handlers = []
+        logger.propagate = False
+
 
 def create_app(node: Node) -> FastAPI:
     """The API application serving `node`."""
+    settings = node.settings
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # At start-up, after the server has configured logging: the setting holds however
+        # the app is served (one process or several).
+        _apply_access_log(settings.access_log)
+        yield
+
     app = FastAPI(
         title="cix national node",
         version=__version__,
@@ -34,9 +67,10 @@ def create_app(node: Node) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         description="Classified information exchange: one nation's node.",
+        lifespan=lifespan,
+        telemetry=_NO_TELEMETRY,
     )
     app.state.node = node
-    settings = node.settings
     app.state.limiter = FailureLimiter(
         settings.auth_failure_limit,
         settings.auth_failure_window_seconds,
