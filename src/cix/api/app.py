@@ -85,6 +85,9 @@ def create_app(node: Node) -> FastAPI:
         return settings.max_request_bytes
 
     app.add_middleware(BodyLimit, limit_for=limit_for)
+    # The hot path first of all, without FastAPI's per-request machinery (see OpenRoute);
+    # its FastAPI route below documents it and serves what OpenRoute leaves.
+    app.router.routes.insert(0, documents.OpenRoute(API_PREFIX))
     # Routes are matched in order: opening a document first (the hot path), then the rest.
     hot = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
     hot.include_router(documents.content_router)
