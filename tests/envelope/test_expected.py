@@ -1,16 +1,18 @@
-"""`expected_label` and `expected_policy_uuid`: a reader that knows which object it meant to
-open refuses another one (validly sealed and signed) swapped in its place, before the first
-plaintext byte is written."""
+"""`expected_label`, `expected_policy_uuid` and `expected_manifest_sha256`: a reader that
+knows which object it meant to open refuses another one (validly sealed and signed) swapped
+in its place, before the first plaintext byte is written."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import zipfile
 from typing import Any
 
 import pytest
 
 from cix import envelope
-from cix.envelope import LabelMismatch, ManifestCache, PolicyUuidMismatch
+from cix.envelope import LabelMismatch, ManifestCache, ManifestDigestMismatch, PolicyUuidMismatch
 from cix.errors import InputError, Refused
 from cix.keys import KemPrivateKey, SigningKey
 from tests.envelope.helpers import LABEL_JSON, Audit, open_bytes, seal_bytes
@@ -116,3 +118,39 @@ def test_open_range_checks_the_expectations_too(alice: KemPrivateKey, signer: Si
 def test_an_empty_policy_uuid_is_bad_input(alice: KemPrivateKey, signer: SigningKey) -> None:
     with pytest.raises(InputError):
         seal_bytes(DATA, [alice.public], signer, policy_uuid="")
+
+
+def test_the_expected_manifest_digest_opens(alice: KemPrivateKey, signer: SigningKey) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, segment_size=64)
+    _, first = open_bytes(blob, alice, [signer.public])
+    raw = zipfile.ZipFile(io.BytesIO(blob)).read("0.manifest.json")
+    assert first.manifest_sha256 == hashlib.sha256(raw).digest()
+    plain, again = open_bytes(
+        blob, alice, [signer.public], expected_manifest_sha256=first.manifest_sha256
+    )
+    assert plain == DATA
+    assert again.manifest_sha256 == first.manifest_sha256
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+def test_an_object_with_another_manifest_is_refused(
+    alice: KemPrivateKey, signer: SigningKey, cached: bool
+) -> None:
+    # Another sealing of the same plaintext, label and policy uuid: only its manifest's bytes
+    # (its key, tags, signatures) tell it from the object the caller knows.
+    known = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
+    other = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
+    _, opened = open_bytes(known, alice, [signer.public])
+    cache = ManifestCache()
+    if cached:
+        open_bytes(other, alice, [signer.public], manifest_cache=cache)
+    reason = _refused(
+        other,
+        alice,
+        signer,
+        expected_manifest_sha256=opened.manifest_sha256,
+        expected_policy_uuid=UUID,
+        manifest_cache=cache,
+    )
+    assert reason is ManifestDigestMismatch
+    assert ManifestDigestMismatch.reason == "manifest-digest-mismatch"

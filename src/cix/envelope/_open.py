@@ -52,6 +52,7 @@ from cix.envelope.errors import (
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     LabelMismatch,
+    ManifestDigestMismatch,
     ManifestError,
     NoKeyForRecipient,
     PayloadLengthMismatch,
@@ -83,6 +84,8 @@ class Opened:
     plaintext_size: int
     written: int
     policy: Mapping[str, Any]
+    manifest_sha256: bytes
+    """The SHA-256 of the object's manifest bytes (see `expected_manifest_sha256`)."""
 
 
 @contextlib.contextmanager
@@ -102,6 +105,7 @@ class _Verified:
     key: bytes
     recipient_kid: str
     label: VerifiedLabel | None
+    manifest_sha256: bytes
 
 
 _CacheKey = tuple[bytes, tuple[tuple[str, bytes], ...]]
@@ -117,31 +121,39 @@ class ManifestCache(LruCache[_CacheKey, tuple[Manifest, VerifiedLabel | None]]):
         super().__init__(size)
 
     @staticmethod
-    def key(raw: bytes, trusted: Sequence[VerifyKey]) -> _CacheKey:
-        """The key of manifest bytes `raw` verified against `trusted`."""
+    def key(raw: bytes, trusted: Sequence[VerifyKey], digest: bytes | None = None) -> _CacheKey:
+        """The key of manifest bytes `raw` verified against `trusted` (`digest`: their
+        SHA-256, when the caller has it already)."""
         signers = tuple((str(k.algorithm), k.public_bytes) for k in trusted)
-        return hashlib.sha256(raw).digest(), signers
+        return digest or hashlib.sha256(raw).digest(), signers
 
 
 def _load(src: BinaryIO) -> tuple[Manifest, Member]:
-    manifest, payload, _ = _load_cached(src, None, ())
+    manifest, payload, _, _ = _load_cached(src, None, ())
     return manifest, payload
 
 
 def _load_cached(
-    src: BinaryIO, cache: ManifestCache | None, trusted: Sequence[VerifyKey]
-) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None]:
+    src: BinaryIO,
+    cache: ManifestCache | None,
+    trusted: Sequence[VerifyKey],
+    expected_sha256: bytes | None = None,
+) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None, bytes]:
     members = read_members(src, _MEMBERS)
     if members[PAYLOAD_NAME].method != 0:
         raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
     raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
+    digest = hashlib.sha256(raw).digest()
+    if expected_sha256 is not None and not hmac.compare_digest(digest, expected_sha256):
+        raise ManifestDigestMismatch("the object's manifest is not the one expected")
     if cache is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], None
-    key = ManifestCache.key(raw, trusted)
+        return parse_manifest(raw), members[PAYLOAD_NAME], None, digest
+    key = ManifestCache.key(raw, trusted, digest)
     found = cache.get(key)
     if found is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], (key, None)
-    return found[0], members[PAYLOAD_NAME], None if found[1] is None else (key, found[1])
+        return parse_manifest(raw), members[PAYLOAD_NAME], (key, None), digest
+    label = None if found[1] is None else (key, found[1])
+    return found[0], members[PAYLOAD_NAME], label, digest
 
 
 def _unwrap(manifest: Manifest, private_key: KemPrivateKey) -> tuple[bytes, str]:
@@ -173,8 +185,11 @@ def _verify(
     cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
+    expected_manifest_sha256: bytes | None = None,
 ) -> _Verified:
-    manifest, payload, cached = _load_cached(src, cache, trusted_signers)
+    manifest, payload, cached, digest = _load_cached(
+        src, cache, trusted_signers, expected_manifest_sha256
+    )
     key, kid = _unwrap(manifest, private_key)
     tags = [s.tag for s in manifest.segments]
     if not hmac.compare_digest(root_signature(key, tags), manifest.root_signature):
@@ -210,7 +225,7 @@ def _verify(
             found.encode(), expected_policy_uuid.encode()
         ):
             raise PolicyUuidMismatch("the object's policy uuid is not the one expected")
-    return _Verified(manifest, payload, key, kid, label)
+    return _Verified(manifest, payload, key, kid, label, digest)
 
 
 def _check_label(
@@ -353,6 +368,7 @@ def _opened(v: _Verified, written: int) -> Opened:
         plaintext_size=v.manifest.plaintext_size,
         written=written,
         policy=v.manifest.policy,
+        manifest_sha256=v.manifest_sha256,
     )
 
 
@@ -368,6 +384,7 @@ def open_sealed(
     manifest_cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
+    expected_manifest_sha256: bytes | None = None,
 ) -> Opened:
     """Verify and decrypt a sealed object from seekable `src` into `dst`.
 
@@ -377,8 +394,9 @@ def open_sealed(
     (same bytes, same trusted signers) is not parsed and verified again. With
     `expected_label` (label JSON), the object's label must be verified (`trusted_signers`)
     and equal it, else `Refused` (`LabelMismatch`); with `expected_policy_uuid`, the
-    policy's `uuid` must equal it (`PolicyUuidMismatch`). Both are checked before the
-    first plaintext byte is written.
+    policy's `uuid` must equal it (`PolicyUuidMismatch`); with `expected_manifest_sha256`,
+    the SHA-256 of the manifest's bytes must equal it (`ManifestDigestMismatch`: see
+    `Opened.manifest_sha256`). All are checked before the first plaintext byte is written.
     """
     stream = _stream(src)
     with _refusing(audit_hook):
@@ -390,6 +408,7 @@ def open_sealed(
             cache=manifest_cache,
             expected_label=expected_label,
             expected_policy_uuid=expected_policy_uuid,
+            expected_manifest_sha256=expected_manifest_sha256,
         )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)

@@ -208,8 +208,11 @@ class Documents:
         self.bits = LabelBits()
         self._meta: GenerationCache[str, _Meta] = GenerationCache(cache_size)
         from cix.envelope import ManifestCache
+        from cix.node.keyaccess import VerifiedBlobs
 
         self._manifests = ManifestCache(1024)
+        # Holds no key material (blob names and manifest digests): outlives a destruction.
+        self._verified_blobs = VerifiedBlobs(cache_size)
 
     # -- audit and decisions -----------------------------------------------------------
 
@@ -622,7 +625,9 @@ class Documents:
     def _key_access(self) -> Any:
         from cix.node.keyaccess import KeyAccess
 
-        return KeyAccess(self._keys(), self.audit, self.blobs, self._manifests)
+        return KeyAccess(
+            self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
+        )
 
     def _document(self, doc_id: str) -> _Meta:
         generation = self.db.generation

@@ -19,6 +19,19 @@ document id are refused too (fail closed).
 Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manifest's exact
 bytes and the trusted signer): the key unwrap, policy binding, root signature and every
 segment's authentication still run on every open.
+
+The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): a
+blob's name is the SHA-256 of its bytes, so "the blob named X has the manifest whose
+SHA-256 is M" is a fact about X alone, true forever (never stale: not after a write, a
+destruction, nor in another process). After one read of X hashed to its name, a later read
+under that name must carry a manifest of digest M (else `blob-hash-mismatch`, as the hash
+would say): the same key access objects, policy, signed label, segment tags and root
+signature. Its payload must then authenticate, segment by segment, under the data key
+against those tags; another ciphertext would be an AES-GCM forgery, infeasible without the
+data key, which only this node unwraps. What else the container holds (ZIP headers) is not
+released. So every open releases exactly the named blob's plaintext, as with the hash of
+every read, or is refused; a payload changed since is refused by its segment's check
+(`segment-hash-mismatch`, `segment-decrypt-failed`) instead of the hash.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from cix.errors import InputError, Refused
+from cix.lru import LruCache
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
@@ -38,6 +52,11 @@ from cix.store.blobs import BlobStore, BlobTooLarge
 
 #: The most a sealed object read whole (`Grant.open(whole=True)`) may be.
 WHOLE_READ_LIMIT = 4 << 20
+
+
+class VerifiedBlobs(LruCache[str, bytes]):
+    """Blob names whose whole bytes were hashed to the name, with the SHA-256 of their
+    manifest (see the module docstring): a pure function of the name, never stale."""
 
 
 def policy_uuid_for(document_id: str) -> str:
@@ -104,12 +123,18 @@ class KeyAccess:
     """Opens sealed blobs for permitted requests (see the module docstring)."""
 
     def __init__(
-        self, keys: Any, audit: AuditSink, blobs: BlobStore, manifests: Any = None
+        self,
+        keys: Any,
+        audit: AuditSink,
+        blobs: BlobStore,
+        manifests: Any = None,
+        verified: VerifiedBlobs | None = None,
     ) -> None:
         self._keys = keys
         self.audit = audit
         self.blobs = blobs
         self._manifests = manifests
+        self._verified = verified
 
     def event(
         self, actor: Actor, obj: str, now: datetime, decision: str, reasons: tuple[str, ...]
@@ -180,10 +205,14 @@ class KeyAccess:
             raise Refused() from None
 
         def hook(error: Exception) -> None:
+            if isinstance(error, envelope.ManifestDigestMismatch):
+                # Not the manifest of the blob this name was hashed to: what the hash says.
+                reasons.append("blob-hash-mismatch")
+                return
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
 
-        def run(src: Any) -> None:
-            envelope.open(
+        def run(src: Any, manifest_sha256: bytes | None = None) -> Any:
+            return envelope.open(
                 src,
                 dst,
                 private_key=self._keys.kem,
@@ -192,6 +221,7 @@ class KeyAccess:
                 manifest_cache=self._manifests,
                 expected_label=expected.label_json,
                 expected_policy_uuid=policy_uuid,
+                expected_manifest_sha256=manifest_sha256,
             )
 
         try:
@@ -203,10 +233,16 @@ class KeyAccess:
                 except BlobTooLarge:
                     reasons.append("blob-size-mismatch")
                     raise Refused() from None
-                if hashlib.sha256(data).hexdigest() != blob:
-                    reasons.append("blob-hash-mismatch")
-                    raise Refused()
-                run(data)
+                known = self._verified.get(blob) if self._verified is not None else None
+                if known is not None:
+                    run(data, known)  # its manifest must be the hashed blob's (see above)
+                else:
+                    if hashlib.sha256(data).hexdigest() != blob:
+                        reasons.append("blob-hash-mismatch")
+                        raise Refused()
+                    opened = run(data)
+                    if self._verified is not None:
+                        self._verified.put(blob, opened.manifest_sha256)
             else:
                 with self.blobs.open(blob) as src:
                     run(src)

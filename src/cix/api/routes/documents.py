@@ -241,7 +241,7 @@ class OpenRoute(BaseRoute):
     FastAPI route stays in the app for everything else: the OpenAPI document, a HEAD, a
     malformed id (its 422), a path under a `root_path`. This route only skips FastAPI's
     per-request machinery (dependency solving, parameter validation, its nested routers'
-    matching), about a tenth of the CPU of an open of a small document. Errors propagate
+    matching), about a fifth of the CPU of an open of a small document. Errors propagate
     to the app's exception handlers, the one problem-details mapping, as a route's do.
     """
 
