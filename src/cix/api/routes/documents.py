@@ -13,7 +13,6 @@ decrypted in a worker thread into a bounded queue that the response drains.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import queue
@@ -36,7 +35,7 @@ from starlette.types import Receive, Scope, Send
 
 from cix.api.auth import CurrentActor, authenticate, node_of
 from cix.errors import InputError, Refused
-from cix.node.auditing import AuditEvent, submit
+from cix.node.auditing import AuditEvent, record
 from cix.node.cache import NotCached
 from cix.node.roles import Actor
 
@@ -275,8 +274,7 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
     except NotCached:
         admission = await anyio.to_thread.run_sync(documents.admit_open, actor, doc_id)
     # Durable before anything else happens; a failed append raises here (no content).
-    # Shielded: a cancelled request must not cancel the commit other requests share.
-    await asyncio.shield(asyncio.wrap_future(submit(documents.audit, admission.events)))
+    await record(documents.audit, admission.events)
     opening = admission.recorded()
     info = opening.info
     headers = {
@@ -293,7 +291,7 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
                 admission.write_to(body, whole=True, record_denial=denials.append)
             except Refused:
                 # Recorded before answering, without holding the event loop for the commit.
-                await asyncio.shield(asyncio.wrap_future(submit(documents.audit, denials)))
+                await record(documents.audit, denials)
                 raise
         else:
             await anyio.to_thread.run_sync(lambda: admission.write_to(body, whole=True))
