@@ -25,7 +25,6 @@ import bisect
 import contextlib
 import hashlib
 import hmac
-import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
@@ -46,6 +45,7 @@ from cix.envelope._manifest import (
 )
 from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Buffer, Progress, make_key_access
 from cix.envelope._zip import Member, ZipStreamWriter, read_members, read_small_member
+from cix.envelope._zip import ViewReader as _ViewReader
 from cix.envelope.errors import (
     AssertionMissing,
     ContainerError,
@@ -307,41 +307,6 @@ def _sealed_segments(src: BinaryIO, offset: int, segs: Sequence[Segment]) -> Ite
         if got != len(view):
             raise PayloadLengthMismatch("the payload ends inside a segment (truncated)")
         yield view
-
-
-class _ViewReader(io.RawIOBase):
-    """A seekable read-only stream over a bytes-like object, exposing the view itself."""
-
-    def __init__(self, data: Buffer) -> None:
-        self.view = memoryview(data).cast("B")
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self._pos, len(self.view))[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self.view) if size is None or size < 0 else self._pos + size
-        data = bytes(self.view[self._pos : end])
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        chunk = self.view[self._pos : self._pos + len(b)]
-        n = len(chunk)
-        memoryview(b).cast("B")[:n] = chunk
-        self._pos += n
-        return n
 
 
 def _stream(src: BinaryIO | Buffer) -> BinaryIO:

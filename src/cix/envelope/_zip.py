@@ -13,12 +13,13 @@ payload byte) but does check the manifest's.
 
 from __future__ import annotations
 
+import io
 import itertools
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cix.envelope.errors import ContainerError
 
@@ -224,9 +225,50 @@ class Member:
     crc: int
 
 
+class ViewReader(io.RawIOBase):
+    """A seekable read-only stream over a bytes-like object, exposing the view itself."""
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self.view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self.view))[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self.view) if size is None or size < 0 else self._pos + size
+        data = bytes(self.view[self._pos : end])
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        chunk = self.view[self._pos : self._pos + len(b)]
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n
+
+
 def _read_at(src: BinaryIO, offset: int, n: int, what: str) -> bytes:
-    src.seek(offset)
-    data = src.read(n)
+    if isinstance(src, ViewReader):
+        # In memory (every open of a small document): a slice, not a seek and a read
+        # through Python methods. The same bytes (a seek clamps at 0, so does this).
+        start = max(0, offset)
+        data = bytes(src.view[start : start + n])
+    else:
+        src.seek(offset)
+        data = src.read(n)
     if len(data) != n:
         raise ContainerError(f"not a valid ZIP: {what} is cut short")
     return data

@@ -34,6 +34,7 @@ from cix.labels import GOVONLY, Label, banner, label_from_json, to_4774_xml
 from cix.node.auditing import AuditEvent, AuditSink, append_many
 from cix.node.cache import GenerationCache, NotCached
 from cix.node.errors import NotFound, PayloadTooLarge
+from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.registry import Registry
 from cix.node.roles import Actor, Role
@@ -208,7 +209,6 @@ class Documents:
         self.bits = LabelBits()
         self._meta: GenerationCache[str, _Meta] = GenerationCache(cache_size)
         from cix.envelope import ManifestCache
-        from cix.node.keyaccess import VerifiedBlobs
 
         self._manifests = ManifestCache(1024)
         # Holds no key material (blob names and manifest digests): outlives a destruction.
@@ -616,15 +616,12 @@ class Documents:
             marking=meta.info.banner,
             reader=actor.id,
         )
-        from cix.node.keyaccess import Expected
-
-        expected = Expected(label_json=dict(label.to_json()), document_id=doc_id)
+        # The row's label JSON, as its metadata already holds it (not rebuilt on every open).
+        expected = Expected(label_json=meta.info.label, document_id=doc_id)
         grant = self._key_access().grant(actor, obj, now=now, permit=decision, expected=expected)
         return Admission((event, grant.event), None, opening, meta.blob, grant)
 
-    def _key_access(self) -> Any:
-        from cix.node.keyaccess import KeyAccess
-
+    def _key_access(self) -> KeyAccess:
         return KeyAccess(
             self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
         )

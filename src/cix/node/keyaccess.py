@@ -36,6 +36,7 @@ every read, or is refused; a payload changed since is refused by its segment's c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -59,6 +60,7 @@ class VerifiedBlobs(LruCache[str, bytes]):
     manifest (see the module docstring): a pure function of the name, never stale."""
 
 
+@functools.lru_cache(maxsize=16384)
 def policy_uuid_for(document_id: str) -> str:
     """The policy uuid of document `document_id`'s sealed object: its 32 hex digits as a
     UUID (8-4-4-4-12). `ValueError` if the id is not 32 hex digits."""
