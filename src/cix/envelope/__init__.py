@@ -6,13 +6,13 @@ Public API (what the node and the CLI call):
   -> SealResult` (`policy_uuid`: the policy's `uuid`, random when not given); `src` may
   be `mapped_input(file)`, a regular file mapped read-only and sealed without copying
 - `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False,
-  manifest_cache=None, expected_label=None, expected_policy_uuid=None,
-  expected_manifest_sha256=None) -> Opened` (also named `open_sealed`); a `ManifestCache`
-  skips re-verifying a manifest already verified (same bytes, same trusted signers);
-  `expected_label` (label JSON), `expected_policy_uuid` and `expected_manifest_sha256`
-  refuse, before the first plaintext byte, an object whose verified label
-  (`LabelMismatch`), policy uuid (`PolicyUuidMismatch`) or manifest bytes
-  (`ManifestDigestMismatch`; `Opened.manifest_sha256` gives them) are not the ones expected
+  manifest_cache=None, expected_label=None, expected_policy_uuid=None, known=None)
+  -> Opened` (also named `open_sealed`); a `ManifestCache` skips re-verifying a manifest
+  already verified (same bytes, same trusted signers); `expected_label` (label JSON) and
+  `expected_policy_uuid` refuse, before the first plaintext byte, an object whose verified
+  label (`LabelMismatch`) or policy uuid (`PolicyUuidMismatch`) is not the one expected;
+  `known` (an earlier `Opened.known` of the same object) skips parsing its container again
+  and refuses another manifest (`ManifestDigestMismatch`)
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
   (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified)
@@ -25,6 +25,7 @@ Bad input raises a subclass of `cix.errors.InputError`. The format is in docs/fo
 
 from cix.envelope._open import (
     AuditHook,
+    Known,
     ManifestCache,
     Opened,
     inspect,
@@ -65,6 +66,7 @@ __all__ = [
     "ContainerError",
     "EnvelopeVerificationError",
     "KeyUnwrapFailed",
+    "Known",
     "LabelMismatch",
     "ManifestCache",
     "ManifestDigestMismatch",

@@ -84,8 +84,24 @@ class Opened:
     plaintext_size: int
     written: int
     policy: Mapping[str, Any]
+    known: Known
+    """What this open learnt of the object's container (see `Known`)."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """An object's manifest digest and where its two members lie, as an open found them.
+
+    Given back to `open` (`known=`) by a reader that knows it reads the same object again
+    (a content-addressed store: the name fixes the bytes), the ZIP directory is not parsed
+    again; the manifest read there must still have this SHA-256 (`ManifestDigestMismatch`
+    otherwise) and the payload authenticates segment by segment as always, so what is
+    released is that object's plaintext or nothing.
+    """
+
     manifest_sha256: bytes
-    """The SHA-256 of the object's manifest bytes (see `expected_manifest_sha256`)."""
+    manifest: Member
+    payload: Member
 
 
 @contextlib.contextmanager
@@ -105,7 +121,7 @@ class _Verified:
     key: bytes
     recipient_kid: str
     label: VerifiedLabel | None
-    manifest_sha256: bytes
+    known: Known
 
 
 _CacheKey = tuple[bytes, tuple[tuple[str, bytes], ...]]
@@ -137,23 +153,35 @@ def _load_cached(
     src: BinaryIO,
     cache: ManifestCache | None,
     trusted: Sequence[VerifyKey],
-    expected_sha256: bytes | None = None,
-) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None, bytes]:
-    members = read_members(src, _MEMBERS)
-    if members[PAYLOAD_NAME].method != 0:
-        raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
-    raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
-    digest = hashlib.sha256(raw).digest()
-    if expected_sha256 is not None and not hmac.compare_digest(digest, expected_sha256):
-        raise ManifestDigestMismatch("the object's manifest is not the one expected")
+    known: Known | None = None,
+) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None, Known]:
+    if known is None:
+        members = read_members(src, _MEMBERS)
+        if members[PAYLOAD_NAME].method != 0:
+            raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
+        found = Known(b"", members[MANIFEST_NAME], members[PAYLOAD_NAME])
+        raw = read_small_member(src, found.manifest, MAX_MANIFEST)
+        digest = hashlib.sha256(raw).digest()
+    else:
+        found = known
+        try:
+            # Its digest is checked instead of its CRC-32 (the same bytes or refused).
+            raw = read_small_member(src, found.manifest, MAX_MANIFEST, check_crc=False)
+        except ContainerError:  # nothing readable where the known manifest lies
+            raw = b""
+        digest = hashlib.sha256(raw).digest()
+        if not hmac.compare_digest(digest, known.manifest_sha256):
+            raise ManifestDigestMismatch("the object's manifest is not the one expected")
+    found = Known(digest, found.manifest, found.payload)
+    payload = found.payload
     if cache is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], None, digest
+        return parse_manifest(raw), payload, None, found
     key = ManifestCache.key(raw, trusted, digest)
-    found = cache.get(key)
-    if found is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], (key, None), digest
-    label = None if found[1] is None else (key, found[1])
-    return found[0], members[PAYLOAD_NAME], label, digest
+    entry = cache.get(key)
+    if entry is None:
+        return parse_manifest(raw), payload, (key, None), found
+    label = None if entry[1] is None else (key, entry[1])
+    return entry[0], payload, label, found
 
 
 def _unwrap(manifest: Manifest, private_key: KemPrivateKey) -> tuple[bytes, str]:
@@ -185,11 +213,9 @@ def _verify(
     cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
-    expected_manifest_sha256: bytes | None = None,
+    known: Known | None = None,
 ) -> _Verified:
-    manifest, payload, cached, digest = _load_cached(
-        src, cache, trusted_signers, expected_manifest_sha256
-    )
+    manifest, payload, cached, layout = _load_cached(src, cache, trusted_signers, known)
     key, kid = _unwrap(manifest, private_key)
     tags = [s.tag for s in manifest.segments]
     if not hmac.compare_digest(root_signature(key, tags), manifest.root_signature):
@@ -225,7 +251,7 @@ def _verify(
             found.encode(), expected_policy_uuid.encode()
         ):
             raise PolicyUuidMismatch("the object's policy uuid is not the one expected")
-    return _Verified(manifest, payload, key, kid, label, digest)
+    return _Verified(manifest, payload, key, kid, label, layout)
 
 
 def _check_label(
@@ -333,7 +359,7 @@ def _opened(v: _Verified, written: int) -> Opened:
         plaintext_size=v.manifest.plaintext_size,
         written=written,
         policy=v.manifest.policy,
-        manifest_sha256=v.manifest_sha256,
+        known=v.known,
     )
 
 
@@ -349,7 +375,7 @@ def open_sealed(
     manifest_cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
-    expected_manifest_sha256: bytes | None = None,
+    known: Known | None = None,
 ) -> Opened:
     """Verify and decrypt a sealed object from seekable `src` into `dst`.
 
@@ -359,9 +385,10 @@ def open_sealed(
     (same bytes, same trusted signers) is not parsed and verified again. With
     `expected_label` (label JSON), the object's label must be verified (`trusted_signers`)
     and equal it, else `Refused` (`LabelMismatch`); with `expected_policy_uuid`, the
-    policy's `uuid` must equal it (`PolicyUuidMismatch`); with `expected_manifest_sha256`,
-    the SHA-256 of the manifest's bytes must equal it (`ManifestDigestMismatch`: see
-    `Opened.manifest_sha256`). All are checked before the first plaintext byte is written.
+    policy's `uuid` must equal it (`PolicyUuidMismatch`); with `known` (an earlier open's
+    `Opened.known` of the same object), the container is not parsed again and the manifest
+    must have the known digest (`ManifestDigestMismatch`). All are checked before the first
+    plaintext byte is written.
     """
     stream = _stream(src)
     with _refusing(audit_hook):
@@ -373,7 +400,7 @@ def open_sealed(
             cache=manifest_cache,
             expected_label=expected_label,
             expected_policy_uuid=expected_policy_uuid,
-            expected_manifest_sha256=expected_manifest_sha256,
+            known=known,
         )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)

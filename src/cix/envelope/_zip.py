@@ -420,8 +420,11 @@ def _zip64(extra: bytes, csize: int, usize: int, offset: int, name: str) -> tupl
     return csize, usize, offset
 
 
-def read_small_member(src: BinaryIO, member: Member, limit: int) -> bytes:
-    """Read a whole small member (the manifest), inflating it if needed and checking its CRC."""
+def read_small_member(
+    src: BinaryIO, member: Member, limit: int, *, check_crc: bool = True
+) -> bytes:
+    """Read a whole small member (the manifest), inflating it if needed and checking its CRC
+    (unless the caller checks the bytes more strongly itself: `check_crc=False`)."""
     if member.size > limit:
         raise ContainerError(f"member {member.name!r} is larger than {limit} bytes")
     data = _read_at(src, member.data_offset, member.size, f"member {member.name!r}")
@@ -433,6 +436,6 @@ def read_small_member(src: BinaryIO, member: Member, limit: int) -> bytes:
             raise ContainerError(f"member {member.name!r} does not inflate") from None
         if len(data) > limit or not inflater.eof:
             raise ContainerError(f"member {member.name!r} does not inflate within {limit} bytes")
-    if crc32(data, 0) != member.crc:
+    if check_crc and crc32(data, 0) != member.crc:
         raise ContainerError(f"member {member.name!r} fails its CRC-32 check")
     return data

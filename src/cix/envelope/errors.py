@@ -116,7 +116,7 @@ class PolicyUuidMismatch(EnvelopeVerificationError):
 
 
 class ManifestDigestMismatch(EnvelopeVerificationError):
-    """The SHA-256 of the object's manifest is not the one the caller expected
-    (`expected_manifest_sha256`): another object than the one the caller knows."""
+    """The SHA-256 of the object's manifest is not the one the caller knew (`known`):
+    another object than the one the caller opened before."""
 
     reason = "manifest-digest-mismatch"

@@ -22,15 +22,17 @@ segment's authentication still run on every open.
 
 The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): a
 blob's name is the SHA-256 of its bytes, so "the blob named X has the manifest whose
-SHA-256 is M" is a fact about X alone, true forever (never stale: not after a write, a
-destruction, nor in another process). After one read of X hashed to its name, a later read
-under that name must carry a manifest of digest M (else `blob-hash-mismatch`, as the hash
-would say): the same key access objects, policy, signed label, segment tags and root
-signature. Its payload must then authenticate, segment by segment, under the data key
-against those tags; another ciphertext would be an AES-GCM forgery, infeasible without the
-data key, which only this node unwraps. What else the container holds (ZIP headers) is not
-released. So every open releases exactly the named blob's plaintext, as with the hash of
-every read, or is refused; a payload changed since is refused by its segment's check
+SHA-256 is M, at this place in the file, with the payload at that place" is a fact about X
+alone, true forever (never stale: not after a write, a destruction, nor in another
+process). After one read of X hashed to its name, a later read under that name is not
+parsed as a ZIP again: the bytes where X's manifest lies must have digest M (else
+`blob-hash-mismatch`, as the hash would say), so the same key access objects, policy,
+signed label, segment tags and root signature. Its payload must then authenticate, segment
+by segment, under the data key against those tags; another ciphertext would be an AES-GCM
+forgery, infeasible without the data key, which only this node unwraps. What else the file
+holds (ZIP headers, anything after the payload) is not read, let alone released. So every
+open releases exactly the named blob's plaintext, as with the hash of every read, or is
+refused; a payload changed since is refused by its segment's check
 (`segment-hash-mismatch`, `segment-decrypt-failed`) instead of the hash.
 """
 
@@ -55,9 +57,10 @@ from cix.store.blobs import BlobStore, BlobTooLarge
 WHOLE_READ_LIMIT = 4 << 20
 
 
-class VerifiedBlobs(LruCache[str, bytes]):
-    """Blob names whose whole bytes were hashed to the name, with the SHA-256 of their
-    manifest (see the module docstring): a pure function of the name, never stale."""
+class VerifiedBlobs(LruCache[str, Any]):
+    """Blob names whose whole bytes were hashed to the name, with what the open learnt of
+    them (`cix.envelope.Known`: the SHA-256 of their manifest, where their members lie; see
+    the module docstring): a pure function of the name, never stale."""
 
 
 @functools.lru_cache(maxsize=16384)
@@ -213,7 +216,7 @@ class KeyAccess:
                 return
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
 
-        def run(src: Any, manifest_sha256: bytes | None = None) -> Any:
+        def run(src: Any, known: envelope.Known | None = None) -> Any:
             return envelope.open(
                 src,
                 dst,
@@ -223,7 +226,7 @@ class KeyAccess:
                 manifest_cache=self._manifests,
                 expected_label=expected.label_json,
                 expected_policy_uuid=policy_uuid,
-                expected_manifest_sha256=manifest_sha256,
+                known=known,
             )
 
         try:
@@ -244,7 +247,7 @@ class KeyAccess:
                         raise Refused()
                     opened = run(data)
                     if self._verified is not None:
-                        self._verified.put(blob, opened.manifest_sha256)
+                        self._verified.put(blob, opened.known)
             else:
                 with self.blobs.open(blob) as src:
                     run(src)
