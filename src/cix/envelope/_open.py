@@ -262,7 +262,7 @@ def _check_label(
     if label is None or found is None:
         raise LabelMismatch("the object has no verified label to compare with the expected one")
     try:
-        same = canonical(dict(found)) == canonical(dict(expected))
+        same = manifest.label_canonical == canonical(dict(expected))
     except (TypeError, ValueError, ManifestError):
         same = False
     if not same:
