@@ -159,20 +159,18 @@ def _load_cached(
         members = read_members(src, _MEMBERS)
         if members[PAYLOAD_NAME].method != 0:
             raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
-        found = Known(b"", members[MANIFEST_NAME], members[PAYLOAD_NAME])
-        raw = read_small_member(src, found.manifest, MAX_MANIFEST)
-        digest = hashlib.sha256(raw).digest()
+        raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
+        found = Known(hashlib.sha256(raw).digest(), members[MANIFEST_NAME], members[PAYLOAD_NAME])
     else:
         found = known
         try:
             # Its digest is checked instead of its CRC-32 (the same bytes or refused).
-            raw = read_small_member(src, found.manifest, MAX_MANIFEST, check_crc=False)
+            raw = read_small_member(src, known.manifest, MAX_MANIFEST, check_crc=False)
         except ContainerError:  # nothing readable where the known manifest lies
             raw = b""
-        digest = hashlib.sha256(raw).digest()
-        if not hmac.compare_digest(digest, known.manifest_sha256):
+        if not hmac.compare_digest(hashlib.sha256(raw).digest(), known.manifest_sha256):
             raise ManifestDigestMismatch("the object's manifest is not the one expected")
-    found = Known(digest, found.manifest, found.payload)
+    digest = found.manifest_sha256
     payload = found.payload
     if cache is None:
         return parse_manifest(raw), payload, None, found
