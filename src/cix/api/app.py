@@ -25,8 +25,13 @@ PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", OPENAPI_URL, "/.well-known/jwk
 UPLOAD_PATHS = (f"{API_PREFIX}/documents",)
 
 
-def create_app(node: Node) -> FastAPI:
-    """The API application serving `node`."""
+def create_app(node: Node, *, workers: int = 1) -> FastAPI:
+    """The API application serving `node`, as one of `workers` processes serving it.
+
+    Each worker counts authentication failures on its own, so each allows its share of
+    `auth_failure_limit` (rounded up): a client spread over every worker gets no more
+    attempts in a window than one process would allow it (give or take the rounding).
+    """
     app = FastAPI(
         title="cix national node",
         version=__version__,
@@ -38,7 +43,7 @@ def create_app(node: Node) -> FastAPI:
     app.state.node = node
     settings = node.settings
     app.state.limiter = FailureLimiter(
-        settings.auth_failure_limit,
+        -(-settings.auth_failure_limit // workers),
         settings.auth_failure_window_seconds,
         settings.rate_limit_clients,
     )

@@ -210,6 +210,7 @@ class Documents:
         from cix.envelope import ManifestCache
 
         self._manifests = ManifestCache(1024)
+        self._destructions_seen = db.destructions
 
     # -- audit and decisions -----------------------------------------------------------
 
@@ -622,6 +623,12 @@ class Documents:
     def _key_access(self) -> Any:
         from cix.node.keyaccess import KeyAccess
 
+        # A document destroyed by any process serving this node (another worker) since the
+        # last open: no wrapped key of it may stay cached here either.
+        destructions = self.db.destructions
+        if destructions != self._destructions_seen:
+            self._manifests.clear()
+            self._destructions_seen = destructions
         return KeyAccess(self._keys(), self.audit, self.blobs, self._manifests)
 
     def _document(self, doc_id: str) -> _Meta:
@@ -727,7 +734,8 @@ class Documents:
         # After the commit: a crash in between leaves an unreferenced blob, swept later,
         # never a live row without its blob.
         # Destruction is cryptographic: no copy of the wrapped data key may outlive it, not
-        # even in this process's cache of verified manifests.
+        # even in a cache of verified manifests, this process's or another worker's.
+        self.db.count_destruction()
         self._manifests.clear()
         if not self._blob_shared(blob):
             self.blobs.delete(blob)
