@@ -279,3 +279,24 @@ def test_failure_limit_is_shared_out_among_workers(
         assert create_app(node, workers=workers).state.limiter.limit == share
     finally:
         node.close()
+
+
+def test_port_held_by_another_program_is_refused_plainly(unserved: DemoNode) -> None:
+    import socket
+
+    # The probe without SO_REUSEPORT is what stops a second server joining the first's
+    # group of sockets and sharing its connections.
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as held:
+        port = held.getsockname()[1]
+        refused = subprocess.run(
+            [sys.executable, "-m", "cix.cli.main", "serve", "--dir", str(unserved.data_dir),
+             "--port", str(port), "--workers", "2"],
+            env=node_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+    assert "Traceback" not in refused.stderr

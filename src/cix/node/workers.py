@@ -1,13 +1,13 @@
-"""`cix serve --workers N`: N worker processes serving one node on one listening socket.
+"""`cix serve --workers N`: N worker processes serving one node on one port.
 
 One Python process answers requests on one core: the node's open path is CPU-bound (HPKE
 unwrap, decryption, HTTP), so a machine with more cores serves more with more processes.
 The supervisor (`supervise`, the `cix serve` process itself) holds the node's claim
-(`ServeClaim`), runs start-up recovery once, binds the listening socket, and starts N
+(`ServeClaim`), runs start-up recovery once, binds one listening socket per worker on the
+node's port (`SO_REUSEPORT`, so the kernel spreads connections evenly), and starts N
 workers, each a fresh interpreter (`python -m cix.node.workers`, never a `fork` of a process
 holding threads and database connections) that opens the node, unlocks its keys with the
-same unattended passphrase, and serves the inherited socket with uvicorn; the kernel spreads
-connections among them.
+same unattended passphrase, and serves its inherited socket with uvicorn.
 
 What makes N processes one node:
 
@@ -80,15 +80,34 @@ def supervise(
 
     counters_path = settings.data_dir / COUNTERS_FILE
     SharedCounters(counters_path, create=True).close()
-    listener = socket.create_server((settings.host, settings.port), backlog=2048)
-    listener.set_inheritable(True)
+    # One listening socket per worker, all on the one port (SO_REUSEPORT): the kernel
+    # spreads new connections evenly over the workers. With one shared socket, whichever
+    # worker wakes first accepts a whole burst of connections, and its clients wait on it
+    # while the other worker idles.
+    address = (settings.host, settings.port)
+    # First without SO_REUSEPORT: fails if anything holds the port, even another server's
+    # group of reusing sockets, which the node's own would otherwise join and share
+    # connections with.
+    listeners: list[socket.socket] = []
+    try:
+        socket.create_server(address).close()
+        listeners.extend(
+            socket.create_server(address, backlog=2048, reuse_port=True) for _ in range(workers)
+        )
+    except OSError as exc:
+        for listener in listeners:
+            listener.close()
+        raise InputError(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+        ) from None
+    for listener in listeners:
+        listener.set_inheritable(True)
     ready_read, ready_write = os.pipe()
     config = {
         "data_dir": str(settings.data_dir),
         "overrides": {k: v for k, v in overrides.items() if v is not None},
         "workers": workers,
         "parent": os.getpid(),
-        "socket": listener.fileno(),
         "ready": ready_write,
         "counters": str(counters_path),
     }
@@ -100,9 +119,14 @@ def supervise(
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     running: list[_Worker] = []
     try:
-        fds = (listener.fileno(), ready_write, *inherit)
+
+        def spawn(index: int) -> _Worker:
+            listener = listeners[index].fileno()
+            fds = (listener, ready_write, *inherit)
+            return _spawn(index, {**config, "socket": listener}, fds)
+
         # Appended one by one: if a spawn fails, the ones started are stopped below.
-        running.extend(_spawn(index, config, fds) for index in range(workers))
+        running.extend(spawn(index) for index in range(workers))
         _await_ready(running, ready_read, workers, stopping)
         echo(
             f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port} "
@@ -115,11 +139,14 @@ def supervise(
                 if code is not None and not stopping:
                     echo(f"worker {worker.index} exited with status {code}: restarting it")
                     time.sleep(_RESTART_PAUSE)
-                    worker.process = _spawn(worker.index, config, fds).process
+                    # The replacement takes over the same socket, and with it the
+                    # connections that arrived for it meanwhile.
+                    worker.process = spawn(worker.index).process
         return 0
     finally:
         _stop_all(running)
-        listener.close()
+        for listener in listeners:
+            listener.close()
         os.close(ready_read)
         os.close(ready_write)
         for signum, handler in previous.items():
