@@ -300,3 +300,34 @@ def test_port_held_by_another_program_is_refused_plainly(unserved: DemoNode) -> 
     assert refused.returncode == 2, refused.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.postgres
+def test_revoked_api_token_is_refused_by_the_other_worker_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from cix.node.auditing import MemoryAuditSink
+    from tests.node_support import PASSPHRASE, Clock, make_node, sqlalchemy_url
+
+    data_dir = tmp_path / "can"
+    now = datetime.now(UTC)
+    node = make_node(data_dir, sqlalchemy_url(postgres_url), Clock(now), MemoryAuditSink())
+    try:
+        root = node.registry.actor_for("root")
+        owner, _ = node.api_tokens.create(root, "owner", ttl=3600, now=now)
+        token, row = node.api_tokens.create(root, "revoked", ttl=3600, now=now)
+    finally:
+        node.close()
+    live = LiveNode.start(
+        data_dir, workers=2, timeout=60, environ=node_environ(CIX_PASSPHRASE=PASSPHRASE)
+    )
+    try:
+        a, b = connect_to_each_worker(live, owner)
+        assert a.request("GET", "/me", token)[0] == 200
+        assert b.request("GET", "/me", token)[0] == 200
+        assert a.request("DELETE", f"/tokens/{row.id}", owner)[0] == 204
+        assert b.request("GET", "/me", token)[0] == 401
+    finally:
+        live.stop()

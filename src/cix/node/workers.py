@@ -127,7 +127,8 @@ def supervise(
 
         # Appended one by one: if a spawn fails, the ones started are stopped below.
         running.extend(spawn(index) for index in range(workers))
-        _await_ready(running, ready_read, workers, stopping)
+        if not _await_ready(running, ready_read, workers, stopping):
+            return 0  # stopped while starting: the workers are stopped below
         echo(
             f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port} "
             f"({workers} worker processes)"
@@ -168,14 +169,15 @@ def _spawn(index: int, config: Mapping[str, Any], fds: tuple[int, ...]) -> _Work
 
 def _await_ready(
     running: list[_Worker], ready_read: int, workers: int, stopping: list[int]
-) -> None:
+) -> bool:
+    """True once every worker serves; False if told to stop first."""
     import select
 
     deadline = time.monotonic() + _READY_TIMEOUT
     ready = 0
     while ready < workers:
         if stopping:
-            raise WorkerFailed("stopped before every worker was serving")
+            return False
         for worker in running:
             if worker.process.poll() is not None:
                 raise WorkerFailed(
@@ -187,6 +189,7 @@ def _await_ready(
         readable, _, _ = select.select([ready_read], [], [], 0.2)
         if readable:
             ready += len(os.read(ready_read, 64))  # one byte per worker that serves
+    return True
 
 
 def _stop_all(running: list[_Worker]) -> None:
