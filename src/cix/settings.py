@@ -117,15 +117,26 @@ SETTINGS: tuple[Setting, ...] = (
         "port", "int", 8740, "TCP port `cix serve` listens on.", minimum=1, maximum=65535, flag=True
     ),
     Setting(
+        "workers",
+        "int",
+        1,
+        "Processes `cix serve` answers requests with, on one listening socket; one per core "
+        "on a machine that serves only this node. Each worker sees every other's writes at "
+        "its next request; the authentication failure limit is shared out among them.",
+        minimum=1,
+        maximum=64,
+        flag=True,
+    ),
+    Setting(
         "database_url",
         "secret",
         "",
         "SQLAlchemy URL of the node database; empty means SQLite `cix.db` in the data directory. "
         "PostgreSQL: `postgresql+psycopg://user@host/db` (a password only by reference). "
-        "One node is served by one process, which alone writes its database: the node caches "
-        "what each request needs (tokens, people, document metadata) until its own next "
-        "write, so a change made by another process (a script) is not seen until then; a "
-        "second `cix serve` on the same database is refused. Change the registry through "
+        "One `cix serve` (its one process or its workers) alone writes a node's database: it "
+        "caches what each request needs (tokens, people, document metadata) until its own "
+        "next write, so a change made by another process (a script) is not seen until then; "
+        "a second `cix serve` on the same database is refused. Change the registry through "
         "the API.",
         flag=True,
     ),
@@ -321,6 +332,7 @@ class Settings:
     node_id: str
     host: str
     port: int
+    workers: int
     database_url: Secret
     blob_dir: Path
     passphrase: Secret
@@ -522,6 +534,7 @@ def load_settings(
         node_id=node_id,
         host=values["host"],
         port=values["port"],
+        workers=values["workers"],
         database_url=Secret(database_url),
         blob_dir=blob_dir,
         passphrase=Secret(values["passphrase"]),

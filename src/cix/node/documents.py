@@ -213,6 +213,7 @@ class Documents:
         self._manifests = ManifestCache(1024)
         # Holds no key material (blob names and manifest digests): outlives a destruction.
         self._verified_blobs = VerifiedBlobs(cache_size)
+        self._destructions_seen = db.destructions
 
     # -- audit and decisions -----------------------------------------------------------
 
@@ -622,6 +623,12 @@ class Documents:
         return Admission((event, grant.event), None, opening, meta.blob, grant)
 
     def _key_access(self) -> KeyAccess:
+        # A document destroyed by any process serving this node (another worker) since the
+        # last open: no wrapped key of it may stay cached here either.
+        destructions = self.db.destructions
+        if destructions != self._destructions_seen:
+            self._manifests.clear()
+            self._destructions_seen = destructions
         return KeyAccess(
             self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
         )
@@ -729,7 +736,8 @@ class Documents:
         # After the commit: a crash in between leaves an unreferenced blob, swept later,
         # never a live row without its blob.
         # Destruction is cryptographic: no copy of the wrapped data key may outlive it, not
-        # even in this process's cache of verified manifests.
+        # even in a cache of verified manifests, this process's or another worker's.
+        self.db.count_destruction()
         self._manifests.clear()
         if not self._blob_shared(blob):
             self.blobs.delete(blob)
