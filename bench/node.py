@@ -9,7 +9,8 @@ What runs, all on this machine, each server its own process on a loopback port:
    `cix serve` serves the node (one process, same log level);
 2. baseline: raw `cix.envelope` open of the same 64 KiB sealed object in-process, one core
    (no HTTP, no decision, no database: the cryptographic floor of an open);
-3. cix: a real `cix serve` of a seeded node; the reader's opens of random 64 KiB documents
+3. cix: a real `cix serve` of a seeded node, with each `--workers` count in turn (`cix serve
+   --workers N`: N processes on one socket); the reader's opens of random 64 KiB documents
    (`GET /api/v1/documents/{id}/content`: authentication, decision, audit, key unwrap,
    streamed decryption) at 1, 16 and 64 concurrent clients;
 4. listing: `--listing-docs` document rows bulk-inserted directly through the store (copies
@@ -295,11 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", default="1,16,64", help="Concurrent clients per run.")
     parser.add_argument("--documents", type=int, default=64, help="Documents to open from.")
     parser.add_argument("--listing-docs", type=int, default=1_000_000, help="Rows for listing.")
+    parser.add_argument("--workers", default="1,2", help="`cix serve --workers` counts to run.")
     args = parser.parse_args(argv if argv is not None else [])
     levels = [int(c) for c in args.clients.split(",")]
+    worker_counts = [int(w) for w in args.workers.split(",")]
     print(f"machine: {machine()}")
     print(f"command: python -m bench.node --duration {args.duration:g} --clients {args.clients} "
-          f"--documents {args.documents} --listing-docs {args.listing_docs}")  # fmt: skip
+          f"--documents {args.documents} --listing-docs {args.listing_docs} "
+          f"--workers {args.workers}")  # fmt: skip
 
     raw = envelope_opens_per_second()
     print(f"\nraw cix.envelope open of 64 KiB, in-process, one core: {raw:,.0f} opens/s")
@@ -326,10 +330,13 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="cix-bench-node-") as tmp:
         node, process, ids = seed_node(Path(tmp), args.documents)
-        try:
-            token = node.tokens["tide-eng"]
-            if have_wrk:
-                print(f"\ncix serve: opens of random 64 KiB documents (of {len(ids)}) by a reader")
+        stop(process)
+        token = node.tokens["tide-eng"]
+        for workers in worker_counts if have_wrk else []:
+            (process,) = start([node], workers=workers)
+            try:
+                print(f"\ncix serve --workers {workers}: opens of random 64 KiB documents "
+                      f"(of {len(ids)}) by a reader")  # fmt: skip
                 for c in levels:
                     load = wrk(node.url + "/", clients=c, duration=args.duration,
                                lua=open_lua(ids, token))  # fmt: skip
@@ -340,8 +347,8 @@ def main(argv: list[str] | None = None) -> None:
                         print(f"  target >= 1,000 opens/s, p99 < 50 ms at {c}: "
                               f"{'met' if met else 'MISSED'}; "
                               f"{load.rps / raw:.2f}x raw envelope opens")  # fmt: skip
-        finally:
-            stop(process)
+            finally:
+                stop(process)
         if args.listing_docs:
             seconds = bulk_insert(node.data_dir, args.listing_docs)
             print(f"\nlisting: {args.listing_docs:,} rows bulk-inserted in {seconds:.1f} s")

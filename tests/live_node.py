@@ -52,8 +52,17 @@ class LiveNode:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, data_dir: Path, *, port: int | None = None, timeout: float = 30) -> LiveNode:
-        """Serve `data_dir` and wait until `GET /api/v1/health` answers 200."""
+    def start(
+        cls,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        timeout: float = 30,
+        workers: int = 1,
+        environ: dict[str, str] | None = None,
+    ) -> LiveNode:
+        """Serve `data_dir` with `workers` processes and wait until `GET /api/v1/health`
+        answers 200."""
         port = port or free_port()
         log = data_dir.parent / f"serve-{data_dir.name}-{port}.log"
         with log.open("ab") as handle:
@@ -69,24 +78,29 @@ class LiveNode:
                     str(port),
                     "--log-level",
                     "warning",
+                    "--workers",
+                    str(workers),
                 ],
-                env=node_environ(),
+                env=environ or node_environ(),
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         node = cls(data_dir, port, process, log)
-        node.wait_ready(timeout)
+        node.wait_ready(timeout, workers=workers)
         return node
 
-    def wait_ready(self, timeout: float) -> None:
-        """Block until health answers; raise with the log's tail if the process died."""
+    def wait_ready(self, timeout: float, *, workers: int = 1) -> None:
+        """Block until health answers (and, with workers, until the server says that every
+        worker serves); raise with the log's tail if the process died."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"cix serve exited {self.process.returncode}: {self.tail()}")
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200 and (
+                    workers == 1 or f"({workers} worker processes)" in self.tail()
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -94,6 +108,22 @@ class LiveNode:
                 self.kill()
                 raise RuntimeError(f"cix serve did not answer within {timeout} s: {self.tail()}")
             time.sleep(0.05)
+
+    def workers(self) -> list[int]:
+        """The pids of the worker processes serving (none when one process serves)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == self.process.pid and b"cix.node.workers" in cmdline:
+                found.append(int(entry.name))
+        return sorted(found)
 
     def tail(self) -> str:
         """The end of the server's log."""

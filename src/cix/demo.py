@@ -212,9 +212,10 @@ def cix_executable() -> str:
 
 
 def start(
-    nodes: Sequence[DemoNode], *, log_dir: Path | None = None
+    nodes: Sequence[DemoNode], *, log_dir: Path | None = None, workers: int = 1
 ) -> list[subprocess.Popen[bytes]]:
-    """Serve each node with `cix serve` in its own process; return once all answer health."""
+    """Serve each node with `cix serve` (`workers` processes each); return once all answer
+    health."""
     import httpx
 
     processes: list[subprocess.Popen[bytes]] = []
@@ -233,6 +234,8 @@ def start(
                             str(node.data_dir),
                             "--port",
                             str(node.port),
+                            "--workers",
+                            str(workers),
                         ],
                         env=demo_environ(),
                         stdout=handle,

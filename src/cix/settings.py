@@ -117,15 +117,26 @@ SETTINGS: tuple[Setting, ...] = (
         "port", "int", 8740, "TCP port `cix serve` listens on.", minimum=1, maximum=65535, flag=True
     ),
     Setting(
+        "workers",
+        "int",
+        1,
+        "Processes `cix serve` answers requests with, on one listening socket; one per core "
+        "on a machine that serves only this node. Each worker sees every other's writes at "
+        "its next request; the authentication failure limit is shared out among them.",
+        minimum=1,
+        maximum=64,
+        flag=True,
+    ),
+    Setting(
         "database_url",
         "secret",
         "",
         "SQLAlchemy URL of the node database; empty means SQLite `cix.db` in the data directory. "
         "PostgreSQL: `postgresql+psycopg://user@host/db` (a password only by reference). "
-        "One node is served by one process, which alone writes its database: the node caches "
-        "what each request needs (tokens, people, document metadata) until its own next "
-        "write, so a change made by another process (a script) is not seen until then; a "
-        "second `cix serve` on the same database is refused. Change the registry through "
+        "One `cix serve` (its one process or its workers) alone writes a node's database: it "
+        "caches what each request needs (tokens, people, document metadata) until its own "
+        "next write, so a change made by another process (a script) is not seen until then; "
+        "a second `cix serve` on the same database is refused. Change the registry through "
         "the API.",
         flag=True,
     ),
@@ -293,6 +304,17 @@ SETTINGS: tuple[Setting, ...] = (
         choices=("critical", "error", "warning", "info", "debug"),
         flag=True,
     ),
+    Setting(
+        "access_log",
+        "bool",
+        False,
+        "Log one line per HTTP request (uvicorn's access log) at `info`. Off by default: "
+        "the audit log already records every audited request (who, what, when, the "
+        "decision and its reasons), tamper-evident, and a line per request costs about a "
+        "fifth of the CPU time of an open. Turn it on to see the requests the audit log "
+        "does not record too (health, the OpenAPI document; failed authentications are "
+        "logged either way).",
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -310,6 +332,7 @@ class Settings:
     node_id: str
     host: str
     port: int
+    workers: int
     database_url: Secret
     blob_dir: Path
     passphrase: Secret
@@ -332,6 +355,7 @@ class Settings:
     page_size: int
     max_page_size: int
     log_level: str
+    access_log: bool
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -510,6 +534,7 @@ def load_settings(
         node_id=node_id,
         host=values["host"],
         port=values["port"],
+        workers=values["workers"],
         database_url=Secret(database_url),
         blob_dir=blob_dir,
         passphrase=Secret(values["passphrase"]),
@@ -532,6 +557,7 @@ def load_settings(
         page_size=values["page_size"],
         max_page_size=values["max_page_size"],
         log_level=values["log_level"],
+        access_log=values["access_log"],
         sources=sources,
     )
 

@@ -4,7 +4,8 @@ Someone with write access to the blob store (or to a document row's `blob_hash`)
 another document's sealed object where a document's blob should be. The node decides on
 the row's label, so the object must be the row's: its verified label must be the row's
 (`label-mismatch`), its policy uuid the document's id (`policy-uuid-mismatch`), and a blob
-read whole must hash to its name (`blob-hash-mismatch`). One test per attack, for a small
+read whole must hash to its name (`blob-hash-mismatch`; once hashed, later reads must carry
+its manifest, and its payload authenticates segment by segment). One test per attack, for a small
 document (read whole) and a large one (streamed), each a 403 with no plaintext and a
 denied key access audited with its precise reason.
 """
@@ -122,6 +123,40 @@ def test_row_pointed_at_a_same_label_document_blob_is_refused(
     other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", size))
     _point_row_at(node, other, mine)
     _refused(docs, audit, "alice", mine, "policy-uuid-mismatch")
+
+
+def _open_once(api: ApiClient, node: Node, doc: dict[str, Any]) -> None:
+    """Open `doc` (a small one): its blob is hashed to its name once and remembered."""
+    assert api.as_("alice").get(f"/api/v1/documents/{doc['id']}/content").status_code == 200
+    assert node.documents._verified_blobs.get(_blob(node, doc["id"])) is not None
+
+
+def test_blob_swapped_after_it_was_verified_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    # Later opens check the remembered manifest digest instead of hashing the whole blob:
+    # a swap is still refused, with the same reason.
+    mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", SMALL))
+    other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", SMALL))
+    _open_once(docs, node, mine)
+    original = node.blobs.path(_blob(node, mine["id"])).read_bytes()
+    _copy_blob_file(node, other, mine)
+    _refused(docs, audit, "alice", mine, "blob-hash-mismatch")
+    node.blobs.path(_blob(node, mine["id"])).write_bytes(original)  # put back: opens again
+    assert docs.as_("alice").get(f"/api/v1/documents/{mine['id']}/content").status_code == 200
+
+
+def test_payload_changed_after_the_blob_was_verified_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    # The manifest is intact; the changed ciphertext fails its segment's authentication.
+    mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", SMALL))
+    _open_once(docs, node, mine)
+    path = node.blobs.path(_blob(node, mine["id"]))
+    damaged = bytearray(path.read_bytes())
+    damaged[200] ^= 1  # inside the payload member's first segment
+    path.write_bytes(bytes(damaged))
+    _refused(docs, audit, "alice", mine, "segment-decrypt-failed")
 
 
 def test_unswapped_documents_still_open(docs: ApiClient) -> None:

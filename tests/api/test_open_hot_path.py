@@ -170,6 +170,22 @@ def test_destroyed_document_cannot_be_opened_from_cache(docs: ApiClient) -> None
     assert len(docs.node.documents._manifests) == 0
 
 
+def test_destruction_by_another_worker_empties_this_workers_manifest_cache(
+    docs: ApiClient,
+) -> None:
+    first = _upload(docs, _label("S"), "plan")
+    second = _upload(docs, _label("S"), "hull")
+    token, _ = _api_token(docs, "alice")
+    _opens(docs, first["id"], token)
+    _opens(docs, second["id"], token)
+    assert len(docs.node.documents._manifests) == 2
+    # What another worker of `cix serve --workers N` does when it destroys a document:
+    # count it in the counters every worker shares.
+    docs.node.db.count_destruction()
+    _opens(docs, first["id"], token, times=1)
+    assert len(docs.node.documents._manifests) == 1  # the other entry went with the rest
+
+
 @SQLITE_ONLY
 def test_tampered_blob_is_refused_even_when_manifest_cached(
     docs: ApiClient, node: Node, audit: MemoryAuditSink

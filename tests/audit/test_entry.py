@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cix.audit import MAX_ENTRY_BYTES, entry_from_bytes, event_from_json, merkle
-from cix.audit.entry import canonical_json, record
+from cix.audit.entry import canonical_json, format_time, record
 from cix.audit.errors import AuditInputError, EntryTooLarge
 from tests.audit.conftest import T0, event
 
@@ -157,3 +157,104 @@ def test_canonical_form_round_trips(
     assert again == entry
     assert canonical_json(json.loads(entry.body)) == entry.body  # fast path == generic encoder
     assert json.loads(entry.body)["details"] == details
+
+
+def _reference_body(seq: int, ev: Any) -> bytes:
+    """The canonical bytes written out from the definition: the generic encoder over the
+    entry's JSON object, the time formatted field by field in UTC."""
+    t = ev.time.astimezone(UTC)
+    time = (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
+        f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
+    obj = {
+        "seq": seq,
+        "time": time,
+        "node": ev.node,
+        "type": ev.type,
+        "actor": ev.actor,
+        "object": ev.object,
+        "action": ev.action,
+        "decision": ev.decision,
+        "reasons": list(ev.reasons),
+        "details": ev.details,
+    }
+    return canonical_json(obj)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # The two events of every open: the decision, and the key access.
+        {"type": "document", "action": "read", "decision": "permit", "details": {}},
+        {
+            "type": "key-access",
+            "action": "unwrap",
+            "decision": "permit",
+            "details": {"kid": "x25519:9f86d081884c7d65"},
+        },
+        {
+            "type": "key-access",
+            "action": "unwrap",
+            "decision": "deny",
+            "reasons": ["blob-hash-mismatch"],
+            "details": {"kid": "x25519:9f86d081884c7d65"},
+        },
+        {"type": "document", "action": "read", "decision": "deny", "reasons": ["a:b", "c"]},
+        {"type": "x", "details": {"b": '\u00e9\u4e2d"\\', "a": "\x7f", "c": "</script>"}},
+        {"type": "x", "details": {"n": 1, "s": "1"}},  # not all text: the general path
+    ],
+)
+def test_event_bytes_are_the_canonical_form_of_the_definition(fields: dict[str, Any]) -> None:
+    for repeat in range(2):  # the second time from the checked-field memo
+        ev = event(0, actor="tide-eng", object=f"document:{repeat:032x}", time=T0, **fields)
+        for seq in (0, 7, 2**40):
+            assert record(seq, ev).body == _reference_body(seq, ev)
+
+
+@given(
+    micros=st.integers(0, (datetime.max - datetime.min).days * 86_400_000_000),
+    offset_minutes=st.integers(-23 * 60, 23 * 60),
+)
+def test_entry_time_is_formatted_as_defined(micros: int, offset_minutes: int) -> None:
+    moment = datetime.min.replace(tzinfo=UTC) + timedelta(microseconds=micros)
+    zone = timezone(timedelta(minutes=offset_minutes))
+    if not datetime.min.replace(tzinfo=UTC) + timedelta(days=1) <= moment:
+        return  # astimezone of the first day to a negative offset underflows
+    if moment > datetime.max.replace(tzinfo=UTC) - timedelta(days=1):
+        return
+    local = moment.astimezone(zone)
+    ev = event(0, time=local)
+    assert record(3, ev).body == _reference_body(3, ev)
+    assert format_time(local) == _reference_body(0, ev).split(b'"time":"')[1][:27].decode()
+
+
+@given(
+    details=st.dictionaries(st.text(max_size=8), st.text(max_size=12), max_size=5),
+    actor=printable,
+)
+def test_text_only_details_take_the_fast_path_to_the_same_bytes(
+    details: dict[str, str], actor: str
+) -> None:
+    try:
+        ev = event(0, actor=actor, details=details)
+    except AuditInputError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return
+    assert record(1, ev).body == _reference_body(1, ev)
+    assert ev.details == details
+    assert not details or ev.details is not details  # copied
+
+
+def test_a_value_checked_for_one_field_is_checked_again_for_another() -> None:
+    # The memo of checked field texts is per field: limits differ between fields.
+    long = "x" * 100
+    event(0, object=long)  # fine as an object (1024 characters)
+    with pytest.raises(EntryTooLarge, match="action: longer than 64"):
+        event(0, object=long, action=long)
+    with pytest.raises(AuditInputError, match="type: expected lower-case"):
+        event(0, actor="Bad Type", type="Bad Type")  # an actor, but never a type
+    for _ in range(2):  # refused every time, not remembered
+        with pytest.raises(AuditInputError, match="actor: control characters"):
+            event(0, actor="a\x00b")

@@ -1,16 +1,25 @@
-"""`expected_label` and `expected_policy_uuid`: a reader that knows which object it meant to
-open refuses another one (validly sealed and signed) swapped in its place, before the first
-plaintext byte is written."""
+"""`expected_label`, `expected_policy_uuid` and `known`: a reader that knows which object it
+meant to open refuses another one (validly sealed and signed) swapped in its place, before
+the first plaintext byte is written."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import zipfile
 from typing import Any
 
 import pytest
 
 from cix import envelope
-from cix.envelope import LabelMismatch, ManifestCache, PolicyUuidMismatch
+from cix.envelope import (
+    LabelMismatch,
+    ManifestCache,
+    ManifestDigestMismatch,
+    PayloadLengthMismatch,
+    PolicyUuidMismatch,
+    _open,
+)
 from cix.errors import InputError, Refused
 from cix.keys import KemPrivateKey, SigningKey
 from tests.envelope.helpers import LABEL_JSON, Audit, open_bytes, seal_bytes
@@ -116,3 +125,59 @@ def test_open_range_checks_the_expectations_too(alice: KemPrivateKey, signer: Si
 def test_an_empty_policy_uuid_is_bad_input(alice: KemPrivateKey, signer: SigningKey) -> None:
     with pytest.raises(InputError):
         seal_bytes(DATA, [alice.public], signer, policy_uuid="")
+
+
+def test_a_known_object_opens_without_parsing_its_container_again(
+    alice: KemPrivateKey, signer: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, segment_size=64)
+    _, first = open_bytes(blob, alice, [signer.public])
+    raw = zipfile.ZipFile(io.BytesIO(blob)).read("0.manifest.json")
+    assert first.known.manifest_sha256 == hashlib.sha256(raw).digest()
+    monkeypatch.setattr(_open, "read_members", None)  # not called again
+    plain, again = open_bytes(blob, alice, [signer.public], known=first.known)
+    assert plain == DATA
+    assert again.known == first.known
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["uncached", "cached"])
+def test_an_object_with_another_manifest_is_refused(
+    alice: KemPrivateKey, signer: SigningKey, cached: bool
+) -> None:
+    # Another sealing of the same plaintext, label and policy uuid (same sizes, so the same
+    # layout): only its manifest's bytes (its key, tags, signatures) tell it from the object
+    # the caller knows.
+    known = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
+    other = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
+    _, opened = open_bytes(known, alice, [signer.public])
+    _, theirs = open_bytes(other, alice, [signer.public])
+    for ours, its in [
+        (opened.known.manifest, theirs.known.manifest),
+        (opened.known.payload, theirs.known.payload),
+    ]:
+        assert (ours.data_offset, ours.size) == (its.data_offset, its.size)
+    cache = ManifestCache()
+    if cached:
+        open_bytes(other, alice, [signer.public], manifest_cache=cache)
+    reason = _refused(
+        other,
+        alice,
+        signer,
+        known=opened.known,
+        expected_policy_uuid=UUID,
+        manifest_cache=cache,
+    )
+    assert reason is ManifestDigestMismatch
+    assert ManifestDigestMismatch.reason == "manifest-digest-mismatch"
+
+
+@pytest.mark.parametrize("where", ["manifest", "payload"])
+def test_a_known_object_cut_short_is_refused(
+    alice: KemPrivateKey, signer: SigningKey, where: str
+) -> None:
+    blob = seal_bytes(DATA, [alice.public], signer, segment_size=64)
+    _, opened = open_bytes(blob, alice, [signer.public])
+    member = opened.known.manifest if where == "manifest" else opened.known.payload
+    cut = blob[: member.data_offset + member.size - 1]  # the member's last byte gone
+    reason = _refused(cut, alice, signer, known=opened.known)
+    assert reason in (ManifestDigestMismatch, PayloadLengthMismatch)

@@ -133,9 +133,14 @@ def rows_and_blobs_agree(data_dir: Path) -> int:
         node.close()
 
 
+@pytest.mark.parametrize(
+    ("workers", "min_rounds", "budget"), [(1, MIN_ROUNDS, TIME_BUDGET), (2, 10, 40.0)]
+)
 def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partial(
-    tmp_path: Path,
+    tmp_path: Path, workers: int, min_rounds: int, budget: float
 ) -> None:
+    # With workers, the SIGKILL goes to the supervisor; its workers die with it
+    # (PR_SET_PDEATHSIG) wherever each is in its own uploads.
     (demo,) = prepare(tmp_path / "demo", nations=(CANADA,))
     token = demo.tokens["dnd-pm"]
     rng = random.Random(20260227)
@@ -144,8 +149,8 @@ def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partia
     verified: set[str] = set()
     began = time.monotonic()
     rounds = 0
-    while rounds < ROUNDS and (rounds < MIN_ROUNDS or time.monotonic() - began < TIME_BUDGET):
-        live = LiveNode.start(demo.data_dir)
+    while rounds < ROUNDS and (rounds < min_rounds or time.monotonic() - began < budget):
+        live = LiveNode.start(demo.data_dir, workers=workers)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=live.url, headers=headers, timeout=30) as client:
             visible = listed(client)
@@ -174,7 +179,7 @@ def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partia
             thread.join(timeout=60)
         rounds += 1
 
-    final = LiveNode.start(demo.data_dir)
+    final = LiveNode.start(demo.data_dir, workers=workers)
     try:
         with httpx.Client(base_url=final.url, headers={"Authorization": f"Bearer {token}"}) as c:
             visible = listed(c)
@@ -184,7 +189,7 @@ def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partia
     finally:
         final.stop()
     rows = rows_and_blobs_agree(demo.data_dir)
-    assert rounds >= MIN_ROUNDS
+    assert rounds >= min_rounds
     assert not odd, odd
     # The rounds did upload: the test would be vacuous if no upload ever committed.
     assert acked, "no upload was ever acknowledged"

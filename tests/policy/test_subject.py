@@ -94,3 +94,16 @@ def test_unknown_clearance_level_or_party_is_refused_when_compiled(policies: Pol
     )
     with pytest.raises(PolicyError, match=r"party 'USA' has no national scheme"):
         policies.subject(bad_party)
+
+
+def test_a_subject_compiles_alike_by_identity_or_by_content(policies: Policies) -> None:
+    subject = subject_from_json(CANADIAN_ANALYST)
+    equal = subject_from_json(CANADIAN_ANALYST)
+    other = subject_from_json(
+        _changed(clearance={"party": "CAN", "level": "C", "expires": "2027-01-01"})
+    )
+    first = policies.subject(subject)
+    assert policies.subject(subject) is first  # the same object: known by identity
+    assert policies.subject(equal) == first  # an equal one: found by content
+    assert policies.subject(other) != first
+    assert policies.subject(subject) is first

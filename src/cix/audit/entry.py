@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from cix.audit.errors import AuditInputError, EntryTooLarge
 
@@ -73,9 +73,15 @@ def format_time(t: datetime) -> str:
     """The canonical text of an entry time: UTC, microseconds, `Z`."""
     if t.tzinfo is not UTC:
         t = t.astimezone(UTC)
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d}"
-        f"T{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    # One %-format: the same text as an f-string of seven format specs, in half the time.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 (faster, see above)
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.microsecond,
     )
 
 
@@ -102,6 +108,40 @@ def _text(name: str, value: object, *, optional: bool = False) -> str | None:
     if _CONTROL_RE.search(value):
         raise AuditInputError(f"{name}: control characters are not allowed")
     return value
+
+
+#: Field texts already checked, as their JSON strings: the same few values (the node, the
+#: event types and actions, the active people, the documents in use) recur in most entries.
+#: Bounded: emptied when full.
+_CHECKED: dict[tuple[str, str], str] = {}
+_CHECKED_SIZE: Final = 8192
+
+
+def _json_text(name: str, value: object, *, optional: bool = False) -> str:
+    """`value` checked as the field `name` (as `_text`; a type also by its pattern), as JSON."""
+    if type(value) is not str:  # None, or not text at all: checked (and refused) uncached
+        checked = _text(name, value, optional=optional)
+        return "null" if checked is None else str(_quote(checked))
+    found = _CHECKED.get((name, value))
+    if found is None:
+        _text(name, value)
+        if name == "type" and not _TYPE_RE.match(value):
+            raise AuditInputError("type: expected lower-case letters, digits, '.', '_', '-'")
+        found = str(_quote(value))
+        if len(_CHECKED) >= _CHECKED_SIZE:
+            _CHECKED.clear()
+        _CHECKED[name, value] = found
+    return found
+
+
+def _flat_text_details(details: Mapping[str, Json]) -> str | None:
+    """The canonical JSON of `details` when every value is a string (no check needed beyond
+    that: a string is always a valid detail), else None (the general path)."""
+    for key, item in details.items():
+        if type(key) is not str or type(item) is not str:
+            return None
+    pairs = sorted(cast(Mapping[str, str], details).items())
+    return "{" + ",".join(f"{_quote(k)}:{_quote(v)}" for k, v in pairs) + "}"
 
 
 def _check_details(value: object, depth: int, where: str) -> None:
@@ -151,31 +191,30 @@ class Event:
     def __post_init__(self) -> None:
         if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
             raise AuditInputError("time: expected a timezone-aware datetime")
-        _text("node", self.node)
-        _text("type", self.type)
-        if not _TYPE_RE.match(self.type):
-            raise AuditInputError("type: expected lower-case letters, digits, '.', '_', '-'")
-        _text("actor", self.actor)
-        _text("object", self.object, optional=True)
-        _text("action", self.action, optional=True)
+        node = _json_text("node", self.node)
+        kind = _json_text("type", self.type)
+        actor = _json_text("actor", self.actor)
+        obj = _json_text("object", self.object, optional=True)
+        action = _json_text("action", self.action, optional=True)
         if self.decision is not None and self.decision not in DECISIONS:
             raise AuditInputError("decision: expected 'permit', 'deny' or null")
         # Callers may pass a list; store the checked tuple.
         object.__setattr__(self, "reasons", _reasons(self.reasons))
         if not isinstance(self.details, dict):
             raise AuditInputError("details: expected a JSON object")
-        if self.details:
+        flat = _flat_text_details(self.details) if self.details else "{}"
+        if flat is None:
             _check_details(self.details, 1, "details")
         # Hand-assembled in sorted key order (the fast path of every append); equal to
         # canonical_json() of the same object, which the tests check.
         try:
-            details = canonical_json(self.details).decode() if self.details else "{}"
+            details = flat if flat is not None else canonical_json(self.details).decode()
             text = (
-                f'{{"action":{_str(self.action)},"actor":{_str(self.actor)},'
+                f'{{"action":{action},"actor":{actor},'
                 f'"decision":{_str(self.decision)},"details":{details},'
-                f'"node":{_str(self.node)},"object":{_str(self.object)},'
+                f'"node":{node},"object":{obj},'
                 f'"reasons":[{",".join(map(_quote, self.reasons))}],"seq":0,'
-                f'"time":"{format_time(self.time)}","type":{_quote(self.type)}}}'
+                f'"time":"{format_time(self.time)}","type":{kind}}}'
             )
             body = text.encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -186,7 +225,8 @@ class Event:
         # key, so its last occurrence is the top-level one.
         cut = body.rindex(b'"seq":0,') + 6
         if self.details:
-            object.__setattr__(self, "details", _copy(self.details))
+            copied = dict(self.details) if flat is not None else _copy(self.details)
+            object.__setattr__(self, "details", copied)
         object.__setattr__(self, "_head", body[:cut])
         object.__setattr__(self, "_tail", body[cut + 1 :])
 

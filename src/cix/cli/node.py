@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,21 +67,24 @@ def serve(
         str | None, typer.Option("--database-url", help="Database URL (overrides the file).")
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="Log level.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Processes serving the node (one per core is typical)."),
+    ] = None,
 ) -> None:
     """Run the node's API until interrupted (unattended: secrets from the environment)."""
-    import uvicorn
-
-    from cix.api.app import create_app
     from cix.node.service import Node
+    from cix.node.serving import ServeClaim
 
     overrides = {
         "host": host,
         "port": port,
         "database_url": database_url,
         "log_level": log_level,
+        "workers": workers,
     }
-    from cix.node.serving import ServeClaim
-
+    # Opened (keys unlocked) even when workers serve: a wrong passphrase or a stale schema
+    # is reported here, once, before any worker starts.
     node = Node.open(data_dir, overrides=overrides, unlock=True)
     settings = node.settings
     try:
@@ -90,38 +93,55 @@ def serve(
         node.close()
         raise
     try:
-        temporary, orphans = node.documents.recover()
-        if temporary or orphans:
-            typer.echo(f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed")
+        try:
+            temporary, orphans = node.documents.recover()
+            if temporary or orphans:
+                typer.echo(
+                    f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed"
+                )
+            if settings.workers > 1:
+                node.close()  # the supervisor serves nothing itself
+        except BaseException:
+            node.close()
+            raise
+        if settings.workers == 1:
+            _serve_here(node)
+        else:
+            from cix.node.workers import supervise
+
+            supervise(
+                settings,
+                overrides=overrides,
+                workers=settings.workers,
+                inherit=claim.file_descriptors,
+                echo=typer.echo,
+            )
+    finally:
+        claim.release()
+
+
+def _serve_here(node: Any) -> None:
+    """Serve `node` in this process (one worker)."""
+    import uvicorn
+
+    from cix.api.app import create_app
+    from cix.node.serving import tune_collector
+
+    settings = node.settings
+    try:
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
-        _tune_collector()
+        tune_collector()
         uvicorn.run(
             create_app(node),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            access_log=settings.access_log,
             server_header=False,
             proxy_headers=False,
         )
     finally:
-        claim.release()
         node.close()
-
-
-def _tune_collector() -> None:
-    """Keep the garbage collector's pauses short under load.
-
-    Everything alive once the node is open (modules, the app, the policies) lives as long as
-    the process: frozen out of the collector's view, a full collection scans only what
-    requests allocate, not ~130,000 startup objects (pauses of ~100 ms at ~1,000 requests/s
-    otherwise). A larger first-generation threshold lets the objects of requests in flight
-    die young instead of being promoted and scanned again.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 10)
 
 
 @token_app.command("issue")

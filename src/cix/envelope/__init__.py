@@ -6,11 +6,13 @@ Public API (what the node and the CLI call):
   -> SealResult` (`policy_uuid`: the policy's `uuid`, random when not given); `src` may
   be `mapped_input(file)`, a regular file mapped read-only and sealed without copying
 - `open(src, dst, *, private_key, trusted_signers, audit_hook=None, allow_unlabelled=False,
-  manifest_cache=None, expected_label=None, expected_policy_uuid=None) -> Opened` (also
-  named `open_sealed`); a `ManifestCache` skips re-verifying a manifest already verified
-  (same bytes, same trusted signers); `expected_label` (label JSON) and
+  manifest_cache=None, expected_label=None, expected_policy_uuid=None, known=None)
+  -> Opened` (also named `open_sealed`); a `ManifestCache` skips re-verifying a manifest
+  already verified (same bytes, same trusted signers); `expected_label` (label JSON) and
   `expected_policy_uuid` refuse, before the first plaintext byte, an object whose verified
-  label (`LabelMismatch`) or policy uuid (`PolicyUuidMismatch`) is not the one expected
+  label (`LabelMismatch`) or policy uuid (`PolicyUuidMismatch`) is not the one expected;
+  `known` (an earlier `Opened.known` of the same object) skips parsing its container again
+  and refuses another manifest (`ManifestDigestMismatch`)
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
   (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified)
@@ -24,6 +26,7 @@ Bad input raises a subclass of `cix.errors.InputError`. The format is in docs/fo
 from cix.envelope._fileio import mapped_input
 from cix.envelope._open import (
     AuditHook,
+    Known,
     ManifestCache,
     Opened,
     inspect,
@@ -41,6 +44,7 @@ from cix.envelope.errors import (
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     LabelMismatch,
+    ManifestDigestMismatch,
     ManifestError,
     NoKeyForRecipient,
     PayloadLengthMismatch,
@@ -63,8 +67,10 @@ __all__ = [
     "ContainerError",
     "EnvelopeVerificationError",
     "KeyUnwrapFailed",
+    "Known",
     "LabelMismatch",
     "ManifestCache",
+    "ManifestDigestMismatch",
     "ManifestError",
     "NoKeyForRecipient",
     "Opened",

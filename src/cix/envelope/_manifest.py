@@ -213,6 +213,13 @@ class Manifest:
         label = cix.get("label") if isinstance(cix, dict) else None
         return label if isinstance(label, dict) else None
 
+    @functools.cached_property
+    def label_canonical(self) -> bytes | None:
+        """The canonical bytes of `label_json` (None without one): computed once per parsed
+        manifest, which a `ManifestCache` keeps for every open of its object."""
+        found = self.label_json
+        return None if found is None else canonical(dict(found))
+
 
 def _int(value: object, where: str) -> int:
     if type(value) is not int or value < 0:

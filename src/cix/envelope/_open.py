@@ -25,7 +25,6 @@ import bisect
 import contextlib
 import hashlib
 import hmac
-import io
 import mmap
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cix.envelope._assertion import VerifiedLabel, unverified_signer_kid, verify_binding
-from cix.envelope._fileio import MappedWindows, output_for
+from cix.envelope._fileio import output_for
 from cix.envelope._manifest import (
     GCM_IV,
     MAX_MANIFEST,
@@ -48,12 +47,14 @@ from cix.envelope._manifest import (
 )
 from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Buffer, Progress, make_key_access
 from cix.envelope._zip import Member, ZipStreamWriter, read_members, read_small_member
+from cix.envelope._zip import ViewReader as _ViewReader
 from cix.envelope.errors import (
     AssertionMissing,
     ContainerError,
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     LabelMismatch,
+    ManifestDigestMismatch,
     ManifestError,
     NoKeyForRecipient,
     PayloadLengthMismatch,
@@ -85,6 +86,24 @@ class Opened:
     plaintext_size: int
     written: int
     policy: Mapping[str, Any]
+    known: Known
+    """What this open learnt of the object's container (see `Known`)."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """An object's manifest digest and where its two members lie, as an open found them.
+
+    Given back to `open` (`known=`) by a reader that knows it reads the same object again
+    (a content-addressed store: the name fixes the bytes), the ZIP directory is not parsed
+    again; the manifest read there must still have this SHA-256 (`ManifestDigestMismatch`
+    otherwise) and the payload authenticates segment by segment as always, so what is
+    released is that object's plaintext or nothing.
+    """
+
+    manifest_sha256: bytes
+    manifest: Member
+    payload: Member
 
 
 @contextlib.contextmanager
@@ -104,6 +123,7 @@ class _Verified:
     key: bytes
     recipient_kid: str
     label: VerifiedLabel | None
+    known: Known
 
 
 _CacheKey = tuple[bytes, tuple[tuple[str, bytes], ...]]
@@ -119,31 +139,49 @@ class ManifestCache(LruCache[_CacheKey, tuple[Manifest, VerifiedLabel | None]]):
         super().__init__(size)
 
     @staticmethod
-    def key(raw: bytes, trusted: Sequence[VerifyKey]) -> _CacheKey:
-        """The key of manifest bytes `raw` verified against `trusted`."""
+    def key(raw: bytes, trusted: Sequence[VerifyKey], digest: bytes | None = None) -> _CacheKey:
+        """The key of manifest bytes `raw` verified against `trusted` (`digest`: their
+        SHA-256, when the caller has it already)."""
         signers = tuple((str(k.algorithm), k.public_bytes) for k in trusted)
-        return hashlib.sha256(raw).digest(), signers
+        return digest or hashlib.sha256(raw).digest(), signers
 
 
 def _load(src: BinaryIO) -> tuple[Manifest, Member]:
-    manifest, payload, _ = _load_cached(src, None, ())
+    manifest, payload, _, _ = _load_cached(src, None, ())
     return manifest, payload
 
 
 def _load_cached(
-    src: BinaryIO, cache: ManifestCache | None, trusted: Sequence[VerifyKey]
-) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None]:
-    members = read_members(src, _MEMBERS)
-    if members[PAYLOAD_NAME].method != 0:
-        raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
-    raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
+    src: BinaryIO,
+    cache: ManifestCache | None,
+    trusted: Sequence[VerifyKey],
+    known: Known | None = None,
+) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None, Known]:
+    if known is None:
+        members = read_members(src, _MEMBERS)
+        if members[PAYLOAD_NAME].method != 0:
+            raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
+        raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
+        found = Known(hashlib.sha256(raw).digest(), members[MANIFEST_NAME], members[PAYLOAD_NAME])
+    else:
+        found = known
+        try:
+            # Its digest is checked instead of its CRC-32 (the same bytes or refused).
+            raw = read_small_member(src, known.manifest, MAX_MANIFEST, check_crc=False)
+        except ContainerError:  # nothing readable where the known manifest lies
+            raw = b""
+        if not hmac.compare_digest(hashlib.sha256(raw).digest(), known.manifest_sha256):
+            raise ManifestDigestMismatch("the object's manifest is not the one expected")
+    digest = found.manifest_sha256
+    payload = found.payload
     if cache is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], None
-    key = ManifestCache.key(raw, trusted)
-    found = cache.get(key)
-    if found is None:
-        return parse_manifest(raw), members[PAYLOAD_NAME], (key, None)
-    return found[0], members[PAYLOAD_NAME], None if found[1] is None else (key, found[1])
+        return parse_manifest(raw), payload, None, found
+    key = ManifestCache.key(raw, trusted, digest)
+    entry = cache.get(key)
+    if entry is None:
+        return parse_manifest(raw), payload, (key, None), found
+    label = None if entry[1] is None else (key, entry[1])
+    return entry[0], payload, label, found
 
 
 def _unwrap(manifest: Manifest, private_key: KemPrivateKey) -> tuple[bytes, str]:
@@ -175,8 +213,9 @@ def _verify(
     cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
+    known: Known | None = None,
 ) -> _Verified:
-    manifest, payload, cached = _load_cached(src, cache, trusted_signers)
+    manifest, payload, cached, layout = _load_cached(src, cache, trusted_signers, known)
     key, kid = _unwrap(manifest, private_key)
     tags = [s.tag for s in manifest.segments]
     if not hmac.compare_digest(root_signature(key, tags), manifest.root_signature):
@@ -212,7 +251,7 @@ def _verify(
             found.encode(), expected_policy_uuid.encode()
         ):
             raise PolicyUuidMismatch("the object's policy uuid is not the one expected")
-    return _Verified(manifest, payload, key, kid, label)
+    return _Verified(manifest, payload, key, kid, label, layout)
 
 
 def _check_label(
@@ -223,7 +262,7 @@ def _check_label(
     if label is None or found is None:
         raise LabelMismatch("the object has no verified label to compare with the expected one")
     try:
-        same = canonical(dict(found)) == canonical(dict(expected))
+        same = manifest.label_canonical == canonical(dict(expected))
     except (TypeError, ValueError, ManifestError):
         same = False
     if not same:
@@ -312,51 +351,6 @@ def _sealed_segments(
         yield view
 
 
-class _ViewReader(io.RawIOBase):
-    """A seekable read-only stream over a bytes-like object or a mapped file, exposing the
-    view itself. `release_before` drops a mapping's pages before an offset from the process
-    (nothing for other objects); `release` gives up the view (a mapping can then close)."""
-
-    def __init__(self, data: Buffer | mmap.mmap) -> None:
-        self._windows = MappedWindows(data) if isinstance(data, mmap.mmap) else None
-        self.view = memoryview(data).cast("B") if self._windows is None else self._windows.view
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = (0, self._pos, len(self.view))[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self.view) if size is None or size < 0 else self._pos + size
-        data = bytes(self.view[self._pos : end])
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        with self.view[self._pos : self._pos + len(b)] as chunk:
-            n = len(chunk)
-            memoryview(b).cast("B")[:n] = chunk
-        self._pos += n
-        return n
-
-    def release_before(self, offset: int) -> None:
-        if self._windows is not None:
-            self._windows.release_before(offset)
-
-    def release(self) -> None:
-        self.view.release()
-
-
 @contextlib.contextmanager
 def _reading(src: BinaryIO | Buffer | mmap.mmap) -> Iterator[BinaryIO]:
     """`src` as a seekable stream: an in-memory or mapped source is read in place, and its
@@ -389,6 +383,7 @@ def _opened(v: _Verified, written: int) -> Opened:
         plaintext_size=v.manifest.plaintext_size,
         written=written,
         policy=v.manifest.policy,
+        known=v.known,
     )
 
 
@@ -404,6 +399,7 @@ def open_sealed(
     manifest_cache: ManifestCache | None = None,
     expected_label: Mapping[str, Any] | None = None,
     expected_policy_uuid: str | None = None,
+    known: Known | None = None,
 ) -> Opened:
     """Verify and decrypt a sealed object from seekable `src` into `dst`.
 
@@ -413,8 +409,10 @@ def open_sealed(
     (same bytes, same trusted signers) is not parsed and verified again. With
     `expected_label` (label JSON), the object's label must be verified (`trusted_signers`)
     and equal it, else `Refused` (`LabelMismatch`); with `expected_policy_uuid`, the
-    policy's `uuid` must equal it (`PolicyUuidMismatch`). Both are checked before the
-    first plaintext byte is written.
+    policy's `uuid` must equal it (`PolicyUuidMismatch`); with `known` (an earlier open's
+    `Opened.known` of the same object), the container is not parsed again and the manifest
+    must have the known digest (`ManifestDigestMismatch`). All are checked before the first
+    plaintext byte is written.
     """
     with _reading(src) as stream, _refusing(audit_hook):
         v = _verify(
@@ -425,6 +423,7 @@ def open_sealed(
             cache=manifest_cache,
             expected_label=expected_label,
             expected_policy_uuid=expected_policy_uuid,
+            known=known,
         )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)

@@ -13,14 +13,16 @@ payload byte) but does check the manifest's.
 
 from __future__ import annotations
 
+import io
 import itertools
+import mmap
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from cix.envelope._fileio import Sink, write_all
+from cix.envelope._fileio import MappedWindows, Sink, write_all
 from cix.envelope.errors import ContainerError
 
 try:  # isal's CRC-32 is the same function, 5-6x faster than zlib's (PCLMUL); see format.md
@@ -225,9 +227,62 @@ class Member:
     crc: int
 
 
+class ViewReader(io.RawIOBase):
+    """A seekable read-only stream over a bytes-like object or a mapped file, exposing the
+    view itself. `release_before` drops a mapping's pages before an offset from the process
+    (nothing for other objects); `release` gives up the view (a mapping can then close)."""
+
+    def __init__(self, data: bytes | bytearray | memoryview | mmap.mmap) -> None:
+        self._windows = MappedWindows(data) if isinstance(data, mmap.mmap) else None
+        self.view = memoryview(data).cast("B") if self._windows is None else self._windows.view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self._pos, len(self.view))[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self.view) if size is None or size < 0 else self._pos + size
+        data = bytes(self.view[self._pos : end])
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        with self.view[self._pos : self._pos + len(b)] as chunk:
+            n = len(chunk)
+            memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n
+
+    def release_before(self, offset: int) -> None:
+        """Drop a mapping's whole pages before `offset` from the process."""
+        if self._windows is not None:
+            self._windows.release_before(offset)
+
+    def release(self) -> None:
+        """Give up the view (after which a mapping can be closed)."""
+        self.view.release()
+
+
 def _read_at(src: BinaryIO, offset: int, n: int, what: str) -> bytes:
-    src.seek(offset)
-    data = src.read(n)
+    if isinstance(src, ViewReader):
+        # In memory (every open of a small document): a slice, not a seek and a read
+        # through Python methods. The same bytes (a seek clamps at 0, so does this).
+        start = max(0, offset)
+        data = bytes(src.view[start : start + n])
+    else:
+        src.seek(offset)
+        data = src.read(n)
     if len(data) != n:
         raise ContainerError(f"not a valid ZIP: {what} is cut short")
     return data
@@ -379,8 +434,11 @@ def _zip64(extra: bytes, csize: int, usize: int, offset: int, name: str) -> tupl
     return csize, usize, offset
 
 
-def read_small_member(src: BinaryIO, member: Member, limit: int) -> bytes:
-    """Read a whole small member (the manifest), inflating it if needed and checking its CRC."""
+def read_small_member(
+    src: BinaryIO, member: Member, limit: int, *, check_crc: bool = True
+) -> bytes:
+    """Read a whole small member (the manifest), inflating it if needed and checking its CRC
+    (unless the caller checks the bytes more strongly itself: `check_crc=False`)."""
     if member.size > limit:
         raise ContainerError(f"member {member.name!r} is larger than {limit} bytes")
     data = _read_at(src, member.data_offset, member.size, f"member {member.name!r}")
@@ -392,6 +450,6 @@ def read_small_member(src: BinaryIO, member: Member, limit: int) -> bytes:
             raise ContainerError(f"member {member.name!r} does not inflate") from None
         if len(data) > limit or not inflater.eof:
             raise ContainerError(f"member {member.name!r} does not inflate within {limit} bytes")
-    if crc32(data, 0) != member.crc:
+    if check_crc and crc32(data, 0) != member.crc:
         raise ContainerError(f"member {member.name!r} fails its CRC-32 check")
     return data

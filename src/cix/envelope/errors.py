@@ -113,3 +113,10 @@ class PolicyUuidMismatch(EnvelopeVerificationError):
     an object swapped for another one (cix writes its document's id there)."""
 
     reason = "policy-uuid-mismatch"
+
+
+class ManifestDigestMismatch(EnvelopeVerificationError):
+    """The SHA-256 of the object's manifest is not the one the caller knew (`known`):
+    another object than the one the caller opened before."""
+
+    reason = "manifest-digest-mismatch"

@@ -7,14 +7,18 @@ unaudited; an append failure aborts the change.
 
 `append_many` records several events as one group, all or none (an open's decision and its
 key access). `submit` does the same without blocking: it returns a future that completes
-once the group is durable (or fails with the append's error), which an event loop can await
-while other requests proceed. `LogAuditSink` gives every append and submission to one
-writer thread, which commits whatever has queued in one transaction (group commit): under
-load, many requests share one commit and one fsync.
+once the group is durable (or fails with the append's error). `record` is the event loop's
+form: awaited, it returns once the group is durable, holding no thread meanwhile.
+`LogAuditSink` gives every append and submission to one writer thread, which commits
+whatever has queued in one transaction (group commit): under load, many requests share one
+commit and one fsync, and the writer wakes each event loop once per commit, not once per
+waiting request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -100,6 +104,19 @@ def submit(sink: AuditSink, events: Sequence[AuditEvent]) -> Future[None]:
     return done
 
 
+async def record(sink: AuditSink, events: Sequence[AuditEvent]) -> None:
+    """Record `events` as one group; return once they are durable, or raise the append's
+    error. Waiting holds no thread. A cancelled caller does not cancel the commit (which
+    other requests share): its events are recorded all the same."""
+    own = getattr(sink, "submit_async", None)
+    if own is not None:
+        # Cancelling this future does not reach the writer, which completes only those
+        # still waiting: no shield needed.
+        await own(events)
+        return
+    await asyncio.shield(asyncio.wrap_future(submit(sink, events)))
+
+
 class MemoryAuditSink:
     """Keeps events in memory, in order (tests and the in-process simulator)."""
 
@@ -119,6 +136,18 @@ class MemoryAuditSink:
 
 
 _STOP = object()
+#: A waiter of the writer: a thread's future, or an event loop's future and its loop.
+_Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    """On the waiters' event loop: complete them (those whose caller gave up are done)."""
+    for waiter in waiters:
+        if not waiter.done():
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
 
 class LogAuditSink:
@@ -129,7 +158,7 @@ class LogAuditSink:
         self.log = log
         self.node = node
         self._max_batch = max_batch
-        self._queue: list[tuple[list[Any], Future[None]]] = []
+        self._queue: list[tuple[list[Any], _Waiter]] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -161,23 +190,38 @@ class LogAuditSink:
         """Queue `events` as one group for the writer; the future completes once they are
         committed, or fails with StorageError (a bad event fails at once, queuing nothing)."""
         done: Future[None] = Future()
+        error = self._queue_group(events, done)
+        if error is not None:
+            done.set_exception(error)
+        return done
+
+    def submit_async(self, events: Sequence[AuditEvent]) -> asyncio.Future[None]:
+        """`submit` for the running event loop: its future completes on the loop, which the
+        writer wakes once per commit for all of the loop's groups in it."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        error = self._queue_group(events, (loop, done))
+        if error is not None:
+            done.set_exception(error)
+        return done
+
+    def _queue_group(self, events: Sequence[AuditEvent], waiter: _Waiter) -> BaseException | None:
+        """Queue a group for the writer, or say why it cannot be."""
         try:
             entries = [self._entry(e) for e in events]
         except InputError as exc:
-            done.set_exception(_storage_error(exc))
-            return done
+            return _storage_error(exc)
         with self._cond:
             if self._closed:
-                done.set_exception(StorageError("audit append failed: the log is closed"))
-                return done
-            self._queue.append((entries, done))
+                return StorageError("audit append failed: the log is closed")
+            self._queue.append((entries, waiter))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._write, name="cix-audit-writer", daemon=True
                 )
                 self._thread.start()
             self._cond.notify()
-        return done
+        return None
 
     def _write(self) -> None:
         # The writer must outlive anything a batch throws: if it died, every later audited
@@ -188,7 +232,7 @@ class LogAuditSink:
                     self._cond.wait()
                 if not self._queue:
                     return
-                batch: list[tuple[list[Any], Future[None]]] = []
+                batch: list[tuple[list[Any], _Waiter]] = []
                 size = 0
                 while self._queue and (
                     not batch or size + len(self._queue[0][0]) <= self._max_batch
@@ -199,16 +243,27 @@ class LogAuditSink:
             # A waiter that gave up (its request was cancelled) is not told, but its events
             # are still written: what was decided stays on the record. The others can no
             # longer be cancelled once running, so completing them below cannot fail.
-            waiters = [done for _, done in batch if done.set_running_or_notify_cancel()]
+            threads: list[Future[None]] = []
+            loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, waiter in batch:
+                if isinstance(waiter, tuple):
+                    loops.setdefault(waiter[0], []).append(waiter[1])
+                elif waiter.set_running_or_notify_cancel():
+                    threads.append(waiter)
+            error: BaseException | None = None
             try:
                 self.log.append_batch([e for entries, _ in batch for e in entries])
             except BaseException as exc:  # every group of the failed transaction fails
                 error = _storage_error(exc)
-                for done in waiters:
-                    done.set_exception(error)
-            else:
-                for done in waiters:
+            for done in threads:
+                if error is None:
                     done.set_result(None)
+                else:
+                    done.set_exception(error)
+            for loop, waiters in loops.items():
+                # A loop that has closed has nobody waiting on it any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle, waiters, error)
 
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the log."""

@@ -10,9 +10,11 @@ entry read while a write was under way is never trusted. Time-dependent facts (t
 membership start and end, clearance and briefing expiry) are kept as data and checked against
 the request's `now`, never frozen into an entry.
 
-Assumption: one node is served by one process, which `cix serve` enforces
-(`cix.node.serving`). A write by another process (a script writing to the same database
-while the node serves) is not seen until this process writes; `docs/settings.md` says so.
+Assumption: one node is served by one `cix serve`, which it enforces (`cix.node.serving`);
+its workers (`--workers N`) count their writes in one shared file (`cix.store.counters`), so
+each sees the others'. A write by a process outside the server (a script writing to the
+same database while the node serves) is not counted, and not seen until the server next
+writes; `docs/settings.md` says so.
 Every cache is bounded (least recently used entries leave first).
 """
 

@@ -34,6 +34,7 @@ from cix.labels import GOVONLY, Label, banner, label_from_json, to_4774_xml
 from cix.node.auditing import AuditEvent, AuditSink, append_many
 from cix.node.cache import GenerationCache, NotCached
 from cix.node.errors import NotFound, PayloadTooLarge
+from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.registry import Registry
 from cix.node.roles import Actor, Role
@@ -210,6 +211,9 @@ class Documents:
         from cix.envelope import ManifestCache
 
         self._manifests = ManifestCache(1024)
+        # Holds no key material (blob names and manifest digests): outlives a destruction.
+        self._verified_blobs = VerifiedBlobs(cache_size)
+        self._destructions_seen = db.destructions
 
     # -- audit and decisions -----------------------------------------------------------
 
@@ -613,16 +617,21 @@ class Documents:
             marking=meta.info.banner,
             reader=actor.id,
         )
-        from cix.node.keyaccess import Expected
-
-        expected = Expected(label_json=dict(label.to_json()), document_id=doc_id)
+        # The row's label JSON, as its metadata already holds it (not rebuilt on every open).
+        expected = Expected(label_json=meta.info.label, document_id=doc_id)
         grant = self._key_access().grant(actor, obj, now=now, permit=decision, expected=expected)
         return Admission((event, grant.event), None, opening, meta.blob, grant)
 
-    def _key_access(self) -> Any:
-        from cix.node.keyaccess import KeyAccess
-
-        return KeyAccess(self._keys(), self.audit, self.blobs, self._manifests)
+    def _key_access(self) -> KeyAccess:
+        # A document destroyed by any process serving this node (another worker) since the
+        # last open: no wrapped key of it may stay cached here either.
+        destructions = self.db.destructions
+        if destructions != self._destructions_seen:
+            self._manifests.clear()
+            self._destructions_seen = destructions
+        return KeyAccess(
+            self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
+        )
 
     def _document(self, doc_id: str) -> _Meta:
         generation = self.db.generation
@@ -727,7 +736,8 @@ class Documents:
         # After the commit: a crash in between leaves an unreferenced blob, swept later,
         # never a live row without its blob.
         # Destruction is cryptographic: no copy of the wrapped data key may outlive it, not
-        # even in this process's cache of verified manifests.
+        # even in a cache of verified manifests, this process's or another worker's.
+        self.db.count_destruction()
         self._manifests.clear()
         if not self._blob_shared(blob):
             self.blobs.delete(blob)

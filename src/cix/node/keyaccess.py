@@ -19,10 +19,26 @@ document id are refused too (fail closed).
 Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manifest's exact
 bytes and the trusted signer): the key unwrap, policy binding, root signature and every
 segment's authentication still run on every open.
+
+The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): a
+blob's name is the SHA-256 of its bytes, so "the blob named X has the manifest whose
+SHA-256 is M, at this place in the file, with the payload at that place" is a fact about X
+alone, true forever (never stale: not after a write, a destruction, nor in another
+process). After one read of X hashed to its name, a later read under that name is not
+parsed as a ZIP again: the bytes where X's manifest lies must have digest M (else
+`blob-hash-mismatch`, as the hash would say), so the same key access objects, policy,
+signed label, segment tags and root signature. Its payload must then authenticate, segment
+by segment, under the data key against those tags; another ciphertext would be an AES-GCM
+forgery, infeasible without the data key, which only this node unwraps. What else the file
+holds (ZIP headers, anything after the payload) is not read, let alone released. So every
+open releases exactly the named blob's plaintext, as with the hash of every read, or is
+refused; a payload changed since is refused by its segment's check
+(`segment-hash-mismatch`, `segment-decrypt-failed`) instead of the hash.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +47,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from cix.errors import InputError, Refused
+from cix.lru import LruCache
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
@@ -40,6 +57,13 @@ from cix.store.blobs import BlobStore, BlobTooLarge
 WHOLE_READ_LIMIT = 4 << 20
 
 
+class VerifiedBlobs(LruCache[str, Any]):
+    """Blob names whose whole bytes were hashed to the name, with what the open learnt of
+    them (`cix.envelope.Known`: the SHA-256 of their manifest, where their members lie; see
+    the module docstring): a pure function of the name, never stale."""
+
+
+@functools.lru_cache(maxsize=16384)
 def policy_uuid_for(document_id: str) -> str:
     """The policy uuid of document `document_id`'s sealed object: its 32 hex digits as a
     UUID (8-4-4-4-12). `ValueError` if the id is not 32 hex digits."""
@@ -104,12 +128,18 @@ class KeyAccess:
     """Opens sealed blobs for permitted requests (see the module docstring)."""
 
     def __init__(
-        self, keys: Any, audit: AuditSink, blobs: BlobStore, manifests: Any = None
+        self,
+        keys: Any,
+        audit: AuditSink,
+        blobs: BlobStore,
+        manifests: Any = None,
+        verified: VerifiedBlobs | None = None,
     ) -> None:
         self._keys = keys
         self.audit = audit
         self.blobs = blobs
         self._manifests = manifests
+        self._verified = verified
 
     def event(
         self, actor: Actor, obj: str, now: datetime, decision: str, reasons: tuple[str, ...]
@@ -180,10 +210,14 @@ class KeyAccess:
             raise Refused() from None
 
         def hook(error: Exception) -> None:
+            if isinstance(error, envelope.ManifestDigestMismatch):
+                # Not the manifest of the blob this name was hashed to: what the hash says.
+                reasons.append("blob-hash-mismatch")
+                return
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
 
-        def run(src: Any) -> None:
-            envelope.open(
+        def run(src: Any, known: envelope.Known | None = None) -> Any:
+            return envelope.open(
                 src,
                 dst,
                 private_key=self._keys.kem,
@@ -192,6 +226,7 @@ class KeyAccess:
                 manifest_cache=self._manifests,
                 expected_label=expected.label_json,
                 expected_policy_uuid=policy_uuid,
+                known=known,
             )
 
         try:
@@ -203,10 +238,16 @@ class KeyAccess:
                 except BlobTooLarge:
                     reasons.append("blob-size-mismatch")
                     raise Refused() from None
-                if hashlib.sha256(data).hexdigest() != blob:
-                    reasons.append("blob-hash-mismatch")
-                    raise Refused()
-                run(data)
+                known = self._verified.get(blob) if self._verified is not None else None
+                if known is not None:
+                    run(data, known)  # its manifest must be the hashed blob's (see above)
+                else:
+                    if hashlib.sha256(data).hexdigest() != blob:
+                        reasons.append("blob-hash-mismatch")
+                        raise Refused()
+                    opened = run(data)
+                    if self._verified is not None:
+                        self._verified.put(blob, opened.known)
             else:
                 with self.blobs.open(blob) as src:
                     run(src)

@@ -189,6 +189,7 @@ class Policies:
         # A compiled subject depends on the subject (and these policies) only; bounded, since
         # subjects come and go (a server sees the same few again and again).
         self._subjects: dict[Subject, CompiledSubject] = {}
+        self._by_identity: dict[int, tuple[Subject, CompiledSubject]] = {}
 
     def _add_scheme(self, agreement: Agreement, party: str) -> None:
         # positions in the scheme (levels are sorted lowest first), so ranks stay small
@@ -257,14 +258,22 @@ class Policies:
     def subject(self, subject: Subject) -> CompiledSubject:
         """Compile a subject (cached): its clearance level must be a level of the issuing
         party."""
+        # The registry hands out the same Subject object while a person's facts hold: known
+        # by identity, it is neither hashed nor compared field by field (both deep). The
+        # entry holds the object, so its id cannot be another's while it is there.
+        seen = self._by_identity.get(id(subject))
+        if seen is not None and seen[0] is subject:
+            return seen[1]
         cached = self._subjects.get(subject)
-        if cached is not None:
-            return cached
-        compiled = self._compile_subject(subject)
-        if len(self._subjects) >= _MAX_SUBJECTS:
-            self._subjects.clear()
-        self._subjects[subject] = compiled
-        return compiled
+        if cached is None:
+            cached = self._compile_subject(subject)
+            if len(self._subjects) >= _MAX_SUBJECTS:
+                self._subjects.clear()
+            self._subjects[subject] = cached
+        if len(self._by_identity) >= _MAX_SUBJECTS:
+            self._by_identity.clear()
+        self._by_identity[id(subject)] = (subject, cached)
+        return cached
 
     def _compile_subject(self, subject: Subject) -> CompiledSubject:
         nat = 0

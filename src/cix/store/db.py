@@ -2,23 +2,28 @@
 
 SQLite: the database runs in WAL mode with `synchronous=FULL` (a commit that returned is on
 disk); every write transaction starts with `BEGIN IMMEDIATE` on the single writer connection,
-so writers queue instead of failing with "database is locked" half-way through; readers use
-their own `query_only` connections and never block the writer.
+so writers queue instead of failing with "database is locked" half-way through, and before
+that on a `FileLock` beside the database, so that writers of other processes (the workers of
+one `cix serve`) are woken the moment it is free instead of polling; readers use their own
+`query_only` connections and never block the writer.
 
 PostgreSQL: one engine for both; the server provides the concurrency.
 
-`generation` counts the write transactions that have ended in this process (for each
-database URL, whichever `Database` object wrote): it moves after every commit or rollback,
-so a read cache whose entries carry the generation they were read at (read *before* the
-rows) never serves a row older than the last write. It sees this process's writes only:
-one node is served by one process (see the node's caches in `cix.node.cache`).
+`generation` counts the write transactions that have ended (for each database URL,
+whichever `Database` object wrote): it moves after every commit or rollback, so a read
+cache whose entries carry the generation they were read at (read *before* the rows) never
+serves a row older than the last write. By default it counts this process's writes; the
+workers of `cix serve --workers N` share one count through a mapped file
+(`share_counters`, `cix.store.counters`), so each sees every worker's writes. A process
+outside the server (a script) writing to the database is not counted (`docs/node.md`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -28,7 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from cix.errors import StorageError
+from cix.filelock import FileLock
 from cix.settings import SettingsError
+from cix.store.counters import DESTRUCTIONS, WRITES, Counters, LocalCounters
 
 SUPPORTED = ("sqlite", "postgresql")
 #: Threads that may hold a reader connection at once without queueing on the pool: anyio's
@@ -36,27 +43,30 @@ SUPPORTED = ("sqlite", "postgresql")
 DEFAULT_READERS = 48
 
 
-class _Generation:
-    """A counter moved after every write transaction on one database (see the docstring)."""
-
-    __slots__ = ("_lock", "value")
-
-    def __init__(self) -> None:
-        self.value = 0
-        self._lock = threading.Lock()
-
-    def bump(self) -> None:
-        with self._lock:
-            self.value += 1
+_counters: dict[str, Counters] = {}
+_counters_lock = threading.Lock()
 
 
-_generations: dict[str, _Generation] = {}
-_generations_lock = threading.Lock()
+def _counters_of(url: str) -> Counters:
+    with _counters_lock:
+        return _counters.setdefault(url, LocalCounters())
 
 
-def _generation_of(url: str) -> _Generation:
-    with _generations_lock:
-        return _generations.setdefault(url, _Generation())
+def share_counters(url: str, counters: Counters) -> None:
+    """Make every `Database` of `url` in this process count its writes in `counters`.
+
+    A worker of `cix serve --workers N` calls this with the node's `SharedCounters` before
+    it opens the node, so that each worker's caches see every other worker's writes.
+    """
+    with _counters_lock:
+        _counters[_url_key(url)] = counters
+
+
+def _url_key(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=True)
 
 
 def _sqlite_setup(engine: Engine, *, writer: bool) -> None:
@@ -95,7 +105,7 @@ class Database:
         if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
         self.url = parsed
-        self._generation = _generation_of(parsed.render_as_string(hide_password=True))
+        self._counters = _counters_of(parsed.render_as_string(hide_password=True))
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             self.writer = create_engine(
@@ -117,19 +127,37 @@ class Database:
                 connect_args={"check_same_thread": False},
             )
             _sqlite_setup(self.reader, writer=False)
+            self._write_lock: AbstractContextManager[Any] = (
+                FileLock(
+                    Path(parsed.database).resolve().with_name(Path(parsed.database).name + ".lock")
+                )
+                if parsed.database and parsed.database != ":memory:"
+                else nullcontext()
+            )
         else:
             # PostgreSQL connections cost server memory: a smaller pool, the overflow for
             # bursts.
             pooled = min(16, readers)
             self.writer = create_engine(parsed, pool_size=pooled, max_overflow=readers - pooled)
             self.reader = self.writer
+            self._write_lock = nullcontext()  # the server queues writers on its row locks
         self._write_sessions = sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.reader, expire_on_commit=False)
 
     @property
     def generation(self) -> int:
-        """The number of write transactions ended so far in this process (see the docstring)."""
-        return self._generation.value
+        """The number of write transactions ended so far (see the module docstring)."""
+        return self._counters.get(WRITES)
+
+    @property
+    def destructions(self) -> int:
+        """The number of documents destroyed so far (`count_destruction`)."""
+        return self._counters.get(DESTRUCTIONS)
+
+    def count_destruction(self) -> None:
+        """Record that a document was destroyed: every process serving this database then
+        drops what it holds of destroyed documents (their cached wrapped keys)."""
+        self._counters.bump(DESTRUCTIONS)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -138,12 +166,12 @@ class Database:
         The generation moves once the transaction has ended, committed or not.
         """
         try:
-            with self._write_sessions() as session, session.begin():
+            with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
         except OperationalError as exc:
             raise StorageError(f"database write failed: {exc.orig.__class__.__name__}") from exc
         finally:
-            self._generation.bump()
+            self._counters.bump(WRITES)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -159,3 +187,5 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+        if isinstance(self._write_lock, FileLock):
+            self._write_lock.close()  # reopened by the next write, if any

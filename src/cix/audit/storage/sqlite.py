@@ -17,6 +17,7 @@ from typing import Final
 
 from cix.audit.errors import AuditStorageError, UnknownLog
 from cix.audit.merkle import Node, storage_id
+from cix.filelock import FileLock
 
 FORMAT: Final = "cix-audit-1"
 
@@ -120,6 +121,7 @@ class SqliteStorage:
             raise UnknownLog(f"{path}: unknown audit log format {fmt[0]!r}")
         self._path = path
         self._read_lock = threading.Lock()
+        self._write_lock = FileLock(path.with_name(path.name + ".lock"))
 
     def __repr__(self) -> str:
         return f"SqliteStorage({str(self._path)!r})"
@@ -194,6 +196,13 @@ class SqliteStorage:
 
     @contextmanager
     def write(self) -> Iterator[_Tx]:
+        # Writers of other processes (the workers of one `cix serve`, a `cix token issue`)
+        # queue on this lock, which wakes the next the moment it is free, rather than on
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        with self._write_lock:
+            yield from self._write()
+
+    def _write(self) -> Iterator[_Tx]:
         conn = self._writer
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -216,3 +225,4 @@ class SqliteStorage:
     def close(self) -> None:
         self._writer.close()
         self._reader.close()
+        self._write_lock.close()
