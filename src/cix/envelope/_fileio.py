@@ -110,17 +110,23 @@ class MappedWindows:
 
 def write_all(dst: Sink, data: bytes | bytearray | memoryview) -> None:
     """Write all of `data` (a raw file may take less than it is given), `_PIECE` at a time."""
+    if len(data) <= _PIECE:  # a header, a small document: no views to make
+        _write_piece(dst, data)
+        return
     with memoryview(data) as view:
         for at in range(0, len(view), _PIECE):
-            piece = view[at : at + _PIECE]
-            done = dst.write(piece)
-            while isinstance(done, int) and 0 <= done < len(piece):
-                more = dst.write(piece[done:])
-                if not isinstance(more, int):
-                    break
-                if more <= 0:
-                    raise OSError(f"the output took {more} of {len(piece) - done} bytes")
-                done += more
+            _write_piece(dst, view[at : at + _PIECE])
+
+
+def _write_piece(dst: Sink, piece: bytes | bytearray | memoryview) -> None:
+    done = dst.write(piece)
+    while isinstance(done, int) and 0 <= done < len(piece):
+        more = dst.write(memoryview(piece)[done:])
+        if not isinstance(more, int):
+            break
+        if more <= 0:
+            raise OSError(f"the output took {more} of {len(piece) - done} bytes")
+        done += more
 
 
 def _usable_cpus() -> int:
@@ -151,7 +157,20 @@ class _Inline:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Write `data` now."""
-        write_all(self._dst, data)
+        if len(data) > _PIECE:
+            write_all(self._dst, data)
+            return
+        # One piece (a small document's segment): write_all without its calls, the common
+        # case of every open by a node.
+        done = self._dst.write(data)
+        if isinstance(done, int) and 0 <= done < len(data):
+            write_all(self._dst, memoryview(data)[done:])
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class WriteBehind:
@@ -231,22 +250,25 @@ class WriteBehind:
         self._work.put(None)
         self._thread.join()
 
+    def __enter__(self) -> WriteBehind:
+        return self
 
-@contextmanager
-def output_for(dst: Sink, size: int, *, large: bool) -> Iterator[Output]:
-    """A sink for `dst` offering `take()` (a buffer of `size` bytes) and `write()`.
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        """`close()` after the block, `abort()` after an exception (which goes on)."""
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def output_for(dst: Sink, size: int, *, large: bool) -> _Inline | WriteBehind:
+    """A sink for `dst`, to use as a context manager, offering `take()` (a buffer of `size`
+    bytes) and `write()`.
 
     A `large` output (at least two segments, or of unknown length) bound for a regular file
     is written behind by a second thread when this process may run on two CPUs or more (on
     one, the thread could only add its cost); anything else is written inline. On leaving
     the block everything is written (or, on an exception, nothing more is)."""
-    if not (large and _is_regular_file(dst) and _usable_cpus() > 1):
-        yield _Inline(dst, size)
-        return
-    behind = WriteBehind(dst, size)
-    try:
-        yield behind
-    except BaseException:
-        behind.abort()
-        raise
-    behind.close()
+    if large and _is_regular_file(dst) and _usable_cpus() > 1:
+        return WriteBehind(dst, size)
+    return _Inline(dst, size)

@@ -292,30 +292,30 @@ def _decrypt_segments(
     # Closed on any exit (a refusal too): a mapped source's views must all be released
     # before it is unmapped, and a write-behind thread must stop before the caller discards
     # the output.
-    with (
-        contextlib.closing(views),
-        output_for(dst, max(s.size for s in segs), large=len(segs) > 1) as out,
-    ):
-        for seg, view in zip(segs, views, strict=True):
-            try:
-                if view[-16:] != seg.tag:
-                    raise SegmentHashMismatch("a segment does not match its manifest hash")
-                buf = out.take()
+    try:
+        with output_for(dst, max(s.size for s in segs), large=len(segs) > 1) as out:
+            for seg, view in zip(segs, views, strict=True):
                 try:
-                    aes.decrypt_into(view[:GCM_IV], view[GCM_IV:], None, buf[: seg.size])
-                except InvalidTag:
-                    raise SegmentDecryptFailed("a segment failed authentication") from None
-            finally:
-                view.release()
-            plain = buf[skip : seg.size]
-            skip = max(0, skip - seg.size)
-            if limit is not None:
-                plain = plain[: limit - written]
-            out.write(plain)  # hands `buf` to `out`: not touched again
-            written += len(plain)
-            done += seg.size
-            if progress is not None:
-                progress(done)
+                    if view[-16:] != seg.tag:
+                        raise SegmentHashMismatch("a segment does not match its manifest hash")
+                    buf = out.take()
+                    try:
+                        aes.decrypt_into(view[:GCM_IV], view[GCM_IV:], None, buf[: seg.size])
+                    except InvalidTag:
+                        raise SegmentDecryptFailed("a segment failed authentication") from None
+                finally:
+                    view.release()
+                plain = buf[skip : seg.size]
+                skip = max(0, skip - seg.size)
+                if limit is not None:
+                    plain = plain[: limit - written]
+                out.write(plain)  # hands `buf` to `out`: not touched again
+                written += len(plain)
+                done += seg.size
+                if progress is not None:
+                    progress(done)
+    finally:
+        views.close()
     return written
 
 
@@ -351,18 +351,24 @@ def _sealed_segments(
         yield view
 
 
-@contextlib.contextmanager
-def _reading(src: BinaryIO | Buffer | mmap.mmap) -> Iterator[BinaryIO]:
-    """`src` as a seekable stream: an in-memory or mapped source is read in place, and its
-    view released on leaving (so that a mapping can be closed, even after a refusal)."""
-    if not isinstance(src, bytes | bytearray | memoryview | mmap.mmap):
-        yield src
-        return
-    reader = _ViewReader(src)
-    try:
-        yield cast(BinaryIO, reader)
-    finally:
-        reader.release()
+_IN_PLACE = (bytes, bytearray, memoryview, mmap.mmap)
+
+
+class _Reading:
+    """`src` as a seekable stream, as a context manager: an in-memory or mapped source is
+    read in place, and its view released on leaving (so that a mapping can be closed, even
+    after a refusal)."""
+
+    def __init__(self, src: BinaryIO | Buffer | mmap.mmap) -> None:
+        self._reader = _ViewReader(src) if isinstance(src, _IN_PLACE) else None
+        self._stream = cast(BinaryIO, src if self._reader is None else self._reader)
+
+    def __enter__(self) -> BinaryIO:
+        return self._stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.release()
 
 
 def _read_into(src: BinaryIO, view: memoryview) -> int:
@@ -414,7 +420,7 @@ def open_sealed(
     must have the known digest (`ManifestDigestMismatch`). All are checked before the first
     plaintext byte is written.
     """
-    with _reading(src) as stream, _refusing(audit_hook):
+    with _Reading(src) as stream, _refusing(audit_hook):
         v = _verify(
             stream,
             private_key,
@@ -447,7 +453,7 @@ def open_range(
     and `expected_policy_uuid` as for `open_sealed`."""
     if start < 0 or length < 0:
         raise InputError("a byte range needs a non-negative start and length")
-    with _reading(src) as stream, _refusing(audit_hook):
+    with _Reading(src) as stream, _refusing(audit_hook):
         v = _verify(
             stream,
             private_key,
@@ -475,7 +481,7 @@ def open_range(
 
 def inspect(src: BinaryIO | Buffer | mmap.mmap) -> dict[str, Any]:
     """Summarise a sealed object without any key: nothing in the summary is verified."""
-    with _reading(src) as stream:
+    with _Reading(src) as stream:
         manifest, payload = _load(stream)
     integ = manifest.doc["encryptionInformation"]["integrityInformation"]
     assertion = manifest.label_assertion
@@ -521,7 +527,7 @@ def rewrap(
     """
     if not to:
         raise InputError("rewrap needs at least one recipient public key")
-    with _reading(src) as stream:
+    with _Reading(src) as stream:
         with _refusing(audit_hook):
             v = _verify(
                 stream, private_key, trusted_signers, allow_unlabelled=True, check_label=False
