@@ -18,7 +18,10 @@ What runs, all on this machine, each server its own process on a loopback port:
    the reader's first page (`GET /api/v1/documents?limit=50`), median of several.
 
 The load generator is `wrk` (Debian package `wrk`) in its own process, one thread, keep-alive
-connections; where `wrk` is absent the part that needs it is skipped with the reason printed.
+connections; every measured run (the bare baseline's too) follows an unmeasured `--warmup`
+run at the same load (default 3 s: the first open of each document in a worker process
+hashes and parses its whole blob, and new connections are accepted), so the numbers are the
+steady state; where `wrk` is absent the part that needs it is skipped with the reason printed.
 Targets (DESIGN.md): >= 1,000 opens/s with p99 < 50 ms at 64 clients on 2 cores; first page
 < 200 ms among 1,000,000 documents.
 """
@@ -86,11 +89,17 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}"
 
 
-def wrk(url: str, *, clients: int, duration: float, lua: str) -> Load:
-    """Drive `url` with wrk: `clients` keep-alive connections, one thread, for `duration`."""
+def wrk(url: str, *, clients: int, duration: float, lua: str, warmup: float = 0) -> Load:
+    """Drive `url` with wrk: `clients` keep-alive connections, one thread, for `duration`
+    (after an unmeasured run of `warmup` seconds at the same load, if given)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua + WRK_DONE)
     try:
+        if warmup:
+            subprocess.run(
+                ["wrk", "-t1", f"-c{clients}", f"-d{warmup:.0f}s", "-s", script.name, url],
+                capture_output=True, timeout=warmup + 60, check=True,
+            )  # fmt: skip
         done = subprocess.run(
             ["wrk", "-t1", f"-c{clients}", f"-d{duration:.0f}s", "--timeout", "10s",
              "-s", script.name, url],
@@ -297,13 +306,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--documents", type=int, default=64, help="Documents to open from.")
     parser.add_argument("--listing-docs", type=int, default=1_000_000, help="Rows for listing.")
     parser.add_argument("--workers", default="1,2", help="`cix serve --workers` counts to run.")
+    parser.add_argument(
+        "--warmup", type=float, default=3, help="Unmeasured seconds before each load run."
+    )
     args = parser.parse_args(argv if argv is not None else [])
     levels = [int(c) for c in args.clients.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
     print(f"machine: {machine()}")
     print(f"command: python -m bench.node --duration {args.duration:g} --clients {args.clients} "
           f"--documents {args.documents} --listing-docs {args.listing_docs} "
-          f"--workers {args.workers}")  # fmt: skip
+          f"--workers {args.workers} --warmup {args.warmup:g}")  # fmt: skip
 
     raw = envelope_opens_per_second()
     print(f"\nraw cix.envelope open of 64 KiB, in-process, one core: {raw:,.0f} opens/s")
@@ -322,7 +334,11 @@ def main(argv: list[str] | None = None) -> None:
             print("\nbaseline: bare FastAPI endpoint returning 64 KiB (uvicorn, one process)")
             for c in levels:
                 bare[c] = wrk(
-                    f"http://127.0.0.1:{port}/blob/x", clients=c, duration=args.duration, lua=""
+                    f"http://127.0.0.1:{port}/blob/x",
+                    clients=c,
+                    duration=args.duration,
+                    lua="",
+                    warmup=args.warmup,
                 )
                 print("  " + bare[c].row())
         finally:
@@ -339,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
                       f"(of {len(ids)}) by a reader")  # fmt: skip
                 for c in levels:
                     load = wrk(node.url + "/", clients=c, duration=args.duration,
-                               lua=open_lua(ids, token))  # fmt: skip
+                               lua=open_lua(ids, token), warmup=args.warmup)  # fmt: skip
                     ratio = f"  = {load.rps / bare[c].rps:.2f}x bare" if c in bare else ""
                     print("  " + load.row() + ratio)
                     if c == max(levels):

@@ -20,6 +20,9 @@ import httpx
 
 from cix.demo import PASSPHRASE
 
+CONSOLE = str(Path(sys.executable).with_name("cix"))
+"""The `cix` console script of this environment."""
+
 
 def free_port() -> int:
     """A free TCP port on loopback (the kernel's choice)."""
@@ -60,17 +63,19 @@ class LiveNode:
         timeout: float = 30,
         workers: int = 1,
         environ: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> LiveNode:
         """Serve `data_dir` with `workers` processes and wait until `GET /api/v1/health`
         answers 200."""
         port = port or free_port()
         log = data_dir.parent / f"serve-{data_dir.name}-{port}.log"
         with log.open("ab") as handle:
+            # From another directory, the installed console script (as an operator runs
+            # it): `python -m` would import from that directory.
+            command = [sys.executable, "-m", "cix.cli.main"] if cwd is None else [CONSOLE]
             process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "cix.cli.main",
+                    *command,
                     "serve",
                     "--dir",
                     str(data_dir),
@@ -82,6 +87,7 @@ class LiveNode:
                     str(workers),
                 ],
                 env=environ or node_environ(),
+                cwd=cwd,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -125,10 +131,10 @@ class LiveNode:
                 found.append(int(entry.name))
         return sorted(found)
 
-    def tail(self) -> str:
-        """The end of the server's log."""
+    def tail(self, size: int = 2000) -> str:
+        """The last `size` characters of the server's log."""
         try:
-            return self.log.read_text(errors="replace")[-2000:]
+            return self.log.read_text(errors="replace")[-size:]
         except OSError:
             return ""
 

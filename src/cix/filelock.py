@@ -11,8 +11,28 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import threading
 from pathlib import Path
+
+
+def open_private(path: Path, *, create: bool = True) -> int:
+    """A read-write descriptor of the regular file `path`, mode 0600 (created if asked).
+
+    A symbolic link there is refused (`O_NOFOLLOW`), not followed: a link planted in the
+    data directory must not make a lock or counters file of the node's database (which the
+    counters file's creation truncates). `OSError` if it is not a regular file.
+    """
+    flags = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class FileLock:
@@ -31,7 +51,7 @@ class FileLock:
         self._threads.acquire()
         try:
             if self._fd < 0:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._fd = open_private(self.path)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()

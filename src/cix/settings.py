@@ -122,7 +122,8 @@ SETTINGS: tuple[Setting, ...] = (
         1,
         "Processes `cix serve` answers requests with, on one listening socket; one per core "
         "on a machine that serves only this node. Each worker sees every other's writes at "
-        "its next request; the authentication failure limit is shared out among them.",
+        "its next request; the authentication failure limit is shared out among them "
+        "(rounded down; at most `auth_failure_limit` workers).",
         minimum=1,
         maximum=64,
         flag=True,
@@ -527,6 +528,12 @@ def load_settings(
         blob_dir = data_dir / blob_dir
     if values["max_page_size"] < values["page_size"]:
         raise SettingsError("max_page_size is below page_size")
+    if values["workers"] > values["auth_failure_limit"]:
+        # Each worker allows its share of the limit: every worker needs at least one.
+        raise SettingsError(
+            f"workers ({values['workers']}) is above auth_failure_limit "
+            f"({values['auth_failure_limit']}): each worker allows a share of the limit"
+        )
     return Settings(
         data_dir=data_dir,
         party=party,

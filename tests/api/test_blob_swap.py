@@ -4,8 +4,9 @@ Someone with write access to the blob store (or to a document row's `blob_hash`)
 another document's sealed object where a document's blob should be. The node decides on
 the row's label, so the object must be the row's: its verified label must be the row's
 (`label-mismatch`), its policy uuid the document's id (`policy-uuid-mismatch`), and a blob
-read whole must hash to its name (`blob-hash-mismatch`; once hashed, later reads must carry
-its manifest, and its payload authenticates segment by segment). One test per attack, for a small
+read whole must hash to its name (`blob-hash-mismatch`; once hashed, later reads must have
+its size and its bytes outside the payload, and the payload authenticates segment by
+segment). One test per attack, for a small
 document (read whole) and a large one (streamed), each a 403 with no plaintext and a
 denied key access audited with its precise reason.
 """
@@ -13,6 +14,7 @@ denied key access audited with its precise reason.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -134,8 +136,8 @@ def _open_once(api: ApiClient, node: Node, doc: dict[str, Any]) -> None:
 def test_blob_swapped_after_it_was_verified_is_refused(
     docs: ApiClient, node: Node, audit: MemoryAuditSink
 ) -> None:
-    # Later opens check the remembered manifest digest instead of hashing the whole blob:
-    # a swap is still refused, with the same reason.
+    # Later opens check the remembered digest of the bytes outside the payload instead of
+    # hashing the whole blob: a swap is still refused, with the same reason.
     mine = _upload(docs, _label("S"), "plan", _body(b"the plan ", SMALL))
     other = _upload(docs, _label("S"), "reactor", _body(b"the reactor is a MARK-7 ", SMALL))
     _open_once(docs, node, mine)
@@ -157,6 +159,44 @@ def test_payload_changed_after_the_blob_was_verified_is_refused(
     damaged[200] ^= 1  # inside the payload member's first segment
     path.write_bytes(bytes(damaged))
     _refused(docs, audit, "alice", mine, "segment-decrypt-failed")
+
+
+def _change_byte(at: Callable[[bytes], int]) -> Callable[[bytes], bytes]:
+    def change(blob: bytes) -> bytes:
+        changed = bytearray(blob)
+        changed[at(blob)] ^= 0x01
+        return bytes(changed)
+
+    return change
+
+
+#: Changes outside the manifest and the payload data, each one a fresh open (the blob's
+#: hash) refuses; several leave the object readable to a ZIP reader (tests/envelope/
+#: test_tamper.py's HARMLESS), so only the known bytes' digest can tell.
+OUTSIDE_CHANGES: dict[str, Callable[[bytes], bytes]] = {
+    "local-header-version": _change_byte(lambda b: 4),
+    "data-descriptor": _change_byte(lambda b: b.index(b"PK\x07\x08") + 6),
+    "central-directory-time": _change_byte(lambda b: b.index(b"PK\x01\x02") + 12),
+    "end-record-disk": _change_byte(lambda b: b.rindex(b"PK\x05\x06") + 4),
+    "a-byte-appended": lambda b: b + b"\0",
+    "last-byte-cut": lambda b: b[:-1],
+}
+
+
+@pytest.mark.parametrize("attack", list(OUTSIDE_CHANGES))
+def test_zip_bytes_changed_after_the_blob_was_verified_are_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, attack: str
+) -> None:
+    # Later opens skip the whole-blob hash and the ZIP parse, but not the object's size and
+    # the digest of every byte outside the payload data: refused as the hash would.
+    mine = _upload(docs, _label("S"), "plan", _body(b"the reactor is a MARK-7 ", SMALL))
+    _open_once(docs, node, mine)
+    path = node.blobs.path(_blob(node, mine["id"]))
+    original = path.read_bytes()
+    path.write_bytes(OUTSIDE_CHANGES[attack](original))
+    _refused(docs, audit, "alice", mine, "blob-hash-mismatch")
+    path.write_bytes(original)  # put back: opens again, from the same remembered facts
+    assert docs.as_("alice").get(f"/api/v1/documents/{mine['id']}/content").status_code == 200
 
 
 def test_unswapped_documents_still_open(docs: ApiClient) -> None:

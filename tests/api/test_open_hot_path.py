@@ -186,6 +186,28 @@ def test_destruction_by_another_worker_empties_this_workers_manifest_cache(
     assert len(docs.node.documents._manifests) == 1  # the other entry went with the rest
 
 
+def test_blob_left_by_a_worker_killed_mid_destruction_is_swept(
+    docs: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = _upload(docs, _label("S"), "plan")
+    kept = _upload(docs, _label("S"), "hull")
+    node = docs.node
+    # Killed after the commit, before the blob's deletion: the deletion never happens.
+    with monkeypatch.context() as patch:
+        patch.setattr(node.blobs, "delete", lambda blob: None)
+        destroyed = docs.as_("olivia").post(
+            f"/api/v1/documents/{doc['id']}/destroy", json={"reason": "superseded"}
+        )
+    assert destroyed.status_code == 200, destroyed.text
+    left = destroyed.json()["sealed_sha256"]
+    assert node.blobs.exists(left)
+    assert node.documents.sweep_destroyed() == 1
+    assert not node.blobs.exists(left)
+    assert node.documents.sweep_destroyed() == 0
+    token, _ = _api_token(docs, "alice")
+    _opens(docs, kept["id"], token)  # a live document's blob is never swept
+
+
 @SQLITE_ONLY
 def test_tampered_blob_is_refused_even_when_manifest_cached(
     docs: ApiClient, node: Node, audit: MemoryAuditSink

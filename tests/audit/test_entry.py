@@ -258,3 +258,13 @@ def test_a_value_checked_for_one_field_is_checked_again_for_another() -> None:
     for _ in range(2):  # refused every time, not remembered
         with pytest.raises(AuditInputError, match="actor: control characters"):
             event(0, actor="a\x00b")
+
+
+def test_event_type_given_as_a_str_subclass_is_still_checked() -> None:
+    # The memo of checked field texts holds plain strings only; a subclass (a StrEnum
+    # member, say) takes the uncached path, which must check the type's pattern too.
+    class Text(str):
+        pass
+
+    with pytest.raises(AuditInputError, match="type"):
+        record(0, event(1, type=Text("BAD TYPE!")))

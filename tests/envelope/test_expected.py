@@ -15,8 +15,7 @@ from cix import envelope
 from cix.envelope import (
     LabelMismatch,
     ManifestCache,
-    ManifestDigestMismatch,
-    PayloadLengthMismatch,
+    ObjectDigestMismatch,
     PolicyUuidMismatch,
     _open,
 )
@@ -134,6 +133,7 @@ def test_a_known_object_opens_without_parsing_its_container_again(
     _, first = open_bytes(blob, alice, [signer.public])
     raw = zipfile.ZipFile(io.BytesIO(blob)).read("0.manifest.json")
     assert first.known.manifest_sha256 == hashlib.sha256(raw).digest()
+    assert first.known.size == len(blob)
     monkeypatch.setattr(_open, "read_members", None)  # not called again
     plain, again = open_bytes(blob, alice, [signer.public], known=first.known)
     assert plain == DATA
@@ -145,8 +145,8 @@ def test_an_object_with_another_manifest_is_refused(
     alice: KemPrivateKey, signer: SigningKey, cached: bool
 ) -> None:
     # Another sealing of the same plaintext, label and policy uuid (same sizes, so the same
-    # layout): only its manifest's bytes (its key, tags, signatures) tell it from the object
-    # the caller knows.
+    # layout): only its manifest's bytes (its key, tags, signatures) and its payload tell it
+    # from the object the caller knows. (Every other change: test_known_object_tamper.py.)
     known = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
     other = seal_bytes(DATA, [alice.public], signer, policy_uuid=UUID, segment_size=64)
     _, opened = open_bytes(known, alice, [signer.public])
@@ -167,8 +167,7 @@ def test_an_object_with_another_manifest_is_refused(
         expected_policy_uuid=UUID,
         manifest_cache=cache,
     )
-    assert reason is ManifestDigestMismatch
-    assert ManifestDigestMismatch.reason == "manifest-digest-mismatch"
+    assert reason is ObjectDigestMismatch
 
 
 @pytest.mark.parametrize("where", ["manifest", "payload"])
@@ -180,4 +179,4 @@ def test_a_known_object_cut_short_is_refused(
     member = opened.known.manifest if where == "manifest" else opened.known.payload
     cut = blob[: member.data_offset + member.size - 1]  # the member's last byte gone
     reason = _refused(cut, alice, signer, known=opened.known)
-    assert reason in (ManifestDigestMismatch, PayloadLengthMismatch)
+    assert reason is ObjectDigestMismatch

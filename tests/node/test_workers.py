@@ -23,6 +23,8 @@ import pytest
 from cix.cli.client_docs import label_json
 from cix.demo import DemoNode, prepare
 from cix.demo_cast import CANADA
+from cix.node.workers import COUNTERS_FILE
+from cix.store.counters import DESTRUCTIONS, WRITES, SharedCounters
 from tests.live_node import LiveNode, node_environ
 
 # One group: the module's served node is shared by its tests on one xdist worker.
@@ -220,6 +222,8 @@ def _gone(pids: list[int], timeout: float) -> bool:
 def test_killed_worker_is_replaced(live: LiveNode, demo: DemoNode) -> None:
     token = demo.tokens["dnd-pm"]
     first = live.workers()
+    counters = SharedCounters(demo.data_dir / COUNTERS_FILE, create=False)
+    writes, destructions = counters.get(WRITES), counters.get(DESTRUCTIONS)
     os.kill(first[0], signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -231,6 +235,11 @@ def test_killed_worker_is_replaced(live: LiveNode, demo: DemoNode) -> None:
         pytest.fail(f"the worker was not replaced: {live.workers()} {live.tail()}")
     a, b = connect_to_each_worker(live, token)
     assert {a.pid, b.pid} == set(live.workers())
+    # It might have died between a commit and counting it: counted for it, so that the
+    # other worker drops everything it cached.
+    assert counters.get(WRITES) > writes
+    assert counters.get(DESTRUCTIONS) > destructions
+    counters.close()
 
 
 def test_sigkilled_server_takes_its_workers_with_it(unserved: DemoNode) -> None:
@@ -264,12 +273,12 @@ def test_second_server_is_refused_while_workers_serve(live: LiveNode, demo: Demo
     assert "another `cix serve`" in second.stderr
 
 
-@pytest.mark.parametrize(("workers", "share"), [(1, 20), (2, 10), (3, 7), (64, 1)])
+@pytest.mark.parametrize(("workers", "share"), [(1, 20), (2, 10), (3, 6), (20, 1)])
 def test_failure_limit_is_shared_out_among_workers(
     demo: DemoNode, workers: int, share: int
 ) -> None:
     # A client spread over every worker gets no more attempts than one process allows
-    # (auth_failure_limit defaults to 20), give or take the rounding up.
+    # (auth_failure_limit defaults to 20): each allows its share, rounded down.
     from cix.api.app import create_app
     from cix.node.service import Node
 
@@ -331,3 +340,50 @@ def test_revoked_api_token_is_refused_by_the_other_worker_on_postgresql(
         assert b.request("GET", "/me", token)[0] == 401
     finally:
         live.stop()
+
+
+def test_failed_authentications_are_logged_and_blocking_is_said(
+    live: LiveNode, demo: DemoNode
+) -> None:
+    # With the access log off (the default) these lines are what records a token probe.
+    a, b = connect_to_each_worker(live, demo.tokens["dnd-pm"])
+    before = live.tail(1_000_000)
+    for worker in (a, b):
+        statuses = [worker.request("GET", "/me", "forged")[0] for _ in range(12)]
+        # Each worker allows its share of the limit of 20 (earlier tests' failures count).
+        assert 1 <= statuses.count(401) <= 10
+        assert statuses.count(429) >= 2
+        assert statuses == sorted(statuses)  # every 401 first, then only 429s
+    log = live.tail(1_000_000)
+    failed = "authentication failed from 127.0.0.1"
+    assert log.count(failed) - before.count(failed) >= 2
+    assert log.count("127.0.0.1 blocked for") - before.count("127.0.0.1 blocked for") == 2
+
+
+def test_workers_do_not_import_from_the_current_directory(
+    unserved: DemoNode, tmp_path: Path
+) -> None:
+    planted = tmp_path / "cwd" / "cix"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    live = LiveNode.start(unserved.data_dir, workers=2, timeout=60, cwd=tmp_path / "cwd")
+    try:
+        assert len(live.workers()) == 2
+    finally:
+        live.stop()
+    assert not marker.exists()
+
+
+def test_more_workers_than_the_failure_limit_is_refused(unserved: DemoNode) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "serve", "--dir", str(unserved.data_dir),
+         "--workers", "21"],
+        env=node_environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "workers (21) is above auth_failure_limit (20)" in refused.stderr

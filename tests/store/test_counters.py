@@ -75,3 +75,26 @@ def test_creating_starts_every_count_at_zero(tmp_path: Path) -> None:
     again = SharedCounters(path, create=True)
     assert again.get(DESTRUCTIONS) == 0
     again.close()
+
+
+def test_symlink_planted_as_counters_file_is_refused_not_followed(tmp_path: Path) -> None:
+    # Creating the counters file truncates it: a link to the database must not be followed.
+    database = tmp_path / "cix.db"
+    database.write_bytes(b"precious" * 100)
+    (tmp_path / "serve.counters").symlink_to(database)
+    with pytest.raises(OSError):
+        SharedCounters(tmp_path / "serve.counters", create=True)
+    assert database.read_bytes() == b"precious" * 100
+
+
+def test_lock_file_is_private_even_if_it_existed_wider(tmp_path: Path) -> None:
+    from cix.filelock import FileLock
+
+    path = tmp_path / "cix.db.lock"
+    path.touch(mode=0o666)
+    path.chmod(0o666)
+    lock = FileLock(path)
+    with lock:
+        pass
+    lock.close()
+    assert path.stat().st_mode & 0o777 == 0o600

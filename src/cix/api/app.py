@@ -79,8 +79,9 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     """The API application serving `node`, as one of `workers` processes serving it.
 
     Each worker counts authentication failures on its own, so each allows its share of
-    `auth_failure_limit` (rounded up): a client spread over every worker gets no more
-    attempts in a window than one process would allow it (give or take the rounding).
+    `auth_failure_limit` (rounded down; settings refuse more workers than the limit): a
+    client spread over every worker gets no more attempts in a window than one process
+    would allow it.
     """
     settings = node.settings
 
@@ -103,7 +104,7 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     )
     app.state.node = node
     app.state.limiter = FailureLimiter(
-        -(-settings.auth_failure_limit // workers),
+        settings.auth_failure_limit // workers,
         settings.auth_failure_window_seconds,
         settings.rate_limit_clients,
     )

@@ -87,8 +87,15 @@ async def authenticate(request: Request) -> Actor:
         if actor is None:
             actor = await anyio.to_thread.run_sync(_actor, node, credential, now)
     except Unauthenticated as exc:
-        limiter.record_failure(client, moment)
-        _log.info("authentication failed from %s: %s", client, exc)
+        blocked = limiter.record_failure(client, moment)
+        _log.warning("authentication failed from %s: %s", client, exc)
+        if blocked:
+            _log.warning(
+                "%s blocked for %.0f s after %d failed authentications",
+                client,
+                limiter.window,
+                limiter.limit,
+            )
         raise
     request.state.actor = actor
     return actor

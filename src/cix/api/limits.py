@@ -41,8 +41,9 @@ class FailureLimiter:
                 return max(1, int(start + self.window - now + 0.999))
             return None
 
-    def record_failure(self, client: str, now: float) -> None:
-        """Count one failure for `client`."""
+    def record_failure(self, client: str, now: float) -> bool:
+        """Count one failure for `client`; True if this one reached the limit (the client is
+        refused from now until the window passes)."""
         with self._lock:
             start, count = self._entries.pop(client, (now, 0))
             if now - start >= self.window:
@@ -50,6 +51,7 @@ class FailureLimiter:
             self._entries[client] = (start, count + 1)
             while len(self._entries) > self.max_clients:
                 self._entries.popitem(last=False)
+            return count + 1 == self.limit
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -119,9 +119,13 @@ _CHECKED_SIZE: Final = 8192
 
 def _json_text(name: str, value: object, *, optional: bool = False) -> str:
     """`value` checked as the field `name` (as `_text`; a type also by its pattern), as JSON."""
-    if type(value) is not str:  # None, or not text at all: checked (and refused) uncached
+    if type(value) is not str:  # None, a str subclass, or not text: checked uncached
         checked = _text(name, value, optional=optional)
-        return "null" if checked is None else str(_quote(checked))
+        if checked is None:
+            return "null"
+        if name == "type" and not _TYPE_RE.match(checked):
+            raise AuditInputError("type: expected lower-case letters, digits, '.', '_', '-'")
+        return str(_quote(checked))
     found = _CHECKED.get((name, value))
     if found is None:
         _text(name, value)

@@ -125,9 +125,10 @@ def _serve_here(node: Any) -> None:
     import uvicorn
 
     from cix.api.app import create_app
-    from cix.node.serving import tune_collector
+    from cix.node.serving import configure_logging, tune_collector
 
     settings = node.settings
+    configure_logging(settings.log_level)
     try:
         typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
         tune_collector()

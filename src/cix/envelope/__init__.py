@@ -12,7 +12,8 @@ Public API (what the node and the CLI call):
   `expected_policy_uuid` refuse, before the first plaintext byte, an object whose verified
   label (`LabelMismatch`) or policy uuid (`PolicyUuidMismatch`) is not the one expected;
   `known` (an earlier `Opened.known` of the same object) skips parsing its container again
-  and refuses another manifest (`ManifestDigestMismatch`)
+  and refuses an object whose size or bytes outside the payload differ
+  (`ObjectDigestMismatch`; the payload authenticates segment by segment as always)
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
   (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified)
@@ -44,9 +45,9 @@ from cix.envelope.errors import (
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     LabelMismatch,
-    ManifestDigestMismatch,
     ManifestError,
     NoKeyForRecipient,
+    ObjectDigestMismatch,
     PayloadLengthMismatch,
     PolicyBindingMismatch,
     PolicyUuidMismatch,
@@ -70,9 +71,9 @@ __all__ = [
     "Known",
     "LabelMismatch",
     "ManifestCache",
-    "ManifestDigestMismatch",
     "ManifestError",
     "NoKeyForRecipient",
+    "ObjectDigestMismatch",
     "Opened",
     "PayloadLengthMismatch",
     "PolicyBindingMismatch",

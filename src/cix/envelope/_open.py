@@ -54,9 +54,9 @@ from cix.envelope.errors import (
     EnvelopeVerificationError,
     KeyUnwrapFailed,
     LabelMismatch,
-    ManifestDigestMismatch,
     ManifestError,
     NoKeyForRecipient,
+    ObjectDigestMismatch,
     PayloadLengthMismatch,
     PolicyBindingMismatch,
     PolicyUuidMismatch,
@@ -92,18 +92,65 @@ class Opened:
 
 @dataclass(frozen=True)
 class Known:
-    """An object's manifest digest and where its two members lie, as an open found them.
+    """What an open learnt of an object's bytes: their size, the SHA-256 of every byte that is
+    not the payload member's data, the manifest's SHA-256 and where the two members lie.
 
     Given back to `open` (`known=`) by a reader that knows it reads the same object again
     (a content-addressed store: the name fixes the bytes), the ZIP directory is not parsed
-    again; the manifest read there must still have this SHA-256 (`ManifestDigestMismatch`
-    otherwise) and the payload authenticates segment by segment as always, so what is
+    again. The object must have this size and its bytes before and after the payload data
+    (ZIP headers, manifest, central directory, end record) this SHA-256, else
+    `ObjectDigestMismatch`; the payload data authenticates segment by segment as always,
+    against the tags of the manifest those bytes pin. So every byte is checked: what is
     released is that object's plaintext or nothing.
     """
 
     manifest_sha256: bytes
+    """The SHA-256 of the manifest's bytes (its `ManifestCache` key)."""
     manifest: Member
     payload: Member
+    size: int
+    """The object's size in bytes."""
+    outside_payload_sha256: bytes
+    """The SHA-256 of bytes [0, payload data) then [end of payload data, size)."""
+
+
+def _size(src: BinaryIO) -> int:
+    if isinstance(src, _ViewReader):
+        return len(src.view)
+    return src.seek(0, 2)
+
+
+def _outside_payload_sha256(src: BinaryIO, payload: Member, size: int) -> bytes:
+    """The SHA-256 of every byte of `src` (`size` bytes) outside `payload`'s data, in file
+    order. The split is fixed by `payload` and `size`, which a known open checks too."""
+    digest = hashlib.sha256()
+    spans = ((0, payload.data_offset), (payload.data_offset + payload.size, size))
+    if isinstance(src, _ViewReader):
+        for start, stop in spans:
+            digest.update(src.view[start:stop])
+        return digest.digest()
+    for start, stop in spans:
+        src.seek(start)
+        while start < stop:
+            chunk = src.read(min(stop - start, 1 << 16))
+            if not chunk:
+                raise ContainerError("not a valid ZIP: cut short outside the payload")
+            digest.update(chunk)
+            start += len(chunk)
+    return digest.digest()
+
+
+def _check_known(src: BinaryIO, known: Known) -> None:
+    """Refuse (`ObjectDigestMismatch`) unless `src` has the known size and the known bytes
+    outside the payload data."""
+    size = _size(src)
+    if size != known.size:
+        raise ObjectDigestMismatch(
+            f"the object has {size} bytes, not the known {known.size} (appended or cut)"
+        )
+    found = _outside_payload_sha256(src, known.payload, size)
+    if not hmac.compare_digest(found, known.outside_payload_sha256):
+        raise ObjectDigestMismatch("the object's bytes outside its payload are not the known ones")
 
 
 @contextlib.contextmanager
@@ -159,19 +206,24 @@ def _load_cached(
 ) -> tuple[Manifest, Member, tuple[_CacheKey, VerifiedLabel | None] | None, Known]:
     if known is None:
         members = read_members(src, _MEMBERS)
-        if members[PAYLOAD_NAME].method != 0:
+        payload = members[PAYLOAD_NAME]
+        if payload.method != 0:
             raise ContainerError(f"member {PAYLOAD_NAME!r} must be stored, not compressed")
         raw = read_small_member(src, members[MANIFEST_NAME], MAX_MANIFEST)
-        found = Known(hashlib.sha256(raw).digest(), members[MANIFEST_NAME], members[PAYLOAD_NAME])
+        size = _size(src)
+        found = Known(
+            hashlib.sha256(raw).digest(),
+            members[MANIFEST_NAME],
+            payload,
+            size,
+            _outside_payload_sha256(src, payload, size),
+        )
     else:
         found = known
-        try:
-            # Its digest is checked instead of its CRC-32 (the same bytes or refused).
-            raw = read_small_member(src, known.manifest, MAX_MANIFEST, check_crc=False)
-        except ContainerError:  # nothing readable where the known manifest lies
-            raw = b""
-        if not hmac.compare_digest(hashlib.sha256(raw).digest(), known.manifest_sha256):
-            raise ManifestDigestMismatch("the object's manifest is not the one expected")
+        _check_known(src, known)
+        # The manifest lies outside the payload: the same bytes as the known open's, so the
+        # same digest (and CRC-32, not checked again).
+        raw = read_small_member(src, known.manifest, MAX_MANIFEST, check_crc=False)
     digest = found.manifest_sha256
     payload = found.payload
     if cache is None:
@@ -416,9 +468,9 @@ def open_sealed(
     `expected_label` (label JSON), the object's label must be verified (`trusted_signers`)
     and equal it, else `Refused` (`LabelMismatch`); with `expected_policy_uuid`, the
     policy's `uuid` must equal it (`PolicyUuidMismatch`); with `known` (an earlier open's
-    `Opened.known` of the same object), the container is not parsed again and the manifest
-    must have the known digest (`ManifestDigestMismatch`). All are checked before the first
-    plaintext byte is written.
+    `Opened.known` of the same object), the container is not parsed again and the object
+    must have the known size and bytes outside its payload (`ObjectDigestMismatch`). All
+    are checked before the first plaintext byte is written.
     """
     with _Reading(src) as stream, _refusing(audit_hook):
         v = _verify(

@@ -115,8 +115,9 @@ class PolicyUuidMismatch(EnvelopeVerificationError):
     reason = "policy-uuid-mismatch"
 
 
-class ManifestDigestMismatch(EnvelopeVerificationError):
-    """The SHA-256 of the object's manifest is not the one the caller knew (`known`):
-    another object than the one the caller opened before."""
+class ObjectDigestMismatch(EnvelopeVerificationError):
+    """The object's size, or the SHA-256 of its bytes outside the payload data (ZIP headers,
+    manifest, central directory, end record), is not the one the caller knew (`known`):
+    another object than the one the caller opened before, or that one changed."""
 
-    reason = "manifest-digest-mismatch"
+    reason = "object-digest-mismatch"

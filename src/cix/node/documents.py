@@ -625,10 +625,7 @@ class Documents:
     def _key_access(self) -> KeyAccess:
         # A document destroyed by any process serving this node (another worker) since the
         # last open: no wrapped key of it may stay cached here either.
-        destructions = self.db.destructions
-        if destructions != self._destructions_seen:
-            self._manifests.clear()
-            self._destructions_seen = destructions
+        self.forget_destroyed()
         return KeyAccess(
             self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
         )
@@ -760,6 +757,32 @@ class Documents:
         for blob in orphans:
             self.blobs.delete(blob)
         return temporary, len(orphans)
+
+    def forget_destroyed(self) -> None:
+        """Drop the cached verified manifests (their wrapped keys) if a document has been
+        destroyed by any process serving this node since this process last looked."""
+        destructions = self.db.destructions
+        if destructions != self._destructions_seen:
+            self._manifests.clear()
+            self._destructions_seen = destructions
+
+    def sweep_destroyed(self) -> int:
+        """Delete the sealed objects of destroyed documents that are still on disk (a
+        process killed between a destruction's commit and the deletion of its blob);
+        returns how many. Unlike `recover`, safe while other processes serve the node: it
+        deletes only blobs that a destruction certificate names and no live row uses."""
+        with self.db.read() as session:
+            named = {
+                str(c["sealed_sha256"])
+                for c in session.scalars(select(DestructionCertificate.certificate))
+                if isinstance(c, dict) and c.get("sealed_sha256")
+            }
+        swept = 0
+        for blob in named:
+            if self.blobs.exists(blob) and not self._blob_shared(blob):
+                self.blobs.delete(blob)
+                swept += 1
+        return swept
 
     def _blob_shared(self, blob: str) -> bool:
         with self.db.read() as session:

@@ -21,19 +21,24 @@ bytes and the trusted signer): the key unwrap, policy binding, root signature an
 segment's authentication still run on every open.
 
 The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): a
-blob's name is the SHA-256 of its bytes, so "the blob named X has the manifest whose
-SHA-256 is M, at this place in the file, with the payload at that place" is a fact about X
-alone, true forever (never stale: not after a write, a destruction, nor in another
-process). After one read of X hashed to its name, a later read under that name is not
-parsed as a ZIP again: the bytes where X's manifest lies must have digest M (else
-`blob-hash-mismatch`, as the hash would say), so the same key access objects, policy,
-signed label, segment tags and root signature. Its payload must then authenticate, segment
-by segment, under the data key against those tags; another ciphertext would be an AES-GCM
-forgery, infeasible without the data key, which only this node unwraps. What else the file
-holds (ZIP headers, anything after the payload) is not read, let alone released. So every
-open releases exactly the named blob's plaintext, as with the hash of every read, or is
-refused; a payload changed since is refused by its segment's check
-(`segment-hash-mismatch`, `segment-decrypt-failed`) instead of the hash.
+blob's name is the SHA-256 of its bytes, so "the blob named X is S bytes long, its bytes
+outside the payload data have SHA-256 D, its manifest (among those bytes) SHA-256 M, and
+its members lie at these places" is a fact about X alone, true forever (never stale: not
+after a write, a destruction, nor in another process). After one read of X hashed to its
+name, a later read under that name is not parsed as a ZIP again; before the key is
+unwrapped, it must be S bytes long and its bytes outside the payload data must have digest
+D (else `blob-hash-mismatch`, as the hash would say). So those bytes are X's own: the same
+ZIP headers, central directory and end record, and the same manifest (the same key access
+objects, policy, signed label, segment tags and root signature), with nothing appended or
+cut. The payload data, the only bytes not hashed, must then authenticate segment by
+segment under the data key against those tags (its length is the manifest's, so every
+payload byte lies in some segment); another ciphertext would be an AES-GCM forgery,
+infeasible without the data key, which only this node unwraps. So every byte of the file
+is checked on every open, as with the hash of every read: a byte changed outside the
+payload is refused as `blob-hash-mismatch`, a payload byte by its segment's check
+(`segment-hash-mismatch`, `segment-decrypt-failed`) before that segment's plaintext, and
+an open releases exactly the named blob's plaintext or is refused. The cost per open is a
+SHA-256 of a few KB (the manifest's own bytes are most of them), not of the whole blob.
 """
 
 from __future__ import annotations
@@ -59,8 +64,9 @@ WHOLE_READ_LIMIT = 4 << 20
 
 class VerifiedBlobs(LruCache[str, Any]):
     """Blob names whose whole bytes were hashed to the name, with what the open learnt of
-    them (`cix.envelope.Known`: the SHA-256 of their manifest, where their members lie; see
-    the module docstring): a pure function of the name, never stale."""
+    them (`cix.envelope.Known`: their size, the SHA-256 of their bytes outside the payload
+    data and of their manifest, where their members lie; see the module docstring): a pure
+    function of the name, never stale."""
 
 
 @functools.lru_cache(maxsize=16384)
@@ -210,8 +216,8 @@ class KeyAccess:
             raise Refused() from None
 
         def hook(error: Exception) -> None:
-            if isinstance(error, envelope.ManifestDigestMismatch):
-                # Not the manifest of the blob this name was hashed to: what the hash says.
+            if isinstance(error, envelope.ObjectDigestMismatch):
+                # Not the bytes of the blob this name was hashed to: what the hash says.
                 reasons.append("blob-hash-mismatch")
                 return
             reasons.append(str(getattr(error, "reason", type(error).__name__)))
@@ -240,7 +246,7 @@ class KeyAccess:
                     raise Refused() from None
                 known = self._verified.get(blob) if self._verified is not None else None
                 if known is not None:
-                    run(data, known)  # its manifest must be the hashed blob's (see above)
+                    run(data, known)  # its bytes must be the hashed blob's (see above)
                 else:
                     if hashlib.sha256(data).hexdigest() != blob:
                         reasons.append("blob-hash-mismatch")

@@ -128,3 +128,22 @@ def tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 10)
+
+
+def configure_logging(level: str) -> None:
+    """Give cix's own loggers (`cix.*`: failed authentications, blocked clients) a handler
+    on standard error at `level`, in the format of uvicorn's, in a serving process.
+
+    uvicorn configures only its own loggers; without this, Python's last-resort handler
+    would drop everything below warning, and the access log (off by default) would be the
+    only trace of a client probing tokens.
+    """
+    import logging
+
+    logger = logging.getLogger("cix")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False

@@ -19,8 +19,11 @@ What makes N processes one node:
 - the workers inherit the claim's locked files: a second server cannot start until the
   last worker has ended, and workers die with the supervisor (`PR_SET_PDEATHSIG`), so a
   SIGKILLed server leaves none behind;
-- the authentication failure limit is divided among the workers (`create_app`), so a
-  client gets no more attempts than with one process.
+- the authentication failure limit is divided among the workers (`create_app`, rounded
+  down), so a client gets no more attempts than with one process;
+- a worker that dies may have committed a change it had not yet counted: the supervisor
+  counts a write and a destruction for it, and its replacement deletes any sealed object
+  of a destroyed document left on disk.
 
 A worker that dies is restarted (after a short pause); SIGTERM or SIGINT to the supervisor
 stops every worker gracefully (uvicorn finishes requests in flight), then it exits.
@@ -30,11 +33,13 @@ from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,6 +55,7 @@ COUNTERS_FILE = "serve.counters"
 _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 15.0
 _RESTART_PAUSE = 1.0
+_DESTRUCTION_POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -76,10 +82,10 @@ def supervise(
     `inherit` are descriptors every worker keeps open (the claim's locked files). Raises
     `WorkerFailed` if a worker ends before it serves.
     """
-    from cix.store.counters import SharedCounters
+    from cix.store.counters import DESTRUCTIONS, WRITES, SharedCounters
 
     counters_path = settings.data_dir / COUNTERS_FILE
-    SharedCounters(counters_path, create=True).close()
+    counters = SharedCounters(counters_path, create=True)
     # One listening socket per worker, all on the one port (SO_REUSEPORT): the kernel
     # spreads new connections evenly over the workers. With one shared socket, whichever
     # worker wakes first accepts a whole burst of connections, and its clients wait on it
@@ -90,11 +96,14 @@ def supervise(
     # connections with.
     listeners: list[socket.socket] = []
     try:
-        socket.create_server(address).close()
+        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server(address, family=family).close()
         listeners.extend(
-            socket.create_server(address, backlog=2048, reuse_port=True) for _ in range(workers)
+            socket.create_server(address, family=family, backlog=2048, reuse_port=True)
+            for _ in range(workers)
         )
     except OSError as exc:
+        counters.close()
         for listener in listeners:
             listener.close()
         raise InputError(
@@ -133,11 +142,18 @@ def supervise(
             f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port} "
             f"({workers} worker processes)"
         )
+        os.set_blocking(ready_read, False)
         while not stopping:
             time.sleep(0.2)
+            _drain(ready_read)  # the ready bytes of restarted workers
             for worker in running:
                 code = worker.process.poll()
                 if code is not None and not stopping:
+                    # It may have died between a commit and counting it: count a write and
+                    # a destruction for it, so that every other worker drops what it cached
+                    # (its replacement deletes a destroyed document's blob left behind).
+                    counters.bump(WRITES)
+                    counters.bump(DESTRUCTIONS)
                     echo(f"worker {worker.index} exited with status {code}: restarting it")
                     time.sleep(_RESTART_PAUSE)
                     # The replacement takes over the same socket, and with it the
@@ -146,6 +162,7 @@ def supervise(
         return 0
     finally:
         _stop_all(running)
+        counters.close()
         for listener in listeners:
             listener.close()
         os.close(ready_read)
@@ -156,7 +173,9 @@ def supervise(
 
 def _spawn(index: int, config: Mapping[str, Any], fds: tuple[int, ...]) -> _Worker:
     process = subprocess.Popen(
-        [sys.executable, "-m", "cix.node.workers"],
+        # -P: `-m` would otherwise put the current directory first on sys.path, and a `cix`
+        # package planted there would run in the worker, beside the unlocked keys.
+        [sys.executable, "-P", "-m", "cix.node.workers"],
         stdin=subprocess.PIPE,
         pass_fds=fds,
     )
@@ -165,6 +184,14 @@ def _spawn(index: int, config: Mapping[str, Any], fds: tuple[int, ...]) -> _Work
     process.stdin.write(json.dumps({**config, "index": index}).encode() + b"\n")
     process.stdin.close()
     return _Worker(index, process)
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _await_ready(
@@ -219,6 +246,18 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _forget_destroyed_while_idle(node: Any) -> None:
+    """Check for destructions by other workers every second, not only at this worker's
+    next open: an idle worker keeps no wrapped key of a destroyed document for long."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(_DESTRUCTION_POLL_SECONDS)
+            node.documents.forget_destroyed()
+
+    threading.Thread(target=watch, name="cix-forget-destroyed", daemon=True).start()
+
+
 def _worker_main() -> None:
     config = json.loads(sys.stdin.readline())
     _die_with_parent(config["parent"])
@@ -226,7 +265,7 @@ def _worker_main() -> None:
 
     from cix.api.app import create_app
     from cix.node.service import Node
-    from cix.node.serving import tune_collector
+    from cix.node.serving import configure_logging, tune_collector
     from cix.settings import load_settings
     from cix.store.counters import SharedCounters
     from cix.store.db import share_counters
@@ -234,10 +273,17 @@ def _worker_main() -> None:
     data_dir = Path(config["data_dir"])
     overrides = config["overrides"]
     settings = load_settings(data_dir, overrides=overrides)
+    configure_logging(settings.log_level)
     share_counters(
         settings.database_url.reveal(), SharedCounters(Path(config["counters"]), create=False)
     )
     node = Node.open(data_dir, overrides=overrides, unlock=True)
+    swept = node.documents.sweep_destroyed()
+    if swept:
+        logging.getLogger("cix.serve").warning(
+            "deleted %d sealed objects of destroyed documents left by a killed worker", swept
+        )
+    _forget_destroyed_while_idle(node)
     listener = socket.socket(fileno=config["socket"])
     ready = config["ready"]
 

@@ -25,6 +25,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from cix.filelock import open_private
+
 WRITES = 0
 """Slot of the count of write transactions ended (the caches' generation)."""
 DESTRUCTIONS = 1
@@ -71,9 +73,8 @@ class SharedCounters:
     """
 
     def __init__(self, path: Path, *, create: bool) -> None:
-        flags = os.O_RDWR | os.O_CLOEXEC | (os.O_CREAT if create else 0)
         self.path = path
-        self._fd = os.open(path, flags, 0o600)
+        self._fd = open_private(path, create=create)
         try:
             if create:
                 os.ftruncate(self._fd, 0)
