@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,50 @@ def test_seal_takes_the_label_from_a_file(world: Path, form: str) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert json.loads(cix("inspect", out).stdout)["label"] == inspected["label"]
+
+
+def _cix_with_file_size_limit(limit: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`cix` unable to write a file past `limit` bytes: as a full disk, its write fails
+    (EFBIG; Python ignores SIGXFSZ, so the process is not killed)."""
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"CIX_PASSPHRASE": "test passphrase"},
+        timeout=120,
+        check=False,
+        preexec_fn=apply,  # only setrlimit, before exec
+    )
+
+
+def test_seal_that_cannot_write_exits_3_and_leaves_nothing(world: Path) -> None:
+    # 8 MiB: four segments, written behind by a second thread; the write fails past 1 MiB.
+    (world / "big.bin").write_bytes(os.urandom(8 << 20))
+    r = _cix_with_file_size_limit(
+        1 << 20,
+        *("seal", world / "big.bin", "-o", world / "big.tdf"),
+        *("--label", "군사Ⅱ급비밀//REL TO CAN, KOR", "--agreement", "kor-can"),
+        *("--to", world / "can" / "kem.pub", "--sign", world / "kor" / "sign.key"),
+    )
+    assert r.returncode == 3, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip() == f"error: -o {world / 'big.tdf'}: nothing written (File too large)"
+    assert not (world / "big.tdf").exists()
+    assert not list(world.glob(".big.tdf.*"))
+
+
+def test_open_that_cannot_write_exits_3_and_leaves_nothing(world: Path) -> None:
+    r = _cix_with_file_size_limit(
+        50_000,
+        *("open", world / "doc.tdf", "-o", world / "cut.txt"),
+        *("--key", world / "can" / "kem.key", "--trust", world / "kor" / "sign.pub"),
+    )
+    assert r.returncode == 3, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "nothing written (File too large)" in r.stderr
+    assert not (world / "cut.txt").exists()
+    assert not list(world.glob(".cut.txt.*"))

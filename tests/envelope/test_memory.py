@@ -86,6 +86,15 @@ OPEN = textwrap.dedent(
 )
 
 
+OPEN_MAPPED = (
+    OPEN.replace(
+        "from cix.envelope import open_sealed", "from cix.envelope import mapped_input, open_sealed"
+    )
+    .replace('open(dst, "wb") as fout:', 'open(dst, "wb") as fout, mapped_input(fin) as source:')
+    .replace("open_sealed(fin, fout,", "open_sealed(source, fout,")
+)
+
+
 def _peak_rss(script: str, *args: str, env: dict[str, str] | None = None) -> int:
     """Run `script` in a new Python with `args`; return its peak RSS in bytes (exit must be 0)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,6 +162,9 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
         open_peak = _peak_rss(OPEN, str(keys), str(sealed), str(opened), PASSPHRASE)
         assert _all_zero(opened, PAYLOAD)
         opened.unlink()
+        mapped_open_peak = _peak_rss(OPEN_MAPPED, str(keys), str(sealed), str(opened), PASSPHRASE)
+        assert _all_zero(opened, PAYLOAD)
+        opened.unlink()
 
         cli_peak = _peak_rss(
             CLI,
@@ -169,4 +181,8 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
     # The mapped file counts in the resident set while mapped: each window is released.
     assert mapped_peak < LIMIT, f"seal of a mapped file peaked at {mapped_peak / MiB:.1f} MiB"
     assert open_peak < LIMIT, f"open peaked at {open_peak / MiB:.1f} MiB"
+    assert mapped_open_peak < LIMIT, (
+        f"open of a mapped file peaked at {mapped_open_peak / MiB:.1f} MiB"
+    )
+    # `cix open` maps its input too.
     assert cli_peak < LIMIT, f"cix open peaked at {cli_peak / MiB:.1f} MiB"

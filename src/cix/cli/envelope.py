@@ -1,7 +1,13 @@
 """cix seal / open / inspect / rewrap: sealed objects.
 
 Outputs are written to a temporary file beside OUTPUT and renamed into place only when the
-operation succeeded, so a refused object never leaves plaintext behind.
+operation succeeded, so a refused object never leaves plaintext behind, and a failed write
+(a full disk) never leaves a partial file: it exits 3 with one line naming OUTPUT.
+
+`cix seal` and `cix open` read a regular INPUT through a read-only mapping (no copy into
+the process). The one thing a stream would survive and a mapping does not: were another
+process to truncate INPUT meanwhile, the kernel would stop cix with SIGBUS, leaving the
+hidden temporary file (mode 0600) behind.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from cix.cli.keys import passphrase
-from cix.errors import InputError
+from cix.errors import InputError, StorageError
 
 _PROGRESS_FROM = 16 << 20
 
@@ -85,6 +91,10 @@ def _output(path: Path) -> Iterator[BinaryIO]:
             yield f
         os.replace(tmp, path)
         ok = True
+    except OSError as exc:
+        # A full disk, a file size limit, an I/O error: a storage failure, and nothing is
+        # left under OUTPUT or beside it.
+        raise StorageError(f"-o {path}: nothing written ({exc.strerror or exc})") from None
     finally:
         if not ok:
             with contextlib.suppress(OSError):
@@ -190,16 +200,16 @@ def open_command(
     ] = False,
 ) -> None:
     """Verify and decrypt INPUT into OUTPUT; print the verified label as JSON."""
-    from cix.envelope import open_sealed
+    from cix.envelope import mapped_input, open_sealed
     from cix.keys import load_kem_private
 
     trusted = _trusted(trust or [])
     private = load_kem_private(key, passphrase())
-    with _input(input_path) as src, _output(output) as dst:
+    with _input(input_path) as src, _output(output) as dst, mapped_input(src) as source:
         size = os.fstat(src.fileno()).st_size
         with _progress(size, "opening") as progress:
             opened = open_sealed(
-                src,
+                source,
                 dst,
                 private_key=private,
                 trusted_signers=trusted,

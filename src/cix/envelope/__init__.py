@@ -24,6 +24,7 @@ Integrity and key failures raise `cix.errors.Refused`; the precise reason (a sub
 Bad input raises a subclass of `cix.errors.InputError`. The format is in docs/format.md.
 """
 
+from cix.envelope._fileio import mapped_input
 from cix.envelope._open import (
     AuditHook,
     Known,
@@ -35,7 +36,7 @@ from cix.envelope._open import (
     rewrap,
 )
 from cix.envelope._open import open_sealed as open
-from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, mapped_input, seal
+from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
 from cix.envelope.errors import (
     AssertionBindingMismatch,
     AssertionMissing,

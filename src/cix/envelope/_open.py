@@ -25,7 +25,8 @@ import bisect
 import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import mmap
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -33,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cix.envelope._assertion import VerifiedLabel, unverified_signer_kid, verify_binding
+from cix.envelope._fileio import output_for
 from cix.envelope._manifest import (
     GCM_IV,
     MAX_MANIFEST,
@@ -336,39 +338,55 @@ def _decrypt_segments(
         return 0
     offset = v.payload.data_offset + sum(s.encrypted_size for s in v.manifest.segments[:first])
     aes = AESGCM(v.key)
-    outbuf = memoryview(bytearray(max(s.size for s in segs)))
     written = 0
     done = 0
-    for seg, view in zip(segs, _sealed_segments(src, offset, segs), strict=True):
-        if view[-16:] != seg.tag:
-            raise SegmentHashMismatch("a segment does not match its manifest hash")
-        try:
-            aes.decrypt_into(view[:GCM_IV], view[GCM_IV:], None, outbuf[: seg.size])
-        except InvalidTag:
-            raise SegmentDecryptFailed("a segment failed authentication") from None
-        view.release()
-        plain = outbuf[skip : seg.size]
-        skip = max(0, skip - seg.size)
-        if limit is not None:
-            plain = plain[: limit - written]
-        dst.write(plain)
-        written += len(plain)
-        done += seg.size
-        if progress is not None:
-            progress(done)
+    views = _sealed_segments(src, offset, segs)
+    # Closed on any exit (a refusal too): a mapped source's views must all be released
+    # before it is unmapped, and a write-behind thread must stop before the caller discards
+    # the output.
+    try:
+        with output_for(dst, max(s.size for s in segs), large=len(segs) > 1) as out:
+            for seg, view in zip(segs, views, strict=True):
+                try:
+                    if view[-16:] != seg.tag:
+                        raise SegmentHashMismatch("a segment does not match its manifest hash")
+                    buf = out.take()
+                    try:
+                        aes.decrypt_into(view[:GCM_IV], view[GCM_IV:], None, buf[: seg.size])
+                    except InvalidTag:
+                        raise SegmentDecryptFailed("a segment failed authentication") from None
+                finally:
+                    view.release()
+                plain = buf[skip : seg.size]
+                skip = max(0, skip - seg.size)
+                if limit is not None:
+                    plain = plain[: limit - written]
+                out.write(plain)  # hands `buf` to `out`: not touched again
+                written += len(plain)
+                done += seg.size
+                if progress is not None:
+                    progress(done)
+    finally:
+        views.close()
     return written
 
 
-def _sealed_segments(src: BinaryIO, offset: int, segs: Sequence[Segment]) -> Iterator[memoryview]:
-    """Each encrypted segment as a view: sliced in place from an in-memory source, else read
-    into one reused buffer (valid until the next segment is taken)."""
+def _sealed_segments(
+    src: BinaryIO, offset: int, segs: Sequence[Segment]
+) -> Generator[memoryview, None, None]:
+    """Each encrypted segment as a view: sliced in place from an in-memory or mapped source
+    (the pages of a mapping released behind the segments done with), else read into one
+    reused buffer (valid until the next segment is taken)."""
     if isinstance(src, _ViewReader):
         for seg in segs:
             view = src.view[offset : offset + seg.encrypted_size]
             if len(view) != seg.encrypted_size:
+                view.release()
                 raise PayloadLengthMismatch("the payload ends inside a segment (truncated)")
             offset += seg.encrypted_size
             yield view
+            # Decrypted (the caller released the view): drop it from this process.
+            src.release_before(offset)
         return
     src.seek(offset)
     buf = memoryview(bytearray(max(s.encrypted_size for s in segs)))
@@ -385,10 +403,24 @@ def _sealed_segments(src: BinaryIO, offset: int, segs: Sequence[Segment]) -> Ite
         yield view
 
 
-def _stream(src: BinaryIO | Buffer) -> BinaryIO:
-    if isinstance(src, bytes | bytearray | memoryview):
-        return cast(BinaryIO, _ViewReader(src))
-    return src
+_IN_PLACE = (bytes, bytearray, memoryview, mmap.mmap)
+
+
+class _Reading:
+    """`src` as a seekable stream, as a context manager: an in-memory or mapped source is
+    read in place, and its view released on leaving (so that a mapping can be closed, even
+    after a refusal)."""
+
+    def __init__(self, src: BinaryIO | Buffer | mmap.mmap) -> None:
+        self._reader = _ViewReader(src) if isinstance(src, _IN_PLACE) else None
+        self._stream = cast(BinaryIO, src if self._reader is None else self._reader)
+
+    def __enter__(self) -> BinaryIO:
+        return self._stream
+
+    def __exit__(self, *exc: object) -> None:
+        if self._reader is not None:
+            self._reader.release()
 
 
 def _read_into(src: BinaryIO, view: memoryview) -> int:
@@ -414,7 +446,7 @@ def _opened(v: _Verified, written: int) -> Opened:
 
 
 def open_sealed(
-    src: BinaryIO | Buffer,
+    src: BinaryIO | Buffer | mmap.mmap,
     dst: BinaryIO,
     *,
     private_key: KemPrivateKey,
@@ -440,8 +472,7 @@ def open_sealed(
     must have the known size and bytes outside its payload (`ObjectDigestMismatch`). All
     are checked before the first plaintext byte is written.
     """
-    stream = _stream(src)
-    with _refusing(audit_hook):
+    with _Reading(src) as stream, _refusing(audit_hook):
         v = _verify(
             stream,
             private_key,
@@ -457,7 +488,7 @@ def open_sealed(
 
 
 def open_range(
-    src: BinaryIO | Buffer,
+    src: BinaryIO | Buffer | mmap.mmap,
     dst: BinaryIO,
     *,
     start: int,
@@ -474,8 +505,7 @@ def open_range(
     and `expected_policy_uuid` as for `open_sealed`."""
     if start < 0 or length < 0:
         raise InputError("a byte range needs a non-negative start and length")
-    stream = _stream(src)
-    with _refusing(audit_hook):
+    with _Reading(src) as stream, _refusing(audit_hook):
         v = _verify(
             stream,
             private_key,
@@ -501,9 +531,10 @@ def open_range(
     return _opened(v, written)
 
 
-def inspect(src: BinaryIO | Buffer) -> dict[str, Any]:
+def inspect(src: BinaryIO | Buffer | mmap.mmap) -> dict[str, Any]:
     """Summarise a sealed object without any key: nothing in the summary is verified."""
-    manifest, payload = _load(_stream(src))
+    with _Reading(src) as stream:
+        manifest, payload = _load(stream)
     integ = manifest.doc["encryptionInformation"]["integrityInformation"]
     assertion = manifest.label_assertion
     statement = assertion.get("statement") if assertion else None
@@ -548,35 +579,37 @@ def rewrap(
     """
     if not to:
         raise InputError("rewrap needs at least one recipient public key")
-    stream = _stream(src)
-    with _refusing(audit_hook):
-        v = _verify(stream, private_key, trusted_signers, allow_unlabelled=True, check_label=False)
-    doc = v.manifest.doc
-    enc = doc["encryptionInformation"]
-    new_kids = {k.kid for k in to}
-    kept = (
-        []
-        if drop_others
-        else [k for k in enc.get("keyAccess") or [] if k.get("kid") not in new_kids]
-    )
-    enc["keyAccess"] = kept + [make_key_access(r, v.key, v.manifest.policy_b64) for r in to]
-    if any(r.algorithm is KemAlgorithm.RSA_2048 for r in to):
-        # otdf-python refuses payload.tdf_spec_version; the signature does not cover it.
-        doc["payload"].pop("tdf_spec_version", None)
-    writer = ZipStreamWriter(dst)
-    writer.begin(PAYLOAD_NAME, zip64=v.payload.size >= 0xFFFFFFFF - (1 << 20))
-    stream.seek(v.payload.data_offset)
-    remaining = v.payload.size
-    buf = memoryview(bytearray(min(remaining, 4 << 20) or 1))
-    while remaining:
-        view = buf[: min(remaining, len(buf))]
-        n = _read_into(stream, view)
-        if n != len(view):
-            raise InputError("the payload ended early while copying")
-        writer.write(view)
-        remaining -= n
-        if progress is not None:
-            progress(v.payload.size - remaining)
-    writer.end()
-    writer.add(MANIFEST_NAME, canonical(doc))
-    writer.close()
+    with _Reading(src) as stream:
+        with _refusing(audit_hook):
+            v = _verify(
+                stream, private_key, trusted_signers, allow_unlabelled=True, check_label=False
+            )
+        doc = v.manifest.doc
+        enc = doc["encryptionInformation"]
+        new_kids = {k.kid for k in to}
+        kept = (
+            []
+            if drop_others
+            else [k for k in enc.get("keyAccess") or [] if k.get("kid") not in new_kids]
+        )
+        enc["keyAccess"] = kept + [make_key_access(r, v.key, v.manifest.policy_b64) for r in to]
+        if any(r.algorithm is KemAlgorithm.RSA_2048 for r in to):
+            # otdf-python refuses payload.tdf_spec_version; the signature does not cover it.
+            doc["payload"].pop("tdf_spec_version", None)
+        writer = ZipStreamWriter(dst)
+        writer.begin(PAYLOAD_NAME, zip64=v.payload.size >= 0xFFFFFFFF - (1 << 20))
+        stream.seek(v.payload.data_offset)
+        remaining = v.payload.size
+        buf = memoryview(bytearray(min(remaining, 4 << 20) or 1))
+        while remaining:
+            view = buf[: min(remaining, len(buf))]
+            n = _read_into(stream, view)
+            if n != len(view):
+                raise InputError("the payload ended early while copying")
+            writer.write(view)
+            remaining -= n
+            if progress is not None:
+                progress(v.payload.size - remaining)
+        writer.end()
+        writer.add(MANIFEST_NAME, canonical(doc))
+        writer.close()

@@ -1,26 +1,27 @@
 """Sealing: stream a payload into AES-256-GCM segments inside a ZIP, then write the manifest.
 
-Memory does not grow with the payload: one input buffer and one output buffer of a segment
-each, reused; the manifest keeps 16 bytes and two integers per segment. A file mapped with
-`mapped_input` is read without copying, and each sealed window of the mapping is released
-from the process (`MADV_DONTNEED`: the pages stay in the page cache), so that its resident
-set does not grow with the file either.
+Memory does not grow with the payload: one input buffer and a few output buffers of a
+segment each, reused; the manifest keeps 16 bytes and two integers per segment. A file mapped
+with `mapped_input` is read without copying, and each sealed window of the mapping is
+released from the process (`MADV_DONTNEED`: the pages stay in the page cache), so that its
+resident set does not grow with the file either. A large payload bound for a regular file
+is written by a second thread while the next segment is encrypted (see `_fileio`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
-import stat
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cix.envelope._assertion import label_assertion, sign_binding
+from cix.envelope._fileio import MappedWindows, Output, output_for
 from cix.envelope._manifest import (
     GCM_IV,
     GCM_TAG,
@@ -120,37 +121,18 @@ def _fill(src: BinaryIO, view: memoryview) -> int:
     return got
 
 
-@contextmanager
-def mapped_input(handle: BinaryIO) -> Iterator[BinaryIO | mmap.mmap]:
-    """`handle`'s file mapped read-only when it is a non-empty regular file, else `handle`.
-
-    Sealing from the mapping reads the file without copying it into the process (as fast
-    as the page cache), releasing each window once it is sealed."""
+def _mapped_chunks(mapping: mmap.mmap, size: int) -> Generator[memoryview, None, None]:
+    windows = MappedWindows(mapping)
     try:
-        info = os.fstat(handle.fileno())
-    except (OSError, AttributeError, ValueError):
-        yield handle
-        return
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
-        yield handle
-        return
-    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapping:
-        mapping.madvise(mmap.MADV_SEQUENTIAL)
-        yield mapping
-
-
-def _mapped_chunks(mapping: mmap.mmap, size: int) -> Iterator[memoryview]:
-    view = memoryview(mapping)
-    try:
-        for at in range(0, len(view), size):
-            yield view[at : at + size]
-            # Sealed: drop the window from this process (the page cache keeps it).
-            mapping.madvise(mmap.MADV_DONTNEED, at, min(size, len(view) - at))
+        for at in range(0, len(mapping), size):
+            yield windows.window(at, at + size)
+            # Sealed (the caller released the view): drop it from this process.
+            windows.release_before(at + size)
     finally:
-        view.release()
+        windows.close()
 
 
-def _chunks(src: BinaryIO | Buffer | mmap.mmap, size: int) -> Iterator[memoryview]:
+def _chunks(src: BinaryIO | Buffer | mmap.mmap, size: int) -> Generator[memoryview, None, None]:
     """The plaintext in `size`-byte views; at least one (empty) view for an empty input.
 
     A bytes-like source is sliced in place (no copy), a mapped file too, each window
@@ -175,6 +157,44 @@ def _chunks(src: BinaryIO | Buffer | mmap.mmap, size: int) -> Iterator[memoryvie
         yield buf[:n]
         if n < size:
             return
+
+
+def _encrypt_segments(
+    chunks: Generator[memoryview, None, None],
+    aes: AESGCM,
+    next_iv: Callable[[], bytes],
+    out: Output,
+    writer: ZipStreamWriter,
+    progress: Progress | None,
+) -> tuple[list[bytes], list[dict[str, Any]], int]:
+    """Encrypt each chunk into a buffer of `out` and write it as `IV || C || T`; return the
+    tags, the manifest's segment entries and the plaintext size."""
+    tags: list[bytes] = []
+    segments: list[dict[str, Any]] = []
+    total = 0
+    # Closed on any exit: a mapped source's views must all be released before it is unmapped.
+    with contextlib.closing(chunks):
+        for chunk in chunks:
+            try:
+                n = len(chunk)
+                iv = next_iv()
+                if len(iv) != GCM_IV:
+                    raise InputError("an injected IV must be 12 bytes")
+                buf = out.take()
+                buf[:GCM_IV] = iv
+                aes.encrypt_into(iv, chunk, None, buf[GCM_IV : GCM_IV + n + GCM_TAG])
+            finally:
+                chunk.release()
+            tag = bytes(buf[GCM_IV + n : GCM_IV + n + GCM_TAG])
+            writer.write(buf[: n + SEGMENT_OVERHEAD])  # hands `buf` to `out`: not touched again
+            tags.append(tag)
+            segments.append(
+                {"hash": b64(tag), "segmentSize": n, "encryptedSegmentSize": n + SEGMENT_OVERHEAD}
+            )
+            total += n
+            if progress is not None:
+                progress(total)
+    return tags, segments, total
 
 
 def _check_inputs(
@@ -274,48 +294,31 @@ def seal(
         or segments_hint is None
         or size_hint + segments_hint * SEGMENT_OVERHEAD >= _ZIP32_LIMIT
     )
-    writer = ZipStreamWriter(dst)
-    writer.begin(PAYLOAD_NAME, zip64=zip64)
-    aes = AESGCM(key)
-    outbuf = memoryview(bytearray(segment_size + SEGMENT_OVERHEAD))
-    tags: list[bytes] = []
-    segments: list[dict[str, Any]] = []
-    total = 0
-    for chunk in _chunks(src, segment_size):
-        n = len(chunk)
-        iv = next_iv()
-        if len(iv) != GCM_IV:
-            raise InputError("an injected IV must be 12 bytes")
-        outbuf[:GCM_IV] = iv
-        aes.encrypt_into(iv, chunk, None, outbuf[GCM_IV : GCM_IV + n + GCM_TAG])
-        chunk.release()
-        sealed = outbuf[: n + SEGMENT_OVERHEAD]
-        writer.write(sealed)
-        tag = bytes(sealed[-GCM_TAG:])
-        tags.append(tag)
-        segments.append(
-            {"hash": b64(tag), "segmentSize": n, "encryptedSegmentSize": n + SEGMENT_OVERHEAD}
+    large = segments_hint is None or segments_hint > 1
+    with output_for(dst, segment_size + SEGMENT_OVERHEAD, large=large) as out:
+        writer = ZipStreamWriter(out)
+        writer.begin(PAYLOAD_NAME, zip64=zip64)
+        tags, segments, total = _encrypt_segments(
+            _chunks(src, segment_size), AESGCM(key), next_iv, out, writer, progress
         )
-        total += n
-        if progress is not None:
-            progress(total)
-    writer.end()
-
-    assertion = label_assertion(xml_text)
-    doc = build_manifest(
-        policy_b64=policy_b64,
-        key_access=key_access,
-        segments=segments,
-        segment_size=segment_size,
-        root_sig=root_signature(key, tags),
-        mime_type=mime_type,
-        assertions=[assertion],
-        # otdf-python refuses payload.tdf_spec_version (see docs/format.md, "Compatibility").
-        spec_version_in_payload=not any(r.algorithm is KemAlgorithm.RSA_2048 for r in recipients),
-    )
-    assertion["binding"] = sign_binding(doc, assertion, tags, signer)
-    writer.add(MANIFEST_NAME, canonical(doc))
-    sealed_size = writer.close()
+        writer.end()
+        assertion = label_assertion(xml_text)
+        doc = build_manifest(
+            policy_b64=policy_b64,
+            key_access=key_access,
+            segments=segments,
+            segment_size=segment_size,
+            root_sig=root_signature(key, tags),
+            mime_type=mime_type,
+            assertions=[assertion],
+            # otdf-python refuses payload.tdf_spec_version (docs/format.md, "Compatibility").
+            spec_version_in_payload=not any(
+                r.algorithm is KemAlgorithm.RSA_2048 for r in recipients
+            ),
+        )
+        assertion["binding"] = sign_binding(doc, assertion, tags, signer)
+        writer.add(MANIFEST_NAME, canonical(doc))
+        sealed_size = writer.close()
     return SealResult(
         plaintext_size=total,
         sealed_size=sealed_size,

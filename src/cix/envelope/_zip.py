@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import io
 import itertools
+import mmap
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from cix.envelope._fileio import MappedWindows, Sink, write_all
 from cix.envelope.errors import ContainerError
 
 try:  # isal's CRC-32 is the same function, 5-6x faster than zlib's (PCLMUL); see format.md
@@ -61,7 +63,7 @@ class ZipStreamWriter:
     """Writes a ZIP to a forward-only stream: streamed members, then small ones, then the
     central directory."""
 
-    def __init__(self, dst: BinaryIO) -> None:
+    def __init__(self, dst: Sink) -> None:
         """Start an empty archive on `dst` (written from its current position as offset 0)."""
         self._dst = dst
         self._pos = 0
@@ -70,7 +72,7 @@ class ZipStreamWriter:
         self._zip64_open = False
 
     def _put(self, data: bytes | bytearray | memoryview) -> None:
-        self._dst.write(data)
+        write_all(self._dst, data)
         self._pos += len(data)
 
     def begin(self, name: str, *, zip64: bool) -> None:
@@ -106,7 +108,7 @@ class ZipStreamWriter:
         assert entry is not None
         entry.crc = crc32(data, entry.crc)
         entry.size += len(data)
-        self._dst.write(data)
+        write_all(self._dst, data)
         self._pos += len(data)
 
     def end(self) -> int:
@@ -226,10 +228,13 @@ class Member:
 
 
 class ViewReader(io.RawIOBase):
-    """A seekable read-only stream over a bytes-like object, exposing the view itself."""
+    """A seekable read-only stream over a bytes-like object or a mapped file, exposing the
+    view itself. `release_before` drops a mapping's pages before an offset from the process
+    (nothing for other objects); `release` gives up the view (a mapping can then close)."""
 
-    def __init__(self, data: bytes | bytearray | memoryview) -> None:
-        self.view = memoryview(data).cast("B")
+    def __init__(self, data: bytes | bytearray | memoryview | mmap.mmap) -> None:
+        self._windows = MappedWindows(data) if isinstance(data, mmap.mmap) else None
+        self.view = memoryview(data).cast("B") if self._windows is None else self._windows.view
         self._pos = 0
 
     def readable(self) -> bool:
@@ -253,11 +258,20 @@ class ViewReader(io.RawIOBase):
         return data
 
     def readinto(self, b: Any) -> int:
-        chunk = self.view[self._pos : self._pos + len(b)]
-        n = len(chunk)
-        memoryview(b).cast("B")[:n] = chunk
+        with self.view[self._pos : self._pos + len(b)] as chunk:
+            n = len(chunk)
+            memoryview(b).cast("B")[:n] = chunk
         self._pos += n
         return n
+
+    def release_before(self, offset: int) -> None:
+        """Drop a mapping's whole pages before `offset` from the process."""
+        if self._windows is not None:
+            self._windows.release_before(offset)
+
+    def release(self) -> None:
+        """Give up the view (after which a mapping can be closed)."""
+        self.view.release()
 
 
 def _read_at(src: BinaryIO, offset: int, n: int, what: str) -> bytes:
