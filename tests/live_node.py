@@ -153,3 +153,16 @@ class LiveNode:
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.process.wait()
+
+
+def run_cix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`cix ARGS…` in a child process with a served node's environment; never raises on
+    its exit status (the caller asserts it)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *args],
+        env=node_environ(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

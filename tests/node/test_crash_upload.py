@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,7 +32,7 @@ from cix.demo import PASSPHRASE, prepare
 from cix.demo_cast import CANADA
 from cix.node.service import Node
 from cix.store.models import Document
-from tests.live_node import LiveNode, node_environ
+from tests.live_node import LiveNode, run_cix
 
 pytestmark = pytest.mark.slow
 
@@ -194,12 +192,5 @@ def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partia
     # The rounds did upload: the test would be vacuous if no upload ever committed.
     assert acked, "no upload was ever acknowledged"
     assert rows >= len(acked)
-    verify = subprocess.run(
-        [sys.executable, "-m", "cix.cli.main", "audit", "verify", "--dir", str(demo.data_dir)],
-        env=node_environ(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    verify = run_cix("audit", "verify", "--dir", str(demo.data_dir))
     assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -25,7 +25,7 @@ from cix.demo import DemoNode, prepare
 from cix.demo_cast import CANADA
 from cix.node.workers import COUNTERS_FILE
 from cix.store.counters import DESTRUCTIONS, WRITES, SharedCounters
-from tests.live_node import LiveNode, node_environ
+from tests.live_node import LiveNode, node_environ, run_cix
 
 # One group: the module's served node is shared by its tests on one xdist worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve-workers")]
@@ -199,14 +199,7 @@ def test_audit_log_of_two_workers_verifies(live: LiveNode, demo: DemoNode) -> No
     for _ in range(20):
         assert a.request("GET", f"/documents/{doc}/content", originator)[0] == 200
         assert b.request("GET", f"/documents/{doc}/content", originator)[0] == 200
-    verify = subprocess.run(
-        [sys.executable, "-m", "cix.cli.main", "audit", "verify", "--dir", str(demo.data_dir)],
-        env=node_environ(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    verify = run_cix("audit", "verify", "--dir", str(demo.data_dir))
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -260,15 +253,7 @@ def test_sigterm_stops_every_worker(unserved: DemoNode) -> None:
 
 
 def test_second_server_is_refused_while_workers_serve(live: LiveNode, demo: DemoNode) -> None:
-    second = subprocess.run(
-        [sys.executable, "-m", "cix.cli.main", "serve", "--dir", str(demo.data_dir),
-         "--port", "1", "--workers", "2"],
-        env=node_environ(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    second = run_cix("serve", "--dir", str(demo.data_dir), "--port", "1", "--workers", "2")
     assert second.returncode == 2
     assert "another `cix serve`" in second.stderr
 
@@ -376,14 +361,6 @@ def test_workers_do_not_import_from_the_current_directory(
 
 
 def test_more_workers_than_the_failure_limit_is_refused(unserved: DemoNode) -> None:
-    refused = subprocess.run(
-        [sys.executable, "-m", "cix.cli.main", "serve", "--dir", str(unserved.data_dir),
-         "--workers", "21"],
-        env=node_environ(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    refused = run_cix("serve", "--dir", str(unserved.data_dir), "--workers", "21")
     assert refused.returncode == 2
     assert "workers (21) is above auth_failure_limit (20)" in refused.stderr
