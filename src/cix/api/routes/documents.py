@@ -13,6 +13,7 @@ decrypted in a worker thread into a bounded queue that the response drains.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import queue
@@ -46,6 +47,7 @@ DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 _END = object()
 #: Documents up to this size are decrypted into memory and sent as one body.
 _IN_MEMORY = 1 << 20
+_OFFER_WAIT = 0.5  # seconds a producer waits on a full queue before looking again
 #: ... and those up to this size are decrypted on the event loop (cheaper than a thread hop).
 _ON_LOOP = 256 << 10
 
@@ -208,14 +210,32 @@ def show_document(request: Request, actor: CurrentActor, doc_id: DocId) -> Docum
     return DocumentOut(**node_of(request).documents.show(actor, doc_id).to_json())
 
 
+class _Abandoned(Exception):
+    """The client went away: the producer stops decrypting for nobody."""
+
+
+def _offer(out: queue.Queue[object], item: object, abandoned: threading.Event) -> None:
+    """Put `item` on the bounded queue, waiting while it is full, unless the response was
+    abandoned (then `_Abandoned`): a producer must not wait forever on a queue no one
+    drains any more."""
+    while True:
+        try:
+            out.put(item, timeout=_OFFER_WAIT)
+            return
+        except queue.Full:
+            if abandoned.is_set():
+                raise _Abandoned() from None
+
+
 class _QueueWriter:
     """A file-like sink for the worker thread: chunks go to a bounded queue."""
 
-    def __init__(self, out: queue.Queue[object]) -> None:
+    def __init__(self, out: queue.Queue[object], abandoned: threading.Event) -> None:
         self._out = out
+        self._abandoned = abandoned
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._out.put(bytes(data))
+        _offer(self._out, bytes(data), self._abandoned)
         return len(data)
 
     def flush(self) -> None:
@@ -298,14 +318,18 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
         return Response(body.getvalue(), media_type=info.media_type, headers=headers)
     headers["Content-Length"] = str(info.plaintext_size)
     chunks: queue.Queue[object] = queue.Queue(maxsize=16)
+    abandoned = threading.Event()
 
     def produce() -> None:
         try:
-            admission.write_to(_QueueWriter(chunks))  # type: ignore[arg-type]
+            admission.write_to(_QueueWriter(chunks, abandoned))  # type: ignore[arg-type]
+        except _Abandoned:
+            return  # nobody reads: nothing more to hand over
         except BaseException as exc:  # the stream is cut; the reason is in the audit log
-            chunks.put(exc)
-        finally:
-            chunks.put(_END)
+            with contextlib.suppress(_Abandoned):
+                _offer(chunks, exc, abandoned)
+        with contextlib.suppress(_Abandoned):
+            _offer(chunks, _END, abandoned)
 
     threading.Thread(target=produce, name=f"open-{doc_id}", daemon=True).start()
     # Every check of the object (integrity, label, that it is this document's) runs before
@@ -323,7 +347,24 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
             yield item
             item = chunks.get()
 
-    return StreamingResponse(drain(), media_type=info.media_type, headers=headers)
+    return _ProducedStream(drain(), abandoned, media_type=info.media_type, headers=headers)
+
+
+class _ProducedStream(StreamingResponse):
+    """A streamed answer fed by a producer thread, which is told (`ended`) once the answer
+    is over, sent in full or cut short by a client that went away: a producer blocked on a
+    full queue nobody drains any more then stops instead of waiting for good."""
+
+    def __init__(self, content: Iterator[bytes], ended: threading.Event, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._ended = ended
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the stream; whatever ends it, tell the producer."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._ended.set()
 
 
 @router.post("/documents/{doc_id}/reproductions", status_code=201)
