@@ -17,7 +17,6 @@ seen half-done. Counts only ever grow, so any change is seen as a difference.
 
 from __future__ import annotations
 
-import fcntl
 import mmap
 import os
 import struct
@@ -25,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from cix.filelock import open_private
+from cix.filelock import FileLock, open_private
 
 WRITES = 0
 """Slot of the count of write transactions ended (the caches' generation)."""
@@ -85,7 +84,7 @@ class SharedCounters:
         except BaseException:
             os.close(self._fd)
             raise
-        self._lock = threading.Lock()  # flock is per open file: threads need their own lock
+        self._lock = FileLock(path)
 
     def get(self, slot: int) -> int:
         """The current count in `slot`."""
@@ -95,13 +94,10 @@ class SharedCounters:
     def bump(self, slot: int) -> None:
         """Add one to `slot` under an exclusive lock on the file."""
         with self._lock:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                _COUNT.pack_into(self._map, slot * 8, self.get(slot) + 1)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            _COUNT.pack_into(self._map, slot * 8, self.get(slot) + 1)
 
     def close(self) -> None:
         """Unmap and close the file (the counts stay in it for the other processes)."""
         self._map.close()
+        self._lock.close()
         os.close(self._fd)

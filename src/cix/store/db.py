@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -63,10 +63,14 @@ def share_counters(url: str, counters: Counters) -> None:
 
 
 def _url_key(url: str) -> str:
-    parsed = make_url(url)
+    return _with_psycopg(make_url(url)).render_as_string(hide_password=True)
+
+
+def _with_psycopg(parsed: URL) -> URL:
+    """`parsed` with PostgreSQL's driver made psycopg 3 (the one cix installs)."""
     if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=True)
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _sqlite_setup(engine: Engine, *, writer: bool) -> None:
@@ -102,8 +106,7 @@ class Database:
                 f"database_url: backend {parsed.get_backend_name()!r} is not supported "
                 f"(use sqlite or postgresql+psycopg)"
             )
-        if parsed.get_backend_name() == "postgresql" and parsed.drivername != "postgresql+psycopg":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        parsed = _with_psycopg(parsed)
         self.url = parsed
         self._counters = _counters_of(parsed.render_as_string(hide_password=True))
         self.dialect = parsed.get_backend_name()
