@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from hypothesis import strategies as st
 
 from cix.agreements import Agreement, bundled, bundled_registry
 from cix.labels import Label
+from cix.labels.label import EARLIEST, LATEST
+
+CREATED = st.sampled_from([EARLIEST, LATEST]) | st.datetimes(
+    min_value=EARLIEST.replace(tzinfo=None),
+    max_value=LATEST.replace(tzinfo=None),
+    timezones=st.just(UTC),
+)
+"""Creation times over the whole admitted range, its two edges drawn often."""
 
 PROGRAMMES = ("CPSP", "KSS-III", "RESEARCH_1", "X")
 KOR_CAN = bundled("kor-can")
@@ -38,13 +46,7 @@ def labels(draw: st.DrawFn, policies: tuple[str, ...] | None = None) -> Label:
         programmes=draw(st.frozensets(st.sampled_from(PROGRAMMES))),
         caveats=draw(st.frozensets(st.sampled_from(sorted(agreement.caveats)))),
         purpose=draw(st.none() | st.sampled_from(agreement.purposes)),
-        created=draw(
-            st.datetimes(
-                min_value=datetime(2000, 1, 1),
-                max_value=datetime(2100, 1, 1),
-                timezones=st.just(UTC),
-            )
-        ),
+        created=draw(CREATED),
     )
 
 

@@ -137,7 +137,7 @@ def test_korean_class_one_toward_canada_is_out_of_scope() -> None:
         ("(SECRET//REL TO CAN", LabelSyntaxError, "unbalanced parentheses"),
         ("SECRET//REL TO CAN)", LabelSyntaxError, "unbalanced parentheses"),
         ("SECRET (X)//REL TO CAN", LabelSyntaxError, "parentheses inside"),
-        ("SECRET//REL TO " + "CAN, " * 300 + "KOR", LabelSyntaxError, "longer than"),
+        ("SECRET//REL TO " + "CAN, " * 500 + "KOR", LabelSyntaxError, "longer than"),
         ("SUPER SECRET//REL TO CAN", UnknownLevel, "'SUPER SECRET' is not a level"),
         ("SECRET//REL TO CAN, XYZ", UnknownParty, "XYZ is not a party to any known agreement"),
         ("SECRET//REL TO CAN//ORIGINATOR USA", UnknownParty, "USA is not a party"),

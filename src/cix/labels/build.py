@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 _JSON_REQUIRED = frozenset({"policy", "originator", "classification", "releasable_to", "created"})
 _JSON_OPTIONAL = frozenset({"programmes", "caveats", "purpose"})
+MAX_JSON = 8192
+"""The longest JSON label text read; the largest label the limits admit is under 2 KiB."""
 
 
 def _default_registry(registry: Registry | None) -> Registry:
@@ -138,7 +140,12 @@ def label_from_json(obj: object, registry: Registry | None = None) -> Label:
 
 
 def label_from_json_text(text: str | bytes, registry: Registry | None = None) -> Label:
-    """Parse JSON text into a label; malformed JSON is a `LabelSyntaxError` with the position."""
+    """Parse JSON text into a label; malformed JSON is a `LabelSyntaxError` with the position.
+
+    Text over `MAX_JSON` characters (or bytes) is refused before it is parsed.
+    """
+    if len(text) > MAX_JSON:
+        raise LabelSyntaxError(f"JSON label: longer than {MAX_JSON} characters")
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:

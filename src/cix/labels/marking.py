@@ -54,7 +54,7 @@ WORDS: dict[str, MarkingWords] = {
 }
 """Marking words per language; a parser accepts the words of every language."""
 
-_MAX_MARKING = 1024
+_MAX_MARKING = 2048  # a banner of the largest label the limits admit fits
 _REL_WORDS = tuple(sorted({fold(w.rel) for w in WORDS.values()}, key=len, reverse=True))
 _ORIGIN_WORDS = tuple(sorted({fold(w.origin) for w in WORDS.values()}, key=len, reverse=True))
 
