@@ -178,3 +178,36 @@ def test_largest_admitted_label_round_trips_in_every_form() -> None:
         parse_marking(text, created=label.created, purpose=label.purpose, agreement=agreement)
         == label
     )
+
+
+@pytest.mark.parametrize("code", ["ZZZ", "XYZ", "AAA", "QQQ", "XKX"])
+def test_label_naming_a_made_up_country_is_refused(code: str) -> None:
+    with pytest.raises(LabelError, match="ISO 3166-1 alpha-3"):
+        label_from_json(
+            _json("2020-01-01T00:00:00Z", releasable_to=["CAN", "KOR", code]), bundled_registry()
+        )
+
+
+@pytest.mark.parametrize("code", ["ZZZ", "kor", "KO", "KORE", "ＫＯＲ", 7])
+def test_nationality_validator_refuses_what_is_no_country(code: object) -> None:
+    from cix.labels import is_country, nationality
+
+    assert not is_country(code)
+    with pytest.raises(LabelError, match="nationalities"):
+        nationality(code, "nationalities")
+
+
+def test_registry_person_with_made_up_nationality_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from cix.node.schemas import PersonIn, PersonPatch
+
+    with pytest.raises(ValidationError, match="ISO 3166-1 alpha-3"):
+        PersonIn.model_validate(
+            {"id": "p1", "name": "P", "organisation": "o1", "nationalities": ["CAN", "ZZZ"]}
+        )
+    with pytest.raises(ValidationError, match="ISO 3166-1 alpha-3"):
+        PersonPatch.model_validate({"nationalities": ["ZZZ"]})
+    assert PersonIn.model_validate(
+        {"id": "p1", "name": "P", "organisation": "o1", "nationalities": ["CAN", "BRA"]}
+    ).nationalities == ["CAN", "BRA"]

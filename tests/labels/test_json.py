@@ -79,7 +79,7 @@ def _with(**changes: object) -> dict[str, object]:
         (_with(classification="SECRET"), UnknownLevel, "'SECRET' is not a level of KOR"),
         (_with(classification="I"), OutOfScope, "out of scope of kor-can"),
         (_with(originator="DEU"), UnknownParty, "'DEU' is not a party to kor-can"),
-        (_with(releasable_to=["KOR", "XYZ"]), UnknownParty, "XYZ is not a party"),
+        (_with(releasable_to=["KOR", "BRA"]), UnknownParty, "BRA is not a party"),
         (_with(releasable_to=["CAN"]), LabelError, "must include the originator KOR"),
         (_with(caveats=["NOFORN"]), LabelError, "unknown caveat NOFORN"),
         (_with(programmes=["ORCON"]), LabelError, "ORCON is a caveat, not a programme"),

@@ -139,7 +139,7 @@ def test_korean_class_one_toward_canada_is_out_of_scope() -> None:
         ("SECRET (X)//REL TO CAN", LabelSyntaxError, "parentheses inside"),
         ("SECRET//REL TO " + "CAN, " * 500 + "KOR", LabelSyntaxError, "longer than"),
         ("SUPER SECRET//REL TO CAN", UnknownLevel, "'SUPER SECRET' is not a level"),
-        ("SECRET//REL TO CAN, XYZ", UnknownParty, "XYZ is not a party to any known agreement"),
+        ("SECRET//REL TO BRA, CAN", UnknownParty, "BRA is not a party to any known agreement"),
         ("SECRET//REL TO CAN//ORIGINATOR USA", UnknownParty, "USA is not a party"),
         ("SECRET//REL TO CAN, DEU, KOR", LabelError, "cannot tell the agreement"),
         ("SECRET//REL TO CAN, KOR//ORIGINATOR DEU", LabelError, "cannot tell the agreement"),

@@ -149,9 +149,9 @@ def _replace(old: str, new: str) -> str:
             "'USA' is not a party to kor-can",
         ),
         (
-            _replace("<GenericValue>CAN</GenericValue>", "<GenericValue>XYZ</GenericValue>"),
+            _replace("<GenericValue>CAN</GenericValue>", "<GenericValue>BRA</GenericValue>"),
             UnknownParty,
-            "XYZ is not a party",
+            "BRA is not a party",
         ),
         (
             _replace('URI="urn:cix:policy:kor-can"', 'URI="urn:example"'),

@@ -13,6 +13,7 @@ from cix.labels.build import (
     label_from_json_text,
     make_label,
 )
+from cix.labels.countries import is_country, nationality
 from cix.labels.errors import (
     AmbiguousMarking,
     LabelError,
@@ -58,11 +59,13 @@ __all__ = [
     "canonical_json",
     "dominates",
     "format_time",
+    "is_country",
     "from_4774_xml",
     "label_from_json",
     "label_from_json_text",
     "level_of",
     "make_label",
+    "nationality",
     "parse_any",
     "parse_label",
     "parse_marking",

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from cix.labels.countries import nationality
 from cix.labels.errors import LabelError, UnknownLevel
 
 PARTY_PATTERN = re.compile(r"[A-Z]{3}")
@@ -28,10 +29,8 @@ def fold(text: str) -> str:
 
 
 def check_party(code: object, where: str) -> str:
-    """Return `code` if it is an ISO 3166-1 alpha-3 style party code, else raise naming `where`."""
-    if not isinstance(code, str) or not PARTY_PATTERN.fullmatch(code):
-        raise LabelError(f"{where}: {code!r} is not a party code (three capital letters)")
-    return code
+    """Return `code` if it is an ISO 3166-1 alpha-3 country code, else raise naming `where`."""
+    return nationality(code, where)
 
 
 @dataclass(frozen=True, slots=True)
