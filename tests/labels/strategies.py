@@ -87,6 +87,7 @@ def above(draw: st.DrawFn, label: Label) -> Label:
         releasable_to=narrower | {party},
         programmes=label.programmes | draw(st.frozensets(st.sampled_from(PROGRAMMES))),
         caveats=label.caveats | draw(st.frozensets(st.sampled_from(sorted(KOR_CAN.caveats)))),
+        purpose=label.purpose,
         created=label.created,
     )
 
@@ -111,5 +112,6 @@ def below(draw: st.DrawFn, label: Label) -> Label:
         releasable_to=label.releasable_to | wider | {party},
         programmes=draw(_subsets(label.programmes)),
         caveats=draw(_subsets(label.caveats)),
+        purpose=draw(st.sampled_from([label.purpose, None])),
         created=label.created,
     )

@@ -89,10 +89,39 @@ def test_equivalent_levels_dominate_each_other() -> None:
 
 
 def test_canadian_top_secret_dominates_korean_secret_but_not_korean_class_one() -> None:
+    assert KOR_CAN.level_dominates("CAN", "TS", "KOR", "II")
+    assert not KOR_CAN.level_dominates("CAN", "TS", "KOR", "I")
+    assert not KOR_CAN.level_dominates("KOR", "I", "CAN", "TS")
+
+
+def test_derive_cannot_move_information_to_another_policy() -> None:
+    # A national label at a higher level still drops the agreement's protections (rule 11).
     top = _label("CAN", "TS")
-    assert dominates(top, _label("KOR", "II"), KOR_CAN)
-    assert not dominates(top, _label("KOR", "I"), KOR_CAN)
-    assert not dominates(_label("KOR", "I"), top, KOR_CAN)
+    assert not dominates(top, _label("KOR", "II"), KOR_CAN)
+    assert not dominates(top, _label("CAN", "SECRET"), KOR_CAN)
+
+
+def test_derive_cannot_drop_purpose() -> None:
+    purpose = KOR_CAN.purposes[0]
+    source = _label("KOR", "II", purpose=purpose)
+    assert not dominates(_label("KOR", "II"), source, KOR_CAN)
+    assert dominates(_label("KOR", "II", purpose=purpose), source, KOR_CAN)
+    # a purpose may be added where the source had none: that only restricts further
+    assert dominates(source, _label("KOR", "II"), KOR_CAN)
+
+
+def test_derive_cannot_change_purpose() -> None:
+    first, second = KOR_CAN.purposes[:2]
+    source = _label("KOR", "II", purpose=first)
+    assert not dominates(_label("KOR", "II", purpose=second), source, KOR_CAN)
+
+
+def test_sources_of_different_purposes_cannot_be_combined() -> None:
+    first, second = KOR_CAN.purposes[:2]
+    sources = [_label("KOR", "II", purpose=first), _label("KOR", "II", purpose=second)]
+    for purpose in (None, *KOR_CAN.purposes):
+        new = _label("KOR", "II", purpose=purpose)
+        assert not all(dominates(new, source, KOR_CAN) for source in sources)
 
 
 def test_lower_level_does_not_dominate_higher() -> None:
@@ -122,5 +151,6 @@ def test_dominance_with_a_party_outside_the_agreement_is_refused() -> None:
         releasable_to={"DEU"},
         created=NOW,
     )
+    assert not dominates(german, _label("KOR", "II"), KOR_CAN)  # another policy: never
     with pytest.raises(UnknownParty, match="DEU"):
-        dominates(german, _label("KOR", "II"), KOR_CAN)
+        dominates(german, german, KOR_CAN)

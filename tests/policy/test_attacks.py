@@ -237,6 +237,22 @@ def test_write_down_on_create_is_denied(policies: Policies, subject: SubjectFact
     assert both.reasons[0].detail == "sources 1"
 
 
+def test_derive_cannot_drop_purpose(policies: Policies, subject: SubjectFactory) -> None:
+    top = subject(clearance={"party": "CAN", "level": "TS", "expires": "2027-12-31"})
+    research = label("II", purpose="research")
+
+    def create(new: Any, *sources: Any) -> Decision:
+        return decide(top, new, "create", agreements=policies, now=NOW, sources=list(sources))
+
+    denied(create(label("II"), research), "write-down")
+    denied(create(label("II", purpose="operational-coordination"), research), "write-down")
+    assert create(label("II", purpose="research"), research).permit
+    # two sources of different purposes: no label keeps both restrictions
+    other = label("II", purpose="defence-procurement")
+    for purpose in (None, "research", "defence-procurement"):
+        denied(create(label("II", purpose=purpose), research, other), "write-down")
+
+
 def test_downgrade_without_consent_is_denied(policies: Policies, subject: SubjectFactory) -> None:
     officer = subject(**KOREAN_OFFICER)
     denied(

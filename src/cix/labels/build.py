@@ -77,14 +77,22 @@ def alternative_label(label: Label, agreement: Agreement, party: str) -> Alterna
 
 
 def dominates(a: Label, b: Label, agreement: Agreement) -> bool:
-    """Bell–LaPadula dominance: `a` is at least as sensitive as `b` in every respect.
+    """Bell–LaPadula dominance: `a` keeps every restriction of `b` (no write down, rule 11).
 
-    The level of `a` is at or above that of `b` (across schemes through the agreement's
-    equivalence), `a` carries every programme and caveat of `b`, and `a` is releasable to
-    no party `b` is not. Policy, purpose and creation time do not take part.
+    Both are held under the same policy; the level of `a` is at or above that of `b` (across
+    schemes through the agreement's equivalence); `a` carries every programme and caveat of
+    `b`; `a` is releasable to no party `b` is not; and if `b` may be used only for a purpose,
+    `a` is restricted to that same purpose (a label with no purpose is dominated by one with
+    any purpose, never the other way). Two labels of different purposes are dominated by no
+    common label. Creation time does not take part. This is the one definition:
+    `cix.policy`'s create rule delegates to it.
     """
     return (
-        agreement.level_dominates(a.originator, a.classification, b.originator, b.classification)
+        a.policy == b.policy
+        and (b.purpose is None or a.purpose == b.purpose)
+        and agreement.level_dominates(
+            a.originator, a.classification, b.originator, b.classification
+        )
         and a.programmes >= b.programmes
         and a.caveats >= b.caveats
         and a.releasable_to <= b.releasable_to

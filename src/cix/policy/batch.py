@@ -310,6 +310,8 @@ class BatchTables:
         """Set WRITE_DOWN where the new label does not dominate its source (engine.dominates)."""
         level_ok = self.need[src, self.orig_col[new]] <= self.own_rank[new]
         ok = (self.policy[src] == self.policy[new]) & level_ok
+        # The source's purpose is kept (cix.labels.dominates): -1 is "no purpose".
+        ok &= (self.purpose[src] == -1) | (self.purpose[src] == self.purpose[new])
         if self.masks is not None:
             prog, caveats, rel = self.masks
             ok &= (prog[src] & ~prog[new]) == 0

@@ -93,6 +93,7 @@ class CompiledLabel:
     """A label as integers and bit sets: see `Policies.label`. Internal to cix.policy."""
 
     __slots__ = (
+        "agreement",
         "caveats",
         "equivalents",
         "govonly",
@@ -119,6 +120,7 @@ class CompiledLabel:
             setattr(self, name, value)
 
     label: Label
+    agreement: Agreement
     level_key: str
     policy: int
     need: tuple[int, ...]
@@ -349,6 +351,7 @@ class Policies:
         receipt = agreement.requires_receipt(origin, label.classification)
         compiled = CompiledLabel(
             label=label,
+            agreement=agreement,
             level_key=f"{label.originator} {label.classification}",
             policy=pol.index,
             need=tuple(need),

@@ -10,8 +10,10 @@ Every rule is evaluated, whatever the others say, and each failing rule sets its
   membership current; a current briefing; for a contractor, a valid facility clearance that
   dominates the label and no government-only caveat. Roles are never read;
 - a stated purpose must be the label's purpose (rule 4);
-- create: the new label dominates every source (same policy, level through equivalence,
-  programmes and caveats included, releasability no wider) — no write down (rule 11);
+- create: the new label dominates every source (`cix.labels.dominates`: same policy, level
+  through equivalence, programmes and caveats included, releasability no wider, the
+  source's purpose kept) — no write down (rule 11); sources of different purposes cannot
+  be combined;
 - transmit to a party: it is a party of the label's own policy, whatever other agreement
   the holder has with it (rule 2), released to, and the level has an equivalent there;
 - release: as transmit, except that a third party may receive the information with the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from cix.labels import dominates as label_dominates
 from cix.policy.compiled import (
     NOT_RECOGNISED,
     OUT_OF_SCOPE,
@@ -118,14 +121,12 @@ def access_bits(s: CompiledSubject, lab: CompiledLabel, now: float, purpose: str
 
 
 def dominates(new: CompiledLabel, source: CompiledLabel) -> bool:
-    """True if `new` dominates `source`: same policy, level, programmes, caveats, releasability."""
-    return (
-        new.policy == source.policy
-        and source.need[new.orig_col] <= new.own_rank
-        and not source.prog & ~new.prog
-        and not source.caveats & ~new.caveats
-        and not new.rel & ~source.rel
-    )
+    """True if `new` keeps every restriction of `source`: `cix.labels.dominates`, the one truth.
+
+    Same policy, level through the equivalence, programmes, caveats, releasability no wider
+    and the same purpose when the source has one.
+    """
+    return label_dominates(new.label, source.label, source.agreement)
 
 
 def recipient_bits(
