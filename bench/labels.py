@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import defusedxml.ElementTree as SafeET
 
-from cix.agreements import bundled
+from cix.agreements import bundled, bundled_registry, registry_of
 from cix.labels import (
     banner,
     canonical_json,
@@ -49,9 +49,15 @@ def main() -> None:
         releasable_to={"KOR", "CAN"},
         programmes={"CPSP"},
         created=now,
+        registry=bundled_registry(),
     )
     b = make_label(
-        agreement, originator="CAN", classification="C", releasable_to={"KOR", "CAN"}, created=now
+        agreement,
+        originator="CAN",
+        classification="C",
+        releasable_to={"KOR", "CAN"},
+        created=now,
+        registry=bundled_registry(),
     )
     ranks = {("KOR", "II"): 2, ("CAN", "C"): 1}
 
@@ -80,7 +86,7 @@ def main() -> None:
     m = 5_000
     _line(
         "label_from_json_text()",
-        _rate(lambda: label_from_json_text(data), m),
+        _rate(lambda: label_from_json_text(data, registry=bundled_registry()), m),
         _rate(lambda: json.loads(data), m),
         "json.loads",
     )
@@ -90,23 +96,28 @@ def main() -> None:
         _rate(lambda: json.dumps(json.loads(data), sort_keys=True), m),
         "json.dumps(sort_keys)",
     )
-    xml = to_4774_xml(a)
+    xml = to_4774_xml(a, registry=bundled_registry())
     _line(
         "from_4774_xml()",
-        _rate(lambda: from_4774_xml(xml), m),
+        _rate(lambda: from_4774_xml(xml, registry=bundled_registry()), m),
         _rate(lambda: SafeET.fromstring(xml, forbid_dtd=True), m),
         "defusedxml fromstring",
     )
     _line(
         "to_4774_xml()",
-        _rate(lambda: to_4774_xml(a), m),
-        _rate(lambda: from_4774_xml(xml), m),
+        _rate(lambda: to_4774_xml(a, registry=bundled_registry()), m),
+        _rate(lambda: from_4774_xml(xml, registry=bundled_registry()), m),
         "from_4774_xml (read)",
     )
     text = banner(a, agreement)
     _line(
         "parse_marking() (banner)",
-        _rate(lambda: parse_marking(text, created=now, agreement=agreement), m),
-        _rate(lambda: label_from_json_text(data), m),
+        _rate(
+            lambda: parse_marking(
+                text, created=now, agreement=agreement, registry=registry_of(agreement)
+            ),
+            m,
+        ),
+        _rate(lambda: label_from_json_text(data, registry=bundled_registry()), m),
         "label_from_json_text",
     )

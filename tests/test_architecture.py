@@ -102,3 +102,16 @@ def test_the_checks_see_a_violation(tmp_path: Path) -> None:
     tree = ast.parse("import sqlalchemy\nfrom datetime import datetime\nx = datetime.now()\n")
     assert "sqlalchemy" in list(_imported_names(tree))
     assert list(_clock_calls(tree)) == ["datetime.now() at line 3"]
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "labels").rglob("*.py")), ids=_rel)
+def test_labels_import_no_agreements(path: Path) -> None:
+    # labels is the vocabulary; a label is read under a policy the caller passes in
+    # (cix.labels.policies), never one the core finds itself, not even for types.
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bad = [
+        name
+        for name in _imported_names(tree)
+        if name == "cix.agreements" or name.startswith("cix.agreements.")
+    ]
+    assert not bad, f"{_rel(path)} imports {bad}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cix.agreements import bundled_registry
 from cix.labels import Label, from_4774_xml
 
 REFUSED = "refused: the object could not be verified or access is not permitted"
@@ -156,7 +157,7 @@ def test_inspect_shows_the_label_without_a_key(world: Path) -> None:
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     assert summary["label"]["originator"] == "KOR"
-    xml_label = from_4774_xml(summary["labelXml"])
+    xml_label = from_4774_xml(summary["labelXml"], registry=bundled_registry())
     assert isinstance(xml_label, Label)
     assert xml_label.to_json() == summary["label"]
     assert summary["verified"] is False

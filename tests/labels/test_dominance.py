@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cix.agreements import bundled
+from cix.agreements import bundled, bundled_registry
 from cix.labels import Label, UnknownParty, dominates, make_label
 from tests.labels.strategies import KOR_CAN, above, below, kor_can_side_labels
 
@@ -78,6 +78,7 @@ def _label(originator: str, level: str, **extra: object) -> Label:
         classification=level,
         releasable_to=releasable,  # type: ignore[arg-type]
         created=NOW,
+        registry=bundled_registry(),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -150,6 +151,7 @@ def test_dominance_with_a_party_outside_the_agreement_is_refused() -> None:
         classification="GEHEIM",
         releasable_to={"DEU"},
         created=NOW,
+        registry=bundled_registry(),
     )
     assert not dominates(german, _label("KOR", "II"), KOR_CAN)  # another policy: never
     with pytest.raises(UnknownParty, match="DEU"):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cix.agreements import bundled_registry
 from cix.errors import InputError
 from cix.labels import Label, from_4774_xml, label_from_json, parse_any, to_4774_xml
 from tests.labels.strategies import labels
@@ -29,7 +30,7 @@ JSON_VALUES = st.recursive(
 
 def _only_input_errors(text: str) -> None:
     with contextlib.suppress(InputError):
-        parse_any(text, created=NOW)
+        parse_any(text, created=NOW, registry=bundled_registry())
 
 
 @RELAXED
@@ -49,20 +50,23 @@ def test_marking_like_text_is_refused_cleanly(text: str) -> None:
        "releasable_to", "programmes", "caveats", "purpose", "created"]), JSON_VALUES))  # fmt: skip
 def test_random_json_objects_are_refused_cleanly(obj: dict[str, object]) -> None:
     with contextlib.suppress(InputError):
-        label_from_json(obj)
+        label_from_json(obj, registry=bundled_registry())
 
 
 @RELAXED
 @given(labels(), st.data())
 def test_mutated_xml_is_refused_or_reads_a_valid_label(label: Label, data: st.DataObject) -> None:
-    xml = bytearray(to_4774_xml(label))
+    xml = bytearray(to_4774_xml(label, registry=bundled_registry()))
     position = data.draw(st.integers(0, len(xml) - 1))
     xml[position] = data.draw(st.integers(0, 255))
     try:
-        parsed = from_4774_xml(bytes(xml))
+        parsed = from_4774_xml(bytes(xml), registry=bundled_registry())
     except InputError:
         return
-    assert from_4774_xml(to_4774_xml(parsed)) == parsed
+    assert (
+        from_4774_xml(to_4774_xml(parsed, registry=bundled_registry()), registry=bundled_registry())
+        == parsed
+    )
 
 
 @RELAXED

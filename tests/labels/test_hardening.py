@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cix.agreements import bundled, bundled_registry
+from cix.agreements import bundled, bundled_registry, registry_of
 from cix.errors import InputError
 from cix.labels import Label, LabelError, format_time, label_from_json, parse_time
 from cix.labels.build import MAX_JSON, label_from_json_text
@@ -175,7 +175,13 @@ def test_largest_admitted_label_round_trips_in_every_form() -> None:
     assert from_4774_xml(to_4774_xml(label, bundled_registry()), bundled_registry()) == label
     text = banner(label, agreement)
     assert (
-        parse_marking(text, created=label.created, purpose=label.purpose, agreement=agreement)
+        parse_marking(
+            text,
+            created=label.created,
+            purpose=label.purpose,
+            agreement=agreement,
+            registry=registry_of(agreement),
+        )
         == label
     )
 
@@ -211,3 +217,12 @@ def test_registry_person_with_made_up_nationality_is_refused() -> None:
     assert PersonIn.model_validate(
         {"id": "p1", "name": "P", "organisation": "o1", "nationalities": ["CAN", "BRA"]}
     ).nationalities == ["CAN", "BRA"]
+
+
+def test_label_core_has_no_hidden_default_registry() -> None:
+    from cix.labels import parse_label
+
+    with pytest.raises(TypeError, match="registry"):
+        parse_label('{"policy": "kor-can"}')  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="registry"):
+        label_from_json(_json("2020-01-01T00:00:00Z"))  # type: ignore[call-arg]

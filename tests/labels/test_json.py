@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cix.agreements import bundled
+from cix.agreements import bundled, bundled_registry
 from cix.labels import (
     LabelError,
     LabelSyntaxError,
@@ -33,7 +33,7 @@ GOOD: dict[str, object] = {
 
 
 def test_canonical_json_is_sorted_compact_and_uses_codes() -> None:
-    label = label_from_json(GOOD)
+    label = label_from_json(GOOD, registry=bundled_registry())
     assert canonical_json(label) == (
         b'{"caveats":[],"classification":"II","created":"2026-03-01T09:30:00Z",'
         b'"originator":"KOR","policy":"kor-can","programmes":["CPSP"],"purpose":null,'
@@ -49,6 +49,7 @@ def test_created_keeps_microseconds_and_converts_to_utc() -> None:
         classification="C",
         releasable_to={"CAN"},
         created=moment,
+        registry=bundled_registry(),
     )
     assert label.to_json()["created"] == "2026-03-01T09:30:00.000250Z"
 
@@ -96,7 +97,7 @@ def test_malformed_json_label_is_refused_naming_the_problem(
     obj: object, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        label_from_json(obj)
+        label_from_json(obj, registry=bundled_registry())
 
 
 @pytest.mark.parametrize(
@@ -110,4 +111,4 @@ def test_malformed_json_label_is_refused_naming_the_problem(
 )
 def test_malformed_json_text_is_refused(text: str | bytes, message: str) -> None:
     with pytest.raises(LabelSyntaxError, match=message):
-        label_from_json_text(text)
+        label_from_json_text(text, registry=bundled_registry())

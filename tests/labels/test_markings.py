@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cix.agreements import Registry, bundled, loads_agreement, registry_of
+from cix.agreements import Registry, bundled, bundled_registry, loads_agreement, registry_of
 from cix.labels import (
     AlternativeLabel,
     AmbiguousMarking,
@@ -38,11 +38,14 @@ def _korean_secret() -> Label:
         releasable_to={"KOR", "CAN"},
         programmes={"CPSP"},
         created=NOW,
+        registry=bundled_registry(),
     )
 
 
 def test_issue_example_banner_is_canadian_secret() -> None:
-    label = parse_label("SECRET//CPSP//REL TO CAN, KOR", KOR_CAN, created=NOW)
+    label = parse_label(
+        "SECRET//CPSP//REL TO CAN, KOR", KOR_CAN, created=NOW, registry=registry_of(KOR_CAN)
+    )
     assert (label.originator, label.classification) == ("CAN", "S")
     assert label.programmes == {"CPSP"}
     assert label.releasable_to == {"CAN", "KOR"}
@@ -67,14 +70,19 @@ def test_canadian_marking_of_korean_label_names_the_originator() -> None:
 
 
 def test_korean_marking_of_canadian_label_names_the_originator() -> None:
-    label = parse_label("CONFIDENTIAL//REL TO CAN, KOR", KOR_CAN, created=NOW)
+    label = parse_label(
+        "CONFIDENTIAL//REL TO CAN, KOR", KOR_CAN, created=NOW, registry=registry_of(KOR_CAN)
+    )
     alternative = alternative_label(label, KOR_CAN, "KOR")
     assert banner(alternative, KOR_CAN, "ko") == "군사Ⅲ급비밀//배포 허용 CAN, KOR//생산국 CAN"
 
 
 def test_receivers_marking_parses_back_to_the_originators_label() -> None:
     parsed = parse_marking(
-        "SECRET//CPSP//REL TO CAN, KOR//ORIGINATOR KOR", created=NOW, agreement=KOR_CAN
+        "SECRET//CPSP//REL TO CAN, KOR//ORIGINATOR KOR",
+        created=NOW,
+        agreement=KOR_CAN,
+        registry=registry_of(KOR_CAN),
     )
     assert isinstance(parsed, AlternativeLabel)
     assert parsed.label == _korean_secret()
@@ -82,14 +90,16 @@ def test_receivers_marking_parses_back_to_the_originators_label() -> None:
 
 def test_level_names_are_accepted_in_any_language_or_code() -> None:
     for word in ("군사Ⅱ급비밀", "군사II급비밀", "MILITARY SECRET CLASS II", "II", "ii"):
-        label = parse_label(f"{word}//CPSP//REL TO CAN, KOR", KOR_CAN, created=NOW)
+        label = parse_label(
+            f"{word}//CPSP//REL TO CAN, KOR", KOR_CAN, created=NOW, registry=registry_of(KOR_CAN)
+        )
         assert label == _korean_secret()
-    french = parse_label("TRÈS SECRET//REL TO CAN", created=NOW)
+    french = parse_label("TRÈS SECRET//REL TO CAN", created=NOW, registry=bundled_registry())
     assert (french.policy, french.classification) == ("can-national", "TS")
 
 
 def test_german_levels_parse_under_can_deu() -> None:
-    label = parse_label("VS-VERTRAULICH//REL TO CAN, DEU", created=NOW)
+    label = parse_label("VS-VERTRAULICH//REL TO CAN, DEU", created=NOW, registry=bundled_registry())
     assert (label.policy, label.originator, label.classification) == ("can-deu", "DEU", "VSV")
 
 
@@ -99,6 +109,7 @@ def test_caveats_and_purpose() -> None:
         KOR_CAN,
         created=NOW,
         purpose="defence-procurement",
+        registry=registry_of(KOR_CAN),
     )
     assert label.caveats == {"GOVONLY", "ORCON"}
     assert label.programmes == {"CPSP", "KSS-III"}
@@ -107,8 +118,10 @@ def test_caveats_and_purpose() -> None:
 
 def test_korean_class_one_toward_canada_is_out_of_scope() -> None:
     with pytest.raises(OutOfScope, match="군사Ⅰ급비밀"):
-        parse_label("군사Ⅰ급비밀//REL TO CAN, KOR", KOR_CAN, created=NOW)
-    label = parse_label("군사Ⅰ급비밀//REL TO KOR", created=NOW)
+        parse_label(
+            "군사Ⅰ급비밀//REL TO CAN, KOR", KOR_CAN, created=NOW, registry=registry_of(KOR_CAN)
+        )
+    label = parse_label("군사Ⅰ급비밀//REL TO KOR", created=NOW, registry=bundled_registry())
     assert label.policy == "kor-national"
     with pytest.raises(LabelError, match=r"under 'kor-national', not 'kor-can'"):
         alternative_label(label, KOR_CAN, "CAN")
@@ -149,7 +162,7 @@ def test_malformed_banner_is_refused_naming_the_problem(
     text: str, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_label(text, created=NOW)
+        parse_label(text, created=NOW, registry=bundled_registry())
 
 
 def _can_deu_with_english_german_names() -> str:
@@ -192,4 +205,9 @@ def test_unknown_language_is_refused() -> None:
 
 def test_originator_outside_the_named_agreement_is_refused() -> None:
     with pytest.raises(UnknownParty, match="DEU is not a party here"):
-        parse_label("SECRET//REL TO CAN, KOR//ORIGINATOR DEU", KOR_CAN, created=NOW)
+        parse_label(
+            "SECRET//REL TO CAN, KOR//ORIGINATOR DEU",
+            KOR_CAN,
+            created=NOW,
+            registry=registry_of(KOR_CAN),
+        )

@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cix.agreements import bundled_registry
+from cix.agreements import bundled_registry, registry_of
 from cix.labels import (
     AlternativeLabel,
     Label,
@@ -43,7 +43,13 @@ def _alternatives(label: Label) -> list[AlternativeLabel]:
 def test_banner_round_trip(label: Label, language: str, portion: bool) -> None:
     agreement = bundled_registry().get(label.policy)
     text = banner(label, agreement, language, portion=portion)
-    parsed = parse_marking(text, created=label.created, purpose=label.purpose, agreement=agreement)
+    parsed = parse_marking(
+        text,
+        created=label.created,
+        purpose=label.purpose,
+        agreement=agreement,
+        registry=registry_of(agreement),
+    )
     assert parsed == label
 
 
@@ -55,32 +61,49 @@ def test_alternative_banner_round_trip(label: Label, language: str, portion: boo
         text = banner(alternative, agreement, language, portion=portion)
         assert f" {label.originator}" in text.rsplit("//", 1)[-1]  # the originator is named
         parsed = parse_marking(
-            text, created=label.created, purpose=label.purpose, agreement=agreement
+            text,
+            created=label.created,
+            purpose=label.purpose,
+            agreement=agreement,
+            registry=registry_of(agreement),
         )
         assert parsed == alternative
         if label.releasable_to <= set(agreement.parties):
             # Without the agreement named, the parties on the marking identify it.
-            assert parse_label(text, created=label.created, purpose=label.purpose) == label
+            assert (
+                parse_label(
+                    text, created=label.created, purpose=label.purpose, registry=bundled_registry()
+                )
+                == label
+            )
 
 
 @RELAXED
 @given(labels())
 def test_canonical_json_round_trip(label: Label) -> None:
-    assert label_from_json(label.to_json()) == label
+    assert label_from_json(label.to_json(), registry=bundled_registry()) == label
     data = canonical_json(label)
-    assert label_from_json_text(data) == label
-    assert canonical_json(label_from_json_text(data)) == data
+    assert label_from_json_text(data, registry=bundled_registry()) == label
+    assert canonical_json(label_from_json_text(data, registry=bundled_registry())) == data
     assert list(json.loads(data)) == sorted(json.loads(data))
 
 
 @RELAXED
 @given(labels())
 def test_4774_xml_round_trip(label: Label) -> None:
-    data = to_4774_xml(label)
-    assert from_4774_xml(data) == label
-    assert to_4774_xml(from_4774_xml(data)) == data
+    data = to_4774_xml(label, registry=bundled_registry())
+    assert from_4774_xml(data, registry=bundled_registry()) == label
+    assert (
+        to_4774_xml(from_4774_xml(data, registry=bundled_registry()), registry=bundled_registry())
+        == data
+    )
     for alternative in _alternatives(label) if label.policy in ("kor-can", "can-deu") else []:
-        assert from_4774_xml(to_4774_xml(alternative)) == alternative
+        assert (
+            from_4774_xml(
+                to_4774_xml(alternative, registry=bundled_registry()), registry=bundled_registry()
+            )
+            == alternative
+        )
 
 
 @RELAXED
@@ -89,8 +112,17 @@ def test_every_form_names_the_same_label(label: Label) -> None:
     agreement = bundled_registry().get(label.policy)
     forms = [
         canonical_json(label).decode("utf-8"),
-        to_4774_xml(label).decode("utf-8"),
+        to_4774_xml(label, registry=bundled_registry()).decode("utf-8"),
         banner(label, agreement, "en"),
     ]
     for text in forms:
-        assert parse_label(text, agreement, created=label.created, purpose=label.purpose) == label
+        assert (
+            parse_label(
+                text,
+                agreement,
+                created=label.created,
+                purpose=label.purpose,
+                registry=registry_of(agreement),
+            )
+            == label
+        )

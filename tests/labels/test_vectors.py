@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cix.agreements import bundled
+from cix.agreements import bundled, bundled_registry, registry_of
 from cix.labels import (
     AlternativeLabel,
     alternative_label,
@@ -37,13 +37,19 @@ def test_there_are_vectors() -> None:
 def test_label_vector(path: Path) -> None:
     vector: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     agreement = bundled(vector["agreement"])
-    label = label_from_json(vector["label"])
+    label = label_from_json(vector["label"], registry=bundled_registry())
     assert canonical_json(label).decode("utf-8") == vector["canonical_json"]
-    assert label_from_json(json.loads(vector["canonical_json"])) == label
+    assert (
+        label_from_json(json.loads(vector["canonical_json"]), registry=bundled_registry()) == label
+    )
 
     def parse(text: str) -> object:
         return parse_marking(
-            text, created=label.created, purpose=label.purpose, agreement=agreement
+            text,
+            created=label.created,
+            purpose=label.purpose,
+            agreement=agreement,
+            registry=registry_of(agreement),
         )
 
     for language, text in vector["banners"].items():
@@ -52,8 +58,8 @@ def test_label_vector(path: Path) -> None:
     for language, text in vector["portion_marks"].items():
         assert portion_mark(label, agreement, language) == text
         assert parse(text) == label
-    assert to_4774_xml(label).decode("utf-8") == vector["xml"]
-    assert from_4774_xml(vector["xml"]) == label
+    assert to_4774_xml(label, registry=bundled_registry()).decode("utf-8") == vector["xml"]
+    assert from_4774_xml(vector["xml"], registry=bundled_registry()) == label
     assert visibility_expression(label, agreement) == vector["visibility"]
     for party, translation in vector.get("translations", {}).items():
         alternative = alternative_label(label, agreement, party)
@@ -63,5 +69,8 @@ def test_label_vector(path: Path) -> None:
             parsed = parse(text)
             assert isinstance(parsed, AlternativeLabel)
             assert parsed == alternative
-        assert to_4774_xml(alternative).decode("utf-8") == translation["xml"]
-        assert from_4774_xml(translation["xml"]) == alternative
+        assert (
+            to_4774_xml(alternative, registry=bundled_registry()).decode("utf-8")
+            == translation["xml"]
+        )
+        assert from_4774_xml(translation["xml"], registry=bundled_registry()) == alternative

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cix.agreements import bundled
+from cix.agreements import bundled, bundled_registry
 from cix.labels import (
     NAMESPACE,
     AlternativeLabel,
@@ -36,11 +36,12 @@ def _label() -> Label:
         caveats={"GOVONLY"},
         purpose="defence-procurement",
         created=NOW,
+        registry=bundled_registry(),
     )
 
 
 def _xml() -> str:
-    return to_4774_xml(_label()).decode("utf-8")
+    return to_4774_xml(_label(), registry=bundled_registry()).decode("utf-8")
 
 
 def test_written_xml_has_the_4774_structure() -> None:
@@ -56,11 +57,11 @@ def test_written_xml_has_the_4774_structure() -> None:
 
 def test_alternative_label_is_written_in_the_receivers_scheme() -> None:
     alternative = alternative_label(_label(), KOR_CAN, "CAN")
-    text = to_4774_xml(alternative).decode("utf-8")
+    text = to_4774_xml(alternative, registry=bundled_registry()).decode("utf-8")
     assert text.count("<alternativeConfidentialityLabel") == 1
     assert "<Classification>SECRET</Classification>" in text
     assert '<OriginatorID IDType="ISO3166-1-alpha-3">KOR</OriginatorID>' in text
-    parsed = from_4774_xml(text)
+    parsed = from_4774_xml(text, registry=bundled_registry())
     assert isinstance(parsed, AlternativeLabel)
     assert parsed.label == _label()
 
@@ -71,7 +72,7 @@ def test_xxe_external_entity_is_refused() -> None:
         f'<originatorConfidentialityLabel xmlns="{NAMESPACE}">&x;</originatorConfidentialityLabel>'
     )
     with pytest.raises(LabelSyntaxError, match="DTDs and entities are not allowed"):
-        from_4774_xml(hostile)
+        from_4774_xml(hostile, registry=bundled_registry())
 
 
 def test_billion_laughs_is_refused() -> None:
@@ -83,7 +84,7 @@ def test_billion_laughs_is_refused() -> None:
         f'<originatorConfidentialityLabel xmlns="{NAMESPACE}">&a9;</originatorConfidentialityLabel>'
     )
     with pytest.raises(LabelSyntaxError, match="DTDs and entities are not allowed"):
-        from_4774_xml(hostile)
+        from_4774_xml(hostile, registry=bundled_registry())
 
 
 def _replace(old: str, new: str) -> str:
@@ -180,7 +181,7 @@ def test_malformed_xml_is_refused_naming_the_problem(
     xml: str, error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message.replace("(", r"\(")):
-        from_4774_xml(xml)
+        from_4774_xml(xml, registry=bundled_registry())
 
 
 REGRESSIONS = Path(__file__).parents[1] / "vectors" / "labels" / "regressions"
@@ -190,4 +191,4 @@ def test_unknown_declared_encoding_is_refused() -> None:
     # Found by the mutation fuzz test: expat raised LookupError, which escaped as a traceback.
     data = (REGRESSIONS / "xml-unknown-declared-encoding.xml").read_bytes()
     with pytest.raises(LabelSyntaxError, match="unknown encoding"):
-        from_4774_xml(data)
+        from_4774_xml(data, registry=bundled_registry())

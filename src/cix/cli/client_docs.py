@@ -130,9 +130,10 @@ def label_json(text: str) -> str:
         except ValueError as exc:
             raise InputError(f"--label: not valid JSON ({exc})") from None
         return text
+    from cix.agreements import bundled_registry
     from cix.labels import parse_label
 
-    label = parse_label(text, created=datetime.now(UTC))
+    label = parse_label(text, registry=bundled_registry(), created=datetime.now(UTC))
     return json.dumps(label.to_json(), ensure_ascii=False, separators=(",", ":"))
 
 

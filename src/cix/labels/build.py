@@ -11,8 +11,7 @@ from cix.labels.errors import LabelSyntaxError, UnknownParty
 from cix.labels.label import AlternativeLabel, Label, parse_time
 
 if TYPE_CHECKING:
-    from cix.agreements.model import Agreement
-    from cix.agreements.registry import Registry
+    from cix.labels.policies import LabelPolicy, PolicyRegistry
 
 _JSON_REQUIRED = frozenset({"policy", "originator", "classification", "releasable_to", "created"})
 _JSON_OPTIONAL = frozenset({"programmes", "caveats", "purpose"})
@@ -20,16 +19,8 @@ MAX_JSON = 8192
 """The longest JSON label text read; the largest label the limits admit is under 2 KiB."""
 
 
-def _default_registry(registry: Registry | None) -> Registry:
-    if registry is not None:
-        return registry
-    from cix.agreements.loading import bundled_registry  # here: cix.agreements imports cix.labels
-
-    return bundled_registry()
-
-
 def make_label(
-    agreement: Agreement,
+    agreement: LabelPolicy,
     *,
     originator: str,
     classification: str,
@@ -38,7 +29,7 @@ def make_label(
     programmes: Iterable[str] = (),
     caveats: Iterable[str] = (),
     purpose: str | None = None,
-    registry: Registry | None = None,
+    registry: PolicyRegistry,
 ) -> Label:
     """Build a label under `agreement`, checked against it and against `registry`.
 
@@ -57,8 +48,7 @@ def make_label(
         created=created,
     )
     agreement.check_label(label)
-    reg = _default_registry(registry)
-    unknown = sorted(label.releasable_to - reg.parties - set(agreement.parties))
+    unknown = sorted(label.releasable_to - registry.parties - set(agreement.parties))
     if unknown:
         raise UnknownParty(
             f"releasable_to: {', '.join(unknown)} is not a party to any known agreement"
@@ -66,7 +56,7 @@ def make_label(
     return label
 
 
-def alternative_label(label: Label, agreement: Agreement, party: str) -> AlternativeLabel:
+def alternative_label(label: Label, agreement: LabelPolicy, party: str) -> AlternativeLabel:
     """The receiving `party`'s equivalent marking of `label` under `agreement`.
 
     Raises `OutOfScope` if the level has no equivalent in `party`'s scheme.
@@ -76,7 +66,7 @@ def alternative_label(label: Label, agreement: Agreement, party: str) -> Alterna
     return AlternativeLabel(label=label, party=party, classification=code)
 
 
-def dominates(a: Label, b: Label, agreement: Agreement) -> bool:
+def dominates(a: Label, b: Label, agreement: LabelPolicy) -> bool:
     """Bell–LaPadula dominance: `a` keeps every restriction of `b` (no write down, rule 11).
 
     Both are held under the same policy; the level of `a` is at or above that of `b` (across
@@ -114,7 +104,7 @@ def _string_list(value: object, key: str) -> list[str]:
     return value
 
 
-def label_from_json(obj: object, registry: Registry | None = None) -> Label:
+def label_from_json(obj: object, registry: PolicyRegistry) -> Label:
     """Read a label from its JSON form (a parsed object), checked against its policy.
 
     Unknown keys, missing keys and wrong types are refused with the key named;
@@ -132,8 +122,7 @@ def label_from_json(obj: object, registry: Registry | None = None) -> Label:
     purpose = obj.get("purpose")
     if purpose is not None and not isinstance(purpose, str):
         raise LabelSyntaxError("JSON label: 'purpose' must be a string or null")
-    reg = _default_registry(registry)
-    agreement = reg.get(obj["policy"])
+    agreement = registry.get(obj["policy"])
     return make_label(
         agreement,
         originator=obj["originator"],
@@ -143,11 +132,11 @@ def label_from_json(obj: object, registry: Registry | None = None) -> Label:
         caveats=_string_list(obj.get("caveats", []), "caveats"),
         purpose=purpose,
         created=parse_time(obj["created"]),
-        registry=reg,
+        registry=registry,
     )
 
 
-def label_from_json_text(text: str | bytes, registry: Registry | None = None) -> Label:
+def label_from_json_text(text: str | bytes, registry: PolicyRegistry) -> Label:
     """Parse JSON text into a label; malformed JSON is a `LabelSyntaxError` with the position.
 
     Text over `MAX_JSON` characters (or bytes) is refused before it is parsed.

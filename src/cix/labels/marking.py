@@ -18,6 +18,7 @@ named in `origin` is the receiving party's equivalent marking (an alternative la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -34,8 +35,7 @@ from cix.labels.label import CAVEATS, PROGRAMME_PATTERN, AlternativeLabel, Label
 from cix.labels.scheme import PARTY_PATTERN, Level, fold
 
 if TYPE_CHECKING:
-    from cix.agreements.model import Agreement
-    from cix.agreements.registry import Registry
+    from cix.labels.policies import LabelPolicy, PolicyRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def _level_word(level: Level, language: str, fallback: str, portion: bool) -> st
     return level.code if portion else level.name(language, fallback)
 
 
-def _ambiguous(word: str, party: str, agreement: Agreement) -> bool:
+def _ambiguous(word: str, party: str, agreement: LabelPolicy) -> bool:
     return any(
         other != party and agreement.scheme(other).find(word) is not None
         for other in agreement.parties
@@ -81,7 +81,7 @@ def _ambiguous(word: str, party: str, agreement: Agreement) -> bool:
 
 def banner(
     label: Label | AlternativeLabel,
-    agreement: Agreement,
+    agreement: LabelPolicy,
     language: str = "en",
     *,
     portion: bool = False,
@@ -115,7 +115,7 @@ def banner(
 
 
 def portion_mark(
-    label: Label | AlternativeLabel, agreement: Agreement, language: str = "en"
+    label: Label | AlternativeLabel, agreement: LabelPolicy, language: str = "en"
 ) -> str:
     """The portion mark of a label, e.g. `(S//REL TO CAN, KOR)`."""
     return banner(label, agreement, language, portion=True)
@@ -253,7 +253,7 @@ def _split(text: str) -> tuple[_Parts, bool]:
 
 
 def _find_level(
-    parts: _Parts, candidates: tuple[str, ...], registry: Registry
+    parts: _Parts, candidates: Sequence[str], registry: PolicyRegistry
 ) -> tuple[str, Level, str]:
     """(marking party, level, originator) for the level word of a marking."""
     if parts.origin is not None and parts.origin not in candidates:
@@ -288,8 +288,8 @@ def parse_marking(
     text: str,
     *,
     created: datetime,
-    agreement: Agreement | None = None,
-    registry: Registry | None = None,
+    registry: PolicyRegistry,
+    agreement: LabelPolicy | None = None,
     purpose: str | None = None,
 ) -> Label | AlternativeLabel:
     """Parse a banner or portion mark into the label it marks (an alternative label if the
@@ -300,10 +300,8 @@ def parse_marking(
     one when the label is releasable to the originator alone, else the one agreement whose
     parties include every party the marking names. Errors name the problem.
     """
-    from cix.agreements.loading import registry_of  # here: cix.agreements imports cix.labels
-
     parts, _ = _split(text)
-    reg = registry if registry is not None else registry_of(*([agreement] if agreement else []))
+    reg = registry
     if agreement is not None:
         reg.get(agreement.id)
     unknown = sorted(parts.releasable_to - reg.parties)
@@ -337,8 +335,8 @@ def parse_marking(
 
 
 def _infer_policy(
-    registry: Registry, originator: str, party: str, releasable: frozenset[str]
-) -> Agreement:
+    registry: PolicyRegistry, originator: str, party: str, releasable: frozenset[str]
+) -> LabelPolicy:
     if releasable == {originator} and party == originator:
         return registry.national_policy(originator)
     named = releasable | {originator, party}

@@ -12,15 +12,14 @@ from cix.labels.marking import parse_marking
 from cix.labels.stanag4774 import from_4774_xml
 
 if TYPE_CHECKING:
-    from cix.agreements.model import Agreement
-    from cix.agreements.registry import Registry
+    from cix.labels.policies import LabelPolicy, PolicyRegistry
 
 
 def parse_any(
     text: str,
     *,
-    agreement: Agreement | None = None,
-    registry: Registry | None = None,
+    registry: PolicyRegistry,
+    agreement: LabelPolicy | None = None,
     created: datetime | None = None,
     purpose: str | None = None,
 ) -> Label | AlternativeLabel:
@@ -29,11 +28,9 @@ def parse_any(
     JSON and XML carry their own policy; if `agreement` is given it must be that policy.
     A banner carries no creation time or purpose: `created` must be given for one.
     """
-    from cix.agreements.loading import registry_of  # here: cix.agreements imports cix.labels
-
     if not isinstance(text, str):
         raise LabelSyntaxError(f"label: expected text, got {type(text).__name__}")
-    reg = registry if registry is not None else registry_of(*([agreement] if agreement else []))
+    reg = registry
     body = text.strip()
     result: Label | AlternativeLabel
     if body.startswith("{"):
@@ -54,9 +51,9 @@ def parse_any(
 
 def parse_label(
     text: str,
-    agreement: Agreement | None = None,
+    agreement: LabelPolicy | None = None,
     *,
-    registry: Registry | None = None,
+    registry: PolicyRegistry,
     created: datetime | None = None,
     purpose: str | None = None,
 ) -> Label:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from cix.labels.build import _default_registry, make_label
+from cix.labels.build import make_label
 from cix.labels.errors import LabelSyntaxError
 from cix.labels.label import AlternativeLabel, Label, format_time, parse_time
 from cix.labels.scheme import PARTY_PATTERN
 
 if TYPE_CHECKING:
-    from cix.agreements.registry import Registry
+    from cix.labels.policies import PolicyRegistry
 
 NAMESPACE = "urn:nato:stanag:4774:confidentialitymetadatalabel:1:0"
 ORIGINATOR_ROOT = "originatorConfidentialityLabel"
@@ -43,12 +43,12 @@ def _q(tag: str) -> str:
     return f"{{{NAMESPACE}}}{tag}"
 
 
-def to_4774_xml(label: Label | AlternativeLabel, registry: Registry | None = None) -> bytes:
+def to_4774_xml(label: Label | AlternativeLabel, registry: PolicyRegistry) -> bytes:
     """The STANAG 4774 XML of a label (UTF-8, with declaration); one byte string per label.
 
     The classification is written as the level's national name in its scheme's language.
     """
-    reg = _default_registry(registry)
+    reg = registry
     if isinstance(label, AlternativeLabel):
         original, party, code = label.label, label.party, label.classification
         root_tag, uri = ALTERNATIVE_ROOT, f"{POLICY_URI_PREFIX}{label.label.policy}:scheme:{party}"
@@ -116,7 +116,7 @@ def _local(element: ET.Element) -> str:
     return str(element.tag).rsplit("}", 1)[-1]
 
 
-def from_4774_xml(data: bytes | str, registry: Registry | None = None) -> Label | AlternativeLabel:
+def from_4774_xml(data: bytes | str, registry: PolicyRegistry) -> Label | AlternativeLabel:
     """Read a label written by `to_4774_xml`, checked against its policy.
 
     Malformed XML, DTDs, entities (XXE, billion laughs), foreign elements, unknown
@@ -188,7 +188,7 @@ def from_4774_xml(data: bytes | str, registry: Registry | None = None) -> Label 
     if policy_id is None or classification is None:
         missing = "PolicyIdentifier" if policy_id is None else "Classification"
         raise LabelSyntaxError(f"XML label: ConfidentialityInformation: missing {missing}")
-    reg = _default_registry(registry)
+    reg = registry
     agreement = reg.get(policy_id)
     party = originator
     if root.tag == _q(ALTERNATIVE_ROOT):

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING
 from cix.labels.label import Label
 
 if TYPE_CHECKING:
-    from cix.agreements.model import Agreement
+    from cix.labels.policies import LabelPolicy
 
 
 def _any_of(tokens: list[str]) -> str:
     return tokens[0] if len(tokens) == 1 else "(" + "|".join(tokens) + ")"
 
 
-def visibility_expression(label: Label, agreement: Agreement) -> str:
+def visibility_expression(label: Label, agreement: LabelPolicy) -> str:
     """The Accumulo visibility expression granting exactly what `label` requires."""
     agreement.check_label(label)
     levels = sorted(

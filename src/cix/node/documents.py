@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from cix.agreements import Agreement
+from cix.agreements import Agreement, bundled_registry
 from cix.errors import AccessDenied, InputError
 from cix.labels import GOVONLY, Label, banner, label_from_json, to_4774_xml
 from cix.node.auditing import AuditEvent, AuditSink, append_many
@@ -406,7 +406,7 @@ class Documents:
             result = envelope.seal(
                 _LimitedReader(source, self.max_upload_bytes),  # type: ignore[arg-type]
                 writer,  # type: ignore[arg-type]  # write-only file-like sinks
-                label_xml=to_4774_xml(label),
+                label_xml=to_4774_xml(label, bundled_registry()),
                 label_json=label.to_json(),
                 recipients=[keys.kem_public],
                 signer=keys.signing,
@@ -838,7 +838,7 @@ class Documents:
 def _parse_label(text: str) -> Label:
     # Labels repeat across documents; a stored label was checked when it was registered, and
     # is checked again here (once per distinct label) against the policies of this version.
-    return label_from_json(json.loads(text))
+    return label_from_json(json.loads(text), bundled_registry())
 
 
 class _LimitedReader:

@@ -138,6 +138,7 @@ class _BodyReader:
 def _label_from_query(text: str, now: Any) -> Any:
     """A label from a banner (`SECRET//CPSP//REL TO CAN, KOR`) or its JSON form; a JSON
     label without `created` is created now."""
+    from cix.agreements import bundled_registry
     from cix.labels import Label, format_time, parse_any
 
     body = text.strip()
@@ -149,7 +150,7 @@ def _label_from_query(text: str, now: Any) -> Any:
         if isinstance(obj, dict) and "created" not in obj:
             obj["created"] = format_time(now.astimezone(UTC))
         body = json.dumps(obj)
-    parsed = parse_any(body, created=now)
+    parsed = parse_any(body, registry=bundled_registry(), created=now)
     if not isinstance(parsed, Label):
         raise InputError("label: give the originator's label, not an alternative label")
     return parsed
