@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -348,8 +348,3 @@ class _RowRank:
 
     def __call__(self, row: tuple[LevelRef, ...]) -> int:
         return self.scheme.level(dict(row)[self.party]).rank
-
-
-def national_parties(agreements: Iterable[Agreement]) -> frozenset[str]:
-    """The parties that have a national policy among `agreements`."""
-    return frozenset(a.parties[0] for a in agreements if a.kind == "national")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -166,8 +166,3 @@ class Scheme:
             )
             raise UnknownLevel(f"{word!r} is not a level of {self.party} (known: {names})")
         return found
-
-
-def scheme_from_levels(party: str, languages: Iterable[str], levels: Iterable[Level]) -> Scheme:
-    """Build and validate a `Scheme`."""
-    return Scheme(party=party, languages=tuple(languages), levels=tuple(levels))

@@ -47,10 +47,6 @@ class Clearance:
     level: str
     expires: datetime
 
-    def valid_at(self, now: datetime) -> bool:
-        """True while `now` is before the expiry instant."""
-        return now < self.expires
-
 
 @dataclass(frozen=True, slots=True)
 class Organisation:
@@ -82,11 +78,6 @@ class Subject:
 
     def __hash__(self) -> int:
         return hash(self._key)
-
-    def programme_valid(self, name: str, now: datetime) -> bool:
-        """True if the subject is a member of programme `name` and the membership is current."""
-        expiry = self.programmes.get(name)
-        return expiry is not None and now < expiry
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form accepted by `subject_from_json` (expiries as UTC date-times)."""
