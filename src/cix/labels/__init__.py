@@ -1,7 +1,8 @@
 """Classification labels: schemes, dominance, markings, STANAG 4774 XML. Pure: no I/O, no clock.
 
 Build labels with `make_label`, `parse_label`, `label_from_json` or `from_4774_xml`: each
-checks the label against its policy (`cix.agreements`).
+checks the label against its policy, found in the `registry` the caller passes (see
+`cix.labels.policies`; this package imports no agreement and has no default registry).
 """
 
 from cix.labels.build import (

@@ -1,8 +1,8 @@
 """The label of one information object, and the receiving party's alternative label.
 
 A `Label` is checked for form when it is built (codes, sets, a UTC creation time); whether
-its level, caveats and purpose exist under its policy is checked against the policy by
-`cix.agreements.Agreement.check_label`, which every parser and `make_label` call.
+its level, caveats and purpose exist under its policy is checked by the policy's
+`check_label` (`cix.labels.policies.LabelPolicy`), which every parser and `make_label` call.
 """
 
 from __future__ import annotations
