@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -74,7 +74,7 @@ def serve(
 ) -> None:
     """Run the node's API until interrupted (unattended: secrets from the environment)."""
     from cix.node.service import Node
-    from cix.node.serving import ServeClaim
+    from cix.serving.claim import ServeClaim
 
     overrides = {
         "host": host,
@@ -105,9 +105,11 @@ def serve(
             node.close()
             raise
         if settings.workers == 1:
-            _serve_here(node)
+            from cix.serving.process import serve_in_process
+
+            serve_in_process(node, echo=typer.echo)
         else:
-            from cix.node.workers import supervise
+            from cix.serving.workers import supervise
 
             supervise(
                 settings,
@@ -118,31 +120,6 @@ def serve(
             )
     finally:
         claim.release()
-
-
-def _serve_here(node: Any) -> None:
-    """Serve `node` in this process (one worker)."""
-    import uvicorn
-
-    from cix.api.app import create_app
-    from cix.node.serving import configure_logging, tune_collector
-
-    settings = node.settings
-    configure_logging(settings.log_level)
-    try:
-        typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
-        tune_collector()
-        uvicorn.run(
-            create_app(node),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=settings.access_log,
-            server_header=False,
-            proxy_headers=False,
-        )
-    finally:
-        node.close()
 
 
 @token_app.command("issue")
