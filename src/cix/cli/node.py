@@ -73,8 +73,11 @@ def serve(
     ] = None,
 ) -> None:
     """Run the node's API until interrupted (unattended: secrets from the environment)."""
+    from cix.node.datadir import check_private
     from cix.node.service import Node
     from cix.serving.claim import ServeClaim
+
+    check_private(data_dir)
 
     overrides = {
         "host": host,
