@@ -8,6 +8,7 @@ but health, the OpenAPI document and the issuer's public JWKS requires authentic
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -28,6 +29,7 @@ PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", OPENAPI_URL, "/.well-known/jwk
 """The only paths served without authentication."""
 
 UPLOAD_PATHS = (f"{API_PREFIX}/documents",)
+_ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.IGNORECASE)  # `/` and `\`, percent-encoded
 
 #: FastAPI's OpenTelemetry instrumentation, off: the node exports nothing about its requests
 #: (with an exporter configured from the environment it would send exception messages and
@@ -55,7 +57,16 @@ class _BodilessBypass:
         self._limited = BodyLimit(app, limit_for=limit_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass a bodiless GET or HEAD on; anything else through BodyLimit."""
+        """Refuse an encoded path separator; pass a bodiless GET or HEAD on; anything else
+        through BodyLimit."""
+        if scope["type"] == "http" and _ENCODED_SEPARATOR.search(scope.get("raw_path") or b""):
+            # `%2F` decodes to `/` before routing, so `/documents%2F{id}%2Fcontent` would be
+            # served as `/documents/{id}/content`: a second spelling of every path that a
+            # proxy's or auditor's rules written for the first would not see.
+            await problems.problem(404, "encoded path separators are not served")(
+                scope, receive, send
+            )
+            return
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             for name, _ in scope["headers"]:
                 if name in (b"content-length", b"transfer-encoding"):
@@ -102,6 +113,9 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
         lifespan=lifespan,
         telemetry=_NO_TELEMETRY,
     )
+    # No trailing-slash redirects: Starlette builds their Location from the Host header,
+    # which the client chose; `/api/v1/documents/` is simply not a route (404).
+    app.router.redirect_slashes = False
     app.state.node = node
     app.state.limiter = FailureLimiter(
         settings.auth_failure_limit // workers,
