@@ -11,8 +11,10 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -20,6 +22,7 @@ from cix import __version__
 from cix.api import problems
 from cix.api.auth import authenticate
 from cix.api.limits import BodyLimit, FailureLimiter
+from cix.api.openapi import document_problems
 from cix.api.routes import documents, public, registry, tokens
 from cix.node.service import Node
 
@@ -145,4 +148,19 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     protected.include_router(registry.router)
     protected.include_router(tokens.router)
     app.include_router(protected)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                ),
+                public_paths=PUBLIC_PATHS,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
