@@ -127,7 +127,7 @@ class LiveNode:
             except OSError:
                 continue
             parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == self.process.pid and b"cix.node.workers" in cmdline:
+            if parent == self.process.pid and b"cix.serving.workers" in cmdline:
                 found.append(int(entry.name))
         return sorted(found)
 

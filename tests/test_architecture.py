@@ -1,9 +1,11 @@
-"""The layering rules of DESIGN.md, checked on the source itself.
+"""The layering rules of docs/design.md, checked on the source itself.
 
 The pure cores (labels, agreements, policy, envelope, and audit outside its storage
 backends) must not import a database driver, a web framework or an upper layer of cix, and
 must not read the clock: time is always a parameter. `cryptography` is used only inside
-envelope, keys and audit.
+envelope, keys and audit. Every area of `cix` has a row in `LAYERS` naming the areas it may
+import (a new area must be given one); only the faces know HTTP servers or the terminal;
+and no two modules import each other, however indirectly.
 """
 
 from __future__ import annotations
@@ -65,6 +67,132 @@ def _clock_calls(tree: ast.AST) -> Iterator[str]:
             yield f"{node.func.value.id}.{node.func.attr}() at line {node.lineno}"
 
 
+# Each area of cix (a package or a top-level module) and the areas it may import. The faces
+# (api, web, cli, demo) sit on the node; serving is the one place that joins node and api.
+_BASE = frozenset({"errors", "lru", "filelock"})
+_CORES = frozenset({"labels", "agreements", "policy", "keys", "envelope", "audit"})
+LAYERS: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "lru": frozenset(),
+    "filelock": frozenset(),
+    "settings": frozenset({"errors"}),
+    "labels": _BASE,
+    "agreements": _BASE | {"labels"},
+    "policy": _BASE | {"labels", "agreements"},
+    "keys": _BASE,
+    "envelope": _BASE | {"keys", "labels"},
+    "audit": _BASE | {"keys"},
+    "store": _BASE | {"settings"},
+    "node": _BASE | _CORES | {"settings", "store"},
+    "api": _BASE | _CORES | {"settings", "node"},
+    "web": _BASE | _CORES | {"settings", "node", "api"},
+    "serving": _BASE | {"settings", "store", "node", "api", "web"},
+    "cli": _BASE | _CORES | {"settings", "node", "serving"},
+    "demo_cast": _BASE | {"node"},
+    "demo": _BASE | {"cli", "demo_cast", "node"},
+}
+# Libraries that only some areas may know: web servers and templates, the terminal, an
+# HTTP client (a node talks HTTP only through its faces and, later, its federation peer
+# client), and the database (behind store, node and the audit's storage backends).
+ONLY_IN = {
+    "fastapi": ("api", "web"),
+    "starlette": ("api", "web"),
+    "uvicorn": ("serving",),
+    "jinja2": ("web",),
+    "typer": ("cli",),
+    "rich": ("cli", "demo"),
+    "httpx": ("cli", "demo", "federation"),
+    "sqlalchemy": ("store", "node", "serving"),
+    "alembic": ("store",),
+    "psycopg": ("store", "audit/storage"),
+    "sqlite3": ("store", "audit/storage"),
+}
+
+
+def _area(path: Path) -> str:
+    return path.relative_to(SRC).parts[0].removesuffix(".py")
+
+
+def import_graph(src: Path) -> dict[str, set[str]]:
+    """Module → the modules of `src`'s package it imports, at any depth of the file.
+
+    `from package import name` is an edge to `package.name` when that is a module (as
+    import-linter counts it), else to `package` itself.
+    """
+    paths = [p for p in sorted(src.rglob("*.py")) if "__pycache__" not in p.parts]
+    modules = {_module_name_in(src, p) for p in paths}
+
+    def known(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        name = _module_name_in(src, path)
+        deps = {known(target) for target in _import_targets(src, path, modules)}
+        graph[name] = deps - {name, ""}
+    return graph
+
+
+def _module_name_in(src: Path, path: Path) -> str:
+    parts = list(path.relative_to(src.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_targets(src: Path, path: Path, modules: set[str]) -> Iterator[str]:
+    name = _module_name_in(src, path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = parts[: len(parts) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            for alias in node.names:
+                submodule = f"{module}.{alias.name}"
+                yield submodule if submodule in modules else module
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
+
+
 def _rel(path: Path) -> str:
     return str(path.relative_to(SRC.parent))
 
@@ -115,3 +243,66 @@ def test_labels_import_no_agreements(path: Path) -> None:
         if name == "cix.agreements" or name.startswith("cix.agreements.")
     ]
     assert not bad, f"{_rel(path)} imports {bad}"
+
+
+def _all_modules() -> list[Path]:
+    return [p for p in sorted(SRC.rglob("*.py")) if "__pycache__" not in p.parts]
+
+
+def test_every_area_has_a_layer() -> None:
+    areas = {_area(p) for p in _all_modules()} - {"__init__", "__main__"}
+    missing = sorted(areas - set(LAYERS))
+    assert not missing, f"areas without a row in LAYERS (say what they may import): {missing}"
+
+
+@pytest.mark.parametrize("path", _all_modules(), ids=_rel)
+def test_area_imports_only_the_layers_below_it(path: Path) -> None:
+    area = _area(path)
+    if area not in LAYERS:
+        return  # reported by test_every_area_has_a_layer
+    allowed = LAYERS[area] | {area}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bad = sorted(
+        {
+            name
+            for name in _imported_names(tree)
+            if name.startswith("cix.") and name.split(".")[1] not in allowed
+        }
+    )
+    assert not bad, f"{_rel(path)} ({area}) imports {bad}; {area} may import {sorted(allowed)}"
+
+
+@pytest.mark.parametrize("path", _all_modules(), ids=_rel)
+def test_web_terminal_http_and_database_libraries_stay_in_their_layers(path: Path) -> None:
+    where = "/".join(path.relative_to(SRC).parts[:2])
+    bad = []
+    for name in _imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+        places = ONLY_IN.get(name.split(".")[0])
+        if places is not None and not any(
+            where == place or where.startswith(place + "/") or _area(path) == place
+            for place in places
+        ):
+            bad.append(name)
+    assert not bad, f"{_rel(path)} imports {sorted(set(bad))} outside {ONLY_IN}"
+
+
+def test_no_import_cycle_between_modules() -> None:
+    cycles = import_cycles(import_graph(SRC))
+    assert not cycles, f"modules importing each other (directly or through others): {cycles}"
+
+
+def test_the_layer_checks_see_a_cycle_and_a_layer_breach(tmp_path: Path) -> None:
+    # Guard against checks that silently see nothing: a two-module cycle through a
+    # function-level import, and a lower layer importing an upper one.
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from pkg import b\n")
+    (package / "b.py").write_text("from pkg.a import f\n")
+    (package / "c.py").write_text("from . import a\n")
+    graph = import_graph(package)
+    assert graph["pkg.c"] == {"pkg.a"}
+    assert import_cycles(graph) == [["pkg.a", "pkg.b"]]
+    node_module = ast.parse("from cix.api.app import create_app\n")
+    assert "cix.api.app" in list(_imported_names(node_module))
+    assert ["cix", "api", "app"][1] not in LAYERS["node"]

@@ -1,15 +1,18 @@
 """`make demo`'s seeding path and the commands it prints, run as a user would run them.
 
-The forever-serving part (`main`) is not run; `prepare`, `start`, `seed_documents` and
-`commands` are exactly what it calls before printing.
+`prepare`, `start`, `seed_documents` and `commands` are exactly what `main` calls before
+printing; `main` itself runs once (slow), to show that signals stop every node it started.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -108,3 +111,61 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
     assert any("facility" in reason for reason in record["reasons"])
     denied_out = Path(printed[1].argv[printed[1].argv.index("-o") + 1])
     assert not denied_out.exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_demo_stopped_by_two_sigterms_leaves_no_node_serving(tmp_path: Path) -> None:
+    # What `make demo` does when make is sent SIGTERM: the demo gets one, then a second
+    # while it is stopping its nodes.
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "cix.demo"],
+        cwd=tmp_path,
+        env=node_environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 120
+        while len(_children(demo.pid)) < 3:
+            assert demo.poll() is None, demo.stdout.read()
+            assert time.monotonic() < deadline, "the demo's nodes did not start"
+            time.sleep(0.2)
+        for line in demo.stdout:
+            if "http://" in line:
+                break  # serving: the summary is being printed
+        nodes = _children(demo.pid)
+        demo.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == 0
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in nodes):
+            assert time.monotonic() < deadline, "nodes still serving after the demo stopped"
+            time.sleep(0.1)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        for pid in _children(demo.pid):
+            os.kill(pid, signal.SIGKILL)

@@ -397,26 +397,37 @@ def running(root: Path = DEMO_ROOT) -> Iterator[tuple[list[DemoNode], list[DemoC
         stop(processes)
 
 
-def _wait_for_interrupt() -> None:
-    def on_term(_signum: int, _frame: object) -> None:
+def _stop_on_signals() -> None:
+    """Turn the first SIGTERM, SIGINT or SIGHUP into KeyboardInterrupt, which stops the
+    nodes; ignore every later one, so that shutdown finishes.
+
+    `make demo` stopped with SIGTERM (or Ctrl-C twice) delivers a second signal while the
+    nodes are being stopped: raised there, it would abandon the rest of them serving.
+    Installed first thing, before any node starts: Python's default for SIGTERM ends the
+    process without running the code that stops them. SIGINT explicitly too: started in the
+    background of a non-interactive shell, Python inherits SIGINT ignored.
+    """
+    stopping = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        for signum in stopping:
+            signal.signal(signum, signal.SIG_IGN)
         raise KeyboardInterrupt
 
-    # Also SIGINT explicitly: started in the background of a non-interactive shell, Python
-    # inherits SIGINT ignored and Ctrl-C (or `kill -INT`) would never stop the nodes.
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
+    for signum in stopping:
+        signal.signal(signum, on_signal)
 
 
 def main() -> int:
-    """Run the demonstration until Ctrl-C."""
+    """Run the demonstration until Ctrl-C or SIGTERM; the nodes stop whatever else arrives."""
+    _stop_on_signals()
     try:
-        with running() as (nodes, cmds):
+        with contextlib.suppress(KeyboardInterrupt), running() as (nodes, cmds):
             (DEMO_ROOT / "out").mkdir(exist_ok=True)
             _print_summary(nodes, cmds)
-            _wait_for_interrupt()
+            sys.stdout.flush()
+            while True:
+                time.sleep(3600)
     except InputError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,8 @@ HTTP problems in one place and the CLI maps them to exit codes in one place:
 - `AccessDenied`: an authorisation decision said no; the reasons go to the audit record.
 - `StorageError`: the database or blob store failed; nothing was changed.
 - `PeerError`: another node failed or misbehaved.
+- `ServiceError`: this node's own service could not run as configured (another server
+  holds it, a worker process failed); nobody's input was wrong (CLI exit 3).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class StorageError(CixError):
 
 class PeerError(CixError):
     """A peer node failed, answered wrongly or sent a message that does not verify."""
+
+
+class ServiceError(CixError):
+    """This node's service could not start or keep running; no request was at fault."""
 
 
 class Refused(CixError):

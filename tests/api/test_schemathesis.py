@@ -1,4 +1,5 @@
-"""Schemathesis against the node's OpenAPI document: no 5xx, every response matches its schema.
+"""Schemathesis against the node's OpenAPI document: no 5xx, and every answer is declared —
+its status, its media type and its body's schema.
 
 The app runs in-process (ASGI) on a SQLite node seeded with the demonstration's Canadian cast
 and a caller holding every role, so that writes and reads get past authentication and reach
@@ -15,7 +16,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from cix.api.app import OPENAPI_URL, create_app
 from cix.demo import PASSPHRASE, prepare
@@ -93,7 +98,13 @@ def test_no_server_error_and_responses_match_schema(
         )
         def check(case: Any) -> None:
             response = case.call_and_validate(
-                headers=bearer, checks=[not_a_server_error, response_schema_conformance]
+                headers=bearer,
+                checks=[
+                    not_a_server_error,
+                    status_code_conformance,
+                    content_type_conformance,
+                    response_schema_conformance,
+                ],
             )
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 

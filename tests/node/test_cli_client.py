@@ -265,3 +265,72 @@ def test_documents_upload_list_open_derive_destroy(
     gone = cix("docs", "show", doc["id"], config=pm)
     assert gone.returncode == 2
     assert "404" in gone.stderr
+
+
+def _uploaded(can: tuple[DemoNode, LiveNode], tmp_path: Path, pm: Path) -> tuple[str, bytes]:
+    body = b"hull acoustic signature\n" * 100
+    source = tmp_path / "sig.txt"
+    source.write_bytes(body)
+    up = cix(
+        "docs", "upload", str(source), "--label", "SECRET//CPSP//REL TO CAN, KOR", "--json",
+        config=pm,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stderr
+    return str(json.loads(up.stdout)["id"]), body
+
+
+def test_opened_plaintext_is_not_readable_by_other_users(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    pm, reader = tmp_path / "pm.toml", tmp_path / "reader.toml"
+    login(can, "dnd-pm", pm)
+    login(can, "tide-eng", reader)
+    doc_id, body = _uploaded(can, tmp_path, pm)
+    out = tmp_path / "plain.txt"
+    environ = {"UMASK_NOTE": "a umask of 022 would give 0644"}
+    os.umask(0o022)
+    opened = cix("docs", "open", doc_id, "-o", str(out), config=reader, env=environ)
+    assert opened.returncode == 0, opened.stderr
+    assert out.read_bytes() == body
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_open_to_dash_writes_standard_output_not_a_file_named_dash(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    pm, reader = tmp_path / "pm.toml", tmp_path / "reader.toml"
+    login(can, "dnd-pm", pm)
+    login(can, "tide-eng", reader)
+    doc_id, body = _uploaded(can, tmp_path, pm)
+    environ = node_environ(CIX_CLIENT_CONFIG=str(reader), COLUMNS="200")
+    done = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "docs", "open", doc_id, "-o", "-"],
+        env=environ,
+        capture_output=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == body  # the plaintext only: obligations go to stderr
+    assert b"cix-reader: tide-eng" in done.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_open_does_not_overwrite_an_existing_file_without_force(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    pm, reader = tmp_path / "pm.toml", tmp_path / "reader.toml"
+    login(can, "dnd-pm", pm)
+    login(can, "tide-eng", reader)
+    doc_id, body = _uploaded(can, tmp_path, pm)
+    out = tmp_path / "report.txt"
+    out.write_bytes(b"my own work\n")
+    kept = cix("docs", "open", doc_id, "-o", str(out), config=reader)
+    assert kept.returncode == 2
+    assert "--force" in kept.stderr
+    assert out.read_bytes() == b"my own work\n"
+    forced = cix("docs", "open", doc_id, "-o", str(out), "--force", config=reader)
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes() == body
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -205,6 +205,36 @@ def test_second_server_on_the_same_node_is_refused(served: tuple[str, Path]) -> 
     # The node's caches and its start-up recovery assume one serving process per node.
     base, data_dir = served
     second = cix("serve", "--dir", str(data_dir), "--port", str(free_port()))
-    assert second.returncode == 2, second.stderr
+    assert second.returncode == 3, second.stderr  # a busy node, not bad input
     assert "another `cix serve`" in second.stderr
     assert httpx.get(f"{base}/api/v1/health", timeout=5).status_code == 200
+
+
+def test_init_on_a_world_readable_directory_makes_it_private(tmp_path: Path) -> None:
+    import stat
+
+    node_dir = tmp_path / "node"
+    node_dir.mkdir(mode=0o755)
+    node_dir.chmod(0o755)
+    old = os.umask(0o022)  # the child inherits it: files would be created 0644
+    try:
+        done = cix("init", "--dir", str(node_dir), "--party", "CAN")
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(node_dir.stat().st_mode) == 0o700
+    for path in node_dir.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, f"{path} readable by others"
+
+
+def test_serve_refuses_a_data_directory_others_can_enter(tmp_path: Path) -> None:
+    node_dir = tmp_path / "node"
+    assert cix("init", "--dir", str(node_dir), "--party", "CAN").returncode == 0
+    node_dir.chmod(0o755)
+    served = cix("serve", "--dir", str(node_dir), "--port", str(free_port()))
+    assert served.returncode == 2
+    assert "mode 0755" in served.stderr
+    assert "chmod 700" in served.stderr
+    assert "Traceback" not in served.stderr
+    assert cix("init", "--dir", str(node_dir)).returncode == 0  # init fixes it
+    assert node_dir.stat().st_mode & 0o077 == 0

@@ -13,9 +13,9 @@ from cix.settings import (
     Secret,
     SettingsError,
     load_settings,
-    render_markdown,
     write_config,
 )
+from cix.settings.docs import render_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 

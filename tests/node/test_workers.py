@@ -23,7 +23,7 @@ import pytest
 from cix.cli.client_docs import label_json
 from cix.demo import DemoNode, prepare
 from cix.demo_cast import CANADA
-from cix.node.workers import COUNTERS_FILE
+from cix.serving.workers import COUNTERS_FILE
 from cix.store.counters import DESTRUCTIONS, WRITES, SharedCounters
 from tests.live_node import LiveNode, node_environ, run_cix
 

@@ -8,10 +8,13 @@ but health, the OpenAPI document and the issuer's public JWKS requires authentic
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,6 +22,7 @@ from cix import __version__
 from cix.api import problems
 from cix.api.auth import authenticate
 from cix.api.limits import BodyLimit, FailureLimiter
+from cix.api.openapi import document_problems
 from cix.api.routes import documents, public, registry, tokens
 from cix.node.service import Node
 
@@ -28,6 +32,7 @@ PUBLIC_PATHS = frozenset({f"{API_PREFIX}/health", OPENAPI_URL, "/.well-known/jwk
 """The only paths served without authentication."""
 
 UPLOAD_PATHS = (f"{API_PREFIX}/documents",)
+_ENCODED_SEPARATOR = re.compile(rb"%(2f|5c)", re.IGNORECASE)  # `/` and `\`, percent-encoded
 
 #: FastAPI's OpenTelemetry instrumentation, off: the node exports nothing about its requests
 #: (with an exporter configured from the environment it would send exception messages and
@@ -55,7 +60,16 @@ class _BodilessBypass:
         self._limited = BodyLimit(app, limit_for=limit_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass a bodiless GET or HEAD on; anything else through BodyLimit."""
+        """Refuse an encoded path separator; pass a bodiless GET or HEAD on; anything else
+        through BodyLimit."""
+        if scope["type"] == "http" and _ENCODED_SEPARATOR.search(scope.get("raw_path") or b""):
+            # `%2F` decodes to `/` before routing, so `/documents%2F{id}%2Fcontent` would be
+            # served as `/documents/{id}/content`: a second spelling of every path that a
+            # proxy's or auditor's rules written for the first would not see.
+            await problems.problem(404, "encoded path separators are not served")(
+                scope, receive, send
+            )
+            return
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             for name, _ in scope["headers"]:
                 if name in (b"content-length", b"transfer-encoding"):
@@ -102,6 +116,9 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
         lifespan=lifespan,
         telemetry=_NO_TELEMETRY,
     )
+    # No trailing-slash redirects: Starlette builds their Location from the Host header,
+    # which the client chose; `/api/v1/documents/` is simply not a route (404).
+    app.router.redirect_slashes = False
     app.state.node = node
     app.state.limiter = FailureLimiter(
         settings.auth_failure_limit // workers,
@@ -131,4 +148,19 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     protected.include_router(registry.router)
     protected.include_router(tokens.router)
     app.include_router(protected)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                ),
+                public_paths=PUBLIC_PATHS,
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

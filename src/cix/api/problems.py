@@ -108,7 +108,7 @@ def response_for(exc: CixError) -> JSONResponse:
             status, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     if status == 403:
-        # One opaque refusal for every integrity or authorisation failure (DESIGN, security):
+        # One opaque refusal for every integrity or authorisation failure (docs/design.md):
         # even a reason code would tell a reader that a document lies above their clearance
         # or in a programme they are not in. The reasons are in the audit record.
         return problem(status, str(Refused()))

@@ -5,24 +5,19 @@ and an API token (a bearer JWT given at login is exchanged for an API token) in 
 configuration file (mode 0600). The other commands use it: `cix docs upload|list|show|open|
 derive|destroy` and `cix registry organisations|people|programmes|memberships list|add`.
 
-Exit codes: 0 done, 2 bad input (ours or the node's 4xx), 1 a refusal or denial (401, 403,
-429, with the reasons the node gives), 3 the node failed or could not be reached.
+Exit codes are `cix.cli.main`'s, the node's problems included (`cix.cli.client_http`): 2 bad
+input (ours or the node's 4xx), 1 a refusal (401, 403, 429), 3 the node failed or could not
+be reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from cix.cli.client_http import ClientSession, NodeProblem
-
-T = TypeVar("T")
+from cix.cli import client_docs, client_registry
+from cix.cli.terminal import consoles, printable
 
 docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
 registry_app = typer.Typer(help="The node's registry: organisations, people, programmes.")
@@ -32,9 +27,6 @@ programmes_app = typer.Typer(help="Need-to-know programmes.")
 memberships_app = typer.Typer(help="Time-bounded programme memberships.")
 for _sub in (docs_app, registry_app, orgs_app, people_app, programmes_app, memberships_app):
     _sub.info.no_args_is_help = True
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-DocId = Annotated[str, typer.Argument(help="Document id.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -46,51 +38,8 @@ def register(app: typer.Typer) -> None:
     registry_app.add_typer(programmes_app, name="programmes")
     registry_app.add_typer(memberships_app, name="memberships")
     app.add_typer(registry_app, name="registry")
-    from cix.cli import client_docs, client_registry
-
     client_docs.register(docs_app)
     client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
-
-
-def consoles() -> tuple[Console, Console]:
-    """(stdout, stderr) Rich consoles with markup off for data we did not write."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True), Console(
-        stderr=True, highlight=False, soft_wrap=True
-    )
-
-
-def show_problem(problem: NodeProblem) -> None:
-    """Print a node's problem clearly on stderr: status, title, detail, reasons, errors."""
-    _, err = consoles()
-    status = f"{problem.status} " if problem.status is not None else ""
-    kind = {1: "refused", 2: "error", 3: "error"}[problem.exit_code]
-    err.print(f"{kind}: {status}{problem.title}: {problem.detail}".rstrip(": "), markup=False)
-    for reason in problem.reasons:
-        err.print(f"  reason: {reason}", markup=False)
-    for error in problem.errors:
-        err.print(f"  {error}", markup=False)
-
-
-def with_session(work: Callable[[ClientSession], T]) -> T:
-    """Run `work` with a session on the configured node; a node problem exits cleanly."""
-    from cix.cli.client_http import ClientSession, NodeProblem, load_config
-
-    config = load_config()
-    try:
-        with ClientSession(config) as session:
-            return work(session)
-    except NodeProblem as problem:
-        show_problem(problem)
-        raise typer.Exit(problem.exit_code) from None
-
-
-def print_json(value: Any) -> None:
-    """Print `value` as indented JSON on stdout."""
-    import json
-
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
 
 
 def login(
@@ -115,7 +64,6 @@ def login(
         API_PREFIX,
         ClientConfig,
         ClientSession,
-        NodeProblem,
         check_token,
         check_url,
         save_config,
@@ -125,29 +73,17 @@ def login(
     if token is None:
         token = typer.prompt("token", hide_input=True)
     config = ClientConfig(url=check_url(url), token=check_token(token))
-    try:
-        with ClientSession(config) as session:
-            me = session.json("GET", "/me")
-            if not config.token.startswith(API_TOKEN_PREFIX):
-                body = {"name": name, "ttl_seconds": ttl_days * 86400}
-                created = session.json("POST", "/tokens", json=body)
-                config = ClientConfig(url=config.url, token=check_token(created["token"]))
-    except NodeProblem as problem:
-        show_problem(problem)
-        raise typer.Exit(problem.exit_code) from None
+    with ClientSession(config) as session:
+        me = session.json("GET", "/me")
+        if not config.token.startswith(API_TOKEN_PREFIX):
+            body = {"name": name, "ttl_seconds": ttl_days * 86400}
+            created = session.json("POST", "/tokens", json=body)
+            config = ClientConfig(url=config.url, token=check_token(created["token"]))
     path = save_config(config)
     out, _ = consoles()
     out.print(
-        f"logged in to {config.url}{API_PREFIX} as {me.get('id')} ({me.get('name')}); "
+        f"logged in to {config.url}{API_PREFIX} as {printable(me.get('id'))} "
+        f"({printable(me.get('name'))}); "
         f"credentials stored in {path}",
         markup=False,
     )
-
-
-def existing_file(path: Path) -> Path:
-    """`path` if it is a readable regular file; InputError naming it otherwise."""
-    from cix.errors import InputError
-
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    return path

@@ -1,13 +1,14 @@
 """cix docs …: upload, list, show, open, derive and destroy documents on the node.
 
 Transfers stream (the file is never held in memory) behind a Rich progress bar on stderr.
-`open` writes to a temporary file beside OUT and renames it only once the whole plaintext has
-arrived, so a refused or interrupted open leaves no partial output.
+`open` writes the plaintext through `cix.cli.output_file`: mode 0600, complete or not at all
+(a refused or interrupted open leaves no partial output), an existing file kept unless
+`--force`, `-o -` for standard output. Text from the node (titles, markings) is shown with
+its control characters escaped (`cix.cli.terminal.printable`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,12 +16,17 @@ from urllib.parse import unquote
 
 import typer
 
-from cix.cli.client import DocId, JsonOption, consoles, existing_file, print_json, with_session
+from cix.cli.client_http import with_session
+from cix.cli.output_file import is_stdout, output_file
+from cix.cli.terminal import JsonOption, consoles, print_json, printable
+from cix.errors import InputError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
     from cix.cli.client_http import ClientSession
+
+DocId = Annotated[str, typer.Argument(help="Document id.")]
 
 DOCUMENTS = "/documents"
 CHUNK = 256 * 1024
@@ -108,7 +114,7 @@ def _document_table(doc: dict[str, Any]) -> None:
         if doc.get(key) not in (None, "", []):
             value = doc[key]
             text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            table.add_row(key, text)
+            table.add_row(key, printable(text))
     out.print(table)
 
 
@@ -120,8 +126,6 @@ def label_json(text: str) -> str:
     """
     import json
     from datetime import UTC, datetime
-
-    from cix.errors import InputError
 
     text = text.strip()
     if text.startswith("{"):
@@ -212,15 +216,15 @@ def list_documents(
         table.add_column(column)
     for doc in page.get("items", []):
         table.add_row(
-            str(doc.get("id")),
-            str(doc.get("banner") or doc.get("classification") or ""),
-            str(doc.get("title", "")),
-            str(doc.get("plaintext_size", "")),
-            str(doc.get("created_at", ""))[:19],
+            printable(doc.get("id")),
+            printable(doc.get("banner") or doc.get("classification") or ""),
+            printable(doc.get("title", "")),
+            printable(doc.get("plaintext_size", "")),
+            printable(doc.get("created_at", ""))[:19],
         )
     out.print(table)
     if page.get("next_cursor"):
-        out.print(f"more: cix docs list --cursor {page['next_cursor']}", markup=False)
+        out.print(f"more: cix docs list --cursor {printable(page['next_cursor'])}", markup=False)
 
 
 def show(doc_id: DocId, as_json: JsonOption = False) -> None:
@@ -229,45 +233,43 @@ def show(doc_id: DocId, as_json: JsonOption = False) -> None:
     print_json(doc) if as_json else _document_table(doc)
 
 
-def _receive(session: ClientSession, doc_id: str, out: Path) -> dict[str, str]:
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    try:
-        with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
-            total = response.headers.get("content-length")
-            with _progress() as progress, tmp.open("wb") as handle:
-                task = progress.add_task(f"open {doc_id}", total=int(total) if total else None)
-                for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
-                    progress.advance(task, len(chunk))
-                handle.flush()
-                os.fsync(handle.fileno())
-            obligations = {
-                k.lower(): unquote(v)
-                for k, v in response.headers.items()
-                if k.lower().startswith(OBLIGATION_PREFIX)
-            }
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return obligations
+def _receive(session: ClientSession, doc_id: str, out: Path, *, force: bool) -> dict[str, str]:
+    with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
+        total = response.headers.get("content-length")
+        with _progress() as progress, output_file(out, force=force) as handle:
+            task = progress.add_task(f"open {doc_id}", total=int(total) if total else None)
+            for chunk in response.iter_bytes(CHUNK):
+                handle.write(chunk)
+                progress.advance(task, len(chunk))
+        return {
+            k.lower(): unquote(v)
+            for k, v in response.headers.items()
+            if k.lower().startswith(OBLIGATION_PREFIX)
+        }
 
 
 def open_document(
     doc_id: DocId,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the plaintext.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write the plaintext (mode 0600; - for stdout)."
+        ),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
 ) -> None:
     """Open a document: the node decides, unwraps the key and streams the plaintext to OUT."""
-    from cix.errors import InputError
+    from cix.cli.output_file import check_output
 
-    if output.exists() and not output.is_file():
-        raise InputError(f"{output}: exists and is not a regular file")
-    if not output.parent.is_dir():
-        raise InputError(f"{output.parent}: no such directory")
-    obligations = with_session(lambda s: _receive(s, doc_id, output))
-    out, _ = consoles()
-    out.print(f"wrote {output} ({output.stat().st_size} bytes)", markup=False)
+    check_output(output, force=force)  # before the open is asked for (and audited)
+    obligations = with_session(lambda s: _receive(s, doc_id, output, force=force))
+    out, err = consoles()
+    # With the plaintext on standard output, everything else goes to standard error.
+    notes = err if is_stdout(output) else out
+    if not is_stdout(output):
+        notes.print(f"wrote {output} ({output.stat().st_size} bytes)", markup=False)
     for key, value in sorted(obligations.items()):
-        out.print(f"{key.lower()}: {value}", markup=False)
+        notes.print(f"{printable(key.lower())}: {printable(value)}", markup=False)
 
 
 def destroy(
@@ -292,5 +294,12 @@ def destroy(
     table.add_column(style="bold")
     table.add_column()
     for key, value in cert.items():
-        table.add_row(str(key), str(value))
+        table.add_row(printable(key), printable(value))
     out.print(table)
+
+
+def existing_file(path: Path) -> Path:
+    """`path` if it is a readable regular file; InputError naming it otherwise."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return path

@@ -5,10 +5,11 @@ or the path in `CIX_CLIENT_CONFIG`) holds the node URL and an API token; it is w
 mode 0600 because the token is a credential. `CIX_CLIENT_URL` and `CIX_CLIENT_TOKEN`
 override it for one invocation (scripts, the demo).
 
-Errors from the node arrive as RFC 9457 problem details. `ClientSession` turns them into
-`NodeProblem` carrying the status, the detail and any reason codes; the commands show it and
-exit 2 for bad input (4xx but 401/403/429), 1 for a refusal, 3 when the node fails or cannot
-be reached.
+Errors from the node arrive as RFC 9457 problem details. `ClientSession` turns each into a
+`NodeProblem` in the family of cix errors that says who is at fault (`NodeRejected`, an
+`InputError`, for a 4xx other than 401/403/429; `NodeRefused`, an `AccessDenied`, for those;
+`NodeFailed`, a `PeerError`, when the node fails or cannot be reached), so `cix.cli.main`
+maps them to exit codes in the one place it maps every error.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from cix.errors import InputError
+from cix.errors import AccessDenied, InputError, PeerError
 
 CONFIG_ENV = "CIX_CLIENT_CONFIG"
 URL_ENV = "CIX_CLIENT_URL"
@@ -33,6 +34,7 @@ TOKEN_ENV = "CIX_CLIENT_TOKEN"  # noqa: S105 - the name of a variable, not a sec
 API_PREFIX = "/api/v1"
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~+/=-]{8,8192}$")
 _REFUSALS = frozenset({401, 403, 429})
+T = TypeVar("T")
 
 
 class ClientConfigError(InputError):
@@ -116,38 +118,40 @@ def save_config(config: ClientConfig, environ: Mapping[str, str] | None = None) 
 
 
 class NodeProblem(Exception):
-    """The node answered with an error (problem details), or could not be reached."""
+    """A node's failed answer: its status (None if it could not be reached), title, detail
+    and, for a 422, the fields it named. Raised as one of the three subclasses below."""
 
     def __init__(
-        self,
-        status: int | None,
-        title: str,
-        detail: str,
-        *,
-        reasons: tuple[str, ...] = (),
-        errors: tuple[str, ...] = (),
+        self, status: int | None, title: str, detail: str, *, errors: tuple[str, ...] = ()
     ) -> None:
         super().__init__(f"{status or '-'} {title}: {detail}")
         self.status = status
         self.title = title
         self.detail = detail
-        self.reasons = reasons
         self.errors = errors
 
-    @property
-    def exit_code(self) -> int:
-        """2 for bad input, 1 for a refusal, 3 for a failing or unreachable node."""
-        if self.status is None or self.status >= 500:
-            return 3
-        if self.status in _REFUSALS:
-            return 1
-        return 2
+    def lines(self) -> tuple[str, ...]:
+        """The problem as lines to show: status, title and detail, then one per error."""
+        status = f"{self.status} " if self.status is not None else ""
+        first = f"{status}{self.title}: {self.detail}".rstrip(": ")
+        return (first, *(f"  {error}" for error in self.errors))
+
+
+class NodeRejected(NodeProblem, InputError):
+    """The node found the request malformed or naming something unknown (4xx)."""
+
+
+class NodeRefused(NodeProblem, AccessDenied):
+    """The node refused the caller's credential or the access asked for (401, 403, 429)."""
+
+
+class NodeFailed(NodeProblem, PeerError):
+    """The node failed (5xx), answered something else, or could not be reached."""
 
 
 def problem_of(response: httpx.Response) -> NodeProblem:
     """The `NodeProblem` a failed response describes (problem details or plain text)."""
     title, detail = response.reason_phrase or "Error", ""
-    reasons: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     try:
         body = response.json()
@@ -156,11 +160,6 @@ def problem_of(response: httpx.Response) -> NodeProblem:
     if isinstance(body, dict):
         title = str(body.get("title") or title)
         detail = str(body.get("detail") or "")
-        raw_reasons = body.get("reasons")
-        if isinstance(raw_reasons, list):
-            reasons = tuple(
-                str(r.get("code", r)) if isinstance(r, dict) else str(r) for r in raw_reasons
-            )
         raw_errors = body.get("errors")
         if isinstance(raw_errors, list):
             errors = tuple(
@@ -171,7 +170,15 @@ def problem_of(response: httpx.Response) -> NodeProblem:
             )
     elif response.text:
         detail = response.text[:300]
-    return NodeProblem(response.status_code, title, detail, reasons=reasons, errors=errors)
+    status = response.status_code
+    kind: type[NodeProblem]
+    if status in _REFUSALS:
+        kind = NodeRefused
+    elif 400 <= status < 500:
+        kind = NodeRejected
+    else:
+        kind = NodeFailed
+    return kind(status, title, detail, errors=errors)
 
 
 class ClientSession:
@@ -223,6 +230,12 @@ class ClientSession:
             raise unreachable(self.config.url, exc) from None
 
 
-def unreachable(url: str, exc: httpx.HTTPError) -> NodeProblem:
+def unreachable(url: str, exc: httpx.HTTPError) -> NodeFailed:
     """The problem of a node that could not be reached or stopped answering."""
-    return NodeProblem(None, "Node unreachable", f"{url}: {type(exc).__name__}: {exc}")
+    return NodeFailed(None, "Node unreachable", f"{url}: {type(exc).__name__}: {exc}")
+
+
+def with_session(work: Callable[[ClientSession], T]) -> T:
+    """Run `work` with a session on the configured node (its problems propagate)."""
+    with ClientSession(load_config()) as session:
+        return work(session)

@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cix.cli.client import JsonOption, consoles, print_json, with_session
+from cix.cli.client_http import with_session
+from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import InputError
 
 DateOption = Annotated[str | None, typer.Option(help="ISO 8601 date or time (UTC if no zone).")]
@@ -67,7 +68,7 @@ def _table(items: list[dict[str, Any]], columns: list[str], title: str) -> None:
                 value = ", ".join(map(str, value))
             elif value is None:
                 value = ""
-            cells.append(str(value))
+            cells.append(printable(value))
         table.add_row(*cells)
     out.print(table)
 

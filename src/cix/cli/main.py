@@ -1,7 +1,10 @@
 """The `cix` command: one Typer app, each area registering its own commands.
 
-Errors are mapped to exit codes here and only here: 2 for bad input, 1 for a refusal or a
-failed verification (one opaque message), never a traceback for an error cix raised.
+Errors are mapped to exit codes here and only here, the node's answers to the client
+commands included (`cix.cli.client_http.NodeProblem` is raised in the same families):
+2 for bad input, 1 for a refusal or a failed verification (one opaque message, except that
+a node's refusal is shown as the node worded it), 3 when storage, a peer node or this
+node's service failed; never a traceback for an error cix raised.
 """
 
 from __future__ import annotations
@@ -13,12 +16,15 @@ from rich.console import Console
 
 from cix import __version__
 from cix.cli import audit, client, decide, envelope, keys, labels, node
+from cix.cli.client_http import NodeProblem
+from cix.cli.terminal import printable
 from cix.errors import (
     AccessDenied,
     CixError,
     InputError,
     PeerError,
     Refused,
+    ServiceError,
     StorageError,
     VerificationError,
 )
@@ -42,23 +48,37 @@ for _area in (labels, decide, keys, envelope, audit, node, client):
     _area.register(app)
 
 
+def exit_code_of(error: CixError) -> int:
+    """The exit status for `error`: 2 the caller's input, 1 a refusal, 3 anything else."""
+    if isinstance(error, InputError):
+        return 2
+    if isinstance(error, VerificationError | AccessDenied | Refused):
+        return 1
+    if isinstance(error, StorageError | PeerError | ServiceError):
+        return 3
+    return 3
+
+
+def message_of(error: CixError) -> str:
+    """What the terminal shows for `error`: the opaque refusal for any refusal or failed
+    verification of ours; a node's problem as it worded it; otherwise the message."""
+    if isinstance(error, NodeProblem):
+        kind = "refused" if exit_code_of(error) == 1 else "error"
+        first, *rest = (printable(line) for line in error.lines())
+        return "\n".join((f"{kind}: {first}", *rest))
+    if exit_code_of(error) == 1:
+        return str(Refused())
+    return f"error: {printable(error)}"
+
+
 def run() -> None:
     """Entry point of the `cix` console script: run the app and map errors to exit codes."""
-    stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+    stderr = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
     try:
         app()
-    except InputError as exc:
-        stderr.print(f"error: {exc}", markup=False)
-        sys.exit(2)
-    except (VerificationError, AccessDenied, Refused):
-        stderr.print(str(Refused()), markup=False)
-        sys.exit(1)
-    except (StorageError, PeerError) as exc:
-        stderr.print(f"error: {exc}", markup=False)
-        sys.exit(3)
     except CixError as exc:
-        stderr.print(f"error: {exc}", markup=False)
-        sys.exit(3)
+        stderr.print(message_of(exc), markup=False)
+        sys.exit(exit_code_of(exc))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,30 +61,15 @@ def init(
         )
 
 
-def serve(
-    data_dir: DirOption,
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="TCP port to listen on.")] = None,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="Database URL (overrides the file).")
-    ] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", help="Log level.")] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Processes serving the node (one per core is typical)."),
-    ] = None,
-) -> None:
+def serve(data_dir: DirOption, **flags: Any) -> None:
     """Run the node's API until interrupted (unattended: secrets from the environment)."""
+    from cix.node.datadir import check_private
     from cix.node.service import Node
-    from cix.node.serving import ServeClaim
+    from cix.serving.claim import ServeClaim
 
-    overrides = {
-        "host": host,
-        "port": port,
-        "database_url": database_url,
-        "log_level": log_level,
-        "workers": workers,
-    }
+    check_private(data_dir)
+
+    overrides = dict(flags)
     # Opened (keys unlocked) even when workers serve: a wrong passphrase or a stale schema
     # is reported here, once, before any worker starts.
     node = Node.open(data_dir, overrides=overrides, unlock=True)
@@ -105,9 +92,11 @@ def serve(
             node.close()
             raise
         if settings.workers == 1:
-            _serve_here(node)
+            from cix.serving.process import serve_in_process
+
+            serve_in_process(node, echo=typer.echo)
         else:
-            from cix.node.workers import supervise
+            from cix.serving.workers import supervise
 
             supervise(
                 settings,
@@ -118,31 +107,6 @@ def serve(
             )
     finally:
         claim.release()
-
-
-def _serve_here(node: Any) -> None:
-    """Serve `node` in this process (one worker)."""
-    import uvicorn
-
-    from cix.api.app import create_app
-    from cix.node.serving import configure_logging, tune_collector
-
-    settings = node.settings
-    configure_logging(settings.log_level)
-    try:
-        typer.echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
-        tune_collector()
-        uvicorn.run(
-            create_app(node),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            access_log=settings.access_log,
-            server_header=False,
-            proxy_headers=False,
-        )
-    finally:
-        node.close()
 
 
 @token_app.command("issue")
@@ -182,6 +146,36 @@ def token_issue(
         typer.echo(token)
     finally:
         node.close()
+
+
+def _with_setting_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` one option per setting declared with `flag=True` (its help the
+    declaration's first sentence), so the flags of `cix serve` are never written twice."""
+    from cix.settings import SETTINGS
+
+    params = [inspect.Parameter("data_dir", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    hints: dict[str, Any] = {"data_dir": DirOption, "return": None}
+    params[0] = params[0].replace(annotation=DirOption)
+    for setting in SETTINGS:
+        if not setting.flag:
+            continue
+        python_type = int if setting.kind == "int" else str
+        hint = Annotated[
+            python_type | None,  # type: ignore[valid-type]  # built at run time
+            typer.Option(setting.cli_flag, help=setting.help.split(". ")[0].rstrip(".") + "."),
+        ]
+        params.append(
+            inspect.Parameter(
+                setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint
+            )
+        )
+        hints[setting.name] = hint
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = hints
+    return command
+
+
+serve = _with_setting_flags(serve)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,7 @@ entry read while a write was under way is never trusted. Time-dependent facts (t
 membership start and end, clearance and briefing expiry) are kept as data and checked against
 the request's `now`, never frozen into an entry.
 
-Assumption: one node is served by one `cix serve`, which it enforces (`cix.node.serving`);
+Assumption: one node is served by one `cix serve`, which it enforces (`cix.serving.claim`);
 its workers (`--workers N`) count their writes in one shared file (`cix.store.counters`), so
 each sees the others'. A write by a process outside the server (a script writing to the
 same database while the node serves) is not counted, and not seen until the server next

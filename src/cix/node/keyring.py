@@ -14,9 +14,7 @@ from pathlib import Path
 from cix.audit import Signer, generate_signer, load_signer, save_signer
 from cix.keys import (
     KEM_PRIVATE,
-    KEM_PUBLIC,
     SIGN_PRIVATE,
-    SIGN_PUBLIC,
     KemAlgorithm,
     KemPrivateKey,
     KemPublicKey,
@@ -25,9 +23,7 @@ from cix.keys import (
     generate_kem,
     generate_signing,
     load_kem_private,
-    load_kem_public,
     load_signing_key,
-    load_verify_key,
     write_key_pair,
 )
 
@@ -85,9 +81,3 @@ def load_node_keys(data_dir: Path, passphrase: bytes) -> NodeKeys:
         signing=load_signing_key(directory / SIGN_PRIVATE, passphrase),
         audit_signer=load_signer(directory / AUDIT_KEY, passphrase),
     )
-
-
-def load_public_keys(data_dir: Path) -> tuple[KemPublicKey, VerifyKey]:
-    """The node's public KEM key and verify key (no passphrase needed)."""
-    directory = data_dir / KEYS_DIR
-    return load_kem_public(directory / KEM_PUBLIC), load_verify_key(directory / SIGN_PUBLIC)

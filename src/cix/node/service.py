@@ -17,6 +17,7 @@ from pathlib import Path
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
+from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.registry import Clock, Registry, utc_now
@@ -217,8 +218,9 @@ def init_node(
         for name, value in values.items():
             if name != "database_url":
                 check_value(name, value)
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(data_dir)
         write_config(data_dir, values)
+    make_private(data_dir)  # an existing node's directory too (an upgrade fixes it)
     settings = load_settings(data_dir, environ=environ)
     if party is not None and party != settings.party:
         raise SettingsError(f"{data_dir}: the node serves {settings.party}, not {party}")

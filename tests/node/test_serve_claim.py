@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cix.node.service import Node
-from cix.node.serving import NodeBusy, ServeClaim
+from cix.serving.claim import NodeBusy, ServeClaim
 from cix.store.db import Database
 
 

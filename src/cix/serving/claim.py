@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from cix.errors import InputError
+from cix.errors import ServiceError
 from cix.store.db import Database
 
 LOCK_FILE = "serve.lock"
@@ -31,8 +31,8 @@ _DATABASE_WAIT_SECONDS = 5.0
 _FILE_WAIT_SECONDS = 2.0
 
 
-class NodeBusy(InputError):
-    """Another process already serves this node (or its database)."""
+class NodeBusy(ServiceError):
+    """Another process already serves this node (or its database): nothing was served."""
 
 
 class ServeClaim:
@@ -112,38 +112,3 @@ class ServeClaim:
         for fd in self._files:
             os.close(fd)  # closing the descriptor drops its flock
         self._files.clear()
-
-
-def tune_collector() -> None:
-    """Keep the garbage collector's pauses short under load (call once the node is open).
-
-    Everything alive once the node is open (modules, the app, the policies) lives as long as
-    the process: frozen out of the collector's view, a full collection scans only what
-    requests allocate, not ~130,000 startup objects (pauses of ~100 ms at ~1,000 requests/s
-    otherwise). A larger first-generation threshold lets the objects of requests in flight
-    die young instead of being promoted and scanned again.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 10)
-
-
-def configure_logging(level: str) -> None:
-    """Give cix's own loggers (`cix.*`: failed authentications, blocked clients) a handler
-    on standard error at `level`, in the format of uvicorn's, in a serving process.
-
-    uvicorn configures only its own loggers; without this, Python's last-resort handler
-    would drop everything below warning, and the access log (off by default) would be the
-    only trace of a client probing tokens.
-    """
-    import logging
-
-    logger = logging.getLogger("cix")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False

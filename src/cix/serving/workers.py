@@ -5,7 +5,7 @@ unwrap, decryption, HTTP), so a machine with more cores serves more with more pr
 The supervisor (`supervise`, the `cix serve` process itself) holds the node's claim
 (`ServeClaim`), runs start-up recovery once, binds one listening socket per worker on the
 node's port (`SO_REUSEPORT`, so the kernel spreads connections evenly), and starts N
-workers, each a fresh interpreter (`python -m cix.node.workers`, never a `fork` of a process
+workers, each a fresh interpreter (`python -m cix.serving.workers`, never a `fork` of a process
 holding threads and database connections) that opens the node, unlocks its keys with the
 same unattended passphrase, and serves its inherited socket with uvicorn.
 
@@ -47,7 +47,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from cix.errors import InputError
+from cix.errors import InputError, ServiceError
 from cix.settings import Settings
 
 COUNTERS_FILE = "serve.counters"
@@ -59,7 +59,7 @@ _DESTRUCTION_POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
-class WorkerFailed(InputError):
+class WorkerFailed(ServiceError):
     """A worker could not start (its own message is in the server's log)."""
 
 
@@ -175,7 +175,7 @@ def _spawn(index: int, config: Mapping[str, Any], fds: tuple[int, ...]) -> _Work
     process = subprocess.Popen(
         # -P: `-m` would otherwise put the current directory first on sys.path, and a `cix`
         # package planted there would run in the worker, beside the unlocked keys.
-        [sys.executable, "-P", "-m", "cix.node.workers"],
+        [sys.executable, "-P", "-m", "cix.serving.workers"],
         stdin=subprocess.PIPE,
         pass_fds=fds,
     )
@@ -265,7 +265,7 @@ def _worker_main() -> None:
 
     from cix.api.app import create_app
     from cix.node.service import Node
-    from cix.node.serving import configure_logging, tune_collector
+    from cix.serving.process import configure_logging, tune_collector
     from cix.settings import load_settings
     from cix.store.counters import SharedCounters
     from cix.store.db import share_counters

@@ -1,0 +1,73 @@
+"""What every serving process does: its logging, its collector, and serving in-process.
+
+Shared by `cix serve` with one process (`serve_in_process`) and by each worker of
+`cix serve --workers N` (`cix.serving.workers`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cix.node.service import Node
+
+
+def tune_collector() -> None:
+    """Keep the garbage collector's pauses short under load (call once the node is open).
+
+    Everything alive once the node is open (modules, the app, the policies) lives as long as
+    the process: frozen out of the collector's view, a full collection scans only what
+    requests allocate, not ~130,000 startup objects (pauses of ~100 ms at ~1,000 requests/s
+    otherwise). A larger first-generation threshold lets the objects of requests in flight
+    die young instead of being promoted and scanned again.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 10)
+
+
+def configure_logging(level: str) -> None:
+    """Give cix's own loggers (`cix.*`: failed authentications, blocked clients) a handler
+    on standard error at `level`, in the format of uvicorn's, in a serving process.
+
+    uvicorn configures only its own loggers; without this, Python's last-resort handler
+    would drop everything below warning, and the access log (off by default) would be the
+    only trace of a client probing tokens.
+    """
+    import logging
+
+    logger = logging.getLogger("cix")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+
+def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
+    """Serve `node` in this process with uvicorn until interrupted, then close it."""
+    import uvicorn
+
+    from cix.api.app import create_app
+
+    settings = node.settings
+    configure_logging(settings.log_level)
+    try:
+        echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
+        tune_collector()
+        uvicorn.run(
+            create_app(node),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=settings.access_log,
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        node.close()
