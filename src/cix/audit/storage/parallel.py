@@ -12,20 +12,19 @@ workers' stdin/stdout pipes (both ends are this program).
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import subprocess
 import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import IO, Final
+from typing import Final
 
 from cix.audit.verify import BlockReader, BlockResult, BlockTask, run_here, verify_block
 
 _BOOT: Final = (
     "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-    "from cix.audit.storage.parallel import serve; serve()"
+    "from cix.audit.storage.verify_worker import serve; serve()"
 )
 _IN_FLIGHT: Final = 2  # blocks handed to a worker ahead of its results
 _LOST: Final = object()  # a worker died before answering: the parent checks that block itself
@@ -121,28 +120,3 @@ def _feed(
     finally:
         with contextlib.suppress(OSError):
             proc.stdin.close()
-
-
-def serve() -> None:
-    """A worker's main loop: open the storage named by the parent, check blocks until EOF."""
-    from cix.audit.storage import open_storage
-
-    stdin: IO[bytes] = sys.stdin.buffer
-    out = os.fdopen(os.dup(1), "wb")  # the protocol's channel; stray prints go to stderr
-    os.dup2(2, 1)
-    address, deep = pickle.load(stdin)  # noqa: S301 (from our parent, over a private pipe)
-    storage = open_storage(address, create=False)
-    try:
-        while True:
-            try:
-                start, end, heads = pickle.load(stdin)  # noqa: S301 (as above)
-            except EOFError:
-                return
-            try:
-                result: object = verify_block(storage, start, end, heads, deep=deep)
-            except Exception as exc:
-                result = exc
-            pickle.dump(result, out)
-            out.flush()
-    finally:
-        storage.close()
