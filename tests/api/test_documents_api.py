@@ -317,22 +317,13 @@ def test_incident_report(docs: ApiClient, audit: MemoryAuditSink) -> None:
 def test_tampered_blob_is_refused_and_the_reason_audited(
     docs: ApiClient, node: Node, audit: MemoryAuditSink
 ) -> None:
-    from cix.errors import Refused
-
     doc = _upload(docs, _label("S"), "plan", b"x" * 5000)
     path = node.blobs.path(next(node.blobs.hashes()))
     data = bytearray(path.read_bytes())
     data[100] ^= 1
     path.write_bytes(bytes(data))
-    actor = node.registry.actor_for("alice")
-    _opening, write_to = node.documents.open(actor, doc["id"])
-
-    class Sink:
-        def write(self, data: bytes) -> int:
-            return len(data)
-
-    with pytest.raises(Refused):
-        write_to(Sink())  # type: ignore[arg-type]
+    response = docs.get(f"/api/v1/documents/{doc['id']}/content")
+    assert_problem(response, 403)
     last = audit.events[-1]
     assert (last.type, last.decision) == ("key-access", "deny")
     assert last.reasons
@@ -388,7 +379,7 @@ def test_recovery_removes_partial_and_orphan_blobs_but_keeps_registered_ones(
     kept = _upload(docs, _label("S"), "plan", b"registered")
     orphan = node.blobs.put([b"sealed but never registered: the crash came first"])
     (node.blobs.root / "tmp" / "half-written").write_bytes(b"partial")
-    assert node.documents.recover() == (1, 1)
+    assert node.destruction.recover() == (1, 1)
     assert not node.blobs.exists(orphan.sha256)
     opened = docs.as_("olivia").get(f"/api/v1/documents/{kept['id']}/content")
     assert opened.content == b"registered"

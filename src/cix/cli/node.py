@@ -94,7 +94,7 @@ def serve(
         raise
     try:
         try:
-            temporary, orphans = node.documents.recover()
+            temporary, orphans = node.destruction.recover()
             if temporary or orphans:
                 typer.echo(
                     f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed"
