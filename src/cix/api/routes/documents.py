@@ -284,6 +284,10 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
         "Cix-Reader": opening.reader,
         "Cix-Obligations": json.dumps(list(opening.obligations), ensure_ascii=True),
         "Cache-Control": "no-store",
+        # The stored media type is data, not an instruction: a browser must neither sniff
+        # nor render the content (an uploaded text/html is a file to save).
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "attachment",
     }
     if info.plaintext_size <= _IN_MEMORY:
         body = io.BytesIO()
