@@ -16,9 +16,10 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import Text, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
 from cix.errors import InputError
@@ -26,11 +27,13 @@ from cix.labels import GOVONLY, Label, to_4774_xml
 from cix.node.auditing import AuditEvent, append_many
 from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
-from cix.node.register import DocumentInfo, Register, event, new_id
+from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
 from cix.node.roles import Actor, Role
 from cix.policy import Action, Request, Subject, decide_many
 from cix.store.models import Document, DocumentSource
 
+#: The most rows (ids and labels) a listing reads ahead in one query.
+_MAX_FETCH = 20_000
 #: The most characters a title may have.
 MAX_TITLE = 500
 
@@ -236,39 +239,45 @@ class Documents:
         """The newest documents the actor may read, after `cursor`, at most `limit` of them."""
         now = self.reg.clock()
         subject = self.reg.registry.subject_for(actor.id, now)
-        permitted: list[tuple[Document, Label]] = []
+        permitted: list[str] = []
+        # The decision depends on the subject, the label and the time only: decided once per
+        # distinct label of the listing, so a subject the prefilter cannot exclude (whom the
+        # decision then refuses row after row) costs one decision per label, not per row.
+        verdicts: dict[str, bool] = {}
         after = cursor
         more = False
         fetch = limit * 2
         with self.reg.db.read() as session:
             condition = self._prefilter(session, subject)
             while len(permitted) < limit:
-                query = select(Document).where(condition)
+                query = select(Document.id, cast(Document.label_json, Text)).where(condition)
                 if after is not None:
                     query = query.where(Document.id < after)
                 if title_contains:
                     query = query.where(Document.title.contains(title_contains, autoescape=True))
-                batch = list(session.scalars(query.order_by(Document.id.desc()).limit(fetch)))
+                batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
                 if not batch:
                     break
-                labels = [self.reg.label_of(row) for row in batch]
-                decisions = decide_many(
-                    [Request(subject, lab, Action.READ, now) for lab in labels],
-                    agreements=self.reg.policies,
-                )
-                for index, (row, lab, decision) in enumerate(
-                    zip(batch, labels, decisions, strict=True)
-                ):
-                    after = row.id
-                    if decision.permit:
-                        permitted.append((row, lab))
+                self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
+                                    now, verdicts)  # fmt: skip
+                for index, (doc_id, text) in enumerate(batch):
+                    after = doc_id
+                    if verdicts[text]:
+                        permitted.append(doc_id)
                         if len(permitted) == limit:
                             more = index < len(batch) - 1 or len(batch) == fetch
                             break
                 if len(batch) < fetch:
                     break
+                # Few permitted so far: read further ahead (ids and labels only are cheap).
+                fetch = min(fetch * 4, _MAX_FETCH)
+            rows = list(
+                session.scalars(
+                    select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
+                )
+            )
             # One query for the sources of the whole page, not one per document.
-            sources: dict[str, list[str]] = {row.id: [] for row, _ in permitted}
+            sources: dict[str, list[str]] = {row.id: [] for row in rows}
             if sources:
                 links = session.execute(
                     select(DocumentSource.document_id, DocumentSource.source_id).where(
@@ -278,11 +287,30 @@ class Documents:
                 for document_id, source_id in links:
                     sources[document_id].append(source_id)
             items = [
-                self.reg.info(session, row, lab, tuple(sorted(sources[row.id])))
-                for row, lab in permitted
+                self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
+                for row in rows
             ]
         self.reg.record(actor, "list", "documents", now=now, details={"returned": len(items)})
         return Page(tuple(items), items[-1].id if more else None)
+
+    def _decide_labels(
+        self, subject: Subject, texts: set[str], now: datetime, verdicts: dict[str, bool]
+    ) -> None:
+        """Add to `verdicts` whether `subject` may read each label (stored JSON text) at
+        `now`. A stored label that no longer parses is refused here, never an error: one
+        bad row must not make the listing fail for everyone whose page reaches it."""
+        parsed: list[tuple[str, Label]] = []
+        for text in texts:
+            try:
+                parsed.append((text, parse_stored_label(text)))
+            except (InputError, ValueError):
+                verdicts[text] = False
+        decisions = decide_many(
+            [Request(subject, label, Action.READ, now) for _, label in parsed],
+            agreements=self.reg.policies,
+        )
+        for (text, _), decision in zip(parsed, decisions, strict=True):
+            verdicts[text] = decision.permit
 
     def show(self, actor: Actor, doc_id: str) -> DocumentInfo:
         """A document's metadata, if the actor may read it."""

@@ -275,6 +275,12 @@ def event(
     )
 
 
+def parse_stored_label(text: str) -> Label:
+    """A stored label from its JSON text (as the database returns it), parsed once per
+    distinct text; `InputError` if it no longer parses under this version."""
+    return _parse_label(text)
+
+
 @functools.lru_cache(maxsize=8192)
 def _parse_label(text: str) -> Label:
     # Labels repeat across documents; a stored label was checked when it was registered, and
