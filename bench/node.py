@@ -225,6 +225,18 @@ def seed_node(root: Path, documents: int) -> tuple[Any, subprocess.Popen[bytes],
                     headers={"Content-Type": "application/octet-stream"},
                 )
                 ids.append(str(response.json()["id"]))
+            # A label with no programme: the SQL prefilter passes it for everyone of the
+            # right nationality, so a subject the decision function then refuses (a
+            # contractor without a facility clearance, an expired briefing, a dual
+            # national) costs a decision per row: the listing's worst profiles.
+            response = session.request(
+                "POST",
+                "/documents",
+                params={"label": label_json("SECRET//REL TO CAN, KOR"), "title": "bench open"},
+                content=os.urandom(PAYLOAD),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            response.raise_for_status()
     except BaseException:
         stop(process)
         raise
@@ -263,12 +275,21 @@ def bulk_insert(data_dir: Path, count: int) -> float:
             raise RuntimeError("no document to clone")
         # Most of the bulk is a label the reader may not read (a programme they are not in):
         # the listing must skip it in SQL, not in Python.
-        hidden = dict(templates[0])
+        programme = [t for t in templates if t["programme_mask"]]
+        open_label = [t for t in templates if not t["programme_mask"]]
+        hidden = dict(programme[0])
         hidden["programme_mask"] = (1 << 62) | int(hidden["programme_mask"])
         width = len(str(templates[0]["id"]))
         batch: list[dict[str, Any]] = []
         for i in range(count):
-            row = dict(hidden if i % 10 else templates[i % len(templates)])
+            # 10% the reader may read, 10% that only the worst profiles' decisions refuse,
+            # the rest excluded in SQL for everyone but a member of a programme nobody is in.
+            if i % 10 == 0:
+                row = dict(programme[i % len(programme)])
+            elif i % 10 == 5 and open_label:
+                row = dict(open_label[0])
+            else:
+                row = dict(hidden)
             # Older than every real row (ids sort by creation time): "0" prefix, same width.
             row["id"] = ("0" + format(i, "x")).rjust(width, "0")[:width]
             row["blob_hash"] = None
@@ -285,13 +306,62 @@ def bulk_insert(data_dir: Path, count: int) -> float:
     return time.perf_counter() - start
 
 
-def first_page_ms(url: str, token: str, repeats: int = 7) -> tuple[float, int]:
-    """Median time of the first page (ms) and how many documents it held."""
+def worst_profiles(data_dir: Path) -> dict[str, str]:
+    """People whom the SQL prefilter can exclude least, each with an API token: a contractor
+    without a facility clearance, an expired briefing, no clearance, a dual national (and the
+    demonstration's auditor, added by the caller). Profile name -> token."""
+    from datetime import timedelta
+
+    from cix.demo import demo_environ
+    from cix.node.roles import SYSTEM, Role
+    from cix.node.schemas import Clearance, PersonIn
+    from cix.node.service import Node
+
+    node = Node.open(data_dir, environ=demo_environ())
+    now = node.clock()
+    secret = Clearance(level="S", party="CAN", expires=now + timedelta(days=365))
+    briefed = {"briefed_at": now - timedelta(days=30), "briefed_until": now + timedelta(days=300)}
+    people = {
+        "contractor, no facility clearance": ("bench-nofcl", "northfab", secret, ["CAN"], briefed),
+        "expired briefing": ("bench-expired", "dnd", secret, ["CAN"],
+                             {"briefed_at": now - timedelta(days=400),
+                              "briefed_until": now - timedelta(days=1)}),
+        "no valid clearance": ("bench-uncleared", "dnd", None, ["CAN"], briefed),
+        "dual national": ("bench-dual", "dnd", secret, ["CAN", "DEU"], briefed),
+    }  # fmt: skip
+    tokens = {}
+    try:
+        for profile, (person, org, clearance, nationalities, briefing) in people.items():
+            node.registry.create_person(
+                SYSTEM,
+                PersonIn(
+                    id=person,
+                    name=profile,
+                    organisation=org,
+                    nationalities=nationalities,
+                    clearance=clearance,
+                    roles=[Role.READER],
+                    **briefing,
+                ),
+            )
+            actor = node.registry.actor_for(person)
+            tokens[profile], _ = node.api_tokens.create(actor, "bench", ttl=3600, now=now)
+    finally:
+        node.close()
+    return tokens
+
+
+def first_page_ms(
+    url: str, token: str, repeats: int = 7, *, query: str | None = None
+) -> tuple[float, int]:
+    """Median time of the first page (ms) and how many documents it held; `query` searches
+    titles."""
     times, count = [], 0
+    params: dict[str, Any] = {"limit": 50} if query is None else {"limit": 50, "q": query}
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         for _ in range(repeats):
             start = time.perf_counter()
-            response = client.get(f"{url}/api/v1/documents", params={"limit": 50})
+            response = client.get(f"{url}/api/v1/documents", params=params)
             times.append((time.perf_counter() - start) * 1000)
             response.raise_for_status()
             count = len(response.json()["items"])
@@ -368,12 +438,21 @@ def main(argv: list[str] | None = None) -> None:
         if args.listing_docs:
             seconds = bulk_insert(node.data_dir, args.listing_docs)
             print(f"\nlisting: {args.listing_docs:,} rows bulk-inserted in {seconds:.1f} s")
+            profiles = {"reader": token, **worst_profiles(node.data_dir)}
+            profiles["auditor"] = node.tokens["dnd-auditor"]
             (process,) = start([node])
             try:
-                ms, count = first_page_ms(node.url, token)
-                verdict = "met" if ms < 200 else "MISSED"
-                print(f"  first page ({count} documents) for a reader: {ms:.1f} ms "
-                      f"(target < 200 ms: {verdict})")  # fmt: skip
+                worst = 0.0
+                for profile, profile_token in profiles.items():
+                    ms, count = first_page_ms(node.url, profile_token)
+                    worst = max(worst, ms) if profile != "reader" else worst
+                    print(f"  first page ({count} documents) for {profile}: {ms:.1f} ms")
+                ms, count = first_page_ms(node.url, token, query="bench")
+                print(f"  first page ({count} documents) of a title query matching every "
+                      f"row, for a reader: {ms:.1f} ms")  # fmt: skip
+                worst = max(worst, ms)
+                verdict = "met" if worst < 200 else "MISSED"
+                print(f"  worst profile or query: {worst:.1f} ms (target < 200 ms: {verdict})")
             finally:
                 stop(process)
 

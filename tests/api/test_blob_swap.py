@@ -130,7 +130,7 @@ def test_row_pointed_at_a_same_label_document_blob_is_refused(
 def _open_once(api: ApiClient, node: Node, doc: dict[str, Any]) -> None:
     """Open `doc` (a small one): its blob is hashed to its name once and remembered."""
     assert api.as_("alice").get(f"/api/v1/documents/{doc['id']}/content").status_code == 200
-    assert node.documents._verified_blobs.get(_blob(node, doc["id"])) is not None
+    assert node.opening._verified_blobs.get(_blob(node, doc["id"])) is not None
 
 
 def test_blob_swapped_after_it_was_verified_is_refused(
@@ -255,7 +255,7 @@ def test_refusal_of_a_damaged_small_document_does_not_hold_the_event_loop(
             threading.Thread(target=commit, daemon=True).start()
             return done
 
-    node.documents.audit = SlowCommitSink()
+    node.opening.reg.audit = SlowCommitSink()
     token = docs.token_for("alice")
     app = create_app(node)
 

@@ -317,22 +317,13 @@ def test_incident_report(docs: ApiClient, audit: MemoryAuditSink) -> None:
 def test_tampered_blob_is_refused_and_the_reason_audited(
     docs: ApiClient, node: Node, audit: MemoryAuditSink
 ) -> None:
-    from cix.errors import Refused
-
     doc = _upload(docs, _label("S"), "plan", b"x" * 5000)
     path = node.blobs.path(next(node.blobs.hashes()))
     data = bytearray(path.read_bytes())
     data[100] ^= 1
     path.write_bytes(bytes(data))
-    actor = node.registry.actor_for("alice")
-    _opening, write_to = node.documents.open(actor, doc["id"])
-
-    class Sink:
-        def write(self, data: bytes) -> int:
-            return len(data)
-
-    with pytest.raises(Refused):
-        write_to(Sink())  # type: ignore[arg-type]
+    response = docs.get(f"/api/v1/documents/{doc['id']}/content")
+    assert_problem(response, 403)
     last = audit.events[-1]
     assert (last.type, last.decision) == ("key-access", "deny")
     assert last.reasons
@@ -388,7 +379,123 @@ def test_recovery_removes_partial_and_orphan_blobs_but_keeps_registered_ones(
     kept = _upload(docs, _label("S"), "plan", b"registered")
     orphan = node.blobs.put([b"sealed but never registered: the crash came first"])
     (node.blobs.root / "tmp" / "half-written").write_bytes(b"partial")
-    assert node.documents.recover() == (1, 1)
+    assert node.destruction.recover() == (1, 1)
     assert not node.blobs.exists(orphan.sha256)
     opened = docs.as_("olivia").get(f"/api/v1/documents/{kept['id']}/content")
     assert opened.content == b"registered"
+
+
+def test_repeated_source_is_refused_without_phantom_audit(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    source = _upload(docs, _label("C"), "memo")
+    before = len(audit.events)
+    response = docs.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": _label("S"), "title": "analysis", "source": [source["id"]] * 2},
+        content=b"derived",
+    )
+    assert "source" in assert_problem(response, 400)["detail"]
+    assert [e for e in audit.events[before:] if e.decision == "permit"] == []
+    assert len(list(node.blobs.hashes())) == 1
+    assert _titles(docs, "olivia") == ["memo"]
+
+
+def test_failed_upload_leaves_no_permit_and_no_blob(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink
+) -> None:
+    node.documents.max_upload_bytes = 10
+    before = len(audit.events)
+    response = docs.as_("olivia").post(
+        "/api/v1/documents", params={"label": _label("S"), "title": "big"}, content=b"x" * 100
+    )
+    assert_problem(response, 413)
+    assert [e for e in audit.events[before:] if e.decision == "permit"] == []
+    assert list(node.blobs.hashes()) == []
+
+
+@pytest.mark.parametrize("size", [5000, 2 << 20], ids=["in-memory", "streamed"])
+def test_missing_blob_is_refused_and_audited(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int
+) -> None:
+    doc = _upload(docs, _label("S"), "plan", b"x" * size)
+    node.blobs.path(next(node.blobs.hashes())).unlink()
+    assert_problem(docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content"), 403)
+    last = audit.events[-1]
+    assert (last.type, last.decision, last.reasons) == ("key-access", "deny", ("blob-missing",))
+
+
+@pytest.mark.parametrize("size", [5000, 2 << 20], ids=["in-memory", "streamed"])
+def test_directory_in_place_of_blob_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, size: int
+) -> None:
+    doc = _upload(docs, _label("S"), "plan", b"x" * size)
+    path = node.blobs.path(next(node.blobs.hashes()))
+    path.unlink()
+    path.mkdir()
+    assert_problem(docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content"), 403)
+    last = audit.events[-1]
+    assert (last.type, last.decision, last.reasons) == (
+        "key-access",
+        "deny",
+        ("blob-not-a-file",),
+    )
+
+
+def test_reproduction_route_does_not_reveal_people(docs: ApiClient, audit: MemoryAuditSink) -> None:
+    doc = _upload(docs, _label("S"), "plan")
+    url = f"/api/v1/documents/{doc['id']}/reproductions"
+    # alice cannot see /people (a reader), so the route must not tell her who exists.
+    unknown = docs.as_("alice").post(url, json={"holder": "nobody", "reason": "x"})
+    not_entitled = docs.as_("alice").post(url, json={"holder": "carl", "reason": "x"})
+    assert unknown.status_code == not_entitled.status_code == 403
+    assert unknown.json() == not_entitled.json()
+    assert events(audit, "document")[-2].reasons == ("holder-unknown",)
+    assert docs.as_("olivia").get(f"/api/v1/documents/{doc['id']}").json()["copies_made"] == 0
+
+
+@pytest.mark.parametrize("title", ["a\x00b", "\x1b[31mred", "one\r\ntwo", "tab\there", "x\u2028y"])
+def test_title_with_control_characters_is_refused(
+    docs: ApiClient, node: Node, audit: MemoryAuditSink, title: str
+) -> None:
+    before = len(audit.events)
+    response = docs.as_("olivia").post(
+        "/api/v1/documents", params={"label": _label("S"), "title": title}, content=b"data"
+    )
+    assert "title" in assert_problem(response, 400)["detail"]
+    assert list(node.blobs.hashes()) == []
+    assert [e for e in audit.events[before:] if e.decision == "permit"] == []
+
+
+def test_content_is_served_as_an_attachment_never_sniffed(docs: ApiClient) -> None:
+    for size in (100, 2 << 20):  # answered in one body, and streamed
+        response = docs.as_("olivia").post(
+            "/api/v1/documents",
+            params={"label": _label("S"), "title": "page"},
+            content=b"<script>alert(1)</script>".ljust(size, b" "),
+            headers={"content-type": "text/html"},
+        )
+        assert response.status_code == 201, response.text
+        opened = docs.get(f"/api/v1/documents/{response.json()['id']}/content")
+        assert opened.status_code == 200
+        assert opened.headers["x-content-type-options"] == "nosniff"
+        assert opened.headers["content-disposition"] == "attachment"
+
+
+def test_listing_past_many_refused_rows_still_finds_the_readable_ones(docs: ApiClient) -> None:
+    # carl (CONFIDENTIAL) may read the two C documents only, with four SECRET ones between:
+    # a page of one reads past whole batches of refused rows, then narrows to the labels left.
+    _upload(docs, _label("C"), "c-old")
+    for i in range(4):
+        _upload(docs, _label("S"), f"s{i}")
+    _upload(docs, _label("C"), "c-new")
+    seen, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = docs.as_("carl").get("/api/v1/documents", params=params).json()
+        seen += [d["title"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["c-new", "c-old"]
+    assert _titles(docs, "carl", q="s") == []

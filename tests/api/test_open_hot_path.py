@@ -167,7 +167,7 @@ def test_destroyed_document_cannot_be_opened_from_cache(docs: ApiClient) -> None
     assert destroyed.status_code == 200, destroyed.text
     assert_problem(_content(docs, doc["id"], token), 404)
     # Crypto-erase: the wrapped data key does not survive in the verified-manifest cache.
-    assert len(docs.node.documents._manifests) == 0
+    assert len(docs.node.opening._manifests) == 0
 
 
 def test_destruction_by_another_worker_empties_this_workers_manifest_cache(
@@ -178,12 +178,12 @@ def test_destruction_by_another_worker_empties_this_workers_manifest_cache(
     token, _ = _api_token(docs, "alice")
     _opens(docs, first["id"], token)
     _opens(docs, second["id"], token)
-    assert len(docs.node.documents._manifests) == 2
+    assert len(docs.node.opening._manifests) == 2
     # What another worker of `cix serve --workers N` does when it destroys a document:
     # count it in the counters every worker shares.
     docs.node.db.count_destruction()
     _opens(docs, first["id"], token, times=1)
-    assert len(docs.node.documents._manifests) == 1  # the other entry went with the rest
+    assert len(docs.node.opening._manifests) == 1  # the other entry went with the rest
 
 
 def test_blob_left_by_a_worker_killed_mid_destruction_is_swept(
@@ -201,9 +201,9 @@ def test_blob_left_by_a_worker_killed_mid_destruction_is_swept(
     assert destroyed.status_code == 200, destroyed.text
     left = destroyed.json()["sealed_sha256"]
     assert node.blobs.exists(left)
-    assert node.documents.sweep_destroyed() == 1
+    assert node.destruction.sweep_destroyed() == 1
     assert not node.blobs.exists(left)
-    assert node.documents.sweep_destroyed() == 0
+    assert node.destruction.sweep_destroyed() == 0
     token, _ = _api_token(docs, "alice")
     _opens(docs, kept["id"], token)  # a live document's blob is never swept
 
@@ -267,7 +267,7 @@ def test_decision_and_key_access_are_one_durable_group_before_content(
 ) -> None:
     doc = _upload(docs, _label("S"), "plan", b"registered content")
     sink = _Groups()
-    node.documents.audit = sink
+    node.opening.reg.audit = sink
     opened = docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content")
     assert opened.content == b"registered content"
     (group,) = sink.groups
@@ -282,7 +282,7 @@ def test_failed_audit_append_sends_no_content(docs: ApiClient, node: Node) -> No
     doc = _upload(docs, _label("S"), "plan", b"the reactor is a MARK-7 design")
     token, _ = _api_token(docs, "alice")
     _opens(docs, doc["id"], token)  # every cache warm
-    node.documents.audit = _Groups(fail=True)
+    node.opening.reg.audit = _Groups(fail=True)
     failed = _content(docs, doc["id"], token)
     assert_problem(failed, 503)
     assert b"MARK-7" not in failed.content
@@ -292,7 +292,7 @@ def test_failed_audit_append_sends_no_content(docs: ApiClient, node: Node) -> No
 def test_refused_open_is_audited_alone_and_sends_nothing(docs: ApiClient, node: Node) -> None:
     doc = _upload(docs, _label("S", programmes=("CPSP",)), "hull", b"MARK-7")
     sink = _Groups()
-    node.documents.audit = sink
+    node.opening.reg.audit = sink
     refused = docs.as_("alice").get(f"/api/v1/documents/{doc['id']}/content")
     assert_problem(refused, 403)
     assert b"MARK-7" not in refused.content

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from cix.node.auditing import append_many
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import Clearance, PersonIn
 from cix.node.service import Node
@@ -111,7 +112,9 @@ def test_sigkill_during_uploads_never_leaves_a_partial_document(tmp_path: Path) 
         assert rows, "no upload completed in any round: the test proved nothing"
         actor = node.registry.actor_for("olivia")
         for row in rows:
-            _opening, write_to = node.documents.open(actor, row.id)
+            admission = node.opening.admit(actor, row.id)
+            append_many(node.audit, admission.events)
+            admission.recorded()
 
             class Digest:
                 def __init__(self) -> None:
@@ -122,7 +125,7 @@ def test_sigkill_during_uploads_never_leaves_a_partial_document(tmp_path: Path) 
                     return len(data)
 
             sink = Digest()
-            write_to(sink)  # type: ignore[arg-type]
+            admission.write_to(sink)  # type: ignore[arg-type]
             assert sink.hash.hexdigest() == row.title
         assert {row.blob_hash for row in rows} == set(node.blobs.hashes())
         assert list((node.blobs.root / "tmp").iterdir()) == []

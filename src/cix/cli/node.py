@@ -81,7 +81,7 @@ def serve(data_dir: DirOption, **flags: Any) -> None:
         raise
     try:
         try:
-            temporary, orphans = node.documents.recover()
+            temporary, orphans = node.destruction.recover()
             if temporary or orphans:
                 typer.echo(
                     f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed"

@@ -56,7 +56,7 @@ from cix.lru import LruCache
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
-from cix.store.blobs import BlobStore, BlobTooLarge
+from cix.store.blobs import BlobNotFound, BlobStore, BlobTooLarge
 
 #: The most a sealed object read whole (`Grant.open(whole=True)`) may be.
 WHOLE_READ_LIMIT = 4 << 20
@@ -260,6 +260,11 @@ class KeyAccess:
         except Refused:
             deny(self.event(actor, obj, now, "deny", tuple(reasons) or ("refused",)))
             raise
+        except BlobNotFound as exc:
+            # The row names a blob the store no longer holds as a file: an integrity
+            # failure of our own storage, refused and audited as the others are.
+            deny(self.event(actor, obj, now, "deny", (exc.reason,)))
+            raise Refused() from None
         except InputError as exc:
             # The stored object does not even parse (a damaged container or manifest): an
             # integrity failure of our own storage, not the caller's input. Opaque, audited.

@@ -20,6 +20,11 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
+from cix.node.opening import Opener
+from cix.node.procedures.destruction import Destruction
+from cix.node.procedures.incidents import Incidents
+from cix.node.procedures.reproductions import Reproductions
+from cix.node.register import Register
 from cix.node.registry import Clock, Registry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
@@ -98,7 +103,7 @@ class Node:
             load_issuer_public(settings.data_dir) if settings.uses_builtin_issuer else None,
         )
         self.agreements = held_agreements(settings)
-        self.documents = Documents(
+        register = Register(
             db=db,
             blobs=self.blobs,
             audit=audit,
@@ -108,8 +113,12 @@ class Node:
             party=settings.party,
             keys=keys,
             clock=clock,
-            max_upload_bytes=settings.max_upload_bytes,
         )
+        self.documents = Documents(register, max_upload_bytes=settings.max_upload_bytes)
+        self.opening = Opener(register)
+        self.reproductions = Reproductions(register)
+        self.destruction = Destruction(register, self.opening)
+        self.incidents = Incidents(register)
 
     @classmethod
     def open(

@@ -253,7 +253,7 @@ def _forget_destroyed_while_idle(node: Any) -> None:
     def watch() -> None:
         while True:
             time.sleep(_DESTRUCTION_POLL_SECONDS)
-            node.documents.forget_destroyed()
+            node.opening.forget_destroyed()
 
     threading.Thread(target=watch, name="cix-forget-destroyed", daemon=True).start()
 
@@ -278,7 +278,7 @@ def _worker_main() -> None:
         settings.database_url.reveal(), SharedCounters(Path(config["counters"]), create=False)
     )
     node = Node.open(data_dir, overrides=overrides, unlock=True)
-    swept = node.documents.sweep_destroyed()
+    swept = node.destruction.sweep_destroyed()
     if swept:
         logging.getLogger("cix.serve").warning(
             "deleted %d sealed objects of destroyed documents left by a killed worker", swept

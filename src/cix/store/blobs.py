@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,23 @@ class BlobTooLarge(InputError):
 
 
 class BlobNotFound(StorageError):
-    """No blob is stored under the requested hash."""
+    """No blob is stored under the requested hash: nothing there (`reason` "blob-missing"),
+    or something that is not a regular file ("blob-not-a-file"). For a blob a row names,
+    an integrity failure of the store (the caller audits it as such)."""
+
+    def __init__(self, message: str, *, reason: str = "blob-missing") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _regular(fd: int, sha256: str) -> int:
+    """The size of the open file `fd`; `BlobNotFound` (closing `fd`) if it is not a regular
+    file (a directory or a device where a blob should be)."""
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        raise BlobNotFound(f"blob {sha256} is not a regular file", reason="blob-not-a-file")
+    return status.st_size
 
 
 @dataclass(frozen=True)
@@ -121,16 +138,14 @@ class BlobStore:
             os.replace(tmp, final)
             _fsync_dir(final.parent)
 
-    def put_file(self, handle: BinaryIO, *, limit: int | None = None) -> BlobRef:
-        """Store everything readable from `handle` (streamed in 1 MiB chunks)."""
-        return self.put(iter(lambda: handle.read(CHUNK), b""), limit=limit)
-
     def open(self, sha256: str) -> BinaryIO:
         """Open the blob for reading; raises `BlobNotFound` if it is not stored."""
         try:
-            return self.path(sha256).open("rb")
+            fd = os.open(self.path(sha256), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {sha256}") from None
+        _regular(fd, sha256)
+        return os.fdopen(fd, "rb")
 
     def read(self, sha256: str, *, limit: int | None = None) -> bytes:
         """The whole blob (for small ones); raises `BlobNotFound` if it is not stored and
@@ -143,8 +158,8 @@ class BlobStore:
             fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise BlobNotFound(f"no blob {sha256}") from None
+        size = _regular(fd, sha256)
         try:
-            size = os.fstat(fd).st_size
             if limit is not None and size > limit:
                 raise BlobTooLarge(f"blob {sha256} is {size} bytes, more than {limit}")
             parts = [os.read(fd, size)]

@@ -38,6 +38,7 @@ from cix.api.auth import CurrentActor, authenticate, node_of
 from cix.errors import InputError, Refused
 from cix.node.auditing import AuditEvent, record
 from cix.node.cache import NotCached
+from cix.node.register import DocumentInfo
 from cix.node.roles import Actor
 
 router = APIRouter(tags=["documents"])
@@ -52,27 +53,10 @@ _OFFER_WAIT = 0.5  # seconds a producer waits on a full queue before looking aga
 _ON_LOOP = 256 << 10
 
 
-class DocumentOut(BaseModel):
-    """A document's register entry as a reader may see it."""
-
-    id: str
-    label: dict[str, Any]
-    banner: str
-    title: str
-    media_type: str
-    plaintext_size: int
-    sealed_size: int
-    created_by: str
-    created_at: str
-    custodian: str
-    copies_made: int
-    sources: list[str]
-
-
 class DocumentPage(BaseModel):
     """One page of documents, newest first; pass `next_cursor` as `cursor` for the next."""
 
-    items: list[DocumentOut]
+    items: list[DocumentInfo]
     next_cursor: str | None
 
 
@@ -163,7 +147,7 @@ async def upload_document(
     label: Annotated[str, Query(max_length=8192, description="A banner or the label's JSON.")],
     title: Annotated[str, Query(min_length=1, max_length=500)],
     source: Annotated[list[str] | None, Query(max_length=64)] = None,
-) -> DocumentOut:
+) -> DocumentInfo:
     """Seal the request body under `label` (a banner or the JSON form; streamed) and
     register it; each `source` names a document it was derived from (its label must
     dominate theirs)."""
@@ -173,7 +157,7 @@ async def upload_document(
     parsed = _label_from_query(label, node.clock())
     reader = _BodyReader(request.stream().__aiter__())
 
-    def work() -> Any:
+    def work() -> DocumentInfo:
         return node.documents.upload(
             actor,
             label=parsed,
@@ -184,8 +168,7 @@ async def upload_document(
             derived_from=tuple(source or ()),
         )
 
-    info = await anyio.to_thread.run_sync(work)
-    return DocumentOut(**info.to_json())
+    return await anyio.to_thread.run_sync(work)
 
 
 @router.get("/documents")
@@ -200,15 +183,13 @@ def list_documents(
     node = node_of(request)
     size = min(limit or node.settings.page_size, node.settings.max_page_size)
     page = node.documents.list(actor, limit=size, cursor=cursor, title_contains=q)
-    return DocumentPage(
-        items=[DocumentOut(**i.to_json()) for i in page.items], next_cursor=page.next_cursor
-    )
+    return DocumentPage(items=list(page.items), next_cursor=page.next_cursor)
 
 
 @router.get("/documents/{doc_id}")
-def show_document(request: Request, actor: CurrentActor, doc_id: DocId) -> DocumentOut:
+def show_document(request: Request, actor: CurrentActor, doc_id: DocId) -> DocumentInfo:
     """A document's metadata, if the caller may read it."""
-    return DocumentOut(**node_of(request).documents.show(actor, doc_id).to_json())
+    return node_of(request).documents.show(actor, doc_id)
 
 
 class _Abandoned(Exception):
@@ -289,13 +270,14 @@ class OpenRoute(BaseRoute):
 
 
 async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response:
-    documents = node_of(request).documents
+    node = node_of(request)
+    opener = node.opening
     try:
-        admission = documents.admit_open(actor, doc_id, cached_only=True)
+        admission = opener.admit(actor, doc_id, cached_only=True)
     except NotCached:
-        admission = await anyio.to_thread.run_sync(documents.admit_open, actor, doc_id)
+        admission = await anyio.to_thread.run_sync(opener.admit, actor, doc_id)
     # Durable before anything else happens; a failed append raises here (no content).
-    await record(documents.audit, admission.events)
+    await record(opener.reg.audit, admission.events)
     opening = admission.recorded()
     info = opening.info
     headers = {
@@ -303,6 +285,10 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
         "Cix-Reader": opening.reader,
         "Cix-Obligations": json.dumps(list(opening.obligations), ensure_ascii=True),
         "Cache-Control": "no-store",
+        # The stored media type is data, not an instruction: a browser must neither sniff
+        # nor render the content (an uploaded text/html is a file to save).
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": "attachment",
     }
     if info.plaintext_size <= _IN_MEMORY:
         body = io.BytesIO()
@@ -312,7 +298,7 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
                 admission.write_to(body, whole=True, record_denial=denials.append)
             except Refused:
                 # Recorded before answering, without holding the event loop for the commit.
-                await record(documents.audit, denials)
+                await record(opener.reg.audit, denials)
                 raise
         else:
             await anyio.to_thread.run_sync(lambda: admission.write_to(body, whole=True))
@@ -373,7 +359,7 @@ def reproduce_document(
     request: Request, actor: CurrentActor, doc_id: DocId, body: ReproductionIn
 ) -> ReproductionOut:
     """Account for a numbered copy held by `holder` (who must be entitled to it too)."""
-    number = node_of(request).documents.reproduce(
+    number = node_of(request).reproductions.reproduce(
         actor, doc_id, holder=body.holder, reason=body.reason
     )
     return ReproductionOut(document=doc_id, copy_number=number)
@@ -384,18 +370,18 @@ def destroy_document(
     request: Request, actor: CurrentActor, doc_id: DocId, body: DestroyIn
 ) -> dict[str, Any]:
     """Destroy the document (custodian or NSA officer); returns the destruction certificate."""
-    return node_of(request).documents.destroy(actor, doc_id, reason=body.reason)
+    return node_of(request).destruction.destroy(actor, doc_id, reason=body.reason)
 
 
 @router.get("/documents/{doc_id}/certificate")
 def destruction_certificate(request: Request, actor: CurrentActor, doc_id: DocId) -> dict[str, Any]:
     """The destruction certificate of a destroyed document."""
-    return node_of(request).documents.certificate(actor, doc_id)
+    return node_of(request).destruction.certificate(actor, doc_id)
 
 
 @router.post("/incidents", status_code=201)
 def report_incident(request: Request, actor: CurrentActor, body: IncidentIn) -> dict[str, Any]:
     """Report a loss or compromise (or a suspicion), against a document or not."""
-    return node_of(request).documents.report_incident(
+    return node_of(request).incidents.report(
         actor, doc_id=body.document, kind=body.kind, description=body.description
     )
