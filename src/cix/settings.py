@@ -173,9 +173,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "kem_algorithm",
         "str",
-        "x25519",
-        "Key-encapsulation algorithm of the node key `cix init` generates.",
-        choices=("x25519", "mlkem768-x25519"),
+        "mlkem768-x25519",
+        "Key-encapsulation algorithm of the node key `cix init` generates: the post-quantum "
+        "hybrid ML-KEM-768+X25519, X25519, or RSA-2048 (OpenTDF key access server interop).",
+        choices=("mlkem768-x25519", "x25519", "rsa-2048"),
     ),
     Setting(
         "token_issuer",
