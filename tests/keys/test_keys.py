@@ -13,10 +13,10 @@ from cix.keys import (
     KEM_PUBLIC,
     SIGN_PRIVATE,
     SIGN_PUBLIC,
-    BadSignature,
     KemAlgorithm,
     KeyFileError,
     SignatureAlgorithm,
+    SignatureInvalid,
     UnwrapFailed,
     derive_kid,
     generate_kem,
@@ -123,7 +123,7 @@ def test_unwrap_binds_the_context() -> None:
 
 def test_signature_over_other_data_fails() -> None:
     s = generate_signing()
-    with pytest.raises(BadSignature):
+    with pytest.raises(SignatureInvalid):
         s.public.verify(s.sign(b"a"), b"b")
 
 

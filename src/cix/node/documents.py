@@ -627,7 +627,12 @@ class Documents:
         # last open: no wrapped key of it may stay cached here either.
         self.forget_destroyed()
         return KeyAccess(
-            self._keys(), self.audit, self.blobs, self._manifests, self._verified_blobs
+            self._keys(),
+            self.audit,
+            self.blobs,
+            self._manifests,
+            self._verified_blobs,
+            party=self.party,
         )
 
     def _document(self, doc_id: str) -> _Meta:
