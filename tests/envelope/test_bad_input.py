@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import zipfile
 from typing import Any, BinaryIO, cast
@@ -229,7 +230,9 @@ def test_segment_size_arithmetic_checked(
         _open(_edit(good, spoil), alice, signer)
 
 
-def test_unlabelled_object_needs_permission(alice: KemPrivateKey, signer: SigningKey) -> None:
+def test_unlabelled_object_needs_unsafe_permission_and_warns(
+    alice: KemPrivateKey, signer: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
     # An OpenTDF object written by otdf-python for an RSA key: no cix label anywhere.
     from otdf_python.config import KASInfo, TDFConfig
     from otdf_python.tdf import TDF
@@ -248,9 +251,14 @@ def test_unlabelled_object_needs_permission(alice: KemPrivateKey, signer: Signin
     blob = out.getvalue()
     with pytest.raises(UnlabelledObject, match="no cix label"):
         open_bytes(blob, rsa, [signer.public])
-    plain, opened = open_bytes(blob, rsa, [], unsafe_allow_unlabelled=True)
+    with caplog.at_level(logging.WARNING, logger="cix.envelope"):
+        plain, opened = open_bytes(blob, rsa, [], unsafe_allow_unlabelled=True)
     assert plain == b"opentdf payload " * 10
     assert opened.label_json is None
+    # Issue 11 #6: the bypass is named for what it is and says so when used.
+    assert any(
+        "unlabelled" in r.getMessage() and "unsafe" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_seal_rejects_bad_arguments(alice: KemPrivateKey, signer: SigningKey) -> None:

@@ -37,9 +37,9 @@ from cix.envelope._open import (
     Opened,
     inspect,
     open,
-    open_range,
-    rewrap,
 )
+from cix.envelope._range import open_range
+from cix.envelope._rewrap import rewrap
 from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
 from cix.envelope.errors import ObjectRefused, RefusalReason, UnlabelledObject
 
