@@ -49,7 +49,8 @@ import pyrage
 from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cix.envelope import DEFAULT_SEGMENT_SIZE, mapped_input, open_sealed, seal
+from cix import envelope
+from cix.envelope import DEFAULT_SEGMENT_SIZE, mapped_input, seal
 from cix.keys import KemAlgorithm, KemPrivateKey, SigningKey, generate_kem, generate_signing
 
 GiB = 1 << 30
@@ -240,7 +241,9 @@ def _seal(src: BinaryIO | memoryview | mmap.mmap, dst: BinaryIO, keys: Keys) -> 
 
 
 def _open(src: BinaryIO | memoryview | mmap.mmap, dst: BinaryIO, keys: Keys) -> None:
-    open_sealed(src, dst, private_key=keys.recipient, trusted_signers=[keys.signer.public])
+    envelope.open(
+        src, dst, private_key=keys.recipient, trusted_signers={"CAN": [keys.signer.public]}
+    )
 
 
 def _seal_file(src: Path, dst: Path, keys: Keys) -> None:

@@ -306,3 +306,35 @@ def test_the_layer_checks_see_a_cycle_and_a_layer_breach(tmp_path: Path) -> None
     node_module = ast.parse("from cix.api.app import create_app\n")
     assert "cix.api.app" in list(_imported_names(node_module))
     assert ["cix", "api", "app"][1] not in LAYERS["node"]
+
+
+#: What users of `cix.envelope` call: the operations, their results, the cache, the mapped
+#: input, one refusal family (its reasons an enum) and the one caller-at-fault input error.
+ENVELOPE_SURFACE = {
+    "DEFAULT_SEGMENT_SIZE",
+    "AuditHook",
+    "Known",
+    "ManifestCache",
+    "ObjectRefused",
+    "Opened",
+    "RefusalReason",
+    "SealResult",
+    "TrustedSigners",
+    "UnlabelledObject",
+    "inspect",
+    "mapped_input",
+    "open",
+    "open_range",
+    "rewrap",
+    "seal",
+}
+
+
+def test_envelope_exports_exactly_its_narrow_surface() -> None:
+    # Issue 11 #6: 34 names were exported, 15 refusal classes "for the audit record only"
+    # and `open` twice (`open_sealed`).
+    from cix import envelope
+
+    assert set(envelope.__all__) == ENVELOPE_SURFACE
+    assert len(envelope.__all__) == len(ENVELOPE_SURFACE)
+    assert not hasattr(envelope, "open_sealed")

@@ -340,7 +340,7 @@ def test_key_access_refuses_without_a_permit_and_audits_it(
 
     _upload(docs, _label("S"), "plan")
     blob = next(node.blobs.hashes())
-    access = KeyAccess(node.keys, audit, node.blobs)
+    access = KeyAccess(node.keys, audit, node.blobs, party="CAN")
     denial = Decision(permit=False, reasons=(Reason("clearance-missing", "none"),), obligations=())
 
     class Sink:

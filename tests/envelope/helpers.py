@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cix import envelope
-from cix.envelope import EnvelopeVerificationError, Opened
+from cix.envelope import ObjectRefused, Opened, RefusalReason
+from cix.envelope._zip import ZipStreamWriter
 from cix.keys import KemPrivateKey, KemPublicKey, SigningKey, VerifyKey
 
 LABEL_JSON: dict[str, Any] = {
@@ -54,26 +55,29 @@ def seal_bytes(
 class Audit:
     """An audit hook that records the reasons it receives."""
 
-    reasons: list[EnvelopeVerificationError] = field(default_factory=list)
+    reasons: list[ObjectRefused] = field(default_factory=list)
 
-    def __call__(self, reason: EnvelopeVerificationError) -> None:
-        self.reasons.append(reason)
+    def __call__(self, refusal: ObjectRefused) -> None:
+        self.reasons.append(refusal)
 
     @property
-    def only(self) -> type[EnvelopeVerificationError]:
-        """The type of the single reason received."""
+    def only(self) -> RefusalReason:
+        """The reason of the single refusal received."""
         assert len(self.reasons) == 1, self.reasons
-        return type(self.reasons[0])
+        return self.reasons[0].reason
 
 
 def open_bytes(
     blob: bytes,
     key: KemPrivateKey,
-    trusted: Sequence[VerifyKey],
+    trusted: Sequence[VerifyKey] | Mapping[str, Sequence[VerifyKey]],
     audit: Audit | None = None,
     **kwargs: Any,
 ) -> tuple[bytes, Opened]:
-    """Open a sealed object held in memory; return the plaintext and the result."""
+    """Open a sealed object held in memory; return the plaintext and the result. `trusted`
+    as a list: keys trusted for the labels of KOR (the originator of `LABEL_JSON`)."""
+    if not isinstance(trusted, Mapping):
+        trusted = {"KOR": list(trusted)}
     out = io.BytesIO()
     opened = envelope.open(
         io.BytesIO(blob), out, private_key=key, trusted_signers=trusted, audit_hook=audit, **kwargs
@@ -88,13 +92,17 @@ def members(blob: bytes) -> tuple[dict[str, Any], bytes]:
 
 
 def rezip(manifest: bytes | dict[str, Any], payload: bytes) -> bytes:
-    """A fresh, well-formed ZIP with these members (CRCs recomputed)."""
+    """A fresh, well-formed ZIP with these members as the cix writer writes them (CRCs
+    recomputed), so that only what was changed in the members is changed."""
     if isinstance(manifest, dict):
         manifest = json.dumps(manifest).encode()
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("0.payload", payload)
-        z.writestr("0.manifest.json", manifest)
+    writer = ZipStreamWriter(out)
+    writer.begin("0.payload", zip64=False)
+    writer.write(payload)
+    writer.end()
+    writer.add("0.manifest.json", manifest)
+    writer.close()
     return out.getvalue()
 
 

@@ -1,10 +1,13 @@
-"""Bad input gets an InputError subclass naming what was wrong, never a traceback or Refused."""
+"""A malformed object is refused when opened (malformed-object, the defect named in the
+audit record) and named by `inspect`; the caller's own bad input gets an InputError naming
+what was wrong. Never a traceback."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import logging
 import os
 import zipfile
 from typing import Any, BinaryIO, cast
@@ -12,15 +15,28 @@ from typing import Any, BinaryIO, cast
 import pytest
 
 from cix import envelope
-from cix.envelope import ContainerError, ManifestError, UnknownAlgorithm, UnlabelledObject
-from cix.errors import InputError
+from cix.envelope import ObjectRefused, RefusalReason, UnlabelledObject
+from cix.envelope.errors import ContainerError, ManifestError, UnknownAlgorithm
+from cix.errors import InputError, Refused
 from cix.keys import KemAlgorithm, KemPrivateKey, SigningKey, generate_kem
 from tests.envelope.helpers import Audit, members, open_bytes, rezip, seal_bytes
 
 
 def _open(blob: bytes, key: KemPrivateKey, signer: SigningKey) -> None:
+    """Open a malformed object: refused as malformed-object, the defect named in the audit
+    detail only; then `inspect` it, which verifies nothing and names the same defect as an
+    `InputError` (raised here for the test to match)."""
     audit = Audit()
-    open_bytes(blob, key, [signer.public], audit)
+    with pytest.raises(ObjectRefused) as refused:
+        open_bytes(blob, key, [signer.public], audit)
+    assert audit.only is RefusalReason.MALFORMED_OBJECT
+    assert str(refused.value) == str(Refused())  # nothing of the defect shown
+    try:
+        envelope.inspect(blob)
+    except InputError as exc:
+        assert str(exc) == audit.reasons[0].detail  # noqa: PT017 - re-raised for the caller
+        raise
+    raise AssertionError(f"inspect accepted what open refused: {audit.reasons[0].detail}")
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +125,23 @@ def test_compressed_payload_is_refused_as_input(
         _open(blob, alice, signer)
 
 
-def test_deflated_manifest_is_read(good: bytes, alice: KemPrivateKey, signer: SigningKey) -> None:
+def test_labelled_object_rezipped_by_another_writer_is_refused(
+    good: bytes, alice: KemPrivateKey, signer: SigningKey
+) -> None:
+    # A labelled object is cix-written; rewritten by another ZIP writer (here with a
+    # deflated manifest) its version-made-by and attributes, which nothing repeats, are not
+    # the cix writer's: refused, so that no header byte of a labelled object goes unchecked.
     manifest, payload = members(good)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr("0.payload", payload, zipfile.ZIP_STORED)
         z.writestr("0.manifest.json", json.dumps(manifest), zipfile.ZIP_DEFLATED)
-    plain, _ = open_bytes(out.getvalue(), alice, [signer.public])
-    assert plain == b"payload bytes"
+    audit = Audit()
+    with pytest.raises(ObjectRefused):
+        open_bytes(out.getvalue(), alice, [signer.public], audit)
+    assert audit.only is RefusalReason.MALFORMED_OBJECT
+    assert "not cix's" in audit.reasons[0].detail
+    assert envelope.inspect(out.getvalue())["labelled"]  # inspect still reads it
 
 
 def test_manifest_not_json(good: bytes, alice: KemPrivateKey, signer: SigningKey) -> None:
@@ -205,7 +230,9 @@ def test_segment_size_arithmetic_checked(
         _open(_edit(good, spoil), alice, signer)
 
 
-def test_unlabelled_object_needs_permission(alice: KemPrivateKey, signer: SigningKey) -> None:
+def test_unlabelled_object_needs_unsafe_permission_and_warns(
+    alice: KemPrivateKey, signer: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
     # An OpenTDF object written by otdf-python for an RSA key: no cix label anywhere.
     from otdf_python.config import KASInfo, TDFConfig
     from otdf_python.tdf import TDF
@@ -224,9 +251,14 @@ def test_unlabelled_object_needs_permission(alice: KemPrivateKey, signer: Signin
     blob = out.getvalue()
     with pytest.raises(UnlabelledObject, match="no cix label"):
         open_bytes(blob, rsa, [signer.public])
-    plain, opened = open_bytes(blob, rsa, [], allow_unlabelled=True)
+    with caplog.at_level(logging.WARNING, logger="cix.envelope"):
+        plain, opened = open_bytes(blob, rsa, [], unsafe_allow_unlabelled=True)
     assert plain == b"opentdf payload " * 10
     assert opened.label_json is None
+    # Issue 11 #6: the bypass is named for what it is and says so when used.
+    assert any(
+        "unlabelled" in r.getMessage() and "unsafe" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_seal_rejects_bad_arguments(alice: KemPrivateKey, signer: SigningKey) -> None:
@@ -253,9 +285,12 @@ def test_non_seekable_source_is_named(alice: KemPrivateKey, signer: SigningKey) 
         def seek(self, offset: int, whence: int = 0) -> int:
             raise OSError("not seekable")
 
-    with pytest.raises(ContainerError, match="seekable"):
+    with pytest.raises(InputError, match="seekable"):
         envelope.open(
-            cast(BinaryIO, Pipe()), io.BytesIO(), private_key=alice, trusted_signers=[signer.public]
+            cast(BinaryIO, Pipe()),
+            io.BytesIO(),
+            private_key=alice,
+            trusted_signers={"KOR": [signer.public]},
         )
 
 

@@ -70,7 +70,7 @@ def test_open_round_trip(world: Path) -> None:
         "--key",
         world / "can" / "kem.key",
         "--trust",
-        world / "kor" / "sign.pub",
+        f"KOR={world / 'kor' / 'sign.pub'}",
     )
     assert r.returncode == 0, r.stderr
     assert (world / "out.txt").read_bytes() == (world / "doc.txt").read_bytes()
@@ -91,7 +91,7 @@ def test_open_with_wrong_key_exits_1_and_writes_nothing(world: Path) -> None:
         "--key",
         world / "deu" / "kem.key",
         "--trust",
-        world / "kor" / "sign.pub",
+        f"KOR={world / 'kor' / 'sign.pub'}",
     )
     assert r.returncode == 1
     assert r.stderr.strip() == REFUSED
@@ -119,7 +119,7 @@ def test_open_tampered_exits_1(world: Path) -> None:
         "--key",
         world / "can" / "kem.key",
         "--trust",
-        world / "kor" / "sign.pub",
+        f"KOR={world / 'kor' / 'sign.pub'}",
     )
     assert r.returncode == 1
     assert r.stderr.strip() == REFUSED
@@ -130,9 +130,21 @@ def test_bad_arguments_exit_2(world: Path) -> None:
     r = cix("open", world / "missing.tdf", "-o", world / "x", "--key", world / "can" / "kem.key")
     assert r.returncode == 2
     assert "missing.tdf" in r.stderr
+    # Not a sealed object: refused when opened (a defect of the object, told apart from
+    # nothing else), and named by `inspect`.
     r = cix("open", world / "doc.txt", "-o", world / "x", "--key", world / "can" / "kem.key")
+    assert r.returncode == 1
+    assert "refused" in r.stderr
+    assert "not a ZIP" not in r.stderr
+    r = cix("inspect", world / "doc.txt")
     assert r.returncode == 2
     assert "not a ZIP" in r.stderr
+    r = cix(
+        *("open", world / "doc.tdf", "-o", world / "x", "--key", world / "can" / "kem.key"),
+        *("--trust", world / "kor" / "sign.pub"),
+    )
+    assert r.returncode == 2
+    assert "PARTY=sign.pub" in r.stderr
     assert cix("open", world / "doc.tdf").returncode == 2
     r = cix("keys", "generate", "--dir", world / "z", "--kem", "p256")
     assert r.returncode == 2
@@ -174,6 +186,8 @@ def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:
         world / "deu" / "kem.pub",
         "-o",
         world / "fwd.tdf",
+        "--trust",
+        f"KOR={world / 'kor' / 'sign.pub'}",
     )
     assert r.returncode == 0, r.stderr
     r = cix(
@@ -184,7 +198,7 @@ def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:
         "--key",
         world / "deu" / "kem.key",
         "--trust",
-        world / "kor" / "sign.pub",
+        f"KOR={world / 'kor' / 'sign.pub'}",
     )
     assert r.returncode == 0, r.stderr
     assert (world / "fwd.txt").read_bytes() == (world / "doc.txt").read_bytes()
@@ -280,10 +294,30 @@ def test_open_that_cannot_write_exits_3_and_leaves_nothing(world: Path) -> None:
     r = _cix_with_file_size_limit(
         50_000,
         *("open", world / "doc.tdf", "-o", world / "cut.txt"),
-        *("--key", world / "can" / "kem.key", "--trust", world / "kor" / "sign.pub"),
+        *("--key", world / "can" / "kem.key", "--trust", f"KOR={world / 'kor' / 'sign.pub'}"),
     )
     assert r.returncode == 3, r.stderr
     assert "Traceback" not in r.stderr
     assert "nothing written (File too large)" in r.stderr
     assert not (world / "cut.txt").exists()
     assert not list(world.glob(".cut.txt.*"))
+
+
+def test_label_signed_by_other_nation_is_refused(world: Path) -> None:
+    # Issue 10 #13: a Korean-originated label signed with Canada's key opened when both keys
+    # were trusted. Trust is per party now: a KOR label must carry a KOR key's signature.
+    r = cix(
+        *("seal", world / "doc.txt", "-o", world / "forged.tdf"),
+        *("--label", "군사Ⅲ급비밀//REL TO CAN, KOR", "--agreement", "kor-can"),
+        *("--to", world / "can" / "kem.pub", "--sign", world / "can" / "sign.key"),
+    )
+    assert r.returncode == 0, r.stderr
+    r = cix(
+        *("open", world / "forged.tdf", "-o", world / "forged.txt"),
+        *("--key", world / "can" / "kem.key"),
+        *("--trust", f"KOR={world / 'kor' / 'sign.pub'}"),
+        *("--trust", f"CAN={world / 'can' / 'sign.pub'}"),
+    )
+    assert r.returncode == 1
+    assert "refused" in r.stderr
+    assert not (world / "forged.txt").exists()

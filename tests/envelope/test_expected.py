@@ -13,10 +13,8 @@ import pytest
 
 from cix import envelope
 from cix.envelope import (
-    LabelMismatch,
     ManifestCache,
-    ObjectDigestMismatch,
-    PolicyUuidMismatch,
+    RefusalReason,
     _open,
 )
 from cix.errors import InputError, Refused
@@ -28,7 +26,7 @@ OTHER_LABEL: dict[str, Any] = {**LABEL_JSON, "classification": "KOR-I"}
 DATA = b"the reactor is a MARK-7 design" * 10
 
 
-def _refused(blob: bytes, alice: KemPrivateKey, signer: SigningKey, **kwargs: Any) -> type:
+def _refused(blob: bytes, alice: KemPrivateKey, signer: SigningKey, **kwargs: Any) -> RefusalReason:
     audit = Audit()
     out = io.BytesIO()
     with pytest.raises(Refused):
@@ -36,7 +34,7 @@ def _refused(blob: bytes, alice: KemPrivateKey, signer: SigningKey, **kwargs: An
             io.BytesIO(blob),
             out,
             private_key=alice,
-            trusted_signers=[signer.public],
+            trusted_signers={"KOR": [signer.public]},
             audit_hook=audit,
             **kwargs,
         )
@@ -61,8 +59,8 @@ def test_the_expected_label_and_policy_uuid_open(alice: KemPrivateKey, signer: S
 def test_an_object_with_another_label_is_refused(alice: KemPrivateKey, signer: SigningKey) -> None:
     blob = seal_bytes(DATA, [alice.public], signer, label_json=OTHER_LABEL)
     reason = _refused(blob, alice, signer, expected_label=dict(LABEL_JSON))
-    assert reason is LabelMismatch
-    assert LabelMismatch.reason == "label-mismatch"
+    assert reason is RefusalReason.LABEL_MISMATCH
+    assert RefusalReason.LABEL_MISMATCH.value == "label-mismatch"
 
 
 def test_another_label_is_refused_when_the_manifest_is_cached(
@@ -72,7 +70,7 @@ def test_another_label_is_refused_when_the_manifest_is_cached(
     blob = seal_bytes(DATA, [alice.public], signer, label_json=OTHER_LABEL)
     open_bytes(blob, alice, [signer.public], manifest_cache=cache, expected_label=OTHER_LABEL)
     reason = _refused(blob, alice, signer, manifest_cache=cache, expected_label=LABEL_JSON)
-    assert reason is LabelMismatch
+    assert reason is RefusalReason.LABEL_MISMATCH
 
 
 def test_an_unverified_label_never_matches(alice: KemPrivateKey, signer: SigningKey) -> None:
@@ -84,7 +82,7 @@ def test_an_unverified_label_never_matches(alice: KemPrivateKey, signer: Signing
             io.BytesIO(blob),
             out,
             private_key=alice,
-            trusted_signers=[],
+            trusted_signers={},
             audit_hook=audit,
             expected_label=dict(LABEL_JSON),
         )
@@ -97,8 +95,8 @@ def test_an_object_with_another_policy_uuid_is_refused(
 ) -> None:
     blob = seal_bytes(DATA, [alice.public], signer)  # a random policy uuid
     reason = _refused(blob, alice, signer, expected_policy_uuid=UUID)
-    assert reason is PolicyUuidMismatch
-    assert PolicyUuidMismatch.reason == "policy-uuid-mismatch"
+    assert reason is RefusalReason.POLICY_UUID_MISMATCH
+    assert RefusalReason.POLICY_UUID_MISMATCH.value == "policy-uuid-mismatch"
 
 
 def test_open_range_checks_the_expectations_too(alice: KemPrivateKey, signer: SigningKey) -> None:
@@ -112,13 +110,13 @@ def test_open_range_checks_the_expectations_too(alice: KemPrivateKey, signer: Si
             start=0,
             length=10,
             private_key=alice,
-            trusted_signers=[signer.public],
+            trusted_signers={"KOR": [signer.public]},
             audit_hook=audit,
             expected_label=dict(LABEL_JSON),
             expected_policy_uuid=UUID,
         )
     assert out.getvalue() == b""
-    assert audit.only is LabelMismatch
+    assert audit.only is RefusalReason.LABEL_MISMATCH
 
 
 def test_an_empty_policy_uuid_is_bad_input(alice: KemPrivateKey, signer: SigningKey) -> None:
@@ -167,7 +165,7 @@ def test_an_object_with_another_manifest_is_refused(
         expected_policy_uuid=UUID,
         manifest_cache=cache,
     )
-    assert reason is ObjectDigestMismatch
+    assert reason is RefusalReason.OBJECT_DIGEST_MISMATCH
 
 
 @pytest.mark.parametrize("where", ["manifest", "payload"])
@@ -179,4 +177,4 @@ def test_a_known_object_cut_short_is_refused(
     member = opened.known.manifest if where == "manifest" else opened.known.payload
     cut = blob[: member.data_offset + member.size - 1]  # the member's last byte gone
     reason = _refused(cut, alice, signer, known=opened.known)
-    assert reason is ObjectDigestMismatch
+    assert reason is RefusalReason.OBJECT_DIGEST_MISMATCH

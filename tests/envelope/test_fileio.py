@@ -16,9 +16,7 @@ import pytest
 
 from cix import envelope
 from cix.envelope import (
-    PayloadLengthMismatch,
-    SegmentDecryptFailed,
-    SegmentHashMismatch,
+    RefusalReason,
     _fileio,
 )
 from cix.errors import Refused
@@ -55,7 +53,11 @@ def _open_file(
     with src.open("rb") as handle, dst.open("wb") as out, envelope.mapped_input(handle) as source:
         assert source is not handle
         envelope.open(
-            source, out, private_key=alice, trusted_signers=[signer.public], audit_hook=audit
+            source,
+            out,
+            private_key=alice,
+            trusted_signers={"KOR": [signer.public]},
+            audit_hook=audit,
         )
 
 
@@ -83,7 +85,7 @@ def test_mapped_open_gives_the_streamed_plaintext(
                     source if mapped else handle,
                     out,
                     private_key=alice,
-                    trusted_signers=[signer.public],
+                    trusted_signers={"KOR": [signer.public]},
                 )
                 if not to_file:
                     results.append(out.getvalue())
@@ -109,7 +111,7 @@ def test_mapped_open_range(tmp_path: Path, alice: KemPrivateKey, signer: Signing
                 start=start,
                 length=length,
                 private_key=alice,
-                trusted_signers=[signer.public],
+                trusted_signers={"KOR": [signer.public]},
             )
         assert (tmp_path / "part").read_bytes() == data[start : start + length]
 
@@ -147,7 +149,11 @@ def test_tampered_segment_is_refused_through_the_mapping(
     # outlived the refusal.
     with pytest.raises(Refused):
         _open_file(tmp_path / "bad", tmp_path / "out", alice, signer, audit)
-    assert audit.only is (SegmentHashMismatch if part == "tag" else SegmentDecryptFailed)
+    assert audit.only is (
+        RefusalReason.SEGMENT_HASH_MISMATCH
+        if part == "tag"
+        else RefusalReason.SEGMENT_DECRYPT_FAILED
+    )
     assert _no_writer_threads()
     # At most the segments before the damaged one were written (authenticated plaintext;
     # those still queued when the refusal came are dropped).
@@ -167,7 +173,7 @@ def test_truncated_payload_is_refused_through_the_mapping(
     audit = Audit()
     with pytest.raises(Refused):
         _open_file(tmp_path / "bad", tmp_path / "out", alice, signer, audit)
-    assert audit.only is PayloadLengthMismatch
+    assert audit.only is RefusalReason.PAYLOAD_LENGTH_MISMATCH
     assert (tmp_path / "out").read_bytes() == b""
 
 
@@ -268,7 +274,11 @@ def test_a_failed_write_stops_open_with_that_error(
     ):
         with pytest.raises(OSError) as caught:
             envelope.open(
-                source, out, private_key=alice, trusted_signers=[signer.public], audit_hook=audit
+                source,
+                out,
+                private_key=alice,
+                trusted_signers={"KOR": [signer.public]},
+                audit_hook=audit,
             )
         assert caught.value.errno == errno.ENOSPC
         assert not audit.reasons  # a storage failure, not a refusal

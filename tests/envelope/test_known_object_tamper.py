@@ -5,7 +5,7 @@ skip the ZIP parse. They used to check only the manifest's bytes where it lay, s
 changed in a ZIP local header, the data descriptor, the central directory or the end
 record, or bytes appended, went unnoticed on the known path although a first open (a node:
 the blob's hash) refuses them. Now the object's size and the SHA-256 of every byte outside
-the payload data are pinned (`ObjectDigestMismatch`, before the key is unwrapped), and the
+the payload data are pinned (object-digest-mismatch, before the key is unwrapped), and the
 payload data authenticates segment by segment against the tags of the manifest so pinned.
 One test per attack, for an object read from memory (as a node reads a small document) and
 from a stream.
@@ -23,10 +23,8 @@ import pytest
 from cix import envelope
 from cix.envelope import (
     Known,
-    ObjectDigestMismatch,
     Opened,
-    SegmentDecryptFailed,
-    SegmentHashMismatch,
+    RefusalReason,
     _open,
 )
 from cix.errors import Refused
@@ -54,7 +52,7 @@ def _open_known(
     out = io.BytesIO()
     src: bytes | io.BytesIO = candidate if source == "memory" else io.BytesIO(candidate)
     opened = envelope.open(
-        src, out, private_key=alice, trusted_signers=[signer.public], known=known
+        src, out, private_key=alice, trusted_signers={"KOR": [signer.public]}, known=known
     )
     return out.getvalue(), opened
 
@@ -67,7 +65,7 @@ def _refusal(
     source: str,
     *,
     segment: int = 0,
-) -> type:
+) -> RefusalReason:
     """The reason `candidate`, opened as the known object, is refused for; nothing written
     but the plaintext of the segments before `segment` (the first one refused)."""
     audit = Audit()
@@ -78,7 +76,7 @@ def _refusal(
             src,
             out,
             private_key=alice,
-            trusted_signers=[signer.public],
+            trusted_signers={"KOR": [signer.public]},
             audit_hook=audit,
             known=known,
         )
@@ -127,8 +125,8 @@ def test_every_byte_change_outside_the_payload_of_a_known_object_is_refused(
         changed = bytearray(blob)
         changed[i] ^= 0x01
         reason = _refusal(bytes(changed), alice, signer, known, source)
-        assert reason is ObjectDigestMismatch, f"offset {i}: {reason.__name__}"
-    assert ObjectDigestMismatch.reason == "object-digest-mismatch"
+        assert reason is RefusalReason.OBJECT_DIGEST_MISMATCH, f"offset {i}: {reason.value}"
+    assert RefusalReason.OBJECT_DIGEST_MISMATCH.value == "object-digest-mismatch"
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -146,7 +144,10 @@ def test_bytes_appended_to_a_known_object_are_refused(
     source: str,
     appended: bytes,
 ) -> None:
-    assert _refusal(blob + appended, alice, signer, known, source) is ObjectDigestMismatch
+    assert (
+        _refusal(blob + appended, alice, signer, known, source)
+        is RefusalReason.OBJECT_DIGEST_MISMATCH
+    )
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -156,7 +157,7 @@ def test_a_known_object_cut_short_anywhere_is_refused(
 ) -> None:
     for n in range(len(blob)):
         reason = _refusal(blob[:n], alice, signer, known, source)
-        assert reason is ObjectDigestMismatch, f"cut to {n} bytes: {reason.__name__}"
+        assert reason is RefusalReason.OBJECT_DIGEST_MISMATCH, f"cut to {n} bytes: {reason.value}"
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -164,16 +165,16 @@ def test_every_payload_byte_change_of_a_known_object_is_refused(
     blob: bytes, known: Known, alice: KemPrivateKey, signer: SigningKey, source: str
 ) -> None:
     start, size = known.payload.data_offset, known.payload.size
-    reasons: Counter[str] = Counter()
+    reasons: Counter[RefusalReason] = Counter()
     for i in range(start, start + size):
         changed = bytearray(blob)
         changed[i] ^= 0x01
         segment = (i - start) // (16 + 28)
         reason = _refusal(bytes(changed), alice, signer, known, source, segment=segment)
-        reasons[reason.__name__] += 1
+        reasons[reason] += 1
     # 4 segments: their 16-byte tags are compared with the (pinned) manifest's; IV and
     # ciphertext fail GCM.
     assert reasons == {
-        SegmentHashMismatch.__name__: 4 * 16,
-        SegmentDecryptFailed.__name__: size - 64,
+        RefusalReason.SEGMENT_HASH_MISMATCH: 4 * 16,
+        RefusalReason.SEGMENT_DECRYPT_FAILED: size - 64,
     }

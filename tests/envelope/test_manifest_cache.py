@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from cix.envelope import ManifestCache, open_sealed, seal
+from cix import envelope
+from cix.envelope import ManifestCache, seal
 from cix.errors import Refused
 from cix.keys import KemPrivateKey, SigningKey, generate_kem, generate_signing
 
@@ -19,7 +20,7 @@ def _sealed(kem: KemPrivateKey, signer: SigningKey, body: bytes) -> bytes:
         io.BytesIO(body),
         out,
         label_xml=b"<label/>",
-        label_json={"classification": "S"},
+        label_json={"classification": "S", "originator": "KOR"},
         recipients=[kem.public],
         signer=signer,
     )
@@ -28,7 +29,9 @@ def _sealed(kem: KemPrivateKey, signer: SigningKey, body: bytes) -> bytes:
 
 def _open(data: bytes, kem: KemPrivateKey, signer: SigningKey, cache: ManifestCache) -> bytes:
     out = io.BytesIO()
-    open_sealed(data, out, private_key=kem, trusted_signers=[signer.public], manifest_cache=cache)
+    envelope.open(
+        data, out, private_key=kem, trusted_signers={"KOR": [signer.public]}, manifest_cache=cache
+    )
     return out.getvalue()
 
 

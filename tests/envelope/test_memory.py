@@ -59,7 +59,8 @@ SEAL = textwrap.dedent(
     recipient = load_kem_public(keys / "kem.pub")
     signer = load_signing_key(keys / "sign.key", sys.argv[4].encode())
     with open(src, "rb") as fin, open(dst, "wb") as fout:
-        seal(fin, fout, label_xml=b"<label/>", label_json={"policy": "kor-can"},
+        seal(fin, fout, label_xml=b"<label/>",
+             label_json={"policy": "kor-can", "originator": "KOR"},
              recipients=[recipient], signer=signer)
     """
 )
@@ -74,24 +75,25 @@ OPEN = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cix.envelope import open_sealed
+    from cix import envelope
     from cix.keys import load_kem_private, load_verify_key
 
     keys, src, dst = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     key = load_kem_private(keys / "kem.key", sys.argv[4].encode())
-    trusted = [load_verify_key(keys / "sign.pub")]
+    trusted = {"KOR": [load_verify_key(keys / "sign.pub")]}
     with open(src, "rb") as fin, open(dst, "wb") as fout:
-        open_sealed(fin, fout, private_key=key, trusted_signers=trusted)
+        envelope.open(fin, fout, private_key=key, trusted_signers=trusted)
     """
 )
 
 
 OPEN_MAPPED = (
     OPEN.replace(
-        "from cix.envelope import open_sealed", "from cix.envelope import mapped_input, open_sealed"
+        "from cix import envelope",
+        "from cix import envelope\nfrom cix.envelope import mapped_input",
     )
     .replace('open(dst, "wb") as fout:', 'open(dst, "wb") as fout, mapped_input(fin) as source:')
-    .replace("open_sealed(fin, fout,", "open_sealed(source, fout,")
+    .replace("envelope.open(fin, fout,", "envelope.open(source, fout,")
 )
 
 
@@ -169,7 +171,7 @@ def test_seal_and_open_of_2_gib_each_stay_under_100_mib(tmp_path: Path) -> None:
         cli_peak = _peak_rss(
             CLI,
             *("open", str(sealed), "-o", str(opened_cli)),
-            *("--key", str(keys / "kem.key"), "--trust", str(keys / "sign.pub")),
+            *("--key", str(keys / "kem.key"), "--trust", f"KOR={keys / 'sign.pub'}"),
             env={**os.environ, "CIX_PASSPHRASE": PASSPHRASE},
         )
         assert opened_cli.stat().st_size == PAYLOAD

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cix import envelope
-from cix.envelope import SegmentDecryptFailed
+from cix.envelope import RefusalReason
 from cix.errors import InputError, Refused
 from cix.keys import KemPrivateKey, SigningKey
 from tests.envelope.helpers import Audit, members, rezip, seal_bytes
@@ -30,7 +30,7 @@ def read_range(
         start=start,
         length=length,
         private_key=key,
-        trusted_signers=[signer.public],
+        trusted_signers={"KOR": [signer.public]},
         audit_hook=audit,
     )
     assert opened.written == len(out.getvalue())
@@ -66,7 +66,7 @@ def test_range_does_not_decrypt_untouched_segments(
     audit = Audit()
     with pytest.raises(Refused):
         read_range(spoiled, alice, signer, 100, 20, audit)
-    assert audit.only is SegmentDecryptFailed
+    assert audit.only is RefusalReason.SEGMENT_DECRYPT_FAILED
 
 
 def test_range_past_the_end_is_named(alice: KemPrivateKey, signer: SigningKey) -> None:

@@ -112,7 +112,7 @@ def test_file_to_file(tmp_path: Path, alice: KemPrivateKey, signer: SigningKey) 
     assert result.segments == 5
     assert result.sealed_size == (tmp_path / "sealed").stat().st_size
     with (tmp_path / "sealed").open("rb") as src, (tmp_path / "out").open("wb") as dst:
-        envelope.open(src, dst, private_key=alice, trusted_signers=[signer.public])
+        envelope.open(src, dst, private_key=alice, trusted_signers={"KOR": [signer.public]})
     assert (tmp_path / "out").read_bytes() == data
 
 
@@ -167,18 +167,23 @@ def test_in_memory_sources_are_read_in_place(
     # No ZIP64 field: the size of an in-memory source is known.
     assert blob[28:30] == b"\x00\x00"
     plain = io.BytesIO()
-    envelope.open(kind(blob), plain, private_key=alice, trusted_signers=[signer.public])
+    envelope.open(kind(blob), plain, private_key=alice, trusted_signers={"KOR": [signer.public]})
     assert plain.getvalue() == data
     part = io.BytesIO()
     envelope.open_range(
-        kind(blob), part, start=100, length=200, private_key=alice, trusted_signers=[signer.public]
+        kind(blob),
+        part,
+        start=100,
+        length=200,
+        private_key=alice,
+        trusted_signers={"KOR": [signer.public]},
     )
     assert part.getvalue() == data[100:300]
     assert envelope.inspect(kind(blob))["plaintextSize"] == 1000
 
 
 def test_in_memory_truncated_payload_is_refused(alice: KemPrivateKey, signer: SigningKey) -> None:
-    from cix.envelope import PayloadLengthMismatch
+    from cix.envelope import RefusalReason
     from cix.errors import Refused
     from tests.envelope.helpers import Audit, rezip
 
@@ -190,10 +195,10 @@ def test_in_memory_truncated_payload_is_refused(alice: KemPrivateKey, signer: Si
             rezip(manifest, payload[:-3]),
             io.BytesIO(),
             private_key=alice,
-            trusted_signers=[signer.public],
+            trusted_signers={"KOR": [signer.public]},
             audit_hook=audit,
         )
-    assert audit.only is PayloadLengthMismatch
+    assert audit.only is RefusalReason.PAYLOAD_LENGTH_MISMATCH
 
 
 @pytest.mark.parametrize("size", [0, 1, 65536, 300_000])

@@ -50,6 +50,7 @@ def test_rewrapped_manifest_validates(
         out,
         private_key=alice,
         to=[bob.public],
+        trusted_signers={"KOR": [signer.public]},
     )
     assert _violations(_schema(shared_dir), members(out.getvalue())[0]) == []
 

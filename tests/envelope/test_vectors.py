@@ -78,7 +78,9 @@ def test_vector_opens_for_every_recipient(name: str, way: str, tmp_path: Path) -
         key = kem_private_from_raw(KemAlgorithm(r["algorithm"]), bytes.fromhex(r["private_raw"]))
         assert key.kid == r["kid"]
         with _through(way, sealed, tmp_path) as (src, out, path):
-            opened = envelope.open(src, out, private_key=key, trusted_signers=[signer.public])
+            opened = envelope.open(
+                src, out, private_key=key, trusted_signers={"KOR": [signer.public]}
+            )
             assert _written(out, path) == bytes.fromhex(doc["plaintext"])
         assert opened.label_json == doc["label_json"]
         assert opened.label_xml == doc["label_xml"].encode()

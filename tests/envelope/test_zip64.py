@@ -63,7 +63,7 @@ def test_payload_over_4_gib_is_zip64(
             start=SIZE - 100,
             length=1000,
             private_key=alice,
-            trusted_signers=[signer.public],
+            trusted_signers={"KOR": [signer.public]},
         )
     assert tail.getvalue() == bytes(100)
     path.unlink()

@@ -29,13 +29,11 @@ import pytest
 from otdf_python.config import KASInfo, TDFConfig
 from otdf_python.tdf import TDF, TDFReaderConfig
 
+from cix import envelope
 from cix.envelope import (
-    EnvelopeVerificationError,
-    PolicyBindingMismatch,
-    RootSignatureMismatch,
-    SegmentDecryptFailed,
+    ObjectRefused,
+    RefusalReason,
     UnlabelledObject,
-    open_sealed,
     rewrap,
     seal,
 )
@@ -153,17 +151,17 @@ def _rezip(tdf: bytes, change: Callable[[dict[str, Any], bytearray], None]) -> b
 
 
 def _cix_open(
-    tdf: bytes, key: KemPrivateKey, signer: SigningKey | None, *, allow_unlabelled: bool
-) -> tuple[bytes, list[EnvelopeVerificationError]]:
-    reasons: list[EnvelopeVerificationError] = []
+    tdf: bytes, key: KemPrivateKey, signer: SigningKey | None, *, unsafe_allow_unlabelled: bool
+) -> tuple[bytes, list[ObjectRefused]]:
+    reasons: list[ObjectRefused] = []
     out = io.BytesIO()
-    open_sealed(
+    envelope.open(
         io.BytesIO(tdf),
         out,
         private_key=key,
-        trusted_signers=[signer.public] if signer is not None else [],
+        trusted_signers={"CAN": [signer.public]} if signer is not None else {},
         audit_hook=reasons.append,
-        allow_unlabelled=allow_unlabelled,
+        unsafe_allow_unlabelled=unsafe_allow_unlabelled,
     )
     return out.getvalue(), reasons
 
@@ -195,7 +193,7 @@ def test_cix_object_with_hpke_recipients_beside_rsa_opens_in_otdf_python(
     assert _otdf_load(sealed, rsa_key) == data
     # and every cix recipient still opens it, with the label verified
     for key in (hybrid, classical, rsa_key):
-        opened, reasons = _cix_open(sealed, key, signer, allow_unlabelled=False)
+        opened, reasons = _cix_open(sealed, key, signer, unsafe_allow_unlabelled=False)
         assert opened == data
         assert reasons == []
 
@@ -214,11 +212,13 @@ def test_cix_object_rewrapped_to_an_rsa_key_opens_in_otdf_python(
         forwarded,
         private_key=node,
         to=[rsa_key.public],
-        trusted_signers=[signer.public],
+        trusted_signers={"CAN": [signer.public]},
     )
 
     assert _otdf_load(forwarded.getvalue(), rsa_key) == data
-    opened, reasons = _cix_open(forwarded.getvalue(), rsa_key, signer, allow_unlabelled=False)
+    opened, reasons = _cix_open(
+        forwarded.getvalue(), rsa_key, signer, unsafe_allow_unlabelled=False
+    )
     assert opened == data
     assert reasons == []
 
@@ -289,7 +289,7 @@ def test_otdf_python_tdf_opens_in_cix_when_unlabelled_is_allowed(
     tdf = _otdf_create(data, rsa_key)
     assert _segment_count(tdf) == -(-size // SEGMENT)  # otdf-python: no segment when empty
 
-    opened, reasons = _cix_open(tdf, rsa_key, None, allow_unlabelled=True)
+    opened, reasons = _cix_open(tdf, rsa_key, None, unsafe_allow_unlabelled=True)
 
     assert opened == data
     assert reasons == []
@@ -299,7 +299,7 @@ def test_otdf_python_tdf_in_its_default_segments_opens_in_cix(rsa_key: KemPrivat
     data = _payload(5 * (1 << 20) + 17)  # otdf-python's default: 2 MiB segments
     tdf = _otdf_create(data, rsa_key, segment_size=TDFConfig().default_segment_size)
 
-    opened, _ = _cix_open(tdf, rsa_key, None, allow_unlabelled=True)
+    opened, _ = _cix_open(tdf, rsa_key, None, unsafe_allow_unlabelled=True)
 
     assert opened == data
 
@@ -308,7 +308,7 @@ def test_otdf_python_tdf_is_refused_as_unlabelled_by_default(rsa_key: KemPrivate
     tdf = _otdf_create(b"no cix label here", rsa_key)
 
     with pytest.raises(UnlabelledObject, match="label"):
-        _cix_open(tdf, rsa_key, None, allow_unlabelled=False)
+        _cix_open(tdf, rsa_key, None, unsafe_allow_unlabelled=False)
 
 
 def test_otdf_python_tdf_with_data_attributes_opens_in_cix_with_its_policy(
@@ -328,12 +328,12 @@ def test_otdf_python_tdf_with_data_attributes_opens_in_cix_with_its_policy(
     assert isinstance(out, io.BytesIO)
     opened = io.BytesIO()
 
-    result = open_sealed(
+    result = envelope.open(
         io.BytesIO(out.getvalue()),
         opened,
         private_key=rsa_key,
-        trusted_signers=[],
-        allow_unlabelled=True,
+        trusted_signers={},
+        unsafe_allow_unlabelled=True,
     )
 
     assert opened.getvalue() == b"attribute-bearing"
@@ -362,7 +362,7 @@ def test_otdf_python_tdf_for_two_key_access_servers_opens_with_either_key(
     assert isinstance(out, io.BytesIO)
 
     for key in (rsa_key, other):
-        opened, reasons = _cix_open(out.getvalue(), key, None, allow_unlabelled=True)
+        opened, reasons = _cix_open(out.getvalue(), key, None, unsafe_allow_unlabelled=True)
         assert opened == data
         assert reasons == []
 
@@ -400,33 +400,33 @@ def _change_policy(manifest: dict[str, Any], payload: bytearray) -> None:
 @pytest.mark.parametrize(
     ("attack", "reason"),
     [
-        (_flip_ciphertext_byte, SegmentDecryptFailed),
-        (_flip_segment_hash, RootSignatureMismatch),
-        (_swap_segments, RootSignatureMismatch),
-        (_change_policy, PolicyBindingMismatch),
+        (_flip_ciphertext_byte, RefusalReason.SEGMENT_DECRYPT_FAILED),
+        (_flip_segment_hash, RefusalReason.ROOT_SIGNATURE_MISMATCH),
+        (_swap_segments, RefusalReason.ROOT_SIGNATURE_MISMATCH),
+        (_change_policy, RefusalReason.POLICY_BINDING_MISMATCH),
     ],
     ids=["ciphertext-byte", "segment-hash", "segment-swap", "policy-change"],
 )
 def test_tampered_otdf_python_tdf_is_refused_by_cix(
     attack: Callable[[dict[str, Any], bytearray], None],
-    reason: type[EnvelopeVerificationError],
+    reason: RefusalReason,
     rsa_key: KemPrivateKey,
 ) -> None:
     tdf = _rezip(_otdf_create(_payload(4 * SEGMENT), rsa_key), attack)
-    reasons: list[EnvelopeVerificationError] = []
+    reasons: list[ObjectRefused] = []
 
     with pytest.raises(Refused):
-        open_sealed(
+        envelope.open(
             io.BytesIO(tdf),
             io.BytesIO(),
             private_key=rsa_key,
-            trusted_signers=[],
+            trusted_signers={},
             audit_hook=reasons.append,
-            allow_unlabelled=True,
+            unsafe_allow_unlabelled=True,
         )
 
     assert len(reasons) == 1
-    assert isinstance(reasons[0], reason)
+    assert reasons[0].reason is reason
 
 
 # --- the CLI ----------------------------------------------------------------------------
@@ -459,12 +459,12 @@ def test_cix_open_cli_requires_allow_unlabelled_for_an_otdf_python_tdf(
 
     assert refused.returncode == 2, refused.stderr
     assert "label" in refused.stderr
-    assert "--allow-unlabelled" in refused.stderr
+    assert "--unsafe-allow-unlabelled" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert not out.exists()
 
     allowed = _cix(
-        "open", str(tdf_path), "-o", str(out), "--key", key, "--allow-unlabelled", env=env
+        "open", str(tdf_path), "-o", str(out), "--key", key, "--unsafe-allow-unlabelled", env=env
     )
 
     assert allowed.returncode == 0, allowed.stderr

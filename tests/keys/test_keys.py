@@ -13,10 +13,10 @@ from cix.keys import (
     KEM_PUBLIC,
     SIGN_PRIVATE,
     SIGN_PUBLIC,
-    BadSignature,
     KemAlgorithm,
     KeyFileError,
     SignatureAlgorithm,
+    SignatureInvalid,
     UnwrapFailed,
     derive_kid,
     generate_kem,
@@ -123,7 +123,7 @@ def test_unwrap_binds_the_context() -> None:
 
 def test_signature_over_other_data_fails() -> None:
     s = generate_signing()
-    with pytest.raises(BadSignature):
+    with pytest.raises(SignatureInvalid):
         s.public.verify(s.sign(b"a"), b"b")
 
 
@@ -151,3 +151,26 @@ def test_passphrase_sources_in_order(tmp_path: Path) -> None:
         passphrase_from_environment({})
     with pytest.raises(KeyFileError, match="CIX_PASSPHRASE_FILE"):
         passphrase_from_environment({"CIX_PASSPHRASE_FILE": str(tmp_path / "missing")})
+
+
+def test_new_node_key_is_not_quantum_vulnerable_by_default(tmp_path: Path) -> None:
+    # Issue 10 #17: docs said ML-KEM-768+X25519 by default while `cix init` made X25519,
+    # a key a future quantum adversary breaks for every document recorded today.
+    from cix.node.keyring import create_node_keys, load_node_keys
+    from cix.settings import load_settings
+
+    (tmp_path / "cix.toml").write_text('party = "CAN"\n', encoding="utf-8")
+    settings = load_settings(tmp_path, environ={})
+    assert settings.kem_algorithm == KemAlgorithm.MLKEM768_X25519.value
+    create_node_keys(tmp_path, b"pw", kem_algorithm=settings.kem_algorithm, node_id="n")
+    assert load_node_keys(tmp_path, b"pw").kem.algorithm is KemAlgorithm.MLKEM768_X25519
+
+
+@pytest.mark.parametrize("algorithm", ["x25519", "rsa-2048"])
+def test_node_key_algorithm_stays_selectable(tmp_path: Path, algorithm: str) -> None:
+    from cix.settings import load_settings
+
+    (tmp_path / "cix.toml").write_text(
+        f'party = "CAN"\nkem_algorithm = "{algorithm}"\n', encoding="utf-8"
+    )
+    assert load_settings(tmp_path, environ={}).kem_algorithm == algorithm

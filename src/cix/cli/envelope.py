@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,10 +136,27 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         yield lambda done: bar.update(task, completed=done)
 
 
-def _trusted(paths: list[Path]) -> list[Any]:
+_TRUST_HELP = (
+    "PARTY=sign.pub: a key trusted to sign the labels PARTY originates (e.g. KOR=kor/sign.pub);"
+    " repeatable."
+)
+
+
+def _trusted(entries: list[str]) -> dict[str, list[Any]]:
+    """`PARTY=PATH` entries as the envelope's trusted signers, by party."""
     from cix.keys import load_verify_key
 
-    return [load_verify_key(p) for p in paths]
+    trusted: dict[str, list[Any]] = {}
+    for entry in entries:
+        party, sep, path = entry.partition("=")
+        if not sep or not path or not re.fullmatch("[A-Z]{3}", party):
+            raise typer.BadParameter(
+                f"{entry!r}: give the party whose labels the key signs, as PARTY=sign.pub "
+                "(PARTY: three capital letters, e.g. KOR)",
+                param_hint="--trust",
+            )
+        trusted.setdefault(party, []).append(load_verify_key(Path(path)))
+    return trusted
 
 
 def seal_command(
@@ -192,28 +210,27 @@ def open_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Plaintext file to write.")],
     key: Annotated[Path, typer.Option(help="Recipient's private KEM key (kem.key).")],
-    trust: Annotated[
-        list[Path] | None, typer.Option(help="Trusted signer public key (sign.pub); repeatable.")
-    ] = None,
-    allow_unlabelled: Annotated[
-        bool, typer.Option(help="Open an object that carries no cix label (plain OpenTDF).")
+    trust: Annotated[list[str] | None, typer.Option(help=_TRUST_HELP)] = None,
+    unsafe_allow_unlabelled: Annotated[
+        bool,
+        typer.Option(help="Unsafe: open an object that carries no cix label (plain OpenTDF)."),
     ] = False,
 ) -> None:
     """Verify and decrypt INPUT into OUTPUT; print the verified label as JSON."""
-    from cix.envelope import mapped_input, open_sealed
+    from cix import envelope
     from cix.keys import load_kem_private
 
     trusted = _trusted(trust or [])
     private = load_kem_private(key, passphrase())
-    with _input(input_path) as src, _output(output) as dst, mapped_input(src) as source:
+    with _input(input_path) as src, _output(output) as dst, envelope.mapped_input(src) as source:
         size = os.fstat(src.fileno()).st_size
         with _progress(size, "opening") as progress:
-            opened = open_sealed(
+            opened = envelope.open(
                 source,
                 dst,
                 private_key=private,
                 trusted_signers=trusted,
-                allow_unlabelled=allow_unlabelled,
+                unsafe_allow_unlabelled=unsafe_allow_unlabelled,
                 progress=progress,
             )
     if opened.label_json is None:
@@ -238,9 +255,7 @@ def rewrap_command(
     key: Annotated[Path, typer.Option(help="A current recipient's private KEM key.")],
     to: Annotated[list[Path], typer.Option(help="New recipient KEM public key; repeatable.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Rewrapped object to write.")],
-    trust: Annotated[
-        list[Path] | None, typer.Option(help="Verify the label against this signer too.")
-    ] = None,
+    trust: Annotated[list[str], typer.Option(help=_TRUST_HELP)],
     drop_others: Annotated[
         bool, typer.Option(help="Keep only the new recipients' key access objects.")
     ] = False,
@@ -249,7 +264,7 @@ def rewrap_command(
     from cix.envelope import rewrap
     from cix.keys import load_kem_private, load_kem_public
 
-    trusted = _trusted(trust or [])
+    trusted = _trusted(trust)
     recipients = [load_kem_public(p) for p in to]
     private = load_kem_private(key, passphrase())
     with _input(input_path) as src, _output(output) as dst:

@@ -25,12 +25,12 @@ from cix.envelope._manifest import (
     canonical,
     manifest_hash,
 )
-from cix.envelope.errors import (
-    AssertionBindingMismatch,
-    AssertionSignatureInvalid,
-    UnknownSigner,
-)
-from cix.keys import BadSignature, SigningKey, VerifyKey
+from cix.envelope.errors import ObjectRefused, RefusalReason
+from cix.keys import SignatureInvalid, SigningKey, VerifyKey
+
+#: The keys trusted to sign labels, by party (e.g. "KOR"): a label is accepted only when a
+#: key of the party that made it signed it (see `signing_party`).
+TrustedSigners = Mapping[str, Sequence[VerifyKey]]
 
 
 def _b64url(data: bytes) -> str:
@@ -39,13 +39,19 @@ def _b64url(data: bytes) -> str:
 
 def _unb64url(text: str) -> bytes:
     if "=" in text:
-        raise AssertionSignatureInvalid("the JWS uses padded base64url")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the JWS uses padded base64url"
+        )
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise AssertionSignatureInvalid("the JWS is not base64url") from None
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the JWS is not base64url"
+        ) from None
     if _b64url(data) != text:
-        raise AssertionSignatureInvalid("the JWS is not canonical base64url")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the JWS is not canonical base64url"
+        )
     return data
 
 
@@ -91,47 +97,87 @@ class VerifiedLabel:
     signer: VerifyKey
 
 
-def verify_binding(manifest: Manifest, trusted: Sequence[VerifyKey]) -> VerifiedLabel:
+def signing_party(label_json: Mapping[str, Any] | None) -> str | None:
+    """The party whose key must sign a label: its originator, or for an alternative label
+    (`{"label": <the originator's label>, "party": P, ...}`) the party P that added it."""
+    if label_json is None:
+        return None
+    if "label" in label_json and "party" in label_json:
+        party = label_json.get("party")
+    else:
+        party = label_json.get("originator")
+    return party if isinstance(party, str) else None
+
+
+def verify_binding(manifest: Manifest, trusted: TrustedSigners) -> VerifiedLabel:
     """Verify the label assertion's JWS against `trusted` signers and this manifest.
 
-    Raises `UnknownSigner`, `AssertionSignatureInvalid` or `AssertionBindingMismatch`.
+    Raises `ObjectRefused` (unknown-signer, assertion-signature-invalid,
+    signer-not-originator, assertion-binding-mismatch).
     """
     assertion = manifest.label_assertion
     assert assertion is not None
     binding = assertion.get("binding")
     if not isinstance(binding, dict) or binding.get("method") != "jws":
-        raise AssertionSignatureInvalid("the label assertion has no JWS binding")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the label assertion has no JWS binding"
+        )
     jws = binding.get("signature")
     if not isinstance(jws, str) or jws.count(".") != 2:
-        raise AssertionSignatureInvalid("the label binding is not a compact JWS")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the label binding is not a compact JWS"
+        )
     h64, p64, s64 = jws.split(".")
     try:
         header = json.loads(_unb64url(h64))
         claims = json.loads(_unb64url(p64))
     except ValueError:
-        raise AssertionSignatureInvalid("the JWS header or claims are not JSON") from None
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the JWS header or claims are not JSON"
+        ) from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise AssertionSignatureInvalid("the JWS header or claims are not objects")
-    signer = next((k for k in trusted if k.kid == header.get("kid")), None)
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the JWS header or claims are not objects"
+        )
+    kid = header.get("kid")
+    signer = next((k for keys in trusted.values() for k in keys if k.kid == kid), None)
     if signer is None:
-        raise UnknownSigner("the label is signed by a key that is not trusted")
+        raise ObjectRefused(
+            RefusalReason.UNKNOWN_SIGNER, "the label is signed by a key that is not trusted"
+        )
     if header.get("alg") != signer.jose_alg or set(header) - {"alg", "kid", "typ"}:
-        raise AssertionSignatureInvalid("the JWS header does not match the signer's algorithm")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID,
+            "the JWS header does not match the signer's algorithm",
+        )
     try:
         signer.verify(_unb64url(s64), f"{h64}.{p64}".encode("ascii"))
-    except BadSignature:
-        raise AssertionSignatureInvalid("the label signature does not verify") from None
+    except SignatureInvalid:
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_SIGNATURE_INVALID, "the label signature does not verify"
+        ) from None
+    party = signing_party(manifest.label_json)
+    if party is None or all(k.kid != signer.kid for k in trusted.get(party, ())):
+        raise ObjectRefused(
+            RefusalReason.SIGNER_NOT_ORIGINATOR,
+            f"the label of {party or 'no party'} is signed by another party's key",
+        )
     tags = [s.tag for s in manifest.segments]
     expected = _claims(manifest.doc, assertion, tags)
     if set(claims) != set(expected) or not all(
         isinstance(claims[k], str) and hmac.compare_digest(claims[k], v)
         for k, v in expected.items()
     ):
-        raise AssertionBindingMismatch("the signed label does not belong to this object")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_BINDING_MISMATCH,
+            "the signed label does not belong to this object",
+        )
     statement = assertion.get("statement")
     value = statement.get("value") if isinstance(statement, dict) else None
     if not isinstance(value, str):
-        raise AssertionBindingMismatch("the label assertion carries no XML text")
+        raise ObjectRefused(
+            RefusalReason.ASSERTION_BINDING_MISMATCH, "the label assertion carries no XML text"
+        )
     return VerifiedLabel(value.encode("utf-8"), signer)
 
 
@@ -143,7 +189,7 @@ def unverified_signer_kid(assertion: Mapping[str, Any]) -> str | None:
         return None
     try:
         header = json.loads(_unb64url(jws.split(".")[0]))
-    except (ValueError, AssertionSignatureInvalid):
+    except (ValueError, ObjectRefused):
         return None
     kid = header.get("kid") if isinstance(header, dict) else None
     return kid if isinstance(kid, str) else None

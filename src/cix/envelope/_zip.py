@@ -5,16 +5,21 @@ and, when it may reach 4 GiB, a ZIP64 extra field and an 8-byte data descriptor;
 fixed at 1980-01-01 00:00 so that equal inputs give equal bytes. The writer never seeks:
 it counts the bytes it writes.
 
-Reader: takes only the central directory, the local header's name and lengths, and the
-members' data; it rejects multi-disk archives, encryption, unsafe or duplicate names and
-overlapping members. It does not check the payload's CRC-32 (AES-GCM authenticates every
-payload byte) but does check the manifest's.
+Reader: strict. Every byte of an archive is a member's data (authenticated by the
+envelope) or a header field that is checked: each local header and data descriptor must
+agree with the central directory (version, flags, method, time, date, CRC, sizes, name),
+members, central directory and end record must follow one another with no gap, and there
+are no comments and no extra fields but ZIP64's. It rejects multi-disk archives,
+encryption, unsafe or duplicate names. The fields only the central directory holds
+(version made by, file attributes) cannot be compared with anything: `Member.cix_profile`
+says whether they are the cix writer's, which a labelled (cix-written) object must be. The
+payload's CRC-32 is not computed (AES-GCM authenticates every payload byte) but must agree
+between the central directory and the data descriptor; the manifest's is checked.
 """
 
 from __future__ import annotations
 
 import io
-import itertools
 import mmap
 import struct
 import zlib
@@ -24,6 +29,7 @@ from typing import Any, BinaryIO
 
 from cix.envelope._fileio import MappedWindows, Sink, write_all
 from cix.envelope.errors import ContainerError
+from cix.errors import InputError
 
 try:  # isal's CRC-32 is the same function, 5-6x faster than zlib's (PCLMUL); see format.md
     from isal.isal_zlib import crc32 as _crc32
@@ -48,6 +54,9 @@ _EXTERNAL = 0o100644 << 16
 _MAX_MEMBERS = 16
 _MAX_CENTRAL = 1 << 20
 _MAX_NAME = 1024
+#: The central-only fields and the time the cix writer sets: version made by, internal and
+#: external attributes, time, date.
+_PROFILE = (_MADE_BY, 0, _EXTERNAL, _DOS_TIME, _DOS_DATE)
 
 
 @dataclass
@@ -57,6 +66,8 @@ class _Entry:
     crc: int
     size: int
     offset: int
+    version: int = 20
+    """The version needed to extract, the same in the local header and the central entry."""
 
 
 class ZipStreamWriter:
@@ -79,14 +90,14 @@ class ZipStreamWriter:
         """Open a streamed member; its CRC and size go in a data descriptor after the data."""
         assert self._open is None
         raw = name.encode("ascii")
-        entry = _Entry(raw, _FLAG_DESCRIPTOR, 0, 0, self._pos)
+        entry = _Entry(raw, _FLAG_DESCRIPTOR, 0, 0, self._pos, 45 if zip64 else 20)
         extra = struct.pack("<HHQQ", 1, 16, 0, 0) if zip64 else b""
         sizes = _U32 if zip64 else 0
         self._put(
             _LOCAL
             + struct.pack(
                 "<HHHHHIIIHH",
-                45 if zip64 else 20,
+                entry.version,
                 _FLAG_DESCRIPTOR,
                 0,
                 _DOS_TIME,
@@ -172,7 +183,7 @@ class ZipStreamWriter:
                 + struct.pack(
                     "<HHHHHHIIIHHHHHII",
                     _MADE_BY,
-                    45 if big else 20,
+                    45 if big else e.version,
                     e.flags,
                     0,
                     _DOS_TIME,
@@ -225,6 +236,9 @@ class Member:
     size: int
     method: int
     crc: int
+    cix_profile: bool = True
+    """Whether its central-only fields (version made by, attributes) and its time are the
+    ones the cix writer sets."""
 
 
 class ViewReader(io.RawIOBase):
@@ -309,26 +323,18 @@ def read_members(src: BinaryIO, expected: frozenset[str]) -> dict[str, Member]:
     try:
         total = src.seek(0, 2)
     except (OSError, ValueError):
-        raise ContainerError(
-            "a sealed object must be read from a seekable file or buffer"
-        ) from None
+        raise InputError("a sealed object must be read from a seekable file or buffer") from None
     if total < 22:
         raise ContainerError("not a ZIP: too short to hold an end of central directory")
-    # The end record is 22 bytes plus a comment that must reach exactly to the end. The
-    # search below tries the last possible place first; when that holds a record without a
-    # comment (as every sealed object does) it is the answer, read without the 64 KiB tail.
-    tail_len = 22
+    # The end record is the last 22 bytes: a sealed object has no archive comment (a
+    # comment's bytes would be neither authenticated nor checked).
     tail = _read_at(src, total - 22, 22, "the end record")
     pos = 0
-    if not (tail.startswith(_EOCD) and struct.unpack_from("<H", tail, 20)[0] == 0):
-        tail_len = min(total, 22 + 65535)
-        tail = _read_at(src, total - tail_len, tail_len, "the end record")
-        pos = tail.rfind(_EOCD, 0, tail_len - 18)
-        while pos >= 0 and pos + 22 + struct.unpack_from("<H", tail, pos + 20)[0] != tail_len:
-            pos = tail.rfind(_EOCD, 0, pos + 3)
-    if pos < 0:
-        raise ContainerError("not a ZIP: no end of central directory record")
-    eocd_at = total - tail_len + pos
+    if not tail.startswith(_EOCD):
+        raise ContainerError("not a ZIP: no end of central directory record at its end")
+    if struct.unpack_from("<H", tail, 20)[0] != 0:
+        raise ContainerError("not a valid ZIP for a sealed object: the archive has a comment")
+    eocd_at = total - 22
     disk, cd_disk, n_disk, count, cd_size, cd_start, _ = struct.unpack_from(
         "<HHHHIIH", tail, pos + 4
     )
@@ -339,22 +345,24 @@ def read_members(src: BinaryIO, expected: frozenset[str]) -> dict[str, Member]:
         loc = _read_at(src, eocd_at - 20, 20, "the ZIP64 locator")
         if loc[:4] != _LOCATOR:
             raise ContainerError("not a valid ZIP: ZIP64 locator missing")
-        (eocd64_at,) = struct.unpack_from("<Q", loc, 8)
-        if eocd64_at > eocd_at - 20 - 56:
+        loc_disk, eocd64_at, disks = struct.unpack_from("<IQI", loc, 4)
+        if eocd64_at != eocd_at - 20 - 56 or loc_disk != 0 or disks != 1:
             raise ContainerError("not a valid ZIP: ZIP64 end record out of place")
         rec = _read_at(src, eocd64_at, 56, "the ZIP64 end record")
         if rec[:4] != _EOCD64:
             raise ContainerError("not a valid ZIP: ZIP64 end record missing")
-        _, _, _, disk, cd_disk, n_disk, count, cd_size, cd_start = struct.unpack_from(
+        rec_size, _, needed, disk, cd_disk, n_disk, count, cd_size, cd_start = struct.unpack_from(
             "<QHHIIQQQQ", rec, 4
         )
+        if rec_size != 44 or needed != 45:
+            raise ContainerError("not a valid ZIP: damaged ZIP64 end record")
         end_of_cd = eocd64_at
     if disk != 0 or cd_disk != 0 or n_disk != count:
         raise ContainerError("multi-disk ZIP archives are not supported")
     if count > _MAX_MEMBERS or cd_size > _MAX_CENTRAL:
         raise ContainerError(f"the ZIP has too many members ({count}) for a sealed object")
-    if cd_start + cd_size > end_of_cd:
-        raise ContainerError("not a valid ZIP: the central directory overruns its end record")
+    if cd_start + cd_size != end_of_cd:
+        raise ContainerError("not a valid ZIP: the central directory does not meet its end record")
     cd = _read_at(src, cd_start, cd_size, "the central directory")
     members: dict[str, Member] = {}
     at = 0
@@ -362,12 +370,11 @@ def read_members(src: BinaryIO, expected: frozenset[str]) -> dict[str, Member]:
     for _ in range(count):
         if cd[at : at + 4] != _CENTRAL or at + 46 > len(cd):
             raise ContainerError("not a valid ZIP: damaged central directory")
-        (flags, method, crc, csize, usize, n_len, x_len, c_len, local_at) = (
-            struct.unpack_from("<H", cd, at + 8)[0],
-            struct.unpack_from("<H", cd, at + 10)[0],
-            *struct.unpack_from("<III", cd, at + 16),
-            *struct.unpack_from("<HHH", cd, at + 28),
-            struct.unpack_from("<I", cd, at + 42)[0],
+        made_by, version, flags, method, time, date, crc, csize, usize = struct.unpack_from(
+            "<HHHHHHIII", cd, at + 4
+        )
+        n_len, x_len, c_len, start_disk, internal, external, local_at = struct.unpack_from(
+            "<HHHHHII", cd, at + 28
         )
         raw_name = cd[at + 46 : at + 46 + n_len]
         extra = cd[at + 46 + n_len : at + 46 + n_len + x_len]
@@ -385,52 +392,105 @@ def read_members(src: BinaryIO, expected: frozenset[str]) -> dict[str, Member]:
             )
         if flags & 0x1:
             raise ContainerError(f"member {name!r} uses ZIP encryption, which is not supported")
+        if c_len or start_disk:
+            raise ContainerError(f"not a valid ZIP: {name!r} has a comment or a start disk")
         csize, usize, local_at = _zip64(extra, csize, usize, local_at, name)
         if method not in (0, 8):
             raise ContainerError(f"member {name!r} uses unsupported compression method {method}")
-        header = _read_at(src, local_at, 30, f"the local header of {name!r}")
-        if header[:4] != _LOCAL:
-            raise ContainerError(f"not a valid ZIP: local header of {name!r} missing")
-        ln, lx = struct.unpack_from("<HH", header, 26)
-        if _read_at(src, local_at + 30, ln, f"the name of {name!r}") != raw_name:
-            raise ContainerError(f"not a valid ZIP: local and central names of {name!r} differ")
-        start = local_at + 30 + ln + lx
-        if start + csize > cd_start:
-            raise ContainerError(f"not a valid ZIP: member {name!r} overruns the central directory")
         if method == 0 and csize != usize:
             raise ContainerError(f"not a valid ZIP: stored member {name!r} has two sizes")
-        spans.append((local_at, start + csize, name))
-        members[name] = Member(name, start, csize, method, crc)
+        central = (version, flags, method, time, date)
+        start, end = _check_local(src, local_at, raw_name, central, crc, csize, usize, name)
+        if end > cd_start:
+            raise ContainerError(f"not a valid ZIP: member {name!r} overruns the central directory")
+        spans.append((local_at, end, name))
+        profile = (made_by, internal, external, time, date) == _PROFILE
+        members[name] = Member(name, start, csize, method, crc, profile)
     spans.sort()
-    for (_, end, a), (begin, _, b) in itertools.pairwise(spans):
-        if begin < end:
-            raise ContainerError(f"not a valid ZIP: members {a!r} and {b!r} overlap")
+    previous_end, previous = 0, "the start of the archive"
+    for begin, end, name in spans:
+        if begin != previous_end:
+            raise ContainerError(
+                f"not a valid ZIP: {previous} and member {name!r} do not meet (a gap or overlap)"
+            )
+        previous_end, previous = end, f"member {name!r}"
+    if spans and previous_end != cd_start:
+        raise ContainerError("not a valid ZIP: the members do not meet the central directory")
     for name in sorted(expected - members.keys()):
         raise ContainerError(f"the ZIP has no member {name!r}")
     return members
 
 
+def _check_local(
+    src: BinaryIO,
+    local_at: int,
+    raw_name: bytes,
+    central: tuple[int, int, int, int, int],
+    crc: int,
+    csize: int,
+    usize: int,
+    name: str,
+) -> tuple[int, int]:
+    """Check the local header (and data descriptor) of a member against its central entry;
+    return where its data starts and where the member (descriptor included) ends."""
+    header = _read_at(src, local_at, 30, f"the local header of {name!r}")
+    if header[:4] != _LOCAL:
+        raise ContainerError(f"not a valid ZIP: local header of {name!r} missing")
+    *fields, l_crc, l_csize, l_usize, ln, lx = struct.unpack_from("<HHHHHIIIHH", header, 4)
+    if tuple(fields) != central:
+        raise ContainerError(
+            f"not a valid ZIP: the local header of {name!r} disagrees with the central "
+            "directory (version, flags, method, time or date)"
+        )
+    if _read_at(src, local_at + 30, ln, f"the name of {name!r}") != raw_name:
+        raise ContainerError(f"not a valid ZIP: local and central names of {name!r} differ")
+    extra = _read_at(src, local_at + 30 + ln, lx, f"the local extra field of {name!r}")
+    zip64 = (l_csize, l_usize) == (_U32, _U32)
+    if zip64:
+        if len(extra) != 20 or struct.unpack_from("<HH", extra) != (1, 16):
+            raise ContainerError(f"not a valid ZIP: the local ZIP64 field of {name!r} is wrong")
+        l_usize, l_csize = struct.unpack_from("<QQ", extra, 4)
+    elif extra:
+        raise ContainerError(f"not a valid ZIP: the local header of {name!r} has extra fields")
+    start = local_at + 30 + ln + lx
+    end = start + csize
+    if central[1] & _FLAG_DESCRIPTOR:
+        # CRC and sizes follow the data; the local header holds zeros.
+        if (l_crc, l_csize, l_usize) != (0, 0, 0):
+            raise ContainerError(f"not a valid ZIP: the local header of {name!r} is not zeroed")
+        fmt = "<4sIQQ" if zip64 else "<4sIII"
+        size = struct.calcsize(fmt)
+        found = struct.unpack(fmt, _read_at(src, end, size, f"the data descriptor of {name!r}"))
+        if found != (_DESCRIPTOR, crc, csize, usize):
+            raise ContainerError(
+                f"not a valid ZIP: the data descriptor of {name!r} disagrees with the central "
+                "directory"
+            )
+        end += size
+    elif (l_crc, l_csize, l_usize) != (crc, csize, usize):
+        raise ContainerError(
+            f"not a valid ZIP: the local CRC or sizes of {name!r} disagree with the central "
+            "directory"
+        )
+    return start, end
+
+
 def _zip64(extra: bytes, csize: int, usize: int, offset: int, name: str) -> tuple[int, int, int]:
-    at = 0
-    while at + 4 <= len(extra):
-        tag, length = struct.unpack_from("<HH", extra, at)
-        body = extra[at + 4 : at + 4 + length]
-        at += 4 + length
-        if tag != 1:
-            continue
-        values = list(struct.unpack_from(f"<{len(body) // 8}Q", body))
-        try:
-            if usize == _U32:
-                usize = values.pop(0)
-            if csize == _U32:
-                csize = values.pop(0)
-            if offset == _U32:
-                offset = values.pop(0)
-        except IndexError:
-            raise ContainerError(f"not a valid ZIP: short ZIP64 field for {name!r}") from None
+    if not extra:
+        if _U32 in (csize, usize, offset):
+            raise ContainerError(f"not a valid ZIP: {name!r} needs a ZIP64 field it lacks")
         return csize, usize, offset
-    if _U32 in (csize, usize, offset):
-        raise ContainerError(f"not a valid ZIP: {name!r} needs a ZIP64 field it lacks")
+    tag, length = struct.unpack_from("<HH", extra) if len(extra) >= 4 else (0, 0)
+    wanted = [v for v in (usize, csize, offset) if v == _U32]
+    if tag != 1 or length != 8 * len(wanted) or len(extra) != 4 + length or not wanted:
+        raise ContainerError(f"not a valid ZIP: {name!r} has an extra field other than ZIP64's")
+    values = list(struct.unpack_from(f"<{len(wanted)}Q", extra, 4))
+    if usize == _U32:
+        usize = values.pop(0)
+    if csize == _U32:
+        csize = values.pop(0)
+    if offset == _U32:
+        offset = values.pop(0)
     return csize, usize, offset
 
 

@@ -1,16 +1,63 @@
-"""The envelope's exception families.
+"""The envelope's errors: one refusal for the object, one input error for the caller.
 
-Callers of `seal`/`open`/`rewrap` see bad input as an `InputError` subclass naming what was
-wrong, and any integrity or key failure as the one opaque `cix.errors.Refused`. The precise
-reason, one `EnvelopeVerificationError` subclass with a stable `reason` code, goes to the
-caller's `audit_hook` before `Refused` is raised.
+Callers of `open`/`open_range`/`rewrap` see any defect of the object itself (a broken
+container or manifest, a key that does not unwrap, a forged or misplaced label, a changed
+byte) as `ObjectRefused`: an opaque `cix.errors.Refused` whose message says nothing, and
+whose `reason` (a `RefusalReason`) and `detail` are data for the audit record only. The
+caller's own mistakes (a negative range, no recipient, an unlabelled object opened without
+`unsafe_allow_unlabelled`, a source that cannot seek) raise `cix.errors.InputError`
+naming what was wrong.
+
+`ContainerError`, `ManifestError` and `UnknownAlgorithm` are raised while parsing; `inspect`
+(which verifies nothing and is how a person finds out what is wrong with a file) lets them
+through, an open turns them into `ObjectRefused(RefusalReason.MALFORMED_OBJECT)`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import enum
 
-from cix.errors import InputError, VerificationError
+from cix.errors import InputError, Refused
+
+
+class RefusalReason(enum.StrEnum):
+    """Why an object was refused: a stable code for the audit record."""
+
+    MALFORMED_OBJECT = "malformed-object"
+    """The container or the manifest does not parse (any ZIP or JSON defect)."""
+    NO_KEY_FOR_RECIPIENT = "no-key-for-recipient"
+    KEY_UNWRAP_FAILED = "key-unwrap-failed"
+    POLICY_BINDING_MISMATCH = "policy-binding-mismatch"
+    ROOT_SIGNATURE_MISMATCH = "root-signature-mismatch"
+    PAYLOAD_LENGTH_MISMATCH = "payload-length-mismatch"
+    SEGMENT_HASH_MISMATCH = "segment-hash-mismatch"
+    """A segment's GMAC tag differs from its manifest hash (reordered, replaced, duplicated)."""
+    SEGMENT_DECRYPT_FAILED = "segment-decrypt-failed"
+    ASSERTION_MISSING = "assertion-missing"
+    """The policy carries a cix label but the signed label assertion is gone."""
+    UNKNOWN_SIGNER = "unknown-signer"
+    SIGNER_NOT_ORIGINATOR = "signer-not-originator"
+    """The label is signed by a trusted key of another party than the label's originator
+    (or, for an alternative label, than the party that added it)."""
+    ASSERTION_SIGNATURE_INVALID = "assertion-signature-invalid"
+    ASSERTION_BINDING_MISMATCH = "assertion-binding-mismatch"
+    """The signed claims do not match this object (label or manifest swapped or changed)."""
+    LABEL_MISMATCH = "label-mismatch"
+    """The verified label is not the one the caller expected (`expected_label`)."""
+    POLICY_UUID_MISMATCH = "policy-uuid-mismatch"
+    """The policy uuid is not the one the caller expected (`expected_policy_uuid`)."""
+    OBJECT_DIGEST_MISMATCH = "object-digest-mismatch"
+    """The size or the bytes outside the payload data are not the ones `known` gave."""
+
+
+class ObjectRefused(Refused):
+    """The one refusal of an object: opaque to whoever is shown it, `reason` and `detail`
+    (never key material or plaintext) for the audit record."""
+
+    def __init__(self, reason: RefusalReason, detail: str = "") -> None:
+        super().__init__()
+        self.reason = reason
+        self.detail = detail or reason.value
 
 
 class ContainerError(InputError):
@@ -26,98 +73,4 @@ class UnknownAlgorithm(InputError):
 
 
 class UnlabelledObject(InputError):
-    """The object carries no cix label; opening it needs `allow_unlabelled=True`."""
-
-
-class EnvelopeVerificationError(VerificationError):
-    """Base of the precise reasons an object was refused (for the audit record only)."""
-
-    reason: ClassVar[str] = "verification-failed"
-
-
-class NoKeyForRecipient(EnvelopeVerificationError):
-    """No key access object is addressed to the given private key's kid."""
-
-    reason = "no-key-for-recipient"
-
-
-class KeyUnwrapFailed(EnvelopeVerificationError):
-    """The key access object addressed to us did not unwrap (wrong key or tampered object)."""
-
-    reason = "key-unwrap-failed"
-
-
-class PolicyBindingMismatch(EnvelopeVerificationError):
-    """The policy binding HMAC does not match the policy under the unwrapped key."""
-
-    reason = "policy-binding-mismatch"
-
-
-class RootSignatureMismatch(EnvelopeVerificationError):
-    """The root signature HMAC does not match the list of segment hashes."""
-
-    reason = "root-signature-mismatch"
-
-
-class SegmentHashMismatch(EnvelopeVerificationError):
-    """A segment's GMAC tag differs from its manifest hash (reordered, replaced, duplicated)."""
-
-    reason = "segment-hash-mismatch"
-
-
-class SegmentDecryptFailed(EnvelopeVerificationError):
-    """A segment failed AES-GCM authentication."""
-
-    reason = "segment-decrypt-failed"
-
-
-class PayloadLengthMismatch(EnvelopeVerificationError):
-    """The payload is longer or shorter than its segments (truncated or appended)."""
-
-    reason = "payload-length-mismatch"
-
-
-class AssertionMissing(EnvelopeVerificationError):
-    """The policy carries a cix label but the label assertion is gone."""
-
-    reason = "assertion-missing"
-
-
-class UnknownSigner(EnvelopeVerificationError):
-    """The label assertion is signed by a key that is not among the trusted signers."""
-
-    reason = "unknown-signer"
-
-
-class AssertionSignatureInvalid(EnvelopeVerificationError):
-    """The label assertion's JWS does not verify, or is malformed."""
-
-    reason = "assertion-signature-invalid"
-
-
-class AssertionBindingMismatch(EnvelopeVerificationError):
-    """The signed claims do not match this object (label or manifest swapped or changed)."""
-
-    reason = "assertion-binding-mismatch"
-
-
-class LabelMismatch(EnvelopeVerificationError):
-    """The object's verified label is not the label the caller expected (`expected_label`):
-    an object swapped for another one with a different label."""
-
-    reason = "label-mismatch"
-
-
-class PolicyUuidMismatch(EnvelopeVerificationError):
-    """The object's policy uuid is not the one the caller expected (`expected_policy_uuid`):
-    an object swapped for another one (cix writes its document's id there)."""
-
-    reason = "policy-uuid-mismatch"
-
-
-class ObjectDigestMismatch(EnvelopeVerificationError):
-    """The object's size, or the SHA-256 of its bytes outside the payload data (ZIP headers,
-    manifest, central directory, end record), is not the one the caller knew (`known`):
-    another object than the one the caller opened before, or that one changed."""
-
-    reason = "object-digest-mismatch"
+    """The object carries no cix label; opening it needs `unsafe_allow_unlabelled=True`."""

@@ -29,7 +29,7 @@ class UnwrapFailed(VerificationError):
     reason: ClassVar[str] = "key-unwrap-failed"
 
 
-class BadSignature(VerificationError):
+class SignatureInvalid(VerificationError):
     """A signature did not verify under the given public key."""
 
     reason: ClassVar[str] = "signature-invalid"
@@ -194,11 +194,11 @@ class VerifyKey:
         return JOSE_ALG[self.algorithm]
 
     def verify(self, signature: bytes, data: bytes) -> None:
-        """Return if `signature` is valid over `data`; raise `BadSignature` otherwise."""
+        """Return if `signature` is valid over `data`; raise `SignatureInvalid` otherwise."""
         try:
             self._key.verify(signature, data)
         except InvalidSignature as exc:
-            raise BadSignature("the signature does not verify") from exc
+            raise SignatureInvalid("the signature does not verify") from exc
 
 
 @dataclass(frozen=True, eq=False)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -140,12 +140,26 @@ class KeyAccess:
         blobs: BlobStore,
         manifests: Any = None,
         verified: VerifiedBlobs | None = None,
+        *,
+        party: str,
+        pinned: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
+        """`party`: this node's party, whose labels its own key signs; `pinned`: the keys
+        pinned for other parties' labels (by party)."""
         self._keys = keys
+        self._party = party
+        self._pinned = pinned or {}
         self.audit = audit
         self.blobs = blobs
         self._manifests = manifests
         self._verified = verified
+
+    def _trusted_signers(self) -> Mapping[str, Sequence[Any]]:
+        """The label signers this node trusts, by party: its own party's key (the labels it
+        originates) and the keys pinned for other parties."""
+        trusted = {party: list(keys) for party, keys in self._pinned.items()}
+        trusted.setdefault(self._party, []).append(self._keys.verify_key)
+        return trusted
 
     def event(
         self, actor: Actor, obj: str, now: datetime, decision: str, reasons: tuple[str, ...]
@@ -215,19 +229,19 @@ class KeyAccess:
             deny(self.event(actor, obj, now, "deny", ("policy-uuid-mismatch",)))
             raise Refused() from None
 
-        def hook(error: Exception) -> None:
-            if isinstance(error, envelope.ObjectDigestMismatch):
+        def hook(error: envelope.ObjectRefused) -> None:
+            if error.reason is envelope.RefusalReason.OBJECT_DIGEST_MISMATCH:
                 # Not the bytes of the blob this name was hashed to: what the hash says.
                 reasons.append("blob-hash-mismatch")
                 return
-            reasons.append(str(getattr(error, "reason", type(error).__name__)))
+            reasons.append(error.reason.value)
 
         def run(src: Any, known: envelope.Known | None = None) -> Any:
             return envelope.open(
                 src,
                 dst,
                 private_key=self._keys.kem,
-                trusted_signers=[self._keys.verify_key],
+                trusted_signers=self._trusted_signers(),
                 audit_hook=hook,
                 manifest_cache=self._manifests,
                 expected_label=expected.label_json,

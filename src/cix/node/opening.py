@@ -145,7 +145,9 @@ class Opener:
         # last open: no wrapped key of it may stay cached here either.
         self.forget_destroyed()
         reg = self.reg
-        return KeyAccess(reg.keys(), reg.audit, reg.blobs, self._manifests, self._verified_blobs)
+        return KeyAccess(
+            reg.keys(), reg.audit, reg.blobs, self._manifests, self._verified_blobs, party=reg.party
+        )
 
     def _document(self, doc_id: str) -> _Meta:
         reg = self.reg

@@ -193,9 +193,10 @@ class Settings:
     )
     kem_algorithm: str = setting(
         "str",
-        "x25519",
-        "Key-encapsulation algorithm of the node key `cix init` generates.",
-        choices=("x25519", "mlkem768-x25519"),
+        "mlkem768-x25519",
+        "Key-encapsulation algorithm of the node key `cix init` generates: the post-quantum "
+        "hybrid ML-KEM-768+X25519, X25519, or RSA-2048 (OpenTDF key access server interop).",
+        choices=("mlkem768-x25519", "x25519", "rsa-2048"),
     )
     token_issuer: str = setting(
         "str",
