@@ -12,7 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cix.audit import MAX_ENTRY_BYTES, entry_from_bytes, event_from_json, merkle
-from cix.audit.entry import canonical_json, format_time, record
+from cix.audit.entry import (
+    MAX_REASON_CODE,
+    MAX_REASON_DETAIL,
+    MAX_REASONS,
+    bounded_details,
+    bounded_reasons,
+    canonical_json,
+    format_time,
+    record,
+)
 from cix.audit.errors import AuditInputError, EntryTooLarge
 from tests.audit.conftest import T0, event
 
@@ -268,3 +277,44 @@ def test_event_type_given_as_a_str_subclass_is_still_checked() -> None:
 
     with pytest.raises(AuditInputError, match="type"):
         record(0, event(1, type=Text("BAD TYPE!")))
+
+
+_any_reason = st.text(max_size=2000) | st.builds(
+    lambda code, items: f"{code}:{','.join(items)}",
+    st.sampled_from(["programme-missing", "caveat-missing", "not-releasable"]),
+    st.lists(st.text(st.characters(), min_size=1, max_size=40), max_size=100),
+)
+
+
+@given(st.lists(_any_reason, max_size=200), st.dictionaries(st.text(), st.text(), max_size=50))
+def test_reasons_of_any_size_make_a_bounded_entry(
+    reasons: list[str], extra: dict[str, str]
+) -> None:
+    codes, details = bounded_reasons(reasons)
+    assert bounded_reasons(reasons) == (codes, details)  # deterministic
+    assert len(codes) <= MAX_REASONS
+    assert all(len(c) <= MAX_REASON_CODE for c in codes)
+    assert all(isinstance(d, str) and len(d) <= MAX_REASON_DETAIL for d in details.values())
+    kept = bounded_details({"reason_details": details, **extra}, 12 * 1024)
+    entry = record(0, event(0, reasons=codes, details=kept))
+    assert len(entry.body) <= MAX_ENTRY_BYTES
+    assert entry_from_bytes(entry.body) == entry
+
+
+def test_a_long_reason_detail_is_cut_saying_how_much() -> None:
+    ids = [f"P{i:02d}" + "X" * 27 for i in range(70)]
+    codes, details = bounded_reasons([f"programme-missing:{','.join(ids)}", "clearance-expired"])
+    assert codes == ("programme-missing", "clearance-expired")
+    detail = details["programme-missing"]
+    assert isinstance(detail, str)
+    assert detail.startswith(ids[0])
+    assert len(detail) <= MAX_REASON_DETAIL
+    assert detail.endswith(f"…(+{len(','.join(ids)) - detail.index('…')})")
+    assert "clearance-expired" not in details
+
+
+def test_a_reason_with_control_characters_or_a_lone_surrogate_is_still_recorded() -> None:
+    codes, details = bounded_reasons(["caveat-missing:A\x1b[2J\ud800B", "Not A Code"])
+    assert codes == ("caveat-missing", "malformed-reason")
+    assert details == {"caveat-missing": "A?[2J?B", "malformed-reason": "Not A Code"}
+    record(0, event(0, reasons=codes, details={"reason_details": details}))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -259,6 +259,72 @@ def _reasons(value: object) -> tuple[str, ...]:
                 f"reasons[{i}]: expected a string of 1 to {_REASON_LIMIT} printable characters"
             )
     return tuple(value)
+
+
+MAX_REASON_CODE: Final = 64
+"""Longest reason code `bounded_reasons` keeps (a code names a rule, it is never data)."""
+MAX_REASON_DETAIL: Final = 256
+"""Longest detail of one reason `bounded_reasons` keeps; a longer one is cut, saying so."""
+_CODE_RE: Final = re.compile(r"[a-z][a-z0-9._-]*\Z")
+_UNPRINTABLE_RE: Final = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def bound_text(text: str, limit: int) -> str:
+    """`text` with control characters and lone surrogates replaced by `?`, cut to at most
+    `limit` characters, a cut one ending `…(+N)` with the number of characters left out.
+    Deterministic: the same text always gives the same bounded text."""
+    text = _UNPRINTABLE_RE.sub("?", text)
+    if len(text) <= limit:
+        return text
+    # The marker's own length depends on N; reserve for the largest N the text can give.
+    marker_room = len(f"…(+{len(text)})")
+    kept = max(limit - marker_room, 0)
+    return f"{text[:kept]}…(+{len(text) - kept})"
+
+
+def bounded_reasons(reasons: Sequence[str]) -> tuple[tuple[str, ...], dict[str, Json]]:
+    """Reasons of any number and size as an entry stores them: bounded codes, and each code's
+    detail (the text after the first `:` of `code:detail`) bounded, keyed by code.
+
+    A code that is not lower-case letters, digits, `.`, `_`, `-` of at most `MAX_REASON_CODE`
+    characters is replaced by `malformed-reason` (its text kept as the detail); details of a
+    repeated code are joined with `; `; past `MAX_REASONS` - 1 codes the rest are counted
+    under `reasons-truncated`. The result always builds an `Event`, so no decision is ever
+    left unaudited for the size of its reasons.
+    """
+    details: dict[str, list[str]] = {}
+    for reason in reasons:
+        code, sep, detail = str(reason).partition(":")
+        if not (_CODE_RE.match(code) and len(code) <= MAX_REASON_CODE):
+            code, detail, sep = "malformed-reason", str(reason), ":"
+        if code not in details and len(details) >= MAX_REASONS - 1:
+            code, detail, sep = "reasons-truncated", "", ""
+        found = details.setdefault(code, [])
+        if sep and detail:
+            found.append(detail)
+        elif code == "reasons-truncated":
+            found.append("1")
+    if "reasons-truncated" in details:
+        details["reasons-truncated"] = [str(len(details["reasons-truncated"]))]
+    codes = tuple(details)
+    bounded: dict[str, Json] = {
+        code: bound_text("; ".join(parts), MAX_REASON_DETAIL)
+        for code, parts in details.items()
+        if parts
+    }
+    return codes, bounded
+
+
+def bounded_details(details: Mapping[str, Json], budget: int) -> dict[str, Json]:
+    """`details` whose canonical JSON fits in `budget` bytes, as they are if they fit, else
+    as one `details-truncated` string: the start of their canonical JSON, cut by
+    `bound_text` (so an entry is recorded whatever the size of what a service reported)."""
+    text = canonical_json(cast(Json, dict(details))).decode("utf-8")
+    if len(text.encode("utf-8")) <= budget:
+        return dict(details)
+    # Characters, not bytes, are cut: a sixth of the budget fits whatever the text (at most
+    # 4 bytes a character in UTF-8, 2 for a quote escaped again).
+    return {"details-truncated": bound_text(text, max(budget // 6 - 32, 16))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cix.audit.entry import Event, bounded_details, bounded_reasons
 from cix.errors import InputError, StorageError
 
 if TYPE_CHECKING:
@@ -63,6 +64,36 @@ class AuditEvent:
             "reasons": list(self.reasons),
             "details": dict(self.details),
         }
+
+
+#: Room an entry leaves its details once the other fields are in (MAX_ENTRY_BYTES minus the
+#: bounded reasons and the bounded identifiers): what a service reports is cut to fit.
+_DETAILS_BUDGET = 12 * 1024
+
+
+def log_event(event: AuditEvent, node: str) -> Event:
+    """`event` as the node's log records it: reasons as bounded codes, their details (and the
+    service's details) bounded, so a decision of any size is recorded, never refused."""
+    details: dict[str, Any] = dict(event.details)
+    reasons = event.reasons
+    if reasons:
+        codes, reason_details = bounded_reasons(reasons)
+        if reason_details:
+            details["reason_details"] = reason_details
+        reasons = codes
+    if details:
+        details = bounded_details(details, _DETAILS_BUDGET)
+    return Event(
+        time=event.time,
+        node=node,
+        type=event.type,
+        actor=event.actor,
+        object=event.object,
+        action=event.action,
+        decision=event.decision,
+        reasons=reasons,
+        details=details,
+    )
 
 
 class AuditSink(Protocol):
@@ -163,20 +194,8 @@ class LogAuditSink:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def _entry(self, event: AuditEvent) -> Any:
-        from cix.audit import Event
-
-        return Event(
-            time=event.time,
-            node=self.node,
-            type=event.type,
-            actor=event.actor,
-            object=event.object,
-            action=event.action,
-            decision=event.decision,
-            reasons=event.reasons,
-            details=dict(event.details),
-        )
+    def _entry(self, event: AuditEvent) -> Event:
+        return log_event(event, self.node)
 
     def append(self, event: AuditEvent) -> None:
         """Append `event` as an audit entry; StorageError if the log cannot take it."""

@@ -1,0 +1,131 @@
+"""The node's decisions on its real audit log: every decision is recorded whatever its size,
+and the log's size is kept outside the log so that cutting its tail is caught."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio.from_thread
+import pytest
+
+from cix.audit.entry import MAX_REASON_DETAIL
+from cix.node.roles import SYSTEM, Role
+from cix.node.schemas import Clearance, MembershipIn, PersonIn, PersonPatch, ProgrammeIn
+from cix.node.service import Node, init_node
+from tests.node_support import ENVIRON, T0, ApiClient, Clock, assert_problem, seed_people
+
+YEAR = T0 + timedelta(days=365)
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Iterator[ApiClient]:
+    """An API client of a node that audits to its real tamper-evident log (SQLite)."""
+    clock = Clock()
+    data_dir = tmp_path / "node"
+    init_node(
+        data_dir, party="CAN", agreements=("kor-can",), admin="root", environ=ENVIRON, clock=clock
+    )
+    node = Node.open(data_dir, environ=ENVIRON, clock=clock)
+    seed_people(node)
+    secret = Clearance(level="S", party="CAN", expires=YEAR)
+    node.registry.create_person(
+        SYSTEM,
+        PersonIn(
+            id="olivia",
+            name="Olivia",
+            organisation="dnd",
+            nationalities=["CAN"],
+            clearance=secret,
+            briefed_until=YEAR,
+            roles=[Role.ORIGINATOR],
+        ),
+    )
+    node.registry.update_person(SYSTEM, "alice", PersonPatch(clearance=secret, briefed_until=YEAR))
+    portal_cm: AbstractContextManager[Any] = anyio.from_thread.start_blocking_portal()
+    try:
+        with portal_cm as portal:
+            client = ApiClient(node, portal)
+            try:
+                yield client
+            finally:
+                client.close()
+    finally:
+        node.close()
+
+
+def _programmes(node: Node, count: int, member: str) -> list[str]:
+    ids = [f"P{i:02d}" + "X" * 27 for i in range(count)]  # 30 characters each
+    for pid in ids:
+        node.registry.create_programme(SYSTEM, ProgrammeIn(id=pid, title=pid, party="CAN"))
+        membership = MembershipIn(
+            person=member, programme=pid, valid_until=YEAR, justification="lead"
+        )
+        node.registry.grant_membership(SYSTEM, membership)
+    return ids
+
+
+def _label(programmes: list[str]) -> str:
+    return json.dumps(
+        {
+            "policy": "can-national",
+            "originator": "CAN",
+            "classification": "S",
+            "releasable_to": ["CAN"],
+            "programmes": programmes,
+            "caveats": [],
+        }
+    )
+
+
+def _audit_entries(node: Node) -> list[dict[str, Any]]:
+    log = node.audit.log  # type: ignore[attr-defined]
+    return [e.to_json() for e in log.entries(0, log.size())]
+
+
+def test_denial_with_long_reasons_is_audited(logged: ApiClient) -> None:
+    node = logged.node
+    programmes = _programmes(node, 8, "olivia")
+    created = logged.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": _label(programmes), "title": "eight programmes"},
+        content=b"payload",
+        headers={"content-type": "text/plain"},
+    )
+    assert created.status_code == 201, created.text
+    doc = created.json()["id"]
+    before = len(_audit_entries(node))
+    for path in (f"/api/v1/documents/{doc}", f"/api/v1/documents/{doc}/content"):
+        assert_problem(logged.as_("alice").get(path), 403)
+    denials = [e for e in _audit_entries(node)[before:] if e["decision"] == "deny"]
+    assert len(denials) == 2
+    for denial in denials:
+        assert denial["actor"] == "alice"
+        assert "programme-missing" in denial["reasons"]
+        assert all(len(r) <= 64 for r in denial["reasons"])
+        detail = denial["details"]["reason_details"]["programme-missing"]
+        assert programmes[0] in detail
+
+
+def test_create_with_seventy_programmes_is_refused_and_audited(logged: ApiClient) -> None:
+    node = logged.node
+    # Someone else holds the programmes: the originator's refusal names all seventy.
+    programmes = _programmes(node, 70, "alice")
+    before = len(_audit_entries(node))
+    response = logged.as_("olivia").post(
+        "/api/v1/documents",
+        params={"label": _label(programmes), "title": "seventy"},
+        content=b"payload",
+        headers={"content-type": "text/plain"},
+    )
+    assert_problem(response, 403)
+    denials = [e for e in _audit_entries(node)[before:] if e["decision"] == "deny"]
+    assert [d["actor"] for d in denials] == ["olivia"]
+    assert "programme-missing" in denials[0]["reasons"]
+    detail = denials[0]["details"]["reason_details"]["programme-missing"]
+    assert len(detail) <= MAX_REASON_DETAIL
+    assert detail.startswith(programmes[0])
