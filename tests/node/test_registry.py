@@ -8,7 +8,7 @@ import pytest
 
 from cix.node.auditing import MemoryAuditSink
 from cix.node.errors import Conflict, Forbidden, NotFound, Unauthenticated
-from cix.node.roles import Actor, Role
+from cix.node.roles import SYSTEM, Actor, Role
 from cix.node.schemas import (
     Clearance,
     MembershipIn,
@@ -47,7 +47,9 @@ def test_actor_carries_roles_and_organisation(cast: Node) -> None:
 def test_unknown_or_inactive_person_is_unauthenticated(cast: Node) -> None:
     with pytest.raises(Unauthenticated):
         cast.registry.actor_for("mallory")
-    cast.registry.update_person(_actor(cast, "admin2"), "alice", PersonPatch(active=False))
+    cast.registry.update_person(
+        _actor(cast, "admin2"), "alice", PersonPatch(active=False, reason="left the service")
+    )
     with pytest.raises(Unauthenticated):
         cast.registry.actor_for("alice")
 
@@ -68,7 +70,8 @@ def test_reader_cannot_create_organisation_and_refusal_is_audited(
 
 def test_only_nsa_officer_sets_facility_clearance(cast: Node) -> None:
     patch = OrganisationPatch(
-        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)
+        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES),
+        reason="facility inspected",
     )
     with pytest.raises(Forbidden):
         cast.registry.update_organisation(_actor(cast, "admin2"), "acme", patch)
@@ -79,10 +82,11 @@ def test_only_nsa_officer_sets_facility_clearance(cast: Node) -> None:
 
 def test_government_body_holds_no_facility_clearance(cast: Node) -> None:
     patch = OrganisationPatch(
-        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES)
+        facility_clearance=Clearance(level="SECRET", party="CAN", expires=EXPIRES),
+        reason="facility inspected",
     )
     with pytest.raises(Conflict, match="not a contractor"):
-        cast.registry.update_organisation(_actor(cast, "nsa"), "dnd", patch)
+        cast.registry.update_organisation(SYSTEM, "dnd", patch)
 
 
 def test_fso_registers_people_of_own_organisation_only(cast: Node) -> None:
@@ -107,7 +111,7 @@ def test_fso_cannot_grant_clearance_or_privileged_roles(cast: Node) -> None:
     with pytest.raises(Forbidden):
         cast.registry.update_person(fso, "bob", PersonPatch(roles=[Role.NSA_OFFICER]))
     granted = cast.registry.update_person(
-        fso, "bob", PersonPatch(roles=[Role.READER, Role.ORIGINATOR])
+        fso, "bob", PersonPatch(roles=[Role.READER, Role.ORIGINATOR], reason="drafts reports")
     )
     assert set(granted.roles) == {Role.READER, Role.ORIGINATOR}
 
@@ -155,7 +159,7 @@ def test_membership_grant_and_revoke(cast: Node, clock: Clock, audit: MemoryAudi
     assert cast.registry.memberships_of("alice", T0) == {"CPSP": T0 + timedelta(days=30)}
     assert cast.registry.memberships_of("alice", T0 + timedelta(days=31)) == {}
     clock.advance(days=1)
-    revoked = cast.registry.revoke_membership(nsa, grant.id)
+    revoked = cast.registry.revoke_membership(nsa, grant.id, "left the project")
     assert revoked.revoked_by == "nsa"
     assert cast.registry.memberships_of("alice", clock()) == {}
     assert [e.action for e in events(audit, "registry.membership")] == ["grant", "revoke"]
@@ -211,6 +215,8 @@ def test_unknown_clearance_level_is_refused_naming_it(cast: Node) -> None:
         cast.registry.update_person(
             _actor(cast, "nsa"),
             "bob",
-            PersonPatch(clearance=Clearance(level="ULTRA", party="CAN", expires=EXPIRES)),
+            PersonPatch(
+                clearance=Clearance(level="ULTRA", party="CAN", expires=EXPIRES), reason="vetted"
+            ),
         )
     assert cast.registry.get_person(_actor(cast, "nsa"), "bob").clearance is None

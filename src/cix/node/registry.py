@@ -12,7 +12,9 @@ Who may change what (checked here, on the server, for every call):
 | person: any other role | administrator |
 | programme: create; membership: grant, revoke | NSA officer |
 
-Nobody changes their own roles, clearance or memberships. People and memberships are read
+Nobody changes their own access attributes (`PERSON_ACCESS_FIELDS`, their organisation's
+facility clearance, their memberships), and each such change carries a reason, which the
+audit record keeps (docs/node.md, "The access attributes"). People and memberships are read
 by administrators, NSA officers and auditors, by an FSO for their own organisation, and by
 each person for themselves; organisations and programmes by anyone authenticated.
 
@@ -64,6 +66,12 @@ from cix.store.models import Membership, Organisation, Person, Programme
 Clock = Callable[[], datetime]
 _BASIC_ROLES = frozenset({Role.READER, Role.ORIGINATOR})
 _READ_ALL = (Role.ADMINISTRATOR, Role.NSA_OFFICER, Role.AUDITOR)
+PERSON_ACCESS_FIELDS = frozenset(
+    {"organisation", "nationalities", "clearance", "briefed_at", "briefed_until", "roles", "active"}
+)
+"""A person's fields the decision function (or authentication) reads: never changed by the
+person themselves, and changed only with a reason, which the audit record keeps."""
+_SETUP_REASON = "node set-up"
 
 
 def utc_now() -> datetime:
@@ -250,6 +258,16 @@ class Registry:
             reason = "role-required:" + "|".join(sorted(r.value for r in allowed))
             raise self._deny(actor, event_type, obj, action, reason)
 
+    @staticmethod
+    def _reason(actor: Actor, reason: str | None, what: str) -> str:
+        """The reason recorded for a change of `what`: required of every actor but the node
+        itself (at `cix init` and when seeding a demonstration)."""
+        if reason:
+            return reason
+        if actor is SYSTEM:
+            return _SETUP_REASON
+        raise InputError(f"reason: required when changing {what}")
+
     # -- the authenticated principal ---------------------------------------------------
 
     def actor_for(self, person_id: str) -> Actor:
@@ -355,8 +373,12 @@ class Registry:
         event, obj = "registry.organisation", f"organisation:{org_id}"
         fields = patch.model_fields_set
         self._require(actor, (Role.ADMINISTRATOR, Role.NSA_OFFICER), event, obj, "update")
+        reason = None
         if "facility_clearance" in fields:
             self._require(actor, (Role.NSA_OFFICER,), event, obj, "update")
+            if org_id == actor.organisation_id:
+                raise self._deny(actor, event, obj, "update", "self-grant")
+            reason = self._reason(actor, patch.reason, "facility_clearance")
         with self.db.write() as session:
             row = session.get(Organisation, org_id)
             if row is None:
@@ -371,13 +393,10 @@ class Registry:
                 row.facility_party = facility.party if facility else None
                 row.facility_expires = facility.expires if facility else None
             row.updated_at = self.clock()
-            self._record(
-                actor,
-                event,
-                obj,
-                "update",
-                details=patch.model_dump(mode="json", exclude_unset=True),
-            )
+            details = patch.model_dump(mode="json", exclude_unset=True)
+            if reason is not None:
+                details["reason"] = reason
+            self._record(actor, event, obj, "update", details=details)
             return organisation_out(row)
 
     def list_organisations(self, actor: Actor) -> list[OrganisationOut]:
@@ -421,15 +440,15 @@ class Registry:
                 action,
                 "role-required:administrator|facility-security-officer|nsa-officer",
             )
+        changes_access = bool(fields & PERSON_ACCESS_FIELDS) or roles is not None
+        if changes_access and person_id == actor.id:
+            # Nobody, whatever their roles, changes what the decision function reads of
+            # themselves: not even to restore a briefing or nationality an officer changed.
+            raise self._deny(actor, event, obj, action, "self-grant")
         if "clearance" in fields:
-            if person_id == actor.id:
-                raise self._deny(actor, event, obj, action, "self-grant")
             self._require(actor, (Role.NSA_OFFICER,), event, obj, action)
-        if roles is not None:
-            if person_id == actor.id:
-                raise self._deny(actor, event, obj, action, "self-grant")
-            if not roles <= _BASIC_ROLES:
-                self._require(actor, (Role.ADMINISTRATOR,), event, obj, action)
+        if roles is not None and not roles <= _BASIC_ROLES:
+            self._require(actor, (Role.ADMINISTRATOR,), event, obj, action)
 
     def create_person(self, actor: Actor, spec: PersonIn) -> PersonOut:
         """Register a person with their organisation, nationalities, clearance and roles."""
@@ -503,8 +522,8 @@ class Registry:
                 fields=fields,
                 roles=changed_roles,
             )
-            if "active" in fields and person_id == actor.id:
-                raise self._deny(actor, "registry.person", obj, "update", "self-grant")
+            access = sorted(fields & PERSON_ACCESS_FIELDS)
+            reason = self._reason(actor, patch.reason, ", ".join(access)) if access else None
             if patch.organisation is not None:
                 if session.get(Organisation, patch.organisation) is None:
                     raise NotFound(f"no organisation {patch.organisation!r}")
@@ -530,13 +549,10 @@ class Registry:
                 row.active = patch.active
             row.updated_at = self.clock()
             self._flush(session, f"person {person_id!r}")
-            self._record(
-                actor,
-                "registry.person",
-                obj,
-                "update",
-                details=patch.model_dump(mode="json", exclude_unset=True),
-            )
+            details = patch.model_dump(mode="json", exclude_unset=True)
+            if reason is not None:
+                details["reason"] = reason
+            self._record(actor, "registry.person", obj, "update", details=details)
             return person_out(row)
 
     def _may_read_person(self, actor: Actor, person: Person) -> bool:
@@ -627,19 +643,26 @@ class Registry:
             )
             return membership_out(row)
 
-    def revoke_membership(self, actor: Actor, membership_id: int) -> MembershipOut:
-        """End a membership now (NSA officer)."""
+    def revoke_membership(
+        self, actor: Actor, membership_id: int, reason: str | None = None
+    ) -> MembershipOut:
+        """End a membership now (NSA officer, never their own; `reason` is audited)."""
         event, obj = "registry.membership", f"membership:{membership_id}"
         self._require(actor, (Role.NSA_OFFICER,), event, obj, "revoke")
         with self.db.write() as session:
             row = session.get(Membership, membership_id)
             if row is None:
                 raise NotFound(f"no membership {membership_id}")
+            if row.person_id == actor.id:
+                raise self._deny(actor, event, obj, "revoke", "self-grant")
+            why = self._reason(actor, reason, "a membership")
             if row.revoked_at is not None:
                 raise Conflict(f"membership {membership_id} is already revoked")
             row.revoked_at = self.clock()
             row.revoked_by = actor.id
-            self._record(actor, event, obj, "revoke", details={"person": row.person_id})
+            self._record(
+                actor, event, obj, "revoke", details={"person": row.person_id, "reason": why}
+            )
             return membership_out(row)
 
     def list_memberships(

@@ -19,6 +19,8 @@ ProgrammeId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,3
 LevelCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Justification = Annotated[str, StringConstraints(min_length=3, max_length=4000)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
+"""Why an access attribute changes: recorded in the audit entry of the change."""
 Kind = Literal["government", "contractor"]
 
 
@@ -55,6 +57,8 @@ class OrganisationPatch(_Strict):
 
     name: Name | None = None
     facility_clearance: Clearance | None = None
+    reason: Reason | None = None
+    """Why: required when the facility clearance changes (it goes to the audit record)."""
 
 
 class OrganisationOut(_Strict):
@@ -98,6 +102,8 @@ class PersonPatch(_Strict):
     briefed_until: AwareDatetime | None = None
     roles: Annotated[list[Role], Field(max_length=6)] | None = None
     active: bool | None = None
+    reason: Reason | None = None
+    """Why: required when an access attribute changes (it goes to the audit record)."""
 
     @model_validator(mode="after")
     def _briefing_interval(self) -> PersonPatch:
