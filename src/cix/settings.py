@@ -222,6 +222,15 @@ SETTINGS: tuple[Setting, ...] = (
         maximum=7 * 24 * 3600,
     ),
     Setting(
+        "api_token_max_ttl_seconds",
+        "int",
+        366 * 86400,
+        "Longest lifetime of an API token (`POST /api/v1/tokens`, `cix login`); a token never "
+        "outlives the credential that minted it either.",
+        minimum=60,
+        maximum=366 * 86400,
+    ),
+    Setting(
         "jwks_cache_seconds",
         "int",
         300,
@@ -346,6 +355,7 @@ class Settings:
     token_algorithms: tuple[str, ...]
     token_leeway_seconds: int
     token_max_ttl_seconds: int
+    api_token_max_ttl_seconds: int
     jwks_cache_seconds: int
     jwks_refresh_cooldown_seconds: int
     max_request_bytes: int
@@ -554,6 +564,7 @@ def load_settings(
         token_algorithms=tuple(values["token_algorithms"]),
         token_leeway_seconds=values["token_leeway_seconds"],
         token_max_ttl_seconds=values["token_max_ttl_seconds"],
+        api_token_max_ttl_seconds=values["api_token_max_ttl_seconds"],
         jwks_cache_seconds=values["jwks_cache_seconds"],
         jwks_refresh_cooldown_seconds=values["jwks_refresh_cooldown_seconds"],
         max_request_bytes=values["max_request_bytes"],

@@ -265,3 +265,33 @@ def test_documents_upload_list_open_derive_destroy(
     gone = cix("docs", "show", doc["id"], config=pm)
     assert gone.returncode == 2
     assert "404" in gone.stderr
+
+
+def test_token_list_and_revoke_revokes_the_minted_token(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    _, live = can
+    parent_config, child_config = tmp_path / "parent.toml", tmp_path / "child.toml"
+    login(can, "dnd-pm", parent_config)
+    parent = tomllib.loads(parent_config.read_text())["token"]
+    # Logging in with the API token mints nothing; mint a child with it through the API.
+    import httpx
+
+    created = httpx.post(
+        f"{live.url}/api/v1/tokens",
+        json={"name": "child"},
+        headers={"Authorization": f"Bearer {parent}"},
+    ).json()
+    done = cix("login", "--url", live.url, "--token", created["token"], config=child_config)
+    assert done.returncode == 0, done.stderr
+    listed = cix("token", "list", "--json", config=parent_config)
+    assert listed.returncode == 0, listed.stderr
+    items = {t["id"]: t for t in json.loads(listed.stdout)}
+    assert items[created["id"]]["parent"] in items
+    assert parent not in listed.stdout
+    assert created["token"] not in listed.stdout
+    parent_id = items[created["id"]]["parent"]
+    revoked = cix("token", "revoke", parent_id, config=parent_config)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = cix("registry", "programmes", "list", config=child_config)
+    assert refused.returncode == 1, refused.stdout

@@ -26,7 +26,7 @@ from cix.api.problems import RateLimited
 from cix.node.errors import Unauthenticated
 from cix.node.roles import Actor
 from cix.node.service import Node
-from cix.node.tokens import API_TOKEN_PREFIX
+from cix.node.tokens import API_TOKEN_PREFIX, Credential
 
 _log = logging.getLogger("cix.auth")
 _MAX_CREDENTIAL = 8192
@@ -48,23 +48,30 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _cached_actor(node: Node, credential: str, now: datetime) -> Actor | None:
+def _cached_actor(node: Node, credential: str, now: datetime) -> tuple[Actor, Credential] | None:
     """The actor from cached facts only (None where the database would be needed)."""
     if credential.startswith(API_TOKEN_PREFIX):
-        person_id = node.api_tokens.cached(credential, now)
+        verified = node.api_tokens.cached(credential, now)
     else:
-        person_id = node.verifier.cached(credential, now)
-    if person_id is None:
+        verified = node.verifier.cached(credential, now)
+    if verified is None:
         return None
-    return node.registry.cached_actor(person_id)
+    actor = node.registry.cached_actor(verified.person_id)
+    return None if actor is None else (actor, verified)
 
 
-def _actor(node: Node, credential: str, now: datetime) -> Actor:
+def _actor(node: Node, credential: str, now: datetime) -> tuple[Actor, Credential]:
     if credential.startswith(API_TOKEN_PREFIX):
-        person_id = node.api_tokens.authenticate(credential, now)
+        verified = node.api_tokens.authenticate_credential(credential, now)
     else:
-        person_id = node.verifier.verify(credential, now)
-    return node.registry.actor_for(person_id)
+        verified = node.verifier.verify_credential(credential, now)
+    return node.registry.actor_for(verified.person_id), verified
+
+
+def credential_of(request: Request) -> Credential:
+    """The credential the request was authenticated with (after `authenticate`)."""
+    verified: Credential = request.state.credential
+    return verified
 
 
 async def authenticate(request: Request) -> Actor:
@@ -83,9 +90,10 @@ async def authenticate(request: Request) -> Actor:
         if scheme.lower() != "bearer" or not credential or len(credential) > _MAX_CREDENTIAL:
             raise Unauthenticated("no bearer credential")
         now = node.clock()
-        actor = _cached_actor(node, credential, now)
-        if actor is None:
-            actor = await anyio.to_thread.run_sync(_actor, node, credential, now)
+        found = _cached_actor(node, credential, now)
+        if found is None:
+            found = await anyio.to_thread.run_sync(_actor, node, credential, now)
+        actor, verified = found
     except Unauthenticated as exc:
         blocked = limiter.record_failure(client, moment)
         _log.warning("authentication failed from %s: %s", client, exc)
@@ -98,6 +106,7 @@ async def authenticate(request: Request) -> Actor:
             )
         raise
     request.state.actor = actor
+    request.state.credential = verified
     return actor
 
 

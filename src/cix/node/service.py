@@ -90,7 +90,7 @@ class Node:
         self.keys = keys
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = Registry(db, audit, clock)
-        self.api_tokens = ApiTokens(db, audit)
+        self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
         self.issuer = issuer
         self.verifier = TokenVerifier(
             settings,

@@ -157,6 +157,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The API token whose request minted this one (None: a bearer JWT or the node itself):
+    # revoking a token revokes its descendants.
+    parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class LabelBit(Base):
