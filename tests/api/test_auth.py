@@ -182,12 +182,40 @@ def test_repeated_failures_are_rate_limited_per_client(api: ApiClient, node: Nod
         assert_problem(api.get("/api/v1/me", headers={"Authorization": "Bearer junk"}), 401)
     blocked = assert_problem(api.get("/api/v1/me", headers={"Authorization": "Bearer junk"}), 429)
     assert "too many" in blocked["detail"]
-    # Even a valid token is refused from that address until the window passes.
-    response = api.as_("alice").get("/api/v1/me")
+    # Another bad credential from that address answers 429 too, until the window passes.
+    response = api.get("/api/v1/me", headers={"Authorization": "Bearer other-junk"})
     assert_problem(response, 429)
     assert int(response.headers["retry-after"]) >= 1
     # Health stays reachable.
     assert api.get("/api/v1/health").status_code == 200
+
+
+@SQLITE_ONLY
+def test_valid_token_not_locked_out_by_others_failures(api: ApiClient, node: Node) -> None:
+    limit = node.settings.auth_failure_limit
+    for i in range(limit + 5):  # everyone behind one proxy address, guessing
+        api.get("/api/v1/me", headers={"Authorization": f"Bearer junk-{i}"})
+    assert api.as_("alice").get("/api/v1/me").json()["id"] == "alice"
+    api_token = api.post("/api/v1/tokens", json={"name": "cli"}).json()["token"]
+    assert (
+        api.get("/api/v1/me", headers={"Authorization": f"Bearer {api_token}"}).status_code == 200
+    )
+
+
+@SQLITE_ONLY
+def test_repeated_failures_of_one_credential_are_limited_from_any_address(
+    api: ApiClient, node: Node
+) -> None:
+    limit = node.settings.auth_failure_limit
+    stolen = "cix_" + "B" * 43
+    for _ in range(limit):
+        assert_problem(api.get("/api/v1/me", headers={"Authorization": f"Bearer {stolen}"}), 401)
+    # The address limit is reached too: forget addresses only, keep credentials' counts.
+    limiter = api.app.state.limiter
+    for key in [k for k in limiter._entries if not k.startswith("credential:")]:
+        del limiter._entries[key]
+    assert_problem(api.get("/api/v1/me", headers={"Authorization": f"Bearer {stolen}"}), 429)
+    assert api.as_("alice").get("/api/v1/me").status_code == 200
 
 
 # -- issue 10 #5: a minted token lives no longer than its minter, and dies with it ---------

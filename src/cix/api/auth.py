@@ -3,8 +3,10 @@
 Every route under `/api/v1` depends on `authenticate`, except health and the OpenAPI
 document (and the built-in issuer's public JWKS, which holds no secret). The token names a
 person; their roles come from the registry on each request and are enforced by the services.
-A client address that fails too often within the window gets 429 until the window passes,
-whatever it presents.
+Failures are counted per client address and per credential presented (`authenticate`): a
+credential that failed too often is refused with 429 until the window passes, and a failure
+from an address that failed too often answers 429; a valid credential is served whatever
+others sent from its address.
 
 Authentication runs on the event loop when everything it needs is cached (a verified JWT, an
 API token's row, the person: see `cix.node.cache`), and in a worker thread otherwise, so a
@@ -13,6 +15,7 @@ database read never blocks the loop.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from datetime import datetime
@@ -74,19 +77,34 @@ def credential_of(request: Request) -> Credential:
     return verified
 
 
+def _credential_key(credential: str) -> str:
+    # The limiter remembers a digest, not the credential: bounded size, nothing usable kept.
+    return "credential:" + hashlib.blake2b(credential.encode("utf-8"), digest_size=16).hexdigest()
+
+
 async def authenticate(request: Request) -> Actor:
-    """The actor a request acts for; raises `Unauthenticated` (401) or `RateLimited` (429)."""
+    """The actor a request acts for; raises `Unauthenticated` (401) or `RateLimited` (429).
+
+    Failures are counted per client address and per credential presented. A credential that
+    failed `limit` times is refused (429) from any address until the window passes; at an
+    address over the limit every credential is still checked, and one that verifies is
+    served: others' failures from the same address (everyone behind one proxy or NAT) do not
+    lock out a valid credential, while a failure there answers 429 instead of 401.
+    """
     node = node_of(request)
     limiter = limiter_of(request)
     client = _client(request)
     moment = time.monotonic()
-    wait = limiter.retry_after(client, moment)
-    if wait is not None:
-        raise RateLimited(wait)
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    key = _credential_key(credential) if credential else None
+    if key is not None:
+        wait = limiter.retry_after(key, moment)
+        if wait is not None:
+            raise RateLimited(wait)
+    address_wait = limiter.retry_after(client, moment)
     try:
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        credential = credential.strip()
         if scheme.lower() != "bearer" or not credential or len(credential) > _MAX_CREDENTIAL:
             raise Unauthenticated("no bearer credential")
         now = node.clock()
@@ -96,6 +114,8 @@ async def authenticate(request: Request) -> Actor:
         actor, verified = found
     except Unauthenticated as exc:
         blocked = limiter.record_failure(client, moment)
+        if key is not None:
+            limiter.record_failure(key, moment)
         _log.warning("authentication failed from %s: %s", client, exc)
         if blocked:
             _log.warning(
@@ -104,6 +124,8 @@ async def authenticate(request: Request) -> Actor:
                 limiter.window,
                 limiter.limit,
             )
+        if address_wait is not None:
+            raise RateLimited(address_wait) from None
         raise
     request.state.actor = actor
     request.state.credential = verified
