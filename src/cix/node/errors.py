@@ -1,8 +1,18 @@
-"""Errors of the node's services, each in the family that says who is at fault."""
+"""Errors of the node's services, each in the family that says who is at fault.
+
+Every error class of `cix.node` is defined here (the modules that raise one import it from
+here), so that the API maps them to HTTP in one place (`cix.api.problems`) and the CLI to
+exit codes in one place (`cix.cli.main`):
+
+- the caller's fault (`InputError`): `NotFound` 404, `Conflict` 409, `PayloadTooLarge` 413;
+- a refusal (`AccessDenied`): `Forbidden` 403 (opaque; the reason is audited),
+  `Unauthenticated` 401;
+- the node's own (`ServingError`, CLI exit 3, never "bad input"): `NodeBusy`, `WorkerFailed`.
+"""
 
 from __future__ import annotations
 
-from cix.errors import AccessDenied, InputError
+from cix.errors import AccessDenied, CixError, InputError
 
 
 class NotFound(InputError):
@@ -23,3 +33,15 @@ class Unauthenticated(AccessDenied):
 
 class PayloadTooLarge(InputError):
     """The request body or document is larger than the node accepts (HTTP 413)."""
+
+
+class ServingError(CixError):
+    """The node could not be served; not the caller's fault (CLI exit 3)."""
+
+
+class NodeBusy(ServingError):
+    """Another process already serves this node (or its database)."""
+
+
+class WorkerFailed(ServingError):
+    """A worker could not start (its own message is in the server's log)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from cix.errors import InputError
+from cix.node.errors import NodeBusy
 from cix.store.db import Database
 
 LOCK_FILE = "serve.lock"
@@ -29,10 +29,6 @@ LOCK_FILE = "serve.lock"
 _ADVISORY_KEY = int.from_bytes(b"cixserve", "big") - (1 << 63)
 _DATABASE_WAIT_SECONDS = 5.0
 _FILE_WAIT_SECONDS = 2.0
-
-
-class NodeBusy(InputError):
-    """Another process already serves this node (or its database)."""
 
 
 class ServeClaim:

@@ -48,6 +48,7 @@ from types import FrameType
 from typing import Any
 
 from cix.errors import InputError
+from cix.node.errors import WorkerFailed
 from cix.settings import Settings
 
 COUNTERS_FILE = "serve.counters"
@@ -57,10 +58,6 @@ _STOP_TIMEOUT = 15.0
 _RESTART_PAUSE = 1.0
 _DESTRUCTION_POLL_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
-
-
-class WorkerFailed(InputError):
-    """A worker could not start (its own message is in the server's log)."""
 
 
 @dataclass
