@@ -36,7 +36,7 @@ from cix.node.cache import GenerationCache, NotCached
 from cix.node.errors import NotFound, PayloadTooLarge
 from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
-from cix.node.registry import Registry
+from cix.node.registry import PersonnelRegistry
 from cix.node.roles import Actor, Role
 from cix.policy import Action, Decision, Policies, Request, Subject, decide, decide_many
 from cix.store.blobs import BlobStore
@@ -187,7 +187,7 @@ class Documents:
         db: Database,
         blobs: BlobStore,
         audit: AuditSink,
-        registry: Registry,
+        registry: PersonnelRegistry,
         policies: Policies,
         agreements: dict[str, Agreement],
         party: str,

@@ -19,7 +19,7 @@ from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.documents import Documents
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
-from cix.node.registry import Clock, Registry, utc_now
+from cix.node.registry import Clock, PersonnelRegistry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
 from cix.node.tokens import (
@@ -89,7 +89,7 @@ class Node:
         self.clock = clock
         self.keys = keys
         self.blobs = BlobStore(settings.blob_dir)
-        self.registry = Registry(db, audit, clock)
+        self.registry = PersonnelRegistry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
         self.issuer = issuer
         self.verifier = TokenVerifier(
