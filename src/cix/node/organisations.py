@@ -16,10 +16,10 @@ from cix.node.errors import Conflict, NotFound
 from cix.node.registry_part import RegistryPart, resolve_clearance
 from cix.node.roles import Actor, Role
 from cix.node.schemas import OrganisationIn, OrganisationOut, OrganisationPatch, RegistryClearance
-from cix.store.models import Organisation
+from cix.store.models import OrganisationRow
 
 
-def organisation_out(row: Organisation) -> OrganisationOut:
+def organisation_out(row: OrganisationRow) -> OrganisationOut:
     """The API form of an organisation row."""
     facility = None
     if row.facility_level and row.facility_party and row.facility_expires:
@@ -48,7 +48,7 @@ class Organisations(RegistryPart):
             self.refusals.require(actor, (Role.NSA_OFFICER,), event, obj, "create")
         now = self.clock()
         facility = resolve_clearance(spec.facility_clearance, "facility_clearance")
-        row = Organisation(
+        row = OrganisationRow(
             id=spec.id,
             name=spec.name,
             kind=spec.kind,
@@ -60,7 +60,7 @@ class Organisations(RegistryPart):
             updated_at=now,
         )
         with self.db.write() as session:
-            if session.get(Organisation, spec.id) is not None:
+            if session.get(OrganisationRow, spec.id) is not None:
                 raise Conflict(f"organisation {spec.id!r} already exists")
             session.add(row)
             self._flush(session, f"organisation {spec.id!r}")
@@ -81,7 +81,7 @@ class Organisations(RegistryPart):
                 raise self.refusals.deny(actor, event, obj, "update", "self-grant")
             reason = self._reason(actor, patch.reason, "facility_clearance")
         with self.db.write() as session:
-            row = session.get(Organisation, org_id)
+            row = session.get(OrganisationRow, org_id)
             if row is None:
                 raise NotFound(f"no organisation {org_id!r}")
             if "name" in fields and patch.name is not None:
@@ -103,13 +103,13 @@ class Organisations(RegistryPart):
     def list_organisations(self, actor: Actor) -> list[OrganisationOut]:
         """Every organisation (any authenticated actor)."""
         with self.db.read() as session:
-            rows = session.scalars(select(Organisation).order_by(Organisation.id))
+            rows = session.scalars(select(OrganisationRow).order_by(OrganisationRow.id))
             return [organisation_out(r) for r in rows]
 
     def get_organisation(self, actor: Actor, org_id: str) -> OrganisationOut:
         """One organisation (any authenticated actor)."""
         with self.db.read() as session:
-            row = session.get(Organisation, org_id)
+            row = session.get(OrganisationRow, org_id)
             if row is None:
                 raise NotFound(f"no organisation {org_id!r}")
             return organisation_out(row)

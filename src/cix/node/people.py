@@ -35,7 +35,7 @@ from cix.node.errors import Conflict, NotFound, Unauthenticated
 from cix.node.registry_part import RegistryPart, resolve_clearance
 from cix.node.roles import SYSTEM, Actor, Role
 from cix.node.schemas import PersonIn, PersonOut, PersonPatch, RegistryClearance
-from cix.store.models import Membership, Organisation, Person
+from cix.store.models import Membership, OrganisationRow, Person
 
 _BASIC_ROLES = frozenset({Role.READER, Role.ORIGINATOR})
 _READ_ALL = (Role.ADMINISTRATOR, Role.NSA_OFFICER, Role.AUDITOR)
@@ -134,7 +134,7 @@ class People(RegistryPart):
             person = session.get(Person, person_id)
             if person is None or not person.active:
                 raise Unauthenticated(f"no active person {person_id!r}")
-            org = session.get(Organisation, person.organisation_id)
+            org = session.get(OrganisationRow, person.organisation_id)
             assert org is not None  # the foreign key guarantees it
             memberships = session.execute(
                 select(Membership.programme_id, Membership.valid_from, Membership.valid_until)
@@ -261,7 +261,7 @@ class People(RegistryPart):
             updated_at=now,
         )
         with self.db.write() as session:
-            if session.get(Organisation, spec.organisation) is None:
+            if session.get(OrganisationRow, spec.organisation) is None:
                 raise NotFound(f"no organisation {spec.organisation!r}")
             if session.get(Person, spec.id) is not None:
                 raise Conflict(f"person {spec.id!r} already exists")
@@ -302,7 +302,7 @@ class People(RegistryPart):
             access = sorted(fields & PERSON_ACCESS_FIELDS)
             reason = self._reason(actor, patch.reason, ", ".join(access)) if access else None
             if patch.organisation is not None:
-                if session.get(Organisation, patch.organisation) is None:
+                if session.get(OrganisationRow, patch.organisation) is None:
                     raise NotFound(f"no organisation {patch.organisation!r}")
                 row.organisation_id = patch.organisation
             if patch.name is not None:

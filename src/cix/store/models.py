@@ -77,8 +77,9 @@ class Base(DeclarativeBase):
     }
 
 
-class Organisation(Base):
-    """A government body or a contractor facility, with its facility security clearance."""
+class OrganisationRow(Base):
+    """A government body or a contractor facility, with its facility security clearance: the
+    stored row (the decision function's view of it is `cix.policy.Organisation`)."""
 
     __tablename__ = "organisations"
 
