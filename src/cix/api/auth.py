@@ -98,12 +98,14 @@ async def authenticate(request: Request) -> Actor:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
-    key = _credential_key(credential) if credential else None
-    if key is not None:
-        wait = limiter.retry_after(key, moment)
+    key = None
+    address_wait = None
+    if len(limiter):  # nothing failed lately (the usual case): nothing to look up or hash
+        key = _credential_key(credential) if credential else None
+        wait = None if key is None else limiter.retry_after(key, moment)
         if wait is not None:
             raise RateLimited(wait)
-    address_wait = limiter.retry_after(client, moment)
+        address_wait = limiter.retry_after(client, moment)
     try:
         if scheme.lower() != "bearer" or not credential or len(credential) > _MAX_CREDENTIAL:
             raise Unauthenticated("no bearer credential")
@@ -114,8 +116,8 @@ async def authenticate(request: Request) -> Actor:
         actor, verified = found
     except Unauthenticated as exc:
         blocked = limiter.record_failure(client, moment)
-        if key is not None:
-            limiter.record_failure(key, moment)
+        if credential:
+            limiter.record_failure(key or _credential_key(credential), moment)
         _log.warning("authentication failed from %s: %s", client, exc)
         if blocked:
             _log.warning(
