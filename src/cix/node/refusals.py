@@ -52,7 +52,7 @@ class Refusals:
         reasons: Iterable[str] = (),
         details: dict[str, Any] | None = None,
     ) -> None:
-        """Append one decision on `obj` by `actor` to the audit sink."""
+        """Append one decision on `obj` by `actor` to the audit sink, at the service's clock."""
         self.audit.append(
             AuditEvent(
                 type=event_type,

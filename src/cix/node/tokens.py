@@ -43,9 +43,10 @@ from cix.keys import (
     signing_from_raw,
     write_signing_key,
 )
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditSink
 from cix.node.cache import GenerationCache, LruCache
 from cix.node.errors import NotFound, Unauthenticated
+from cix.node.refusals import Refusals
 from cix.node.roles import Actor, Role
 from cix.settings import Settings
 from cix.store.db import Database
@@ -373,17 +374,15 @@ class ApiTokens:
         decision: str = "permit",
         reasons: tuple[str, ...] = (),
     ) -> None:
-        self.audit.append(
-            AuditEvent(
-                type=API_TOKEN_EVENT,
-                actor=actor.id,
-                object=f"api-token:{token_id}",
-                action=action,
-                decision=decision,
-                time=now,
-                reasons=reasons,
-                details=details,
-            )
+        # A token service is given each call's time, so its decisions are recorded at it.
+        Refusals(self.audit, lambda: now).record(
+            actor,
+            API_TOKEN_EVENT,
+            f"api-token:{token_id}",
+            action,
+            decision=decision,
+            reasons=reasons,
+            details=details,
         )
 
     def create(
