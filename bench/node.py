@@ -317,12 +317,12 @@ def worst_profiles(data_dir: Path) -> dict[str, str]:
 
     from cix.demo import demo_environ
     from cix.node.roles import SYSTEM, Role
-    from cix.node.schemas import Clearance, PersonIn
+    from cix.node.schemas import PersonIn, RegistryClearance
     from cix.node.service import Node
 
     node = Node.open(data_dir, environ=demo_environ())
     now = node.clock()
-    secret = Clearance(level="S", party="CAN", expires=now + timedelta(days=365))
+    secret = RegistryClearance(level="S", party="CAN", expires=now + timedelta(days=365))
     briefed = {"briefed_at": now - timedelta(days=30), "briefed_until": now + timedelta(days=300)}
     people = {
         "contractor, no facility clearance": ("bench-nofcl", "northfab", secret, ["CAN"], briefed),

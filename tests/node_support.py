@@ -21,7 +21,7 @@ from cix.api.app import create_app
 from cix.api.limits import FailureLimiter
 from cix.node.auditing import AuditEvent, MemoryAuditSink
 from cix.node.roles import SYSTEM, Role
-from cix.node.schemas import Clearance, OrganisationIn, PersonIn
+from cix.node.schemas import OrganisationIn, PersonIn, RegistryClearance
 from cix.node.service import Node, init_node
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -129,7 +129,7 @@ def seed_people(node: Node) -> None:
                 name=person_id.title(),
                 organisation=org,
                 nationalities=["CAN"],
-                clearance=Clearance(level="SECRET", party="CAN", expires=expires)
+                clearance=RegistryClearance(level="SECRET", party="CAN", expires=expires)
                 if person_id == "alice"
                 else None,
                 roles=roles,

@@ -102,7 +102,13 @@ def demo_environ() -> dict[str, str]:
 def _seed_registry(node_dir: Path, nation: Nation, now: datetime) -> dict[str, str]:
     """Register the nation's cast; return an API token for each person."""
     from cix.node.roles import SYSTEM
-    from cix.node.schemas import Clearance, MembershipIn, OrganisationIn, PersonIn, ProgrammeIn
+    from cix.node.schemas import (
+        MembershipIn,
+        OrganisationIn,
+        PersonIn,
+        ProgrammeIn,
+        RegistryClearance,
+    )
     from cix.node.service import Node
 
     node = Node.open(node_dir, environ=demo_environ())
@@ -111,7 +117,7 @@ def _seed_registry(node_dir: Path, nation: Nation, now: datetime) -> dict[str, s
     try:
         for org in nation.orgs:
             facility = (
-                Clearance(level=org.facility, party=nation.party, expires=expires)
+                RegistryClearance(level=org.facility, party=nation.party, expires=expires)
                 if org.facility
                 else None
             )
@@ -132,7 +138,7 @@ def _seed_registry(node_dir: Path, nation: Nation, now: datetime) -> dict[str, s
         tokens: dict[str, str] = {}
         for member in nation.people:
             clearance = (
-                Clearance(level=member.clearance, party=nation.party, expires=expires)
+                RegistryClearance(level=member.clearance, party=nation.party, expires=expires)
                 if member.clearance
                 else None
             )

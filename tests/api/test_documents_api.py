@@ -12,12 +12,12 @@ import pytest
 from cix.node.auditing import MemoryAuditSink
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import (
-    Clearance,
     MembershipIn,
     OrganisationPatch,
     PersonIn,
     PersonPatch,
     ProgrammeIn,
+    RegistryClearance,
 )
 from cix.node.service import Node
 from tests.node_support import SQLITE_ONLY, T0, ApiClient, assert_problem, events
@@ -50,12 +50,14 @@ def _cast(node: Node) -> None:
     reg.update_organisation(
         SYSTEM,
         "acme",
-        OrganisationPatch(facility_clearance=Clearance(level="S", party="CAN", expires=YEAR)),
+        OrganisationPatch(
+            facility_clearance=RegistryClearance(level="S", party="CAN", expires=YEAR)
+        ),
     )
-    secret = Clearance(level="S", party="CAN", expires=YEAR)
+    secret = RegistryClearance(level="S", party="CAN", expires=YEAR)
     for person_id, org, roles, clearance in [
         ("olivia", "dnd", [Role.ORIGINATOR], secret),
-        ("carl", "dnd", [Role.READER], Clearance(level="C", party="CAN", expires=YEAR)),
+        ("carl", "dnd", [Role.READER], RegistryClearance(level="C", party="CAN", expires=YEAR)),
         ("kim", "dnd", [Role.READER], secret),
     ]:
         reg.create_person(

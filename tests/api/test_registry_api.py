@@ -118,7 +118,9 @@ def test_person_lifecycle_through_the_api(api: ApiClient, audit: MemoryAuditSink
     assert created.json()["roles"] == ["reader"]
     clearance = {"level": "SECRET", "party": "CAN", "expires": "2027-03-01T00:00:00Z"}
     assert_problem(api.patch("/api/v1/people/carol", json={"clearance": clearance}), 403)
-    cleared = api.as_("nsa").patch("/api/v1/people/carol", json={"clearance": clearance})
+    cleared = api.as_("nsa").patch(
+        "/api/v1/people/carol", json={"clearance": clearance, "reason": "vetting completed"}
+    )
     assert cleared.status_code == 200
     assert cleared.json()["clearance"]["level"] == "S"
     assert [(e.action, e.decision) for e in events(audit, "registry.person")][-3:] == [
@@ -168,9 +170,13 @@ def test_programme_and_membership_through_the_api(api: ApiClient, audit: MemoryA
     assert [m["programme"] for m in mine] == ["CPSP"]
     assert api.as_("bob").get("/api/v1/memberships").json()["items"] == []
     assert_problem(api.as_("alice").delete(f"/api/v1/memberships/{membership_id}"), 403)
-    revoked = api.as_("nsa").delete(f"/api/v1/memberships/{membership_id}")
+    revoked = api.as_("nsa").delete(
+        f"/api/v1/memberships/{membership_id}", params={"reason": "left the project"}
+    )
     assert revoked.json()["revoked_by"] == "nsa"
-    assert_problem(api.delete(f"/api/v1/memberships/{membership_id}"), 409)
+    assert_problem(
+        api.delete(f"/api/v1/memberships/{membership_id}", params={"reason": "again"}), 409
+    )
     assert [(e.action, e.decision) for e in events(audit, "registry.membership")] == [
         ("grant", "permit"),
         ("revoke", "deny"),
@@ -210,3 +216,119 @@ def test_oversized_chunked_body_is_413(api: ApiClient, node: Node) -> None:
 @SQLITE_ONLY
 def test_wrong_method_is_a_problem(api: ApiClient) -> None:
     assert_problem(api.as_("alice").request("PUT", "/api/v1/organisations"), 405)
+
+
+# -- issue 10 #2: nobody restores their own access attributes ------------------------------
+
+YEAR_AHEAD = (T0 + timedelta(days=365)).isoformat()
+STALE = (T0 - timedelta(days=1)).isoformat()
+
+
+def _officer_sets(api: ApiClient, person: str, body: dict[str, object]) -> None:
+    changed = api.as_("nsa").patch(
+        f"/api/v1/people/{person}", json={**body, "reason": "periodic review"}
+    )
+    assert changed.status_code == 200, changed.text
+
+
+@pytest.mark.parametrize("person", ["alice", "fso"])
+def test_person_cannot_restore_own_briefing(
+    api: ApiClient, audit: MemoryAuditSink, person: str
+) -> None:
+    _officer_sets(api, person, {"briefed_at": (T0 - timedelta(days=30)).isoformat()})
+    _officer_sets(api, person, {"briefed_until": STALE})
+    restore = {"briefed_until": "2099-01-01T00:00:00Z", "reason": "I was briefed"}
+    assert_problem(api.as_(person).patch(f"/api/v1/people/{person}", json=restore), 403)
+    assert (
+        api.as_("nsa")
+        .get(f"/api/v1/people/{person}")
+        .json()["briefed_until"]
+        .startswith(STALE[:10])
+    )
+    denied = events(audit, "registry.person")[-1]
+    assert (denied.actor, denied.decision) == (person, "deny")
+    if person == "fso":  # a reader is refused for want of a role before that
+        assert denied.reasons == ("self-grant",)
+
+
+@pytest.mark.parametrize("person", ["alice", "fso"])
+def test_person_cannot_restore_own_nationalities(api: ApiClient, person: str) -> None:
+    _officer_sets(api, person, {"nationalities": ["CAN", "DEU"]})
+    restore = {"nationalities": ["CAN"], "reason": "DEU renounced"}
+    assert_problem(api.as_(person).patch(f"/api/v1/people/{person}", json=restore), 403)
+    shown = api.as_("nsa").get(f"/api/v1/people/{person}").json()
+    assert shown["nationalities"] == ["CAN", "DEU"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"nationalities": ["CAN", "USA"]},
+        {"briefed_until": "2099-01-01T00:00:00Z"},
+        {"organisation": "acme"},
+        {"clearance": {"level": "TS", "party": "CAN", "expires": "2099-01-01T00:00:00Z"}},
+        {"roles": ["nsa-officer", "administrator"]},
+        {"active": True},
+    ],
+)
+def test_security_officer_cannot_change_own_attributes(
+    api: ApiClient, audit: MemoryAuditSink, change: dict[str, object]
+) -> None:
+    for officer in ("nsa", "admin2"):
+        before = api.as_(officer).get("/api/v1/me").json()
+        body = {**change, "reason": "my own review"}
+        assert_problem(api.patch(f"/api/v1/people/{officer}", json=body), 403)
+        assert api.get("/api/v1/me").json() == before
+        denied = events(audit, "registry.person")[-1]
+        assert (denied.actor, denied.decision, denied.reasons) == (officer, "deny", ("self-grant",))
+
+
+def test_access_attribute_change_without_reason_is_400_and_changes_nothing(
+    api: ApiClient, audit: MemoryAuditSink
+) -> None:
+    before = len(audit.events)
+    problem = assert_problem(
+        api.as_("nsa").patch("/api/v1/people/alice", json={"briefed_until": YEAR_AHEAD}), 400
+    )
+    assert "reason" in problem["detail"]
+    assert api.get("/api/v1/people/alice").json()["briefed_until"] is None
+    assert len(audit.events) == before
+    # A name is not an access attribute: no reason needed.
+    assert api.patch("/api/v1/people/alice", json={"name": "Alice B."}).status_code == 200
+
+
+def test_access_attribute_change_is_audited_with_who_and_why(
+    api: ApiClient, audit: MemoryAuditSink
+) -> None:
+    _officer_sets(api, "alice", {"nationalities": ["CAN", "DEU"]})
+    event = events(audit, "registry.person")[-1]
+    assert (event.actor, event.object, event.action, event.decision) == (
+        "nsa",
+        "person:alice",
+        "update",
+        "permit",
+    )
+    assert event.details["reason"] == "periodic review"
+    assert event.details["nationalities"] == ["CAN", "DEU"]
+
+
+def test_membership_revocation_needs_a_reason_and_is_never_ones_own(
+    api: ApiClient, audit: MemoryAuditSink, node: Node
+) -> None:
+    from cix.node.roles import SYSTEM
+    from cix.node.schemas import MembershipIn, ProgrammeIn
+
+    reg = node.registry
+    reg.create_programme(SYSTEM, ProgrammeIn(id="CPSP", title="Subs", party="CAN"))
+    grant = MembershipIn(
+        person="nsa", programme="CPSP", valid_until=T0 + timedelta(days=9), justification="lead"
+    )
+    own = reg.grant_membership(SYSTEM, grant).id
+    other = reg.grant_membership(SYSTEM, grant.model_copy(update={"person": "alice"})).id
+    api.as_("nsa")
+    assert_problem(api.delete(f"/api/v1/memberships/{own}", params={"reason": "done"}), 403)
+    assert events(audit, "registry.membership")[-1].reasons == ("self-grant",)
+    assert_problem(api.delete(f"/api/v1/memberships/{other}"), 400)
+    revoked = api.delete(f"/api/v1/memberships/{other}", params={"reason": "left"})
+    assert revoked.status_code == 200, revoked.text
+    assert events(audit, "registry.membership")[-1].details["reason"] == "left"

@@ -15,7 +15,7 @@ import pytest
 
 from cix.audit.entry import MAX_REASON_DETAIL
 from cix.node.roles import SYSTEM, Role
-from cix.node.schemas import Clearance, MembershipIn, PersonIn, PersonPatch, ProgrammeIn
+from cix.node.schemas import MembershipIn, PersonIn, PersonPatch, ProgrammeIn, RegistryClearance
 from cix.node.service import Node, init_node
 from tests.node_support import ENVIRON, T0, ApiClient, Clock, assert_problem, seed_people
 
@@ -32,7 +32,7 @@ def logged(tmp_path: Path) -> Iterator[ApiClient]:
     )
     node = Node.open(data_dir, environ=ENVIRON, clock=clock)
     seed_people(node)
-    secret = Clearance(level="S", party="CAN", expires=YEAR)
+    secret = RegistryClearance(level="S", party="CAN", expires=YEAR)
     node.registry.create_person(
         SYSTEM,
         PersonIn(

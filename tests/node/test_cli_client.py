@@ -287,9 +287,11 @@ def test_opened_plaintext_is_not_readable_by_other_users(
     login(can, "tide-eng", reader)
     doc_id, body = _uploaded(can, tmp_path, pm)
     out = tmp_path / "plain.txt"
-    environ = {"UMASK_NOTE": "a umask of 022 would give 0644"}
-    os.umask(0o022)
-    opened = cix("docs", "open", doc_id, "-o", str(out), config=reader, env=environ)
+    old = os.umask(0o022)  # the child inherits it: a plain open() would give 0644
+    try:
+        opened = cix("docs", "open", doc_id, "-o", str(out), config=reader)
+    finally:
+        os.umask(old)
     assert opened.returncode == 0, opened.stderr
     assert out.read_bytes() == body
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -334,3 +336,33 @@ def test_open_does_not_overwrite_an_existing_file_without_force(
     assert forced.returncode == 0, forced.stderr
     assert out.read_bytes() == body
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_token_list_and_revoke_revokes_the_minted_token(
+    can: tuple[DemoNode, LiveNode], tmp_path: Path
+) -> None:
+    _, live = can
+    parent_config, child_config = tmp_path / "parent.toml", tmp_path / "child.toml"
+    login(can, "dnd-pm", parent_config)
+    parent = tomllib.loads(parent_config.read_text())["token"]
+    # Logging in with the API token mints nothing; mint a child with it through the API.
+    import httpx
+
+    created = httpx.post(
+        f"{live.url}/api/v1/tokens",
+        json={"name": "child"},
+        headers={"Authorization": f"Bearer {parent}"},
+    ).json()
+    done = cix("login", "--url", live.url, "--token", created["token"], config=child_config)
+    assert done.returncode == 0, done.stderr
+    listed = cix("token", "list", "--json", config=parent_config)
+    assert listed.returncode == 0, listed.stderr
+    items = {t["id"]: t for t in json.loads(listed.stdout)}
+    assert items[created["id"]]["parent"] in items
+    assert parent not in listed.stdout
+    assert created["token"] not in listed.stdout
+    parent_id = items[created["id"]]["parent"]
+    revoked = cix("token", "revoke", parent_id, config=parent_config)
+    assert revoked.returncode == 0, revoked.stderr
+    refused = cix("registry", "programmes", "list", config=child_config)
+    assert refused.returncode == 1, refused.stdout

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from cix.node.auditing import append_many
 from cix.node.roles import SYSTEM, Role
-from cix.node.schemas import Clearance, PersonIn
+from cix.node.schemas import PersonIn, RegistryClearance
 from cix.node.service import Node
 from cix.store.models import Document
 from tests.node.test_cli_node import CIX, cix, free_port
@@ -80,7 +80,7 @@ def test_sigkill_during_uploads_never_leaves_a_partial_document(tmp_path: Path) 
             name="Olivia",
             organisation="can-node",
             nationalities=["CAN"],
-            clearance=Clearance(level="S", party="CAN", expires=year),
+            clearance=RegistryClearance(level="S", party="CAN", expires=year),
             briefed_until=year,
             roles=[Role.ORIGINATOR],
         ),

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from cix.errors import InputError
 from cix.node.service import Node
 from cix.serving.claim import NodeBusy, ServeClaim
+from cix.serving.workers import WorkerFailed
 from cix.store.db import Database
 
 
@@ -33,3 +35,21 @@ def test_another_data_directory_on_the_same_database_is_refused(tmp_path: Path, 
         held.release()
     ServeClaim(elsewhere, same).release()
     same.dispose()
+
+
+@pytest.mark.parametrize("error", [NodeBusy, WorkerFailed])
+def test_busy_node_or_dead_worker_is_not_reported_as_bad_input(
+    error: type[Exception], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cix.cli import main
+
+    assert not issubclass(error, InputError)
+
+    def fail() -> None:
+        raise error("the node could not be served")
+
+    monkeypatch.setattr(main, "app", fail)
+    with pytest.raises(SystemExit) as exited:
+        main.run()
+    assert exited.value.code == 3  # 2 would tell the operator their input was wrong
+    assert "the node could not be served" in capsys.readouterr().err

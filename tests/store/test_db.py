@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from cix.errors import StorageError
 from cix.store import migrate
 from cix.store.db import Database
-from cix.store.models import Organisation
+from cix.store.models import OrganisationRow
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -25,8 +25,8 @@ def sqlite_db(tmp_path: Path) -> Database:
     return Database(url)
 
 
-def _org(org_id: str) -> Organisation:
-    return Organisation(
+def _org(org_id: str) -> OrganisationRow:
+    return OrganisationRow(
         id=org_id, name=org_id, kind="government", party="CAN", created_at=NOW, updated_at=NOW
     )
 
@@ -47,7 +47,7 @@ def test_reader_cannot_write(sqlite_db: Database) -> None:
     with pytest.raises(StorageError, match="read failed"):
         write_through_reader()
     with sqlite_db.read() as session:
-        assert session.scalars(select(Organisation)).all() == []
+        assert session.scalars(select(OrganisationRow)).all() == []
 
 
 def test_write_rolls_back_on_error(sqlite_db: Database) -> None:
@@ -60,7 +60,7 @@ def test_write_rolls_back_on_error(sqlite_db: Database) -> None:
     with pytest.raises(RuntimeError):
         failing_write()
     with sqlite_db.read() as session:
-        assert session.get(Organisation, "dnd") is None
+        assert session.get(OrganisationRow, "dnd") is None
 
 
 def test_writers_are_serialised_not_interleaved(sqlite_db: Database) -> None:
@@ -72,7 +72,7 @@ def test_writers_are_serialised_not_interleaved(sqlite_db: Database) -> None:
 
     def bump() -> None:
         with sqlite_db.write() as session:
-            row = session.get(Organisation, "counter")
+            row = session.get(OrganisationRow, "counter")
             assert row is not None
             value = int(row.name) if row.name.isdigit() else 0
             time.sleep(0.01)
@@ -84,7 +84,7 @@ def test_writers_are_serialised_not_interleaved(sqlite_db: Database) -> None:
     for thread in threads:
         thread.join()
     with sqlite_db.read() as session:
-        row = session.get(Organisation, "counter")
+        row = session.get(OrganisationRow, "counter")
         assert row is not None
         assert row.name == "8"
 
@@ -95,7 +95,7 @@ def test_times_come_back_aware_utc(database_url: str) -> None:
     with db.write() as session:
         session.add(_org("dnd"))
     with db.read() as session:
-        row = session.get(Organisation, "dnd")
+        row = session.get(OrganisationRow, "dnd")
         assert row is not None
         assert row.created_at == NOW
         assert row.created_at.tzinfo is not None

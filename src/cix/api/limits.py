@@ -14,10 +14,12 @@ from cix.api.problems import PROBLEM_JSON
 
 
 class FailureLimiter:
-    """Counts authentication failures per client address in fixed windows, in bounded memory.
+    """Counts authentication failures per key in fixed windows, in bounded memory.
 
-    At most `max_clients` addresses are tracked; the least recently seen is forgotten first,
-    so a flood of addresses cannot exhaust memory (it can only make the limiter forget).
+    A key is a client address or a credential's digest (`cix.api.auth`). At most
+    `max_clients` keys are tracked; the least recently seen is forgotten first, so a flood of
+    addresses or made-up credentials cannot exhaust memory (it can only make the limiter
+    forget).
     """
 
     def __init__(self, limit: int, window: float, max_clients: int) -> None:

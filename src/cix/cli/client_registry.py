@@ -1,4 +1,5 @@
-"""cix registry …: list and add organisations, people, programmes and memberships.
+"""cix registry …: list and add organisations, people, programmes and memberships; and
+`cix token list|revoke`: the caller's API tokens on the node.
 
 The node checks every value and every role (the same pydantic models as its API); the client
 only shapes the request and shows the answer as a table (or `--json`).
@@ -30,6 +31,12 @@ def register(
     programmes.command("add")(add_programme)
     memberships.command("list")(list_memberships)
     memberships.command("add")(add_membership)
+
+
+def register_tokens(token_app: typer.Typer) -> None:
+    """Add `list` and `revoke` (of API tokens on the node) to the `cix token` group."""
+    token_app.command("list")(list_tokens)
+    token_app.command("revoke")(revoke_token)
 
 
 def iso_time(option: str, value: str) -> str:
@@ -83,6 +90,7 @@ def _show(items: Any, columns: list[str], title: str, as_json: bool) -> None:
 ORG_COLUMNS = ["id", "name", "kind", "party", "facility_clearance"]
 PERSON_COLUMNS = ["id", "name", "organisation", "nationalities", "clearance", "roles"]
 PROGRAMME_COLUMNS = ["id", "title", "party"]
+TOKEN_COLUMNS = ["id", "person", "name", "expires_at", "parent", "revoked_at"]
 MEMBERSHIP_COLUMNS = ["id", "person", "programme", "valid_until", "granted_by", "revoked_at"]
 
 
@@ -198,3 +206,18 @@ def add_membership(
         body["valid_from"] = iso_time("--since", since)
     grant = with_session(lambda s: s.json("POST", "/memberships", json=body))
     _show(grant, MEMBERSHIP_COLUMNS, "membership granted", as_json)
+
+
+def list_tokens(as_json: JsonOption = False) -> None:
+    """Your API tokens on the node (an administrator's: everyone's); never the secrets."""
+    page = with_session(lambda s: s.json("GET", "/tokens"))
+    _show(page["items"], TOKEN_COLUMNS, "api tokens", as_json)
+
+
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="Token id (from `cix token list`).")],
+) -> None:
+    """Revoke an API token and every token minted with it."""
+    with_session(lambda s: s.request("DELETE", f"/tokens/{token_id}"))
+    out, _ = consoles()
+    out.print(f"revoked api token {token_id} and the tokens minted with it", markup=False)

@@ -183,3 +183,6 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("serve")(serve)
     app.add_typer(token_app, name="token")
+    from cix.cli.client_registry import register_tokens
+
+    register_tokens(token_app)

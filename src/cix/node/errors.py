@@ -1,4 +1,13 @@
-"""Errors of the node's services, each in the family that says who is at fault."""
+"""Errors of the node's services, each in the family that says who is at fault.
+
+Every error class of `cix.node` is defined here (the modules that raise one import it from
+here), so that the API maps them to HTTP in one place (`cix.api.problems`) and the CLI to
+exit codes in one place (`cix.cli.main`):
+
+- the caller's fault (`InputError`): `NotFound` 404, `Conflict` 409, `PayloadTooLarge` 413;
+- a refusal (`AccessDenied`): `Forbidden` 403 (opaque; the reason is audited),
+  `Unauthenticated` 401;
+"""
 
 from __future__ import annotations
 

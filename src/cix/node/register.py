@@ -27,7 +27,7 @@ from cix.errors import AccessDenied, InputError
 from cix.labels import Label, banner, label_from_json
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.errors import NotFound
-from cix.node.registry import Registry
+from cix.node.registry import PersonnelRegistry
 from cix.node.roles import Actor, Role
 from cix.policy import Action, Decision, Policies, Subject, decide
 from cix.store.blobs import BlobStore
@@ -105,7 +105,7 @@ class Register:
         db: Database,
         blobs: BlobStore,
         audit: AuditSink,
-        registry: Registry,
+        registry: PersonnelRegistry,
         policies: Policies,
         agreements: dict[str, Agreement],
         party: str,

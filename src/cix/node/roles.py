@@ -21,18 +21,6 @@ class Role(StrEnum):
     ADMINISTRATOR = "administrator"
 
 
-def parse_roles(values: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[Role]:
-    """The roles named by `values`; raises ValueError naming an unknown one."""
-    roles = set()
-    for value in values:
-        try:
-            roles.add(Role(value))
-        except ValueError:
-            known = ", ".join(r.value for r in Role)
-            raise ValueError(f"unknown role {value!r} (known: {known})") from None
-    return frozenset(roles)
-
-
 @dataclass(frozen=True)
 class Actor:
     """The authenticated person a request acts for, as the registry knows them now."""

@@ -28,6 +28,8 @@ ProgrammeId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,3
 LevelCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 Justification = Annotated[str, StringConstraints(min_length=3, max_length=4000)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
+"""Why an access attribute changes: recorded in the audit entry of the change."""
 Kind = Literal["government", "contractor"]
 
 
@@ -35,8 +37,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Clearance(_Strict):
-    """A personnel or facility security clearance: level in the issuing party's scheme."""
+class RegistryClearance(_Strict):
+    """A personnel or facility clearance as the registry takes and shows it: the level as a
+    code or a national name of the issuing party's scheme (stored as the code). The decision
+    function's form is `cix.policy.Clearance`."""
 
     level: LevelCode
     party: Party
@@ -50,7 +54,7 @@ class OrganisationIn(_Strict):
     name: Name
     kind: Kind
     party: Party
-    facility_clearance: Clearance | None = None
+    facility_clearance: RegistryClearance | None = None
 
     @model_validator(mode="after")
     def _facility_only_for_contractors(self) -> OrganisationIn:
@@ -63,7 +67,9 @@ class OrganisationPatch(_Strict):
     """Changes to an organisation: only the fields given change (null clears a clearance)."""
 
     name: Name | None = None
-    facility_clearance: Clearance | None = None
+    facility_clearance: RegistryClearance | None = None
+    reason: Reason | None = None
+    """Why: required when the facility clearance changes (it goes to the audit record)."""
 
 
 class OrganisationOut(_Strict):
@@ -73,7 +79,7 @@ class OrganisationOut(_Strict):
     name: str
     kind: Kind
     party: str
-    facility_clearance: Clearance | None
+    facility_clearance: RegistryClearance | None
     created_at: datetime
     updated_at: datetime
 
@@ -85,7 +91,7 @@ class PersonIn(_Strict):
     name: Name
     organisation: EntityId
     nationalities: Annotated[list[Party], Field(min_length=1, max_length=8)]
-    clearance: Clearance | None = None
+    clearance: RegistryClearance | None = None
     briefed_at: AwareDatetime | None = None
     briefed_until: AwareDatetime | None = None
     roles: Annotated[list[Role], Field(max_length=6)] = [Role.READER]
@@ -102,11 +108,13 @@ class PersonPatch(_Strict):
     name: Name | None = None
     organisation: EntityId | None = None
     nationalities: Annotated[list[Party], Field(min_length=1, max_length=8)] | None = None
-    clearance: Clearance | None = None
+    clearance: RegistryClearance | None = None
     briefed_at: AwareDatetime | None = None
     briefed_until: AwareDatetime | None = None
     roles: Annotated[list[Role], Field(max_length=6)] | None = None
     active: bool | None = None
+    reason: Reason | None = None
+    """Why: required when an access attribute changes (it goes to the audit record)."""
 
     @model_validator(mode="after")
     def _briefing_interval(self) -> PersonPatch:
@@ -121,7 +129,7 @@ class PersonOut(_Strict):
     name: str
     organisation: str
     nationalities: list[str]
-    clearance: Clearance | None
+    clearance: RegistryClearance | None
     briefed_at: datetime | None
     briefed_until: datetime | None
     roles: list[Role]

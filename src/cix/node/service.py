@@ -25,7 +25,7 @@ from cix.node.procedures.destruction import Destruction
 from cix.node.procedures.incidents import Incidents
 from cix.node.procedures.reproductions import Reproductions
 from cix.node.register import Register
-from cix.node.registry import Clock, Registry, utc_now
+from cix.node.registry import Clock, PersonnelRegistry, utc_now
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn
 from cix.node.tokens import (
@@ -95,8 +95,8 @@ class Node:
         self.clock = clock
         self.keys = keys
         self.blobs = BlobStore(settings.blob_dir)
-        self.registry = Registry(db, audit, clock)
-        self.api_tokens = ApiTokens(db, audit)
+        self.registry = PersonnelRegistry(db, audit, clock)
+        self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
         self.issuer = issuer
         self.verifier = TokenVerifier(
             settings,

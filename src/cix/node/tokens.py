@@ -24,7 +24,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,10 @@ from cix.keys import (
     signing_from_raw,
     write_signing_key,
 )
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditSink
 from cix.node.cache import GenerationCache, LruCache
 from cix.node.errors import NotFound, Unauthenticated
+from cix.node.refusals import Refusals
 from cix.node.roles import Actor, Role
 from cix.settings import Settings
 from cix.store.db import Database
@@ -166,6 +167,19 @@ class TokenIssuer:
 
 
 @dataclass(frozen=True, slots=True)
+class Credential:
+    """A verified credential: whom it names, until when it is valid, which API token it is.
+
+    What a request authenticated with mints can live no longer than `expires_at`, and a
+    token minted by an API token (`token_id`) is revoked with it.
+    """
+
+    person_id: str
+    expires_at: datetime
+    token_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Claims:
     """What a verified JWT says that matters after its signature: subject and times."""
 
@@ -174,6 +188,7 @@ class _Claims:
     iat: float
     nbf: float
     verified_at: float
+    credential: Credential
 
 
 class TokenVerifier:
@@ -222,22 +237,26 @@ class TokenVerifier:
 
     def verify(self, token: str, now: datetime) -> str:
         """The `sub` of a valid token; raises `Unauthenticated` (reason in the message) if not."""
+        return self.verify_credential(token, now).person_id
+
+    def verify_credential(self, token: str, now: datetime) -> Credential:
+        """`verify`, with the token's expiry: what it mints must not outlive it."""
         t = now.timestamp()
         claims = self._verified.get(token)
         if claims is None or not self._reusable(claims, t):
             claims = self._verify_signed(token, t)
         self._check_times(claims, t)
         self._verified.put(token, claims)
-        return claims.sub
+        return claims.credential
 
-    def cached(self, token: str, now: datetime) -> str | None:
-        """`verify` from the cache only: None where the signature must be checked again."""
+    def cached(self, token: str, now: datetime) -> Credential | None:
+        """`verify_credential` from the cache only: None where the signature must be checked."""
         t = now.timestamp()
         claims = self._verified.get(token)
         if claims is None or not self._reusable(claims, t):
             return None
         self._check_times(claims, t)
-        return claims.sub
+        return claims.credential
 
     def _reusable(self, claims: _Claims, t: float) -> bool:
         # Past its `exp` a token is refused anyway (and dropped below); with an external
@@ -279,7 +298,11 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthenticated("token: empty subject")
-        return _Claims(sub=sub, exp=exp, iat=iat, nbf=nbf, verified_at=t)
+        try:
+            credential = Credential(sub, datetime.fromtimestamp(exp, UTC))
+        except (OverflowError, ValueError, OSError):
+            raise Unauthenticated("token: time claim out of range") from None
+        return _Claims(sub=sub, exp=exp, iat=iat, nbf=nbf, verified_at=t, credential=credential)
 
     def _check_times(self, claims: _Claims, t: float) -> None:
         leeway = self.settings.token_leeway_seconds
@@ -302,28 +325,96 @@ def hash_api_token(token: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _TokenRow:
+    token_id: str
     person_id: str
     expires_at: datetime
     revoked: bool
 
 
+API_TOKEN_EVENT = "credential.api-token"  # noqa: S105 - an audit event type
+
+
+def _minted_by(credential: Credential | None) -> str:
+    if credential is None:
+        return "node"
+    return "bearer-token" if credential.token_id is None else "api-token"
+
+
 class ApiTokens:
     """API tokens of the registry's people, stored hashed.
 
-    Rows are cached by digest (at most `cache_size`) until the next database write.
+    A token minted by a request lives no longer than the credential the request presented
+    (a bearer JWT's `exp`, a parent token's expiry) nor than `max_ttl` seconds; a token
+    minted by an API token records it as its parent, and revoking a token revokes every
+    token minted from it, transitively. Rows are cached by digest (at most `cache_size`)
+    until the next database write.
     """
 
-    def __init__(self, db: Database, audit: AuditSink, *, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditSink,
+        *,
+        max_ttl: int = 366 * 86400,
+        cache_size: int = 4096,
+    ) -> None:
         self.db = db
         self.audit = audit
+        self.max_ttl = max_ttl
         self._rows: GenerationCache[str, _TokenRow] = GenerationCache(cache_size)
 
-    def create(self, actor: Actor, name: str, *, ttl: int, now: datetime) -> tuple[str, ApiToken]:
-        """A new token for `actor` itself: (the token, shown once; its stored row)."""
+    def _audit(
+        self,
+        actor: Actor,
+        token_id: str,
+        action: str,
+        now: datetime,
+        details: dict[str, Any],
+        *,
+        decision: str = "permit",
+        reasons: tuple[str, ...] = (),
+    ) -> None:
+        # A token service is given each call's time, so its decisions are recorded at it.
+        Refusals(self.audit, lambda: now).record(
+            actor,
+            API_TOKEN_EVENT,
+            f"api-token:{token_id}",
+            action,
+            decision=decision,
+            reasons=reasons,
+            details=details,
+        )
+
+    def create(
+        self,
+        actor: Actor,
+        name: str,
+        *,
+        ttl: int,
+        now: datetime,
+        minted_by: Credential | None = None,
+    ) -> tuple[str, ApiToken]:
+        """A new token for `actor` itself: (the token, shown once; its stored row).
+
+        `minted_by` is the credential the request came with: the new token expires no later
+        than it does, and is its child when it is an API token. A `ttl` above `max_ttl` is
+        an InputError naming the setting.
+        """
         if not name.strip() or len(name) > 100:
             raise InputError("token name must be 1 to 100 characters")
-        if not 60 <= ttl <= 366 * 86400:
-            raise InputError(f"ttl {ttl} is outside 60..{366 * 86400} seconds")
+        if not 60 <= ttl <= self.max_ttl:
+            raise InputError(
+                f"ttl {ttl} is outside 60..{self.max_ttl} seconds (api_token_max_ttl_seconds)"
+            )
+        expires_at = now + timedelta(seconds=ttl)
+        parent_id = None
+        if minted_by is not None:
+            if minted_by.person_id != actor.id:
+                raise InputError("a credential mints tokens only for the person it names")
+            expires_at = min(expires_at, minted_by.expires_at)
+            parent_id = minted_by.token_id
+        if expires_at <= now:
+            raise InputError("the credential presented expires now: it cannot mint a token")
         token, token_id, digest = new_api_token()
         row = ApiToken(
             id=token_id,
@@ -331,77 +422,111 @@ class ApiTokens:
             token_hash=digest,
             name=name.strip(),
             created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
+            expires_at=expires_at,
             revoked_at=None,
+            parent_id=parent_id,
         )
         with self.db.write() as session:
+            if parent_id is not None:
+                parent = session.get(ApiToken, parent_id)
+                if parent is None or parent.revoked_at is not None:
+                    raise Unauthenticated("api token: revoked")
             session.add(row)
             session.flush()
-            self.audit.append(
-                AuditEvent(
-                    type="credential.api-token",
-                    actor=actor.id,
-                    object=f"api-token:{token_id}",
-                    action="create",
-                    decision="permit",
-                    time=now,
-                    details={"name": row.name, "expires_at": row.expires_at.isoformat()},
-                )
+            self._audit(
+                actor,
+                token_id,
+                "create",
+                now,
+                {
+                    "name": row.name,
+                    "ttl": ttl,
+                    "expires_at": expires_at.isoformat(),
+                    "parent": parent_id,
+                    "minted_by": _minted_by(minted_by),
+                },
             )
         return token, row
 
     def authenticate(self, token: str, now: datetime) -> str:
         """The person id an API token belongs to; `Unauthenticated` if unknown/expired/revoked."""
+        return self.authenticate_credential(token, now).person_id
+
+    def authenticate_credential(self, token: str, now: datetime) -> Credential:
+        """`authenticate`, with the token's id and expiry."""
         digest = hash_api_token(token)
         generation = self.db.generation
         row = self._rows.get(digest, generation)
         if row is None:
             row = self._read(digest)
             self._rows.put(digest, generation, row)
-        if row.revoked:
-            raise Unauthenticated("api token: revoked")
-        if row.expires_at <= now:
-            raise Unauthenticated("api token: expired")
-        return row.person_id
+        return self._valid(row, now)
 
-    def cached(self, token: str, now: datetime) -> str | None:
-        """`authenticate` from the cache only: None where it would need the database."""
+    def cached(self, token: str, now: datetime) -> Credential | None:
+        """`authenticate_credential` from the cache only: None where it would need the
+        database."""
         row = self._rows.get(hash_api_token(token), self.db.generation)
-        if row is None:
-            return None
+        return None if row is None else self._valid(row, now)
+
+    @staticmethod
+    def _valid(row: _TokenRow, now: datetime) -> Credential:
         if row.revoked:
             raise Unauthenticated("api token: revoked")
         if row.expires_at <= now:
             raise Unauthenticated("api token: expired")
-        return row.person_id
+        return Credential(row.person_id, row.expires_at, row.token_id)
 
     def _read(self, digest: str) -> _TokenRow:
         with self.db.read() as session:
             found = session.execute(
-                select(ApiToken.person_id, ApiToken.expires_at, ApiToken.revoked_at).where(
-                    ApiToken.token_hash == digest
-                )
+                select(
+                    ApiToken.id, ApiToken.person_id, ApiToken.expires_at, ApiToken.revoked_at
+                ).where(ApiToken.token_hash == digest)
             ).first()
         if found is None:
             raise Unauthenticated("api token: unknown")
-        person_id, expires_at, revoked_at = found
-        return _TokenRow(person_id, expires_at, revoked_at is not None)
+        token_id, person_id, expires_at, revoked_at = found
+        return _TokenRow(token_id, person_id, expires_at, revoked_at is not None)
 
-    def revoke(self, actor: Actor, token_id: str, now: datetime) -> None:
-        """Revoke one of the actor's own tokens (administrators: anyone's)."""
+    def listing(self, actor: Actor) -> list[ApiToken]:
+        """The actor's own tokens (an administrator's: everyone's), newest first; the rows
+        hold only the tokens' digests, never the tokens."""
+        with self.db.read() as session:
+            query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id)
+            if not actor.has(Role.ADMINISTRATOR):
+                query = query.where(ApiToken.person_id == actor.id)
+            rows = list(session.scalars(query))
+            session.expunge_all()
+            return rows
+
+    def revoke(self, actor: Actor, token_id: str, now: datetime) -> list[str]:
+        """Revoke one of the actor's own tokens (administrators: anyone's) and every token
+        minted from it, transitively; the ids revoked, the named one first."""
         with self.db.write() as session:
             row = session.get(ApiToken, token_id)
             if row is None or (row.person_id != actor.id and not actor.has(Role.ADMINISTRATOR)):
-                raise NotFound(f"no api token {token_id!r}")
-            row.revoked_at = now
-            self.audit.append(
-                AuditEvent(
-                    type="credential.api-token",
-                    actor=actor.id,
-                    object=f"api-token:{token_id}",
-                    action="revoke",
-                    decision="permit",
-                    time=now,
-                    details={"person": row.person_id},
+                self._audit(
+                    actor, token_id, "revoke", now, {}, decision="deny", reasons=("not-found",)
                 )
-            )
+                raise NotFound(f"no api token {token_id!r}")
+            revoked: list[str] = []
+            pending = [row]
+            while pending:
+                current = pending.pop()
+                if current.revoked_at is None:
+                    current.revoked_at = now
+                    revoked.append(current.id)
+                    self._audit(
+                        actor,
+                        current.id,
+                        "revoke",
+                        now,
+                        {
+                            "person": current.person_id,
+                            "because": None if current is row else f"api-token:{token_id}",
+                        },
+                    )
+                pending.extend(
+                    session.scalars(select(ApiToken).where(ApiToken.parent_id == current.id))
+                )
+            return revoked

@@ -236,6 +236,14 @@ class Settings:
         minimum=60,
         maximum=7 * 24 * 3600,
     )
+    api_token_max_ttl_seconds: int = setting(
+        "int",
+        366 * 86400,
+        "Longest lifetime of an API token (`POST /api/v1/tokens`, `cix login`); a token never "
+        "outlives the credential that minted it either.",
+        minimum=60,
+        maximum=366 * 86400,
+    )
     jwks_cache_seconds: int = setting(
         "int",
         300,

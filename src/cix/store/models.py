@@ -77,8 +77,9 @@ class Base(DeclarativeBase):
     }
 
 
-class Organisation(Base):
-    """A government body or a contractor facility, with its facility security clearance."""
+class OrganisationRow(Base):
+    """A government body or a contractor facility, with its facility security clearance: the
+    stored row (the decision function's view of it is `cix.policy.Organisation`)."""
 
     __tablename__ = "organisations"
 
@@ -157,6 +158,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # The API token whose request minted this one (None: a bearer JWT or the node itself):
+    # revoking a token revokes its descendants.
+    parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class LabelBit(Base):

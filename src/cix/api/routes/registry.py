@@ -110,7 +110,8 @@ def get_person(request: Request, actor: CurrentActor, person_id: Id) -> PersonOu
 def update_person(
     request: Request, actor: CurrentActor, person_id: Id, body: PersonPatch
 ) -> PersonOut:
-    """Change a person (each field needs the role that may change it)."""
+    """Change a person (each field needs the role that may change it; nobody changes their
+    own access attributes; a change of one needs a `reason`, which is audited)."""
     return node_of(request).registry.update_person(actor, person_id, body)
 
 
@@ -157,6 +158,7 @@ def revoke_membership(
     request: Request,
     actor: CurrentActor,
     membership_id: Annotated[int, Path(ge=1, le=2**62)],
+    reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
 ) -> MembershipOut:
-    """Revoke a membership now (NSA officer)."""
-    return node_of(request).registry.revoke_membership(actor, membership_id)
+    """Revoke a membership now (NSA officer, never their own; `reason` required, audited)."""
+    return node_of(request).registry.revoke_membership(actor, membership_id, reason)

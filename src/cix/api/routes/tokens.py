@@ -1,16 +1,22 @@
-"""API tokens for the CLI: created by a person for themselves, shown once."""
+"""API tokens for the CLI: created by a person for themselves, shown once, listed, revoked.
+
+A token minted here expires no later than the credential the request presented, and one
+minted with an API token is revoked with it (`cix.node.tokens.ApiTokens`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cix.api.auth import CurrentActor, node_of
+from cix.api.auth import CurrentActor, credential_of, node_of
+from cix.store.models import ApiToken
 
 router = APIRouter(tags=["credentials"])
+TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
 
 
 class ApiTokenIn(BaseModel):
@@ -30,17 +36,63 @@ class ApiTokenOut(BaseModel):
     expires_at: datetime
 
 
+class ApiTokenInfo(BaseModel):
+    """An API token as listed: never the token itself, nor its digest."""
+
+    id: str
+    person: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    parent: str | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> ApiTokenInfo:
+        """The listing form of a stored token."""
+        return cls(
+            id=row.id,
+            person=row.person_id,
+            name=row.name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            parent=row.parent_id,
+        )
+
+
+class ApiTokens(BaseModel):
+    """A list of API tokens."""
+
+    items: list[ApiTokenInfo]
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, actor: CurrentActor) -> ApiTokens:
+    """The caller's API tokens (an administrator's: everyone's), revoked ones included."""
+    rows = node_of(request).api_tokens.listing(actor)
+    return ApiTokens(items=[ApiTokenInfo.of(r) for r in rows])
+
+
 @router.post("/tokens", status_code=201)
 def create_token(request: Request, actor: CurrentActor, body: ApiTokenIn) -> ApiTokenOut:
-    """Create an API token for the authenticated person."""
+    """Create an API token for the authenticated person, living no longer than the
+    credential this request presents."""
     node = node_of(request)
-    token, row = node.api_tokens.create(actor, body.name, ttl=body.ttl_seconds, now=node.clock())
+    token, row = node.api_tokens.create(
+        actor,
+        body.name,
+        ttl=body.ttl_seconds,
+        now=node.clock(),
+        minted_by=credential_of(request),
+    )
     return ApiTokenOut(id=row.id, name=row.name, token=token, expires_at=row.expires_at)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(request: Request, actor: CurrentActor, token_id: str) -> Response:
-    """Revoke one of the caller's API tokens."""
+def revoke_token(request: Request, actor: CurrentActor, token_id: TokenId) -> Response:
+    """Revoke one of the caller's API tokens and every token minted from it (each
+    revocation is audited)."""
     node = node_of(request)
     node.api_tokens.revoke(actor, token_id, node.clock())
     return Response(status_code=204)
