@@ -321,3 +321,48 @@ def test_label_signed_by_other_nation_is_refused(world: Path) -> None:
     assert r.returncode == 1
     assert "refused" in r.stderr
     assert not (world / "forged.txt").exists()
+
+
+def _open_args(world: Path, output: str | Path) -> list[str | Path]:
+    return [
+        "open", world / "doc.tdf", "-o", output, "--key", world / "can" / "kem.key",
+        "--trust", f"KOR={world / 'kor' / 'sign.pub'}",
+    ]  # fmt: skip
+
+
+def test_open_over_its_own_input_is_refused(world: Path) -> None:
+    sealed = world / "doc.tdf"
+    before = sealed.read_bytes()
+    r = cix(*_open_args(world, sealed), "--force")
+    assert r.returncode == 2, r.stderr
+    assert "is the input" in r.stderr
+    assert sealed.read_bytes() == before
+
+
+def test_open_keeps_an_existing_file_unless_forced(world: Path) -> None:
+    out = world / "kept.txt"
+    out.write_bytes(b"my notes")
+    kept = cix(*_open_args(world, out))
+    assert kept.returncode == 2
+    assert "--force" in kept.stderr
+    assert out.read_bytes() == b"my notes"
+    forced = cix(*_open_args(world, out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes() == (world / "doc.txt").read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_open_to_dash_writes_standard_output(world: Path, tmp_path: Path) -> None:
+    env = os.environ | {"CIX_PASSPHRASE": "test passphrase"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *map(str, _open_args(world, "-"))],
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (world / "doc.txt").read_bytes()
+    assert b'"label"' in done.stderr  # the summary, off the plaintext's stream
+    assert not (tmp_path / "-").exists()

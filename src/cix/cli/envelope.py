@@ -1,8 +1,10 @@
 """cix seal / open / inspect / rewrap: sealed objects.
 
-Outputs are written to a temporary file beside OUTPUT and renamed into place only when the
-operation succeeded, so a refused object never leaves plaintext behind, and a failed write
-(a full disk) never leaves a partial file: it exits 3 with one line naming OUTPUT.
+Outputs go through `cix.cli.output_file`: written mode 0600 to a temporary file beside OUTPUT
+and renamed into place only when the operation succeeded, so a refused object never leaves
+plaintext behind, and a failed write (a full disk) never leaves a partial file (exit 3, one
+line naming OUTPUT); an existing OUTPUT is kept unless `--force`; OUTPUT is never INPUT;
+`-o -` writes standard output.
 
 `cix seal` and `cix open` read a regular INPUT through a read-only mapping (no copy into
 the process). The one thing a stream would survive and a mapping does not: were another
@@ -16,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
@@ -24,7 +25,8 @@ from typing import Annotated, Any, BinaryIO
 import typer
 
 from cix.cli.keys import passphrase
-from cix.errors import InputError, StorageError
+from cix.cli.output_file import is_stdout, output_file
+from cix.errors import InputError
 
 _PROGRESS_FROM = 16 << 20
 
@@ -77,29 +79,6 @@ def _label_inputs(
         purpose=purpose,
     )
     return to_4774_xml(parsed, registry), parsed.to_json()
-
-
-@contextlib.contextmanager
-def _output(path: Path) -> Iterator[BinaryIO]:
-    directory = path.parent if str(path.parent) else Path()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=directory)
-    except OSError as exc:
-        raise InputError(f"-o {path}: cannot write there ({exc.strerror})") from None
-    ok = False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-        ok = True
-    except OSError as exc:
-        # A full disk, a file size limit, an I/O error: a storage failure, and nothing is
-        # left under OUTPUT or beside it.
-        raise StorageError(f"-o {path}: nothing written ({exc.strerror or exc})") from None
-    finally:
-        if not ok:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _input(path: Path) -> BinaryIO:
@@ -176,6 +155,7 @@ def seal_command(
         list[str] | None, typer.Option(help="OpenTDF data attribute FQN; repeatable.")
     ] = None,
     segment_size: Annotated[int, typer.Option(help="Plaintext bytes per segment.")] = 2 << 20,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Seal INPUT for the --to recipients, binding the label with the --sign key."""
     from cix.envelope import mapped_input, seal
@@ -184,7 +164,11 @@ def seal_command(
     xml, label_json = _label_inputs(label, agreement, purpose)
     recipients = [load_kem_public(p) for p in to]
     signer = load_signing_key(sign, passphrase())
-    with _input(input_path) as src, _output(output) as dst, mapped_input(src) as source:
+    with (
+        _input(input_path) as src,
+        output_file(output, force=force, inputs=(input_path,)) as dst,
+        mapped_input(src) as source,
+    ):
         size = os.fstat(src.fileno()).st_size
         with _progress(size, "sealing") as progress:
             result = seal(
@@ -208,13 +192,17 @@ def seal_command(
 
 def open_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Plaintext file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option("-o", "--output", help="Plaintext file to write (mode 0600); - for stdout."),
+    ],
     key: Annotated[Path, typer.Option(help="Recipient's private KEM key (kem.key).")],
     trust: Annotated[list[str] | None, typer.Option(help=_TRUST_HELP)] = None,
     unsafe_allow_unlabelled: Annotated[
         bool,
         typer.Option(help="Unsafe: open an object that carries no cix label (plain OpenTDF)."),
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Verify and decrypt INPUT into OUTPUT; print the verified label as JSON."""
     from cix import envelope
@@ -222,7 +210,11 @@ def open_command(
 
     trusted = _trusted(trust or [])
     private = load_kem_private(key, passphrase())
-    with _input(input_path) as src, _output(output) as dst, envelope.mapped_input(src) as source:
+    with (
+        _input(input_path) as src,
+        output_file(output, force=force, inputs=(input_path,)) as dst,
+        envelope.mapped_input(src) as source,
+    ):
         size = os.fstat(src.fileno()).st_size
         with _progress(size, "opening") as progress:
             opened = envelope.open(
@@ -236,7 +228,8 @@ def open_command(
     if opened.label_json is None:
         typer.echo("warning: the object carries no cix label", err=True)
     summary = {"label": opened.label_json, "signer": opened.signer_kid, "bytes": opened.written}
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    # With the plaintext on standard output, the summary goes to standard error.
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2), err=is_stdout(output))
 
 
 def inspect_command(
@@ -259,6 +252,7 @@ def rewrap_command(
     drop_others: Annotated[
         bool, typer.Option(help="Keep only the new recipients' key access objects.")
     ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
     """Add (or replace) key access objects for --to recipients without touching the payload."""
     from cix.envelope import rewrap
@@ -267,7 +261,7 @@ def rewrap_command(
     trusted = _trusted(trust)
     recipients = [load_kem_public(p) for p in to]
     private = load_kem_private(key, passphrase())
-    with _input(input_path) as src, _output(output) as dst:
+    with _input(input_path) as src, output_file(output, force=force, inputs=(input_path,)) as dst:
         rewrap(
             src,
             dst,
