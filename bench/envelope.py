@@ -5,7 +5,7 @@ Run: `.venv/bin/python -m bench envelope` (1 GiB, 9 rounds, every part), or e.g.
 `python -m bench envelope` with CIX_BENCH_ENVELOPE_SIZE, CIX_BENCH_ENVELOPE_ROUNDS and
 CIX_BENCH_ENVELOPE_PARTS (memory, files, tools, hpke).
 
-Every number is measured in the same run on the same data, and every target of DESIGN.md is
+Every number is measured in the same run on the same data, and every target of docs/design.md is
 printed as a ratio against its baseline:
 
 - in memory (a memoryview source, which the envelope reads by zero-copy slices, and a sink

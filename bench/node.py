@@ -22,7 +22,7 @@ connections; every measured run (the bare baseline's too) follows an unmeasured 
 run at the same load (default 3 s: the first open of each document in a worker process
 hashes and parses its whole blob, and new connections are accepted), so the numbers are the
 steady state; where `wrk` is absent the part that needs it is skipped with the reason printed.
-Targets (DESIGN.md): >= 1,000 opens/s with p99 < 50 ms at 64 clients on 2 cores; first page
+Targets (docs/design.md): >= 1,000 opens/s with p99 < 50 ms at 64 clients on 2 cores; first page
 < 200 ms among 1,000,000 documents.
 """
 

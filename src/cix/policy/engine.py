@@ -1,4 +1,4 @@
-"""The decision function, one request at a time (rules 1–4 and 11 of DESIGN.md).
+"""The decision function, one request at a time (rules 1–4 and 11 of docs/design.md).
 
 Every rule is evaluated, whatever the others say, and each failing rule sets its bit of
 `Code`; the decision is a permit exactly when no bit is set. The rules:
