@@ -13,14 +13,10 @@ import os
 import stat
 from pathlib import Path
 
-from cix.errors import InputError
+from cix.node.errors import DataDirectoryNotPrivate
 
 PRIVATE_MODE = 0o700
 PRIVATE_UMASK = 0o077
-
-
-class DataDirectoryNotPrivate(InputError):
-    """The data directory (or a file in it) can be read or entered by other users."""
 
 
 def make_private(data_dir: Path) -> None:

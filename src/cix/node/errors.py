@@ -5,8 +5,10 @@ here), so that the API maps them to HTTP in one place (`cix.api.problems`) and t
 exit codes in one place (`cix.cli.main`):
 
 - the caller's fault (`InputError`): `NotFound` 404, `Conflict` 409, `PayloadTooLarge` 413;
-- a refusal (`AccessDenied`): `Forbidden` 403 (opaque; the reason is audited),
-  `Unauthenticated` 401;
+- a refusal (`AccessDenied`): `Forbidden` and `DocumentRefused` 403 (opaque; the reasons
+  are audited), `Unauthenticated` 401;
+- the operator's set-up (`InputError`, CLI exit 2): `KeysLocked`, `StaleSchema`,
+  `DataDirectoryNotPrivate`;
 """
 
 from __future__ import annotations
@@ -32,3 +34,27 @@ class Unauthenticated(AccessDenied):
 
 class PayloadTooLarge(InputError):
     """The request body or document is larger than the node accepts (HTTP 413)."""
+
+
+class DocumentRefused(AccessDenied):
+    """The decision function (or a role check) refused.
+
+    The caller sees one opaque refusal whatever the rule; `reasons` (the stable reason
+    codes) are kept for the audit record and for tests, never sent to the caller.
+    """
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = tuple(r.split(":", 1)[0] for r in reasons)
+
+
+class KeysLocked(InputError):
+    """The node was opened without its private keys; sealing and opening need them."""
+
+
+class StaleSchema(InputError):
+    """The database schema is older than this version of cix; `cix init --dir` upgrades it."""
+
+
+class DataDirectoryNotPrivate(InputError):
+    """The data directory (or a file in it) can be read or entered by other users."""

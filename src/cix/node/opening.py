@@ -16,8 +16,9 @@ from typing import Any, BinaryIO
 from cix.labels import Label
 from cix.node.auditing import AuditEvent
 from cix.node.cache import GenerationCache, NotCached
+from cix.node.errors import DocumentRefused
 from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
-from cix.node.register import DocumentInfo, DocumentRefused, Register, event
+from cix.node.register import DocumentInfo, Register, event
 from cix.node.roles import Actor
 from cix.policy import Action, decide
 

@@ -23,10 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement, bundled_registry
-from cix.errors import AccessDenied, InputError
 from cix.labels import Label, banner, label_from_json
 from cix.node.auditing import AuditEvent, AuditSink
-from cix.node.errors import NotFound
+from cix.node.errors import DocumentRefused, KeysLocked, NotFound
 from cix.node.registry import PersonnelRegistry
 from cix.node.roles import Actor, Role
 from cix.policy import Action, Decision, Policies, Subject, decide
@@ -35,22 +34,6 @@ from cix.store.db import Database
 from cix.store.models import Document, DocumentSource
 
 Clock = Callable[[], datetime]
-
-
-class DocumentRefused(AccessDenied):
-    """The decision function (or a role check) refused.
-
-    The caller sees one opaque refusal whatever the rule; `reasons` (the stable reason
-    codes) are kept for the audit record and for tests, never sent to the caller.
-    """
-
-    def __init__(self, *reasons: str) -> None:
-        super().__init__(", ".join(reasons))
-        self.reasons = tuple(r.split(":", 1)[0] for r in reasons)
-
-
-class KeysLocked(InputError):
-    """The node was opened without its private keys; sealing and opening need them."""
 
 
 _last_stamp = 0

@@ -19,6 +19,7 @@ from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
+from cix.node.errors import StaleSchema
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -66,10 +67,6 @@ def _passphrase(settings: Settings) -> bytes:
             '(or `passphrase = "$env:NAME"` in cix.toml)'
         )
     return value.encode("utf-8")
-
-
-class StaleSchema(InputError):
-    """The database schema is older than this version of cix; `cix init --dir` upgrades it."""
 
 
 class Node:

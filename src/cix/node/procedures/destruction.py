@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from cix.errors import InputError
 from cix.node.auditing import AuditEvent, append_many
-from cix.node.errors import NotFound
+from cix.node.errors import DocumentRefused, NotFound
 from cix.node.opening import Opener
-from cix.node.register import DocumentRefused, Register, event, new_id
+from cix.node.register import Register, event, new_id
 from cix.node.roles import Actor, Role
 from cix.policy import Action
 from cix.store.models import DestructionCertificate, Document, Reproduction

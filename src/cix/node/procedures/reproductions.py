@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from cix.errors import AccessDenied, InputError
 from cix.node.auditing import AuditEvent, append_many
-from cix.node.register import DocumentRefused, Register, event
+from cix.node.errors import DocumentRefused
+from cix.node.register import Register, event
 from cix.node.roles import Actor
 from cix.policy import Action
 from cix.store.models import Reproduction
