@@ -99,8 +99,8 @@ def test_init_upgrades_an_older_directory(tmp_path: Path) -> None:
     assert "schema is at revision 0001" in stale.stderr
     upgraded = cix("init", "--dir", str(data_dir))
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "upgraded from revision 0001 to 0002" in upgraded.stdout
-    assert migrate.current(url) == "0002"
+    assert "upgraded from revision 0001 to 0003" in upgraded.stdout
+    assert migrate.current(url) == "0003"
     with sqlite3.connect(data_dir / "cix.db") as conn:
         assert conn.execute("SELECT name FROM organisations").fetchall() == [("DND",)]
     again = cix("init", "--dir", str(data_dir), "--party", "KOR")
