@@ -367,7 +367,8 @@ class Log:
         (`EntryOutOfOrder`), each body matching its leaf hash and, with `deep`, parsing as a
         canonical entry (`EntryTampered`), every stored node equal to the recomputed one
         (`TreeTampered`), every checkpoint signed by `log_key` (default: the pinned key;
-        `WrongKey`/`BadSignature`), no checkpoint beyond the log's size (`LogTruncated`) and
+        `WrongKey`/`CheckpointSignatureInvalid`), no checkpoint beyond the log's size
+        (`LogTruncated`) and
         each checkpoint's root equal to the recomputed root (`RootMismatch`, naming the range
         of entries between it and the previous good one).
 
