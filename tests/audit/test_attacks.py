@@ -13,8 +13,8 @@ import pytest
 from cix.audit import Checkpoint, Log, Signer, generate_signer, merkle, open_checkpoint
 from cix.audit.checkpoint import sign_checkpoint
 from cix.audit.errors import (
-    BadSignature,
     CheckpointReplayed,
+    CheckpointSignatureInvalid,
     EntryMissing,
     EntryOutOfOrder,
     EntryTampered,
@@ -147,7 +147,7 @@ def test_checkpoint_with_a_forged_signature_is_refused(log: Log, signer: Signer)
     line = note.rstrip("\n").rsplit("\n", 1)[1]
     sig = line.split(" ")[2]
     forged_sig = sig[:10] + ("A" if sig[10] != "A" else "B") + sig[11:]
-    with pytest.raises(BadSignature):
+    with pytest.raises(CheckpointSignatureInvalid):
         open_checkpoint(note.replace(sig, forged_sig), signer.verifier)
 
 
@@ -156,7 +156,7 @@ def test_checkpoint_root_altered_is_refused(log: Log, signer: Signer) -> None:
     note = log.checkpoint(signer).note
     lines = note.split("\n")
     lines[1] = "9"
-    with pytest.raises(BadSignature):
+    with pytest.raises(CheckpointSignatureInvalid):
         open_checkpoint("\n".join(lines), signer.verifier)
 
 
@@ -180,7 +180,7 @@ def test_all_attacks_are_verification_errors() -> None:
         RootMismatch,
         TreeTampered,
         WrongKey,
-        BadSignature,
+        CheckpointSignatureInvalid,
         CheckpointReplayed,
     ):
         assert issubclass(exc, VerificationError)

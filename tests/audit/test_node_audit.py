@@ -4,6 +4,8 @@ and the log's size is kept outside the log so that cutting its tail is caught.""
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -13,10 +15,14 @@ from typing import Any
 import anyio.from_thread
 import pytest
 
+from cix.audit import merkle, open_log
 from cix.audit.entry import MAX_REASON_DETAIL
+from cix.cli.main import run
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import MembershipIn, PersonIn, PersonPatch, ProgrammeIn, RegistryClearance
 from cix.node.service import Node, init_node
+from cix.settings import load_settings
+from tests.audit.conftest import sql
 from tests.node_support import ENVIRON, T0, ApiClient, Clock, assert_problem, seed_people
 
 YEAR = T0 + timedelta(days=365)
@@ -55,7 +61,7 @@ def logged(tmp_path: Path) -> Iterator[ApiClient]:
             finally:
                 client.close()
     finally:
-        node.close()
+        node.close()  # idempotent: a test may close it first
 
 
 def _programmes(node: Node, count: int, member: str) -> list[str]:
@@ -129,3 +135,59 @@ def test_create_with_seventy_programmes_is_refused_and_audited(logged: ApiClient
     detail = denials[0]["details"]["reason_details"]["programme-missing"]
     assert len(detail) <= MAX_REASON_DETAIL
     assert detail.startswith(programmes[0])
+
+
+def _verify_dir(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["cix", "audit", "verify", "--dir", str(data_dir)])
+    code = 0
+    try:
+        run()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_tail_truncation_is_detected(
+    logged: ApiClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    node = logged.node
+    clock = node.clock
+    assert isinstance(clock, Clock)
+    for minute in range(3):  # a checkpoint a minute (the default interval): several signed
+        clock.advance(seconds=61)
+        node.registry.create_programme(
+            SYSTEM, ProgrammeIn(id=f"LATE{minute}", title="late", party="CAN")
+        )
+    log = node.audit.log  # type: ignore[attr-defined]
+    size = log.size()
+    signed = log.latest_checkpoint()
+    assert signed is not None
+    assert signed.checkpoint.size == size
+    data_dir = node.settings.data_dir
+    node.close()
+    assert _verify_dir(data_dir, monkeypatch, capsys)[0] == 0
+
+    # The attack of issue 10 #6, on a copy of the data directory.
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    address = load_settings(copy).audit_log.reveal()
+    cut = size - 2
+    sql(address, "DELETE FROM audit_entries WHERE seq >= ?", [cut])
+    sql(address, "DELETE FROM audit_checkpoints WHERE size > ?", [cut])
+    sql(address, "DELETE FROM audit_nodes WHERE id >= ?", [merkle.storage_id(0, cut)])
+    sql(address, "UPDATE audit_meta SET value = ? WHERE key = 'size'", [str(cut)])
+    with open_log(address, create=False) as cut_log:
+        cut_log.verify()  # self-consistent: the log alone cannot tell
+
+    code, out = _verify_dir(copy, monkeypatch, capsys)
+    assert code != 0
+    assert (
+        f"truncated: log has {cut} entries, node database recorded checkpoint of size {size}" in out
+    )

@@ -19,8 +19,8 @@ from cix.audit import (
 from cix.audit.checkpoint import sign_checkpoint
 from cix.audit.errors import (
     AuditInputError,
-    BadSignature,
     CheckpointReplayed,
+    CheckpointSignatureInvalid,
     ConsistencyProofError,
     SplitView,
     WrongKey,
@@ -41,12 +41,12 @@ def _grow(log: Log, start: int, n: int) -> None:
 def test_witness_cosigns_a_growing_log(log: Log, signer: Signer, witness: Witness) -> None:
     _grow(log, 0, 5)
     first = witness.cosign(log.checkpoint(signer).note, signer.verifier)
-    assert first.signed_by(witness.verifier)
-    assert first.signed_by(signer.verifier)
+    first.verify_signed_by(witness.verifier)
+    first.verify_signed_by(signer.verifier)
     _grow(log, 5, 9)
     second = log.checkpoint(signer)
     cosigned = witness.cosign(second.note, signer.verifier, log.prove_consistency(5))
-    assert cosigned.signed_by(witness.verifier)
+    cosigned.verify_signed_by(witness.verifier)
     with pytest.raises(WrongKey):  # a witness's line never passes for the log's own
         open_checkpoint(cosigned.note, Verifier(signer.name, witness.verifier.public))
     again = witness.cosign(second.note, signer.verifier)  # same checkpoint: idempotent
@@ -135,5 +135,5 @@ def test_tampered_cosigned_note_fails(log: Log, signer: Signer, witness: Witness
     _grow(log, 0, 3)
     cosigned = witness.cosign(log.checkpoint(signer).note, signer.verifier)
     tampered = cosigned.note.replace("\n3\n", "\n4\n")
-    with pytest.raises(BadSignature):
+    with pytest.raises(CheckpointSignatureInvalid):
         open_checkpoint(tampered, signer.verifier)

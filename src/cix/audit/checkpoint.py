@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from cix.audit.errors import (
     AuditInputError,
-    BadSignature,
     CheckpointReplayed,
+    CheckpointSignatureInvalid,
     MalformedCheckpoint,
     WrongKey,
 )
@@ -75,11 +75,12 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     def check(self, text: bytes, signature: bytes) -> None:
-        """Raise `BadSignature` unless `signature` is this key's signature of `text`."""
+        """Raise `CheckpointSignatureInvalid` unless `signature` is this key's signature of
+        `text`."""
         try:
             Ed25519PublicKey.from_public_bytes(self.public).verify(signature, text)
         except InvalidSignature as exc:
-            raise BadSignature(f"signature by {self.name!r} does not verify") from exc
+            raise CheckpointSignatureInvalid(f"signature by {self.name!r} does not verify") from exc
 
 
 def verifier_from_vkey(text: str) -> Verifier:
@@ -170,13 +171,11 @@ class SignedCheckpoint:
     checkpoint: Checkpoint
     note: str
 
-    def signed_by(self, verifier: Verifier) -> bool:
-        """Whether a signature line names `verifier`'s key and verifies (for cosigner lists)."""
-        try:
-            _check_signature(self.note, verifier)
-        except (WrongKey, BadSignature, MalformedCheckpoint):
-            return False
-        return True
+    def verify_signed_by(self, verifier: Verifier) -> None:
+        """Raise unless a signature line names `verifier`'s key and verifies (a cosigner's):
+        `WrongKey` when none names it, `CheckpointSignatureInvalid` when its signature fails,
+        `MalformedCheckpoint` when the note is not a signed note."""
+        _check_signature(self.note, verifier)
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> SignedCheckpoint:
@@ -252,9 +251,10 @@ def open_checkpoint(
 ) -> SignedCheckpoint:
     """Verify a signed checkpoint against the log's key; return it.
 
-    Raises `WrongKey` when no signature line is by `verifier`, `BadSignature` when it is but
-    does not verify, `MalformedCheckpoint` for bad text, and `CheckpointReplayed` when
-    `not_before` (the newest checkpoint the caller has already seen) is larger.
+    Raises `WrongKey` when no signature line is by `verifier`, `CheckpointSignatureInvalid`
+    when it is but does not verify, `MalformedCheckpoint` for bad text, and
+    `CheckpointReplayed` when `not_before` (the newest checkpoint the caller has already
+    seen) is larger.
     """
     text = _check_signature(note, verifier)
     checkpoint = parse_checkpoint(text)

@@ -1,10 +1,10 @@
 """The audit log's exceptions: one class per way the log or its input can be wrong.
 
-Each way history can be falsified has its own `VerificationError` subclass (errors are split
-by who is at fault), so that a test, an auditor or the node's audit hook can tell an edited
-entry from a deleted one, a truncated log from a replayed checkpoint. Callers outside the
-trust boundary see only `cix.errors.Refused`; `cix audit verify` prints the precise reason
-because its user is the auditor.
+Each way history can be falsified has its own `VerificationError` subclass (docs/design.md:
+verification raises, naming what failed), so that a test, an auditor or the node's audit
+hook can tell an edited entry from a deleted one, a truncated log from a replayed
+checkpoint. Callers outside the trust boundary see only `cix.errors.Refused`; `cix audit
+verify` prints the precise reason because its user is the auditor.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class WrongKey(VerificationError):
     """A checkpoint is not signed by the expected key (different key or key name)."""
 
 
-class BadSignature(VerificationError):
+class CheckpointSignatureInvalid(VerificationError):
     """A signature line names the expected key but its signature does not verify."""
 
 

@@ -149,6 +149,10 @@ class Log:
         self._cond = threading.Condition()
         self._leading = False
         self._write_lock = threading.Lock()
+        self.on_checkpoint: Callable[[SignedCheckpoint], None] | None = None
+        """Called with each checkpoint this log signs, once it is committed: where its owner
+        keeps evidence of the log's size outside the log (the node, in its database), so a
+        cut tail is caught. An error it raises fails the append that signed it."""
         if signer is not None:
             self._pin(signer.verifier)
 
@@ -267,10 +271,14 @@ class Log:
             frontier.size = size + len(events)
             new_size = size + len(events)
             tx.add(rows, nodes, new_size)
+            signed: SignedCheckpoint | None = None
             if self._signer is not None and self._checkpoint_due(events[-1].time):
                 head = Checkpoint(self._signer.name, new_size, frontier.root())
-                tx.add_checkpoint(new_size, sign_checkpoint(head, self._signer).note)
+                signed = sign_checkpoint(head, self._signer)
+                tx.add_checkpoint(new_size, signed.note)
                 self._last_checkpoint_time = events[-1].time
+        if signed is not None and self.on_checkpoint is not None:
+            self.on_checkpoint(signed)
         return entries
 
     def _checkpoint_due(self, now: datetime) -> bool:
@@ -316,6 +324,8 @@ class Log:
             root = merkle.root_at(size, _leaf_reader(tx.read_nodes))
             signed = sign_checkpoint(Checkpoint(signer.name, size, root), signer)
             tx.add_checkpoint(size, signed.note)
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(signed)
         return signed
 
     def latest_checkpoint(self) -> SignedCheckpoint | None:
@@ -357,7 +367,8 @@ class Log:
         (`EntryOutOfOrder`), each body matching its leaf hash and, with `deep`, parsing as a
         canonical entry (`EntryTampered`), every stored node equal to the recomputed one
         (`TreeTampered`), every checkpoint signed by `log_key` (default: the pinned key;
-        `WrongKey`/`BadSignature`), no checkpoint beyond the log's size (`LogTruncated`) and
+        `WrongKey`/`CheckpointSignatureInvalid`), no checkpoint beyond the log's size
+        (`LogTruncated`) and
         each checkpoint's root equal to the recomputed root (`RootMismatch`, naming the range
         of entries between it and the previous good one).
 

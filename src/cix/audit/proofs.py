@@ -97,7 +97,7 @@ def verify_inclusion(
 ) -> Checkpoint:
     """Check that `entry_body` is in the log signed by `log_key` at the given checkpoint.
 
-    Raises `WrongKey`/`BadSignature`/`MalformedCheckpoint` for the checkpoint and
+    Raises `WrongKey`/`CheckpointSignatureInvalid`/`MalformedCheckpoint` for the checkpoint and
     `InclusionProofError` for the proof; returns the verified checkpoint.
     """
     checkpoint = open_checkpoint(checkpoint_note, log_key).checkpoint

@@ -222,12 +222,27 @@ def verify(
     with _open(log) as audit_log:
         try:
             report = audit_log.verify(log_key=verifier, workers=workers)
+            if data_dir is not None:
+                _check_against_node_database(data_dir, audit_log)
         except VerificationError as exc:
             raise _refuse(f"{type(exc).__name__}: {exc}") from None
     typer.echo(
         f"intact: {report.size} entries, root {report.root.hex()}, "
         f"{report.checkpoints} signed checkpoints checked"
     )
+
+
+def _check_against_node_database(data_dir: Path, audit_log: Log) -> None:
+    """A node's log must reach the checkpoint its database recorded (a cut tail is caught)."""
+    from cix.node.auditing import check_log_against_database
+    from cix.settings import load_settings
+    from cix.store.db import Database
+
+    db = Database(load_settings(data_dir).database_url.reveal())
+    try:
+        check_log_against_database(db, audit_log)
+    finally:
+        db.dispose()
 
 
 @audit_app.command("check-proof")

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,7 +31,8 @@ from cix.audit.entry import Event, bounded_details, bounded_reasons
 from cix.errors import InputError, StorageError
 
 if TYPE_CHECKING:
-    from cix.audit import Log
+    from cix.audit import Log, SignedCheckpoint
+    from cix.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class MemoryAuditSink:
             self.events.extend(events)
 
 
+_logger = logging.getLogger("cix.audit")
 _STOP = object()
 #: A waiter of the writer: a thread's future, or an event loop's future and its loop.
 _Waiter = Future[None] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
@@ -193,6 +196,7 @@ class LogAuditSink:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._keeper: ThreadPoolExecutor | None = None
 
     def _entry(self, event: AuditEvent) -> Event:
         return log_event(event, self.node)
@@ -243,6 +247,9 @@ class LogAuditSink:
         return None
 
     def _write(self) -> None:
+        # The node's only group-commit audit writer. What it saves: one log transaction and
+        # one fsync per batch instead of per request, and one wake-up per event loop per
+        # commit (bench/node.py's open rate: without it every open pays its own fsync).
         # The writer must outlive anything a batch throws: if it died, every later audited
         # action would wait for a commit that never comes.
         while True:
@@ -284,6 +291,16 @@ class LogAuditSink:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(_settle, waiters, error)
 
+    def keep_checkpoints_in(self, db: Database) -> None:
+        """Record each checkpoint the log signs in the node database (`keep_checkpoint`).
+
+        Recorded by a thread of its own, shortly after: a service appends while it holds the
+        database's write lock, so the audit writer must never wait for that lock itself.
+        """
+        keeper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cix-audit-keeper")
+        self._keeper = keeper
+        self.log.on_checkpoint = lambda signed: _ignore(keeper.submit(keep_checkpoint, db, signed))
+
     def close(self) -> None:
         """Commit what is queued, stop the writer, close the log."""
         with self._cond:
@@ -292,7 +309,64 @@ class LogAuditSink:
             thread = self._thread
         if thread is not None:
             thread.join()
+        if self._keeper is not None:
+            self._keeper.shutdown(wait=True)
         self.log.close()
+
+
+def _ignore(done: Future[None]) -> None:
+    """A keeper's result is not awaited (the audit writer must not wait); a failure to record
+    is logged, and `cix audit verify --dir` then checks against the previous row."""
+    done.add_done_callback(_log_failure)
+
+
+def _log_failure(done: Future[None]) -> None:
+    error = done.exception()
+    if error is not None:
+        _logger.warning("audit checkpoint not recorded in the node database: %s", error)
+
+
+def keep_checkpoint(db: Database, signed: SignedCheckpoint) -> None:
+    """Record `signed` as the newest checkpoint in the node database, unless one of a larger
+    size is already there: evidence of the log's size that cutting the log cannot remove."""
+    from cix.store.models import AuditCheckpoint
+
+    head = signed.checkpoint
+    with db.write() as session:
+        row = session.get(AuditCheckpoint, 1)
+        if row is None:
+            session.add(
+                AuditCheckpoint(id=1, size=head.size, root=head.root.hex(), note=signed.note)
+            )
+        elif head.size >= row.size:
+            row.size, row.root, row.note = head.size, head.root.hex(), signed.note
+
+
+def check_log_against_database(db: Database, log: Log) -> None:
+    """Raise `LogTruncated` if the log has fewer entries than the newest checkpoint the node
+    database recorded, `RootMismatch` if its root at that size is another (a cut tail
+    re-grown); nothing recorded yet (a node that never signed) passes."""
+    from sqlalchemy import select
+
+    from cix.audit.errors import LogTruncated, RootMismatch
+    from cix.store.models import AuditCheckpoint
+
+    with db.read() as session:
+        row = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.id == 1)).first()
+        recorded = None if row is None else (row.size, row.root)
+    if recorded is None:
+        return
+    size, root = recorded
+    have = log.size()
+    if have < size:
+        raise LogTruncated(
+            f"truncated: log has {have} entries, node database recorded checkpoint of size {size}"
+        )
+    if log.root(size).hex() != root:
+        raise RootMismatch(
+            f"the log's root at size {size} differs from the checkpoint the node database "
+            "recorded (entries rewritten)"
+        )
 
 
 def _storage_error(exc: BaseException) -> BaseException:

@@ -167,6 +167,8 @@ class Node:
         else:
             sink = audit
         db = Database(url)
+        if isinstance(sink, LogAuditSink):
+            sink.keep_checkpoints_in(db)
         return cls(settings, db, sink, clock, keys, issuer)
 
     def close(self) -> None:

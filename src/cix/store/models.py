@@ -285,3 +285,15 @@ class Incident(Base):
         CheckConstraint("kind IN ('loss', 'compromise', 'suspected')", name="kind"),
         CheckConstraint("status IN ('open', 'investigating', 'closed')", name="status"),
     )
+
+
+class AuditCheckpoint(Base):
+    """The newest signed checkpoint of the node's audit log, kept outside the log (one row):
+    a log found smaller than `size`, or with another root at `size`, was cut or rewritten."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
