@@ -26,6 +26,7 @@ from cix.agreements import Agreement, bundled_registry
 from cix.labels import Label, banner, label_from_json
 from cix.node.auditing import AuditEvent, AuditSink
 from cix.node.errors import DocumentRefused, KeysLocked, NotFound
+from cix.node.refusals import Refusals
 from cix.node.registry import PersonnelRegistry
 from cix.node.roles import Actor, Role
 from cix.policy import Action, Decision, Policies, Subject, decide
@@ -178,11 +179,9 @@ class Register:
         return decision
 
     def require_role(self, actor: Actor, roles: tuple[Role, ...], action: str, obj: str) -> None:
-        """Refuse, audited, unless the actor holds one of `roles`."""
-        if not actor.has(*roles):
-            reason = "role-required:" + "|".join(sorted(r.value for r in roles))
-            self.record(actor, action, obj, denied_reason=reason, now=self.clock())
-            raise DocumentRefused(reason)
+        """Refuse, audited, unless the actor holds one of `roles` (through `Refusals`, the
+        one audited-refusal helper of every node service)."""
+        Refusals(self.audit, self.clock).require(actor, roles, "document", obj, action)
 
     # -- rows --------------------------------------------------------------------------
 
