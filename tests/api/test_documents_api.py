@@ -354,16 +354,19 @@ def test_key_access_refuses_without_a_permit_and_audits_it(
             return len(data)
 
     sink = Sink()
-    with pytest.raises(Refused):
-        access.open_permitted(
+
+    def open_without_permit() -> None:
+        grant = access.grant(
             node.registry.actor_for("carl"),
             "document:x",
-            blob,
-            sink,  # type: ignore[arg-type]
             now=node.clock(),
             permit=denial,
             expected=Expected(label_json={}, document_id="0" * 32),
         )
+        grant.open(blob, sink)  # type: ignore[arg-type]  # never reached: grant refuses
+
+    with pytest.raises(Refused):
+        open_without_permit()
     assert sink.data == b""
     last = audit.events[-1]
     assert (last.type, last.actor, last.decision, last.reasons) == (

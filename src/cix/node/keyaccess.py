@@ -5,7 +5,7 @@ decision that authorised the access and refuses without one (auditing the refusa
 returns a `Grant` whose audit event (the key access, granted) the caller records, together
 with the decision it follows, before `Grant.open` may decrypt. Any integrity or key failure
 is recorded (with its precise reason from the envelope) as a denied key access before the
-caller sees the opaque `Refused`. `open_permitted` does both steps for one caller.
+caller sees the opaque `Refused`.
 
 A grant names what it is for (`Expected`: the document row's label and id), and the open
 refuses, before any plaintext byte, a sealed object that is not that document's: its
@@ -20,25 +20,9 @@ Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manife
 bytes and the trusted signer): the key unwrap, policy binding, root signature and every
 segment's authentication still run on every open.
 
-The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): a
-blob's name is the SHA-256 of its bytes, so "the blob named X is S bytes long, its bytes
-outside the payload data have SHA-256 D, its manifest (among those bytes) SHA-256 M, and
-its members lie at these places" is a fact about X alone, true forever (never stale: not
-after a write, a destruction, nor in another process). After one read of X hashed to its
-name, a later read under that name is not parsed as a ZIP again; before the key is
-unwrapped, it must be S bytes long and its bytes outside the payload data must have digest
-D (else `blob-hash-mismatch`, as the hash would say). So those bytes are X's own: the same
-ZIP headers, central directory and end record, and the same manifest (the same key access
-objects, policy, signed label, segment tags and root signature), with nothing appended or
-cut. The payload data, the only bytes not hashed, must then authenticate segment by
-segment under the data key against those tags (its length is the manifest's, so every
-payload byte lies in some segment); another ciphertext would be an AES-GCM forgery,
-infeasible without the data key, which only this node unwraps. So every byte of the file
-is checked on every open, as with the hash of every read: a byte changed outside the
-payload is refused as `blob-hash-mismatch`, a payload byte by its segment's check
-(`segment-hash-mismatch`, `segment-decrypt-failed`) before that segment's plaintext, and
-an open releases exactly the named blob's plaintext or is refused. The cost per open is a
-SHA-256 of a few KB (the manifest's own bytes are most of them), not of the whole blob.
+The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): why
+that still checks every byte of the file on every open is argued in docs/node.md, "Why a
+blob is hashed once". It saves a SHA-256 of the whole blob per open (bench/node.py).
 """
 
 from __future__ import annotations
@@ -185,23 +169,6 @@ class KeyAccess:
             self.audit.append(self.event(actor, obj, now, "deny", ("no-permit",)))
             raise Refused()
         return Grant(self, actor, obj, now, expected)
-
-    def open_permitted(
-        self,
-        actor: Actor,
-        obj: str,
-        blob: str,
-        dst: BinaryIO,
-        *,
-        now: datetime,
-        permit: Decision,
-        expected: Expected,
-    ) -> None:
-        """Decrypt the blob into `dst` for a request `permit` allowed; audited either way."""
-        grant = self.grant(actor, obj, now=now, permit=permit, expected=expected)
-        self.audit.append(grant.event)
-        grant.recorded()
-        grant.open(blob, dst)
 
     def decrypt(
         self,
