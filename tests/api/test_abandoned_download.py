@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
 import uvicorn
 
@@ -62,3 +63,48 @@ def test_abandoned_large_download_stops_its_decrypting_thread(api: ApiClient) ->
     finally:
         server.should_exit = True
         serving.join(30)
+
+
+@SQLITE_ONLY
+def test_stream_cut_by_a_damaged_late_segment_logs_no_traceback(
+    api: ApiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.api.test_blob_swap import _blob
+
+    _cast(api.node)
+    size = 7 << 20  # four segments of 2 MiB: the first ones verify and stream before the last
+    doc = _upload(api, _label("S"), "sonar", os.urandom(size))
+    path = api.node.blobs.path(_blob(api.node, doc["id"]))
+    damaged = bytearray(path.read_bytes())
+    damaged[size - 1000] ^= 1  # inside the payload's last segment
+    path.write_bytes(bytes(damaged))
+    token, _ = _api_token(api, "alice")
+    port = free_port()
+    # log_config=None: uvicorn's records reach the root logger, where caplog sees them.
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(api.node), host="127.0.0.1", port=port, log_config=None)
+    )
+    serving = threading.Thread(target=server.run, daemon=True)
+    serving.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        received: list[int] = []
+
+        def download() -> None:
+            url = f"http://127.0.0.1:{port}/api/v1/documents/{doc['id']}/content"
+            auth = {"Authorization": f"Bearer {token}"}
+            with httpx.stream("GET", url, headers=auth, timeout=30) as response:
+                assert response.status_code == 200
+                received.extend(len(chunk) for chunk in response.iter_bytes())
+
+        with pytest.raises(httpx.HTTPError):  # a download short of its Content-Length
+            download()
+        assert 0 < sum(received) < size
+    finally:
+        server.should_exit = True
+        serving.join(30)
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    assert any("cut short" in r.getMessage() for r in caplog.records)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import queue
 import re
 import threading
@@ -35,12 +36,13 @@ from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
 from cix.api.auth import CurrentActor, authenticate, node_of
-from cix.errors import InputError, Refused
+from cix.errors import CixError, InputError, Refused
 from cix.node.auditing import AuditEvent, record
 from cix.node.cache import NotCached
 from cix.node.register import DocumentInfo
 from cix.node.roles import Actor
 
+_log = logging.getLogger("cix.api")
 router = APIRouter(tags=["documents"])
 #: The open route alone, so that the app can match it first (it is the hot path).
 content_router = APIRouter(tags=["documents"])
@@ -347,9 +349,19 @@ class _ProducedStream(StreamingResponse):
         self._ended = ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the stream; whatever ends it, tell the producer."""
+        """Send the stream; whatever ends it, tell the producer.
+
+        A refusal after the first byte (a later segment fails its authentication) can no
+        longer be a 403: the answer stops short of its `Content-Length` and the connection
+        closes, which every client sees as a failed download. That is the refusal working
+        (audited with its reason by the key access), not a server fault: one warning line,
+        no traceback in the server's log.
+        """
         try:
             await super().__call__(scope, receive, send)
+        except CixError as exc:
+            _log.warning("open cut short after its first byte: %s (see the audit log)",
+                         type(exc).__name__)  # fmt: skip
         finally:
             self._ended.set()
 
