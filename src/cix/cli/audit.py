@@ -234,15 +234,9 @@ def verify(
 
 def _check_against_node_database(data_dir: Path, audit_log: Log) -> None:
     """A node's log must reach the checkpoint its database recorded (a cut tail is caught)."""
-    from cix.node.auditing import check_log_against_database
-    from cix.settings import load_settings
-    from cix.store.db import Database
+    from cix.node.auditing import check_node_log
 
-    db = Database(load_settings(data_dir).database_url.reveal())
-    try:
-        check_log_against_database(db, audit_log)
-    finally:
-        db.dispose()
+    check_node_log(data_dir, audit_log)
 
 
 @audit_app.command("check-proof")

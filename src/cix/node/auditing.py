@@ -31,6 +31,8 @@ from cix.audit.entry import Event, bounded_details, bounded_reasons
 from cix.errors import InputError, StorageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cix.audit import Log, SignedCheckpoint
     from cix.store.db import Database
 
@@ -375,3 +377,15 @@ def _storage_error(exc: BaseException) -> BaseException:
         error.__cause__ = exc
         return error
     return exc
+
+
+def check_node_log(data_dir: Path, log: Log) -> None:
+    """`check_log_against_database` against the database of the node in `data_dir`."""
+    from cix.settings import load_settings
+    from cix.store.db import Database
+
+    db = Database(load_settings(data_dir).database_url.reveal())
+    try:
+        check_log_against_database(db, log)
+    finally:
+        db.dispose()

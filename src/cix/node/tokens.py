@@ -30,6 +30,7 @@ from typing import Any
 
 import jwt
 from jwt.algorithms import OKPAlgorithm
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from cix.errors import InputError
@@ -340,6 +341,31 @@ def _minted_by(credential: Credential | None) -> str:
     return "bearer-token" if credential.token_id is None else "api-token"
 
 
+class ApiTokenInfo(BaseModel):
+    """An API token as listed: never the token itself, nor its digest."""
+
+    id: str
+    person: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    parent: str | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> ApiTokenInfo:
+        """The listing form of a stored token."""
+        return cls(
+            id=row.id,
+            person=row.person_id,
+            name=row.name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            parent=row.parent_id,
+        )
+
+
 class ApiTokens:
     """API tokens of the registry's people, stored hashed.
 
@@ -488,16 +514,14 @@ class ApiTokens:
         token_id, person_id, expires_at, revoked_at = found
         return _TokenRow(token_id, person_id, expires_at, revoked_at is not None)
 
-    def listing(self, actor: Actor) -> list[ApiToken]:
-        """The actor's own tokens (an administrator's: everyone's), newest first; the rows
-        hold only the tokens' digests, never the tokens."""
+    def listing(self, actor: Actor) -> list[ApiTokenInfo]:
+        """The actor's own tokens (an administrator's: everyone's), newest first: never a
+        token, nor its digest."""
         with self.db.read() as session:
             query = select(ApiToken).order_by(ApiToken.created_at.desc(), ApiToken.id)
             if not actor.has(Role.ADMINISTRATOR):
                 query = query.where(ApiToken.person_id == actor.id)
-            rows = list(session.scalars(query))
-            session.expunge_all()
-            return rows
+            return [ApiTokenInfo.of(row) for row in session.scalars(query)]
 
     def revoke(self, actor: Actor, token_id: str, now: datetime) -> list[str]:
         """Revoke one of the actor's own tokens (administrators: anyone's) and every token

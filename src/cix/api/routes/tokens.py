@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cix.api.auth import CurrentActor, credential_of, node_of
-from cix.store.models import ApiToken
+from cix.node.tokens import ApiTokenInfo
 
 router = APIRouter(tags=["credentials"])
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")]
@@ -36,31 +36,6 @@ class ApiTokenOut(BaseModel):
     expires_at: datetime
 
 
-class ApiTokenInfo(BaseModel):
-    """An API token as listed: never the token itself, nor its digest."""
-
-    id: str
-    person: str
-    name: str
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-    parent: str | None
-
-    @classmethod
-    def of(cls, row: ApiToken) -> ApiTokenInfo:
-        """The listing form of a stored token."""
-        return cls(
-            id=row.id,
-            person=row.person_id,
-            name=row.name,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-            parent=row.parent_id,
-        )
-
-
 class ApiTokens(BaseModel):
     """A list of API tokens."""
 
@@ -71,7 +46,7 @@ class ApiTokens(BaseModel):
 def list_tokens(request: Request, actor: CurrentActor) -> ApiTokens:
     """The caller's API tokens (an administrator's: everyone's), revoked ones included."""
     rows = node_of(request).api_tokens.listing(actor)
-    return ApiTokens(items=[ApiTokenInfo.of(r) for r in rows])
+    return ApiTokens(items=rows)
 
 
 @router.post("/tokens", status_code=201)
