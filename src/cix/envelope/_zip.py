@@ -142,12 +142,15 @@ class ZipStreamWriter:
         """Add a complete member whose bytes are known (the manifest)."""
         assert self._open is None
         raw = name.encode("ascii")
-        entry = _Entry(raw, 0, crc32(data, 0), len(data), self._pos)
+        # Past 4 GiB the central entry needs a ZIP64 offset, hence version 4.5: the local
+        # header says the same, as the strict reader requires of every field it repeats.
+        version = 45 if self._pos >= _U32 else 20
+        entry = _Entry(raw, 0, crc32(data, 0), len(data), self._pos, version)
         self._put(
             _LOCAL
             + struct.pack(
                 "<HHHHHIIIHH",
-                20,
+                entry.version,
                 0,
                 0,
                 _DOS_TIME,
