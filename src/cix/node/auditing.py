@@ -331,15 +331,13 @@ def _log_failure(done: Future[None]) -> None:
 def keep_checkpoint(db: Database, signed: SignedCheckpoint) -> None:
     """Record `signed` as the newest checkpoint in the node database, unless one of a larger
     size is already there: evidence of the log's size that cutting the log cannot remove."""
-    from cix.store.models import AuditCheckpoint
+    from cix.store.models import LogEvidence
 
     head = signed.checkpoint
     with db.write() as session:
-        row = session.get(AuditCheckpoint, 1)
+        row = session.get(LogEvidence, 1)
         if row is None:
-            session.add(
-                AuditCheckpoint(id=1, size=head.size, root=head.root.hex(), note=signed.note)
-            )
+            session.add(LogEvidence(id=1, size=head.size, root=head.root.hex(), note=signed.note))
         elif head.size >= row.size:
             row.size, row.root, row.note = head.size, head.root.hex(), signed.note
 
@@ -351,10 +349,10 @@ def check_log_against_database(db: Database, log: Log) -> None:
     from sqlalchemy import select
 
     from cix.audit.errors import LogTruncated, RootMismatch
-    from cix.store.models import AuditCheckpoint
+    from cix.store.models import LogEvidence
 
     with db.read() as session:
-        row = session.scalars(select(AuditCheckpoint).where(AuditCheckpoint.id == 1)).first()
+        row = session.scalars(select(LogEvidence).where(LogEvidence.id == 1)).first()
         recorded = None if row is None else (row.size, row.root)
     if recorded is None:
         return

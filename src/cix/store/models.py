@@ -287,11 +287,11 @@ class Incident(Base):
     )
 
 
-class AuditCheckpoint(Base):
+class LogEvidence(Base):
     """The newest signed checkpoint of the node's audit log, kept outside the log (one row):
     a log found smaller than `size`, or with another root at `size`, was cut or rewritten."""
 
-    __tablename__ = "audit_checkpoints"
+    __tablename__ = "log_evidence"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)

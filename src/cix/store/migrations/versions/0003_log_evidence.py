@@ -16,17 +16,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create `audit_checkpoints` (one row: size, root, signed note)."""
+    """Create `log_evidence` (one row: size, root, signed note)."""
     op.create_table(
-        "audit_checkpoints",
+        "log_evidence",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("root", sa.String(length=64), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_checkpoints")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_log_evidence")),
     )
 
 
 def downgrade() -> None:
-    """Drop `audit_checkpoints`."""
-    op.drop_table("audit_checkpoints")
+    """Drop `log_evidence`."""
+    op.drop_table("log_evidence")
