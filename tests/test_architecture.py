@@ -338,3 +338,14 @@ def test_envelope_exports_exactly_its_narrow_surface() -> None:
     assert set(envelope.__all__) == ENVELOPE_SURFACE
     assert len(envelope.__all__) == len(ENVELOPE_SURFACE)
     assert not hasattr(envelope, "open_sealed")
+
+
+MAX_MODULE_LINES = 600
+
+
+@pytest.mark.parametrize("path", _all_modules(), ids=_rel)
+def test_module_reads_in_one_sitting(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, (
+        f"{_rel(path)} has {lines} lines; split it by idea (at most {MAX_MODULE_LINES})"
+    )
