@@ -272,7 +272,8 @@ def bulk_insert(data_dir: Path, count: int) -> float:
         with node.db.read() as session:
             templates = [
                 {c.name: getattr(row, c.name) for c in Document.__table__.columns}
-                for row in session.scalars(select(Document).limit(64))
+                # every uploaded row (a few dozen): the one without a programme too
+                for row in session.scalars(select(Document))
             ]
         if not templates:
             raise RuntimeError("no document to clone")
@@ -310,9 +311,11 @@ def bulk_insert(data_dir: Path, count: int) -> float:
 
 
 def worst_profiles(data_dir: Path) -> dict[str, str]:
-    """People whom the SQL prefilter can exclude least, each with an API token: a contractor
-    without a facility clearance, an expired briefing, no clearance, a dual national (and the
-    demonstration's auditor, added by the caller). Profile name -> token."""
+    """The listing's hardest subjects, each with an API token: a contractor without a facility
+    clearance, an expired briefing, no clearance, a dual national, a CONFIDENTIAL clearance
+    among SECRET rows (nothing readable: the SQL prefilter excludes every row, so the index
+    scan is the cost) and the demonstration's auditor, added by the caller. Profile name ->
+    token."""
     from datetime import timedelta
 
     from cix.demo import demo_environ
@@ -323,6 +326,7 @@ def worst_profiles(data_dir: Path) -> dict[str, str]:
     node = Node.open(data_dir, environ=demo_environ())
     now = node.clock()
     secret = RegistryClearance(level="S", party="CAN", expires=now + timedelta(days=365))
+    confidential = RegistryClearance(level="C", party="CAN", expires=now + timedelta(days=365))
     briefed = {"briefed_at": now - timedelta(days=30), "briefed_until": now + timedelta(days=300)}
     people = {
         "contractor, no facility clearance": ("bench-nofcl", "northfab", secret, ["CAN"], briefed),
@@ -331,6 +335,8 @@ def worst_profiles(data_dir: Path) -> dict[str, str]:
                               "briefed_until": now - timedelta(days=1)}),
         "no valid clearance": ("bench-uncleared", "dnd", None, ["CAN"], briefed),
         "dual national": ("bench-dual", "dnd", secret, ["CAN", "DEU"], briefed),
+        "CONFIDENTIAL clearance (reads nothing)": ("bench-conf", "dnd", confidential, ["CAN"],
+                                                   briefed),
     }  # fmt: skip
     tokens = {}
     try:
@@ -382,19 +388,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--warmup", type=float, default=3, help="Unmeasured seconds before each load run."
     )
+    parser.add_argument(
+        "--listing-only", action="store_true", help="Skip the opens: run the listing part only."
+    )
     args = parser.parse_args(argv if argv is not None else [])
     levels = [int(c) for c in args.clients.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
     print(f"machine: {machine()}")
     print(f"command: python -m bench.node --duration {args.duration:g} --clients {args.clients} "
           f"--documents {args.documents} --listing-docs {args.listing_docs} "
-          f"--workers {args.workers} --warmup {args.warmup:g}")  # fmt: skip
+          f"--workers {args.workers} --warmup {args.warmup:g}"
+          f"{' --listing-only' if args.listing_only else ''}")  # fmt: skip
 
-    raw = envelope_opens_per_second()
-    print(f"\nraw cix.envelope open of 64 KiB, in-process, one core: {raw:,.0f} opens/s")
+    raw = 0.0 if args.listing_only else envelope_opens_per_second()
+    if raw:
+        print(f"\nraw cix.envelope open of 64 KiB, in-process, one core: {raw:,.0f} opens/s")
 
-    have_wrk = shutil.which("wrk") is not None
-    if not have_wrk:
+    have_wrk = not args.listing_only and shutil.which("wrk") is not None
+    if not have_wrk and not args.listing_only:
         print("wrk not installed (Debian package `wrk`): skipping the HTTP load runs")
     from cix.demo import free_port, start
 

@@ -38,6 +38,11 @@ _MAX_FETCH = 20_000
 #: The most candidate rows (those the SQL prefilter passes) one listing call examines and
 #: decides; past it the call returns the page so far with a cursor (docs/node.md, Listing).
 SCAN_BUDGET = 20_000
+#: The most live rows, readable or not, one listing call lets SQL walk (newest first from the
+#: cursor): a subject whose filter excludes nearly every row costs this, not the register.
+ROW_BUDGET = 200_000
+#: The first window's size; each next window is four times larger (see `page_for`).
+_FIRST_WINDOW = 4_096
 #: The most characters a title may have.
 MAX_TITLE = 500
 
@@ -284,40 +289,59 @@ class Documents:
         # distinct label of the listing, so a subject the prefilter cannot exclude (whom the
         # decision then refuses row after row) costs one decision per label, not per row.
         verdicts: dict[str, bool] = {}
-        after = cursor
-        more = False
-        examined = 0
-        fetch = min(limit * 2, SCAN_BUDGET)
+        after = cursor  # every live row at or above it has been examined
+        examined = walked = 0
+        window, fetch = _FIRST_WINDOW, min(limit * 2, SCAN_BUDGET)
+        # A subject whom a rule on the subject alone refuses everything costs no query.
+        more = _may_read_anything(subject, now)
         with self.reg.db.read() as session:
             condition = self._prefilter(session, subject, now)
-            while len(permitted) < limit:
-                query = select(Document.id, cast(Document.label_json, Text)).where(condition)
-                if after is not None:
-                    query = query.where(Document.id < after)
-                if title_contains:
-                    query = query.where(Document.title.contains(title_contains, autoescape=True))
-                batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
-                if not batch:
-                    break
-                examined += len(batch)
-                self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
-                                    now, verdicts)  # fmt: skip
-                for index, (doc_id, text) in enumerate(batch):
-                    after = doc_id
-                    if verdicts[text]:
-                        permitted.append(doc_id)
-                        if len(permitted) == limit:
-                            more = index < len(batch) - 1 or len(batch) == fetch
-                            break
-                if len(batch) < fetch or len(permitted) == limit:
-                    break
-                if examined >= SCAN_BUDGET:
-                    # The budget is spent: return what was found, to continue from the last
-                    # row examined, so that no subject's page costs a scan of the register.
-                    more = True
-                    break
-                # Few permitted so far: read further ahead (ids and labels only are cheap).
-                fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
+            # Windows of the newest live rows below `after`, growing, walked until the page
+            # is full or a budget is spent: both budgets bound one call whatever the subject.
+            while more and len(permitted) < limit:
+                if walked >= ROW_BUDGET or examined >= SCAN_BUDGET:
+                    break  # spent: the page so far, continued from `after` by the cursor
+                size = min(window, ROW_BUDGET - walked)
+                floor = self._floor(session, after, size)
+                walked += size
+                window *= 4
+                fetch = min(fetch, SCAN_BUDGET - examined)
+                while True:
+                    query = select(Document.id, cast(Document.label_json, Text)).where(condition)
+                    if after is not None:
+                        query = query.where(Document.id < after)
+                    if floor is not None:
+                        query = query.where(Document.id >= floor)
+                    if title_contains:
+                        query = query.where(
+                            Document.title.contains(title_contains, autoescape=True)
+                        )
+                    batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
+                    examined += len(batch)
+                    self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
+                                        now, verdicts)  # fmt: skip
+                    last = False
+                    for index, (doc_id, text) in enumerate(batch):
+                        after = doc_id
+                        if verdicts[text]:
+                            permitted.append(doc_id)
+                            if len(permitted) == limit:
+                                last = index == len(batch) - 1
+                                break
+                    exhausted = len(batch) < fetch
+                    if len(permitted) == limit:
+                        # Nothing left only if this was the very last row of the register.
+                        more = not (last and exhausted and floor is None)
+                        break
+                    if exhausted:
+                        # The window is done: continue below its floor, or the end is reached.
+                        more = floor is not None
+                        after = floor if floor is not None else after
+                        break
+                    if examined >= SCAN_BUDGET:
+                        break
+                    # Few permitted so far: read further ahead (ids and labels only are cheap).
+                    fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
             rows = list(
                 session.scalars(
                     select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
@@ -338,6 +362,16 @@ class Documents:
                 for row in rows
             ]
         return Page(tuple(items), after if more else None)
+
+    def _floor(self, session: Session, below: str | None, size: int) -> str | None:
+        """The oldest id of the `size` newest live rows below `below` (None if fewer remain):
+        a window's lower end, found by an index-only walk of the listing index."""
+        query = select(Document.id).where(Document.destroyed_at.is_(None))
+        if below is not None:
+            query = query.where(Document.id < below)
+        query = query.order_by(Document.id.desc()).offset(size - 1).limit(1)
+        floor: str | None = session.scalar(query)
+        return floor
 
     def _decide_labels(
         self, subject: Subject, texts: set[str], now: datetime, verdicts: dict[str, bool]
