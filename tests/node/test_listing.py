@@ -45,11 +45,11 @@ _GOVERNMENT = Organisation("dnd", OrganisationKind.GOVERNMENT, "CAN")
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[Node]:
-    """A CAN node holding kor-can and can-deu (and the national policy), on SQLite."""
+def node(tmp_path: Path, database_url: str) -> Iterator[Node]:
+    """A CAN node holding kor-can and can-deu (and the national policy), on each database."""
     clock, audit = Clock(NOW), MemoryAuditSink()
     data_dir = tmp_path / "node"
-    init_node(data_dir, party="CAN", agreements=("kor-can", "can-deu"),
+    init_node(data_dir, party="CAN", agreements=("kor-can", "can-deu"), database_url=database_url,
               admin="root", environ=ENVIRON, audit=audit, clock=clock)  # fmt: skip
     opened = Node.open(data_dir, environ=ENVIRON, audit=audit, clock=clock)
     try:
