@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Text, and_, cast, false, or_, select
 from sqlalchemy.orm import Session
 
-from cix.agreements import bundled_registry
+from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.labels import GOVONLY, Label, to_4774_xml
 from cix.node.auditing import AuditEvent, append_many
@@ -30,11 +30,19 @@ from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
 from cix.node.roles import Actor, Role
-from cix.policy import Action, Request, Subject, decide_many
+from cix.policy import Action, Clearance, OrganisationKind, Request, Subject, decide_many
 from cix.store.models import Document, DocumentSource
 
 #: The most rows (ids and labels) a listing reads ahead in one query.
 _MAX_FETCH = 20_000
+#: The most candidate rows (those the SQL prefilter passes) one listing call examines and
+#: decides; past it the call returns the page so far with a cursor (docs/node.md, Listing).
+SCAN_BUDGET = 20_000
+#: The most live rows, readable or not, one listing call lets SQL walk (newest first from the
+#: cursor): a subject whose filter excludes nearly every row costs this, not the register.
+ROW_BUDGET = 200_000
+#: The first window's size; each next window is four times larger (see `page_for`).
+_FIRST_WINDOW = 4_096
 #: The most characters a title may have.
 MAX_TITLE = 500
 
@@ -200,32 +208,48 @@ class Documents:
 
     # -- listing -------------------------------------------------------------------------
 
-    def _prefilter(self, session: Session, subject: Subject) -> Any:
-        """A SQL condition every document the subject may read satisfies (a superset)."""
+    def _prefilter(self, session: Session, subject: Subject, now: datetime) -> Any:
+        """A SQL condition every document the subject may read at `now` satisfies (a superset).
+
+        Each part is one of the READ rules of `cix.policy.engine.access_bits` that depends on
+        the subject alone or on indexed columns, applied exactly as the engine applies it, so
+        the condition never excludes a readable document; what it cannot express (levels out
+        of scope, equivalences) the decision of every candidate still judges.
+        """
+        if not _may_read_anything(subject, now):
+            return false()
         nat = self.bits.mask(session, PARTY, subject.nationalities)
-        members = self.bits.mask(session, PROGRAMME, subject.programmes)
+        moment = now.timestamp()
+        # A membership counts until its expiry (the engine: expired when expiry <= now).
+        current = [name for name, ends in subject.programmes.items() if ends.timestamp() > moment]
+        members = self.bits.mask(session, PROGRAMME, current)
         not_member = ((1 << 63) - 1) & ~members
         conditions = [
             Document.destroyed_at.is_(None),
             Document.releasability_mask.op("&")(nat) != 0,
             Document.programme_mask.op("&")(not_member) == 0,
         ]
-        if subject.organisation.kind.value == "contractor":
+        facility = subject.organisation.facility_clearance
+        contractor = subject.organisation.kind is OrganisationKind.CONTRACTOR
+        if contractor:
             govonly = self.bits.mask(session, CAVEAT, [GOVONLY])
             if govonly:
                 conditions.append(Document.caveat_mask.op("&")(govonly) == 0)
-        per_policy = []
         clearance = subject.clearance
+        assert clearance is not None  # _may_read_anything
+        per_policy = []
         for policy_id, agreement in self.reg.agreements.items():
-            if clearance is None:
-                break
-            try:
-                top = agreement.rank(clearance.party, clearance.level)
-            except InputError:
-                # Not rankable under this policy (out of scope or another scheme): let the
-                # decision function judge every candidate.
-                top = 1 << 30
-            per_policy.append(and_(Document.policy == policy_id, Document.rank <= top))
+            # third-party-national: under an agreement of several parties, a nationality of
+            # any other state refuses every label of that agreement.
+            if len(agreement.parties) > 1 and not subject.nationalities <= set(agreement.parties):
+                continue
+            top = _top_rank(agreement, clearance)
+            if contractor and top is not None:
+                assert facility is not None  # _may_read_anything
+                facility_top = _top_rank(agreement, facility)
+                top = None if facility_top is None else min(top, facility_top)
+            if top is not None:
+                per_policy.append(and_(Document.policy == policy_id, Document.rank <= top))
         conditions.append(or_(*per_policy) if per_policy else false())
         return and_(*conditions)
 
@@ -237,41 +261,87 @@ class Documents:
         cursor: str | None = None,
         title_contains: str | None = None,
     ) -> Page:
-        """The newest documents the actor may read, after `cursor`, at most `limit` of them."""
+        """The newest documents the actor may read, after `cursor`, at most `limit` of them.
+
+        One call examines at most `SCAN_BUDGET` candidate rows: a page may hold fewer than
+        `limit` documents, even none, and still carry a `next_cursor` to continue from.
+        """
         now = self.reg.clock()
         subject = self.reg.registry.subject_for(actor.id, now)
+        page = self.page_for(subject, now, limit=limit, cursor=cursor,
+                             title_contains=title_contains)  # fmt: skip
+        self.reg.record(actor, "list", "documents", now=now,
+                        details={"returned": len(page.items)})  # fmt: skip
+        return page
+
+    def page_for(
+        self,
+        subject: Subject,
+        now: datetime,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        title_contains: str | None = None,
+    ) -> Page:
+        """The page `list` returns to `subject` at `now` (unaudited: `list` records it)."""
         permitted: list[str] = []
         # The decision depends on the subject, the label and the time only: decided once per
         # distinct label of the listing, so a subject the prefilter cannot exclude (whom the
         # decision then refuses row after row) costs one decision per label, not per row.
         verdicts: dict[str, bool] = {}
-        after = cursor
-        more = False
-        fetch = limit * 2
+        after = cursor  # every live row at or above it has been examined
+        examined = walked = 0
+        window, fetch = _FIRST_WINDOW, min(limit * 2, SCAN_BUDGET)
+        # A subject whom a rule on the subject alone refuses everything costs no query.
+        more = _may_read_anything(subject, now)
         with self.reg.db.read() as session:
-            condition = self._prefilter(session, subject)
-            while len(permitted) < limit:
-                query = select(Document.id, cast(Document.label_json, Text)).where(condition)
-                if after is not None:
-                    query = query.where(Document.id < after)
-                if title_contains:
-                    query = query.where(Document.title.contains(title_contains, autoescape=True))
-                batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
-                if not batch:
-                    break
-                self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
-                                    now, verdicts)  # fmt: skip
-                for index, (doc_id, text) in enumerate(batch):
-                    after = doc_id
-                    if verdicts[text]:
-                        permitted.append(doc_id)
-                        if len(permitted) == limit:
-                            more = index < len(batch) - 1 or len(batch) == fetch
-                            break
-                if len(batch) < fetch:
-                    break
-                # Few permitted so far: read further ahead (ids and labels only are cheap).
-                fetch = min(fetch * 4, _MAX_FETCH)
+            condition = self._prefilter(session, subject, now)
+            # Windows of the newest live rows below `after`, growing, walked until the page
+            # is full or a budget is spent: both budgets bound one call whatever the subject.
+            while more and len(permitted) < limit:
+                if walked >= ROW_BUDGET or examined >= SCAN_BUDGET:
+                    break  # spent: the page so far, continued from `after` by the cursor
+                size = min(window, ROW_BUDGET - walked)
+                floor = self._floor(session, after, size)
+                walked += size
+                window *= 4
+                fetch = min(fetch, SCAN_BUDGET - examined)
+                while True:
+                    query = select(Document.id, cast(Document.label_json, Text)).where(condition)
+                    if after is not None:
+                        query = query.where(Document.id < after)
+                    if floor is not None:
+                        query = query.where(Document.id >= floor)
+                    if title_contains:
+                        query = query.where(
+                            Document.title.contains(title_contains, autoescape=True)
+                        )
+                    batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
+                    examined += len(batch)
+                    self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
+                                        now, verdicts)  # fmt: skip
+                    last = False
+                    for index, (doc_id, text) in enumerate(batch):
+                        after = doc_id
+                        if verdicts[text]:
+                            permitted.append(doc_id)
+                            if len(permitted) == limit:
+                                last = index == len(batch) - 1
+                                break
+                    exhausted = len(batch) < fetch
+                    if len(permitted) == limit:
+                        # Nothing left only if this was the very last row of the register.
+                        more = not (last and exhausted and floor is None)
+                        break
+                    if exhausted:
+                        # The window is done: continue below its floor, or the end is reached.
+                        more = floor is not None
+                        after = floor if floor is not None else after
+                        break
+                    if examined >= SCAN_BUDGET:
+                        break
+                    # Few permitted so far: read further ahead (ids and labels only are cheap).
+                    fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
             rows = list(
                 session.scalars(
                     select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
@@ -291,8 +361,17 @@ class Documents:
                 self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
                 for row in rows
             ]
-        self.reg.record(actor, "list", "documents", now=now, details={"returned": len(items)})
-        return Page(tuple(items), items[-1].id if more else None)
+        return Page(tuple(items), after if more else None)
+
+    def _floor(self, session: Session, below: str | None, size: int) -> str | None:
+        """The oldest id of the `size` newest live rows below `below` (None if fewer remain):
+        a window's lower end, found by an index-only walk of the listing index."""
+        query = select(Document.id).where(Document.destroyed_at.is_(None))
+        if below is not None:
+            query = query.where(Document.id < below)
+        query = query.order_by(Document.id.desc()).offset(size - 1).limit(1)
+        floor: str | None = session.scalar(query)
+        return floor
 
     def _decide_labels(
         self, subject: Subject, texts: set[str], now: datetime, verdicts: dict[str, bool]
@@ -331,6 +410,38 @@ class Documents:
                 details={"what": "metadata"},
             )
             return reg.info(session, row, label)
+
+
+def _may_read_anything(subject: Subject, now: datetime) -> bool:
+    """False when a READ rule on the subject alone refuses every label at `now`: no
+    clearance or an expired one, no current briefing, a contractor with no facility
+    clearance or an expired one. Compared as the engine compares (POSIX seconds, expired
+    when expiry <= now)."""
+    moment = now.timestamp()
+    clearance = subject.clearance
+    if clearance is None or clearance.expires.timestamp() <= moment:
+        return False
+    if subject.briefed_until is None or subject.briefed_until.timestamp() <= moment:
+        return False
+    if subject.organisation.kind is OrganisationKind.CONTRACTOR:
+        facility = subject.organisation.facility_clearance
+        if facility is None or facility.expires.timestamp() <= moment:
+            return False
+    return True
+
+
+def _top_rank(agreement: Agreement, clearance: Clearance) -> int | None:
+    """The highest common rank of `agreement` a (personal or facility) clearance reaches, or
+    None when it reaches none: a clearance of a party outside the agreement is recognised by
+    none of its labels (the engine's NOT_RECOGNISED)."""
+    if clearance.party not in agreement.parties:
+        return None
+    try:
+        return agreement.rank(clearance.party, clearance.level)
+    except InputError:
+        # A level out of scope of this agreement has no common rank: no cap here, the
+        # decision judges every candidate.
+        return 1 << 30
 
 
 class _LimitedReader:
