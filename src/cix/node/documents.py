@@ -291,7 +291,9 @@ class Documents:
                 self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
                 for row in rows
             ]
-        self.reg.record(actor, "list", "documents", now=now, details={"returned": len(items)})
+        self.reg.audit.append(
+            event(actor, "list", "documents", now=now, details={"returned": len(items)})
+        )
         return Page(tuple(items), items[-1].id if more else None)
 
     def _decide_labels(
