@@ -270,8 +270,9 @@ class Documents:
         subject = self.reg.registry.subject_for(actor.id, now)
         page = self.page_for(subject, now, limit=limit, cursor=cursor,
                              title_contains=title_contains)  # fmt: skip
-        self.reg.record(actor, "list", "documents", now=now,
-                        details={"returned": len(page.items)})  # fmt: skip
+        self.reg.audit.append(
+            event(actor, "list", "documents", now=now, details={"returned": len(page.items)})
+        )
         return page
 
     def page_for(

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cix.node.errors import Conflict, NotFound
-from cix.node.registry_part import RegistryPart, resolve_clearance
+from cix.node.errors import Conflict
+from cix.node.registry_part import RegistryPart, existing, resolve_clearance
 from cix.node.roles import Actor, Role
-from cix.node.schemas import OrganisationIn, OrganisationOut, OrganisationPatch, RegistryClearance
+from cix.node.schemas import (
+    OrganisationIn,
+    OrganisationOut,
+    OrganisationPatch,
+    stored_clearance,
+)
 from cix.store.models import OrganisationRow
 
 
 def organisation_out(row: OrganisationRow) -> OrganisationOut:
     """The API form of an organisation row."""
-    facility = None
-    if row.facility_level and row.facility_party and row.facility_expires:
-        facility = RegistryClearance(
-            level=row.facility_level, party=row.facility_party, expires=row.facility_expires
-        )
+    facility = stored_clearance(row.facility_level, row.facility_party, row.facility_expires)
     return OrganisationOut(
         id=row.id,
         name=row.name,
@@ -81,9 +82,7 @@ class Organisations(RegistryPart):
                 raise self.refusals.deny(actor, event, obj, "update", "self-grant")
             reason = self._reason(actor, patch.reason, "facility_clearance")
         with self.db.write() as session:
-            row = session.get(OrganisationRow, org_id)
-            if row is None:
-                raise NotFound(f"no organisation {org_id!r}")
+            row = existing(session, OrganisationRow, org_id, "organisation")
             if "name" in fields and patch.name is not None:
                 row.name = patch.name
             if "facility_clearance" in fields:
@@ -109,7 +108,5 @@ class Organisations(RegistryPart):
     def get_organisation(self, actor: Actor, org_id: str) -> OrganisationOut:
         """One organisation (any authenticated actor)."""
         with self.db.read() as session:
-            row = session.get(OrganisationRow, org_id)
-            if row is None:
-                raise NotFound(f"no organisation {org_id!r}")
+            row = existing(session, OrganisationRow, org_id, "organisation")
             return organisation_out(row)

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 
 from cix.node.cache import GenerationCache
 from cix.node.errors import Conflict, NotFound, Unauthenticated
-from cix.node.registry_part import RegistryPart, resolve_clearance
+from cix.node.registry_part import RegistryPart, existing, resolve_clearance
 from cix.node.roles import SYSTEM, Actor, Role
-from cix.node.schemas import PersonIn, PersonOut, PersonPatch, RegistryClearance
+from cix.node.schemas import PersonIn, PersonOut, PersonPatch, stored_clearance
+from cix.policy import Clearance as PolicyClearance
 from cix.store.models import Membership, OrganisationRow, Person
 
 _BASIC_ROLES = frozenset({Role.READER, Role.ORIGINATOR})
@@ -46,13 +47,17 @@ PERSON_ACCESS_FIELDS = frozenset(
 person themselves, and changed only with a reason, which the audit record keeps."""
 
 
+def _policy_clearance(
+    level: str | None, party: str | None, expires: datetime | None
+) -> PolicyClearance | None:
+    """The decision function's form of a clearance stored in three columns (None if unset)."""
+    stored = stored_clearance(level, party, expires)
+    return None if stored is None else PolicyClearance(stored.party, stored.level, stored.expires)
+
+
 def person_out(row: Person) -> PersonOut:
     """The API form of a person row."""
-    clearance = None
-    if row.clearance_level and row.clearance_party and row.clearance_expires:
-        clearance = RegistryClearance(
-            level=row.clearance_level, party=row.clearance_party, expires=row.clearance_expires
-        )
+    clearance = stored_clearance(row.clearance_level, row.clearance_party, row.clearance_expires)
     return PersonOut(
         id=row.id,
         name=row.name,
@@ -141,7 +146,6 @@ class People(RegistryPart):
                 .where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
                 .order_by(Membership.id)
             ).all()
-        from cix.policy import Clearance as PolicyClearance
         from cix.policy import Organisation as PolicyOrganisation
         from cix.policy import OrganisationKind
 
@@ -152,18 +156,10 @@ class People(RegistryPart):
             organisation_kind=org.kind,
             party=org.party,
         )
-        clearance = None
-        if person.clearance_level and person.clearance_party and person.clearance_expires:
-            clearance = PolicyClearance(
-                party=person.clearance_party,
-                level=person.clearance_level,
-                expires=person.clearance_expires,
-            )
-        facility = None
-        if org.facility_level and org.facility_party and org.facility_expires:
-            facility = PolicyClearance(
-                party=org.facility_party, level=org.facility_level, expires=org.facility_expires
-            )
+        clearance = _policy_clearance(
+            person.clearance_level, person.clearance_party, person.clearance_expires
+        )
+        facility = _policy_clearance(org.facility_level, org.facility_party, org.facility_expires)
         subject = {
             "id": person.id,
             "nationalities": frozenset(person.nationalities),
@@ -277,9 +273,7 @@ class People(RegistryPart):
         obj = f"person:{person_id}"
         fields = set(patch.model_fields_set)
         with self.db.write() as session:
-            row = session.get(Person, person_id)
-            if row is None:
-                raise NotFound(f"no person {person_id!r}")
+            row = existing(session, Person, person_id, "person")
             organisations = {row.organisation_id}
             if "organisation" in fields and patch.organisation is not None:
                 organisations.add(patch.organisation)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from cix.node.errors import Conflict, NotFound
-from cix.node.registry_part import RegistryPart
+from cix.node.registry_part import RegistryPart, existing
 from cix.node.roles import Actor, Role
 from cix.node.schemas import MembershipIn, MembershipOut, ProgrammeIn, ProgrammeOut
 from cix.store.models import Membership, Person, Programme
@@ -67,9 +67,7 @@ class Programmes(RegistryPart):
     def get_programme(self, actor: Actor, programme_id: str) -> ProgrammeOut:
         """One programme (any authenticated actor)."""
         with self.db.read() as session:
-            row = session.get(Programme, programme_id)
-            if row is None:
-                raise NotFound(f"no programme {programme_id!r}")
+            row = existing(session, Programme, programme_id, "programme")
             return programme_out(row)
 
     def grant_membership(self, actor: Actor, spec: MembershipIn) -> MembershipOut:

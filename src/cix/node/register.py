@@ -114,30 +114,6 @@ class Register:
 
     # -- audit and decisions -----------------------------------------------------------
 
-    def record(
-        self,
-        actor: Actor,
-        action: str,
-        obj: str,
-        *,
-        decision: Decision | None = None,
-        denied_reason: str | None = None,
-        details: dict[str, Any] | None = None,
-        now: datetime,
-    ) -> None:
-        """Append the event `event` builds to the audit log."""
-        self.audit.append(
-            event(
-                actor,
-                action,
-                obj,
-                decision=decision,
-                denied_reason=denied_reason,
-                details=details,
-                now=now,
-            )
-        )
-
     def decide(
         self,
         actor: Actor,
@@ -156,13 +132,15 @@ class Register:
         its event is added there, for the caller to record with the effect it permits (so a
         permit is never in the log for something that then did not happen)."""
         if label.policy not in self.agreements:
-            self.record(
-                actor,
-                action.value,
-                obj,
-                denied_reason="policy-not-held",
-                now=now,
-                details=details,
+            self.audit.append(
+                event(
+                    actor,
+                    action.value,
+                    obj,
+                    denied_reason="policy-not-held",
+                    now=now,
+                    details=details,
+                )
             )
             raise DocumentRefused("policy-not-held")
         decision = decide(

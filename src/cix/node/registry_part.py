@@ -9,25 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cix.errors import InputError
 from cix.node.auditing import AuditSink
-from cix.node.errors import Conflict
+from cix.node.errors import Conflict, NotFound
 from cix.node.refusals import Refusals
 from cix.node.roles import SYSTEM, Actor
 from cix.node.schemas import RegistryClearance
 from cix.store.db import Database
 
 Clock = Callable[[], datetime]
+Row = TypeVar("Row")
 _SETUP_REASON = "node set-up"
 
 
 def utc_now() -> datetime:
     """The current time in UTC: the node's default clock."""
     return datetime.now(UTC)
+
+
+def existing(session: Session, model: type[Row], key: Any, what: str) -> Row:
+    """The row of `model` whose primary key is `key`; `NotFound` naming `what` otherwise."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key!r}")
+    return row
 
 
 def resolve_clearance(clearance: RegistryClearance | None, where: str) -> RegistryClearance | None:

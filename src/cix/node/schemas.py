@@ -189,3 +189,12 @@ class MembershipOut(_Strict):
 def _check_briefing(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end <= start:
         raise ValueError("briefed_until must be after briefed_at")
+
+
+def stored_clearance(
+    level: str | None, party: str | None, expires: datetime | None
+) -> RegistryClearance | None:
+    """The clearance a row's three columns hold, or None where any of them is empty."""
+    if level and party and expires:
+        return RegistryClearance(level=level, party=party, expires=expires)
+    return None

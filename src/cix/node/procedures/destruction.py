@@ -46,7 +46,9 @@ class Destruction:
         with reg.db.write() as session:
             row = reg.live(session, doc_id)
             if row.custodian_id != actor.id and not actor.has(Role.NSA_OFFICER):
-                reg.record(actor, "destroy", obj, denied_reason="not-custodian", now=now)
+                reg.audit.append(
+                    event(actor, "destroy", obj, denied_reason="not-custodian", now=now)
+                )
                 raise DocumentRefused("not-custodian")
             label = reg.label_of(row)
             reg.decide(actor, subject, label, Action.DESTROY, obj, now, pending=permits)

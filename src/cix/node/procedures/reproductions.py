@@ -49,13 +49,15 @@ class Reproductions:
             try:
                 holder_subject = reg.registry.subject_for(holder, now)
             except (AccessDenied, InputError):
-                reg.record(
-                    actor,
-                    "read",
-                    obj,
-                    denied_reason="holder-unknown",
-                    now=now,
-                    details={"holder": holder},
+                reg.audit.append(
+                    event(
+                        actor,
+                        "read",
+                        obj,
+                        denied_reason="holder-unknown",
+                        now=now,
+                        details={"holder": holder},
+                    )
                 )
                 raise DocumentRefused("holder-unknown") from None
             reg.decide(
