@@ -216,8 +216,10 @@ def test_listing_never_hides_a_readable_document_nor_shows_a_refused_one(node: N
 
     permitted: list[int] = []
     check()
-    # the property says something only if subjects are permitted something, often
-    assert sum(1 for n in permitted if n) >= len(permitted) // 10, permitted
+    # The property says something only if some subjects are permitted something: about one
+    # in ten of the drawn subjects is (a mean of ~15 in 150), so fewer than 3 would mean the
+    # strategy stopped drawing readers (p < 1e-4 by chance), not a flaky run.
+    assert sum(1 for n in permitted if n) >= 3, permitted
 
 
 # -- the subject-level gates -------------------------------------------------------------------
