@@ -39,7 +39,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One auditable event: who did what to which object, and the decision with reasons."""
+    """What a node service reports: who did what to which object, and the decision with its
+    reasons, as the service words them. The node's sink turns it into the log's own entry
+    (`cix.audit.Event`): it adds the node's name and bounds the reasons and details to the
+    entry's limits, so a service never has to know them."""
 
     type: str
     actor: str

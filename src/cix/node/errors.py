@@ -8,7 +8,7 @@ exit codes in one place (`cix.cli.main`):
 - a refusal (`AccessDenied`): `Forbidden` and `DocumentRefused` 403 (opaque; the reasons
   are audited), `Unauthenticated` 401;
 - the operator's set-up (`InputError`, CLI exit 2): `KeysLocked`, `StaleSchema`,
-  `DataDirectoryNotPrivate`;
+  `DataDirectoryNotPrivate`; a node's label index full (`TooManyLabelValues`, 400);
 """
 
 from __future__ import annotations
@@ -58,3 +58,7 @@ class StaleSchema(InputError):
 
 class DataDirectoryNotPrivate(InputError):
     """The data directory (or a file in it) can be read or entered by other users."""
+
+
+class TooManyLabelValues(InputError):
+    """A node can index at most 63 distinct values of each kind (parties, programmes, caveats)."""

@@ -13,16 +13,12 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from cix.errors import InputError
+from cix.node.errors import TooManyLabelValues
 from cix.store.models import MASK_BITS, LabelBit
 
 PARTY = "party"
 PROGRAMME = "programme"
 CAVEAT = "caveat"
-
-
-class TooManyLabelValues(InputError):
-    """A node can index at most 63 distinct values of each kind (parties, programmes, caveats)."""
 
 
 class LabelBits:
