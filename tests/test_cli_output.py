@@ -78,7 +78,10 @@ def test_terminal_escape_in_a_title_is_shown_escaped() -> None:
 def test_printable_output_holds_no_control_character(text: str) -> None:
     import unicodedata
 
-    assert not any(unicodedata.category(c).startswith("C") for c in printable(text))
+    shown = printable(text)
+    assert not any(unicodedata.category(c).startswith("C") for c in shown)
+    assert "\u2028" not in shown
+    assert "\u2029" not in shown
 
 
 def test_json_output_escapes_c1_controls(capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,3 +123,16 @@ def test_a_nodes_refusal_is_shown_as_worded_with_escapes() -> None:
     message = message_of(NodeRefused(401, "Unauthorized", "token expired\x1b[2J"))
     assert message == "refused: 401 Unauthorized: token expired\\x1b[2J"
     assert message_of(Refused()) == str(Refused())
+
+
+def test_line_separators_in_a_name_are_shown_escaped() -> None:
+    assert printable("a\u2028b\u2029c") == "a\\u2028b\\u2029c"
+
+
+def test_json_text_escapes_c1_and_bidi_controls_of_untrusted_values() -> None:
+    from cix.cli.terminal import json_text
+
+    shown = json_text({"attribute": "https://x/attr/a/value/\x9b31mRED\u202e"})
+    assert "\x9b" not in shown
+    assert "\u202e" not in shown
+    assert "\\u009b31mRED\\u202e" in shown

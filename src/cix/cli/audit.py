@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cix.cli.terminal import escaped_json_line, json_text
+
 if TYPE_CHECKING:
     from cix.audit import Log
 
@@ -160,7 +162,7 @@ def tail(
     log, _ = _log_and_key(log, data_dir)
     with _open(log) as audit_log:
         for entry in audit_log.tail(n):
-            typer.echo(entry.body.decode())
+            typer.echo(escaped_json_line(entry.body.decode()))
 
 
 @audit_app.command()
@@ -194,7 +196,7 @@ def prove(
         else:
             assert old_size is not None
             proof = audit_log.prove_consistency(old_size, size).to_json()
-    typer.echo(json.dumps(proof, indent=2, ensure_ascii=False))
+    typer.echo(json_text(proof))
 
 
 @audit_app.command()

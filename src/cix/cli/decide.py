@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cix.cli.terminal import json_text
+
 if TYPE_CHECKING:
     from cix.agreements import Agreement
     from cix.labels import Label
@@ -75,7 +77,7 @@ def decide_command(
         requests, policies = _read_batch(batch, agreement_ids)
         decisions = decide_many(requests, agreements=policies)
         for decision in decisions:
-            sys.stdout.write(json.dumps(decision.to_json(), ensure_ascii=False) + "\n")
+            sys.stdout.write(json_text(decision.to_json(), indent=None) + "\n")
         raise typer.Exit(0 if all(d.permit for d in decisions) else 1)
 
     if not agreement_ids:
@@ -98,7 +100,7 @@ def decide_command(
         ),
     )
     (decision,) = decide_many([request], agreements=policies)
-    sys.stdout.write(json.dumps(decision.to_json(), ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.write(json_text(decision.to_json()) + "\n")
     raise typer.Exit(0 if decision.permit else 1)
 
 

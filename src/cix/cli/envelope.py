@@ -15,7 +15,6 @@ hidden temporary file (mode 0600) behind.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ import typer
 
 from cix.cli.keys import passphrase
 from cix.cli.output_file import is_stdout, output_file
+from cix.cli.terminal import json_text
 from cix.errors import InputError
 
 _PROGRESS_FROM = 16 << 20
@@ -229,7 +229,7 @@ def open_command(
         typer.echo("warning: the object carries no cix label", err=True)
     summary = {"label": opened.label_json, "signer": opened.signer_kid, "bytes": opened.written}
     # With the plaintext on standard output, the summary goes to standard error.
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2), err=is_stdout(output))
+    typer.echo(json_text(summary), err=is_stdout(output))
 
 
 def inspect_command(
@@ -240,7 +240,7 @@ def inspect_command(
 
     with _input(input_path) as src:
         summary = inspect(src)
-    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    typer.echo(json_text(summary))
 
 
 def rewrap_command(

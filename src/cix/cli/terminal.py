@@ -32,8 +32,8 @@ def consoles() -> tuple[Console, Console]:
 
 def printable(text: object) -> str:
     """`text` with every control or format character (Unicode category C*, e.g. NUL, ESC,
-    CR, LF, U+202E) written as a visible escape, so that showing it cannot drive the
-    terminal."""
+    CR, LF, U+202E) and line or paragraph separator (U+2028, U+2029) written as a visible
+    escape, so that showing it cannot drive the terminal."""
     shown = []
     for char in str(text):
         if _is_control(char):
@@ -45,15 +45,28 @@ def printable(text: object) -> str:
 
 
 def print_json(value: Any) -> None:
-    """Print `value` as indented JSON on stdout, every control or format character as a
-    JSON escape (JSON itself escapes only U+0000-U+001F; C1 controls such as U+009B, CSI,
-    also drive terminals)."""
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    typer.echo("".join(_json_escape(c) if c != "\n" and _is_control(c) else c for c in text))
+    """Print `value` as indented JSON on stdout, escaped as `json_text` does."""
+    typer.echo(json_text(value, sort_keys=True))
+
+
+def json_text(value: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
+    """`value` as JSON text with every control or format character as a JSON escape (JSON
+    itself escapes only U+0000-U+001F; C1 controls such as U+009B, CSI, also drive
+    terminals), so it is safe to print whatever the value came from."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=sort_keys)
+    return "".join(_json_escape(c) if c != "\n" and _is_control(c) else c for c in text)
+
+
+def escaped_json_line(raw: str) -> str:
+    """A line of JSON text (e.g. an audit entry's body) with its controls escaped."""
+    return "".join(_json_escape(c) if _is_control(c) else c for c in raw)
 
 
 def _is_control(char: str) -> bool:
-    return unicodedata.category(char).startswith("C")
+    # Controls and format characters (C*), and the line and paragraph separators (Zl, Zp),
+    # which some terminals and viewers break lines at.
+    category = unicodedata.category(char)
+    return category.startswith("C") or category in ("Zl", "Zp")
 
 
 def _json_escape(char: str) -> str:

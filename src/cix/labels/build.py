@@ -147,6 +147,8 @@ def label_from_json_text(text: str | bytes, registry: PolicyRegistry) -> Label:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LabelSyntaxError(f"JSON label: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise LabelSyntaxError("JSON label: nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise LabelSyntaxError(f"JSON label: not UTF-8: {exc}") from None
     return label_from_json(obj, registry)

@@ -21,14 +21,19 @@ from pydantic import (
 
 from cix.labels import nationality
 from cix.node.roles import Role
+from cix.node.text import PlainLine, PlainText
 
 Party = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(nationality)]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 ProgrammeId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$")]
 LevelCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
-Justification = Annotated[str, StringConstraints(min_length=3, max_length=4000)]
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True), PlainLine
+]
+Justification = Annotated[str, StringConstraints(min_length=3, max_length=4000), PlainText]
+Reason = Annotated[
+    str, StringConstraints(min_length=3, max_length=500, strip_whitespace=True), PlainLine
+]
 """Why an access attribute changes: recorded in the audit entry of the change."""
 Kind = Literal["government", "contractor"]
 

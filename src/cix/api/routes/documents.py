@@ -30,7 +30,7 @@ import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.datastructures import URLPath
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
@@ -41,6 +41,7 @@ from cix.node.auditing import AuditEvent, record
 from cix.node.cache import NotCached
 from cix.node.register import DocumentInfo
 from cix.node.roles import Actor
+from cix.node.text import PlainLine, PlainText
 
 _log = logging.getLogger("cix.api")
 router = APIRouter(tags=["documents"])
@@ -67,7 +68,7 @@ class ReproductionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     holder: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), PlainLine]
 
 
 class ReproductionOut(BaseModel):
@@ -81,7 +82,7 @@ class DestroyIn(BaseModel):
     """A request to destroy a document."""
 
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), PlainLine]
 
 
 class IncidentIn(BaseModel):
@@ -90,7 +91,7 @@ class IncidentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     document: Annotated[str | None, Field(pattern=r"^[0-9a-f]{32}$")] = None
     kind: Annotated[str, Field(pattern=r"^(loss|compromise|suspected)$")]
-    description: Annotated[str, Field(min_length=1, max_length=8000)]
+    description: Annotated[str, Field(min_length=1, max_length=8000), PlainText]
 
 
 class _BodyReader:
@@ -131,8 +132,8 @@ def _label_from_query(text: str, now: Any) -> Any:
     if body.startswith("{"):
         try:
             obj = json.loads(body)
-        except ValueError:
-            raise InputError("label: not valid JSON") from None
+        except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+            raise InputError("label: not valid JSON (or nested too deeply)") from None
         if isinstance(obj, dict) and "created" not in obj:
             obj["created"] = format_time(now.astimezone(UTC))
         body = json.dumps(obj)
@@ -148,7 +149,10 @@ async def upload_document(
     actor: CurrentActor,
     label: Annotated[str, Query(max_length=8192, description="A banner or the label's JSON.")],
     title: Annotated[str, Query(min_length=1, max_length=500)],
-    source: Annotated[list[str] | None, Query(max_length=64)] = None,
+    source: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]] | None,
+        Query(max_length=64, description="Ids of the documents it derives from."),
+    ] = None,
 ) -> DocumentInfo:
     """Seal the request body under `label` (a banner or the JSON form; streamed) and
     register it; each `source` names a document it was derived from (its label must
@@ -179,7 +183,9 @@ def list_documents(
     actor: CurrentActor,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Title contains.")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Title contains."), PlainLine
+    ] = None,
 ) -> DocumentPage:
     """The newest documents the caller may read (filtered on the server, never leaked)."""
     node = node_of(request)

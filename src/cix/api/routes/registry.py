@@ -20,7 +20,11 @@ from cix.node.schemas import (
     ProgrammeIn,
     ProgrammeOut,
 )
+from cix.node.text import PlainLine
 
+# The query filters take the ids' own shapes (cix.node.schemas): nothing else can match.
+_ENTITY_ID = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+_PROGRAMME_ID = r"^[A-Z0-9][A-Z0-9_-]{0,31}$"
 router = APIRouter(tags=["registry"])
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 ProgrammeIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,31}$")]
@@ -88,7 +92,7 @@ def me(request: Request, actor: CurrentActor) -> PersonOut:
 def list_people(
     request: Request,
     actor: CurrentActor,
-    organisation: Annotated[str | None, Query(max_length=64)] = None,
+    organisation: Annotated[str | None, Query(pattern=_ENTITY_ID)] = None,
 ) -> People:
     """The people the caller may see."""
     return People(items=node_of(request).registry.list_people(actor, organisation))
@@ -139,8 +143,8 @@ def get_programme(
 def list_memberships(
     request: Request,
     actor: CurrentActor,
-    person: Annotated[str | None, Query(max_length=64)] = None,
-    programme: Annotated[str | None, Query(max_length=32)] = None,
+    person: Annotated[str | None, Query(pattern=_ENTITY_ID)] = None,
+    programme: Annotated[str | None, Query(pattern=_PROGRAMME_ID)] = None,
 ) -> Memberships:
     """Memberships the caller may see."""
     items = node_of(request).registry.list_memberships(actor, person=person, programme=programme)
@@ -158,7 +162,7 @@ def revoke_membership(
     request: Request,
     actor: CurrentActor,
     membership_id: Annotated[int, Path(ge=1, le=2**62)],
-    reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
+    reason: Annotated[str | None, Query(min_length=3, max_length=500), PlainLine] = None,
 ) -> MembershipOut:
     """Revoke a membership now (NSA officer, never their own; `reason` required, audited)."""
     return node_of(request).registry.revoke_membership(actor, membership_id, reason)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cix.api.auth import CurrentActor, credential_of, node_of
+from cix.node.text import PlainLine
 from cix.node.tokens import ApiTokenInfo
 
 router = APIRouter(tags=["credentials"])
@@ -23,7 +24,7 @@ class ApiTokenIn(BaseModel):
     """A request for a new API token."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=100), PlainLine]
     ttl_seconds: Annotated[int, Field(ge=60, le=366 * 86400)] = 30 * 86400
 
 
