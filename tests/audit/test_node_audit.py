@@ -194,3 +194,49 @@ def test_tail_truncation_is_detected(
     assert (
         f"truncated: log has {cut} entries, node database recorded checkpoint of size {size}" in out
     )
+
+
+def _cut_log(copy: Path, size: int, cut: int) -> None:
+    address = load_settings(copy).audit_log.reveal()
+    sql(address, "DELETE FROM audit_entries WHERE seq >= ?", [cut])
+    sql(address, "DELETE FROM audit_checkpoints WHERE size > ?", [cut])
+    sql(address, "DELETE FROM audit_nodes WHERE id >= ?", [merkle.storage_id(0, cut)])
+    sql(address, "UPDATE audit_meta SET value = ? WHERE key = 'size'", [str(cut)])
+    with open_log(address, create=False) as cut_log:
+        cut_log.verify()
+
+
+@pytest.mark.parametrize("evidence_attack", ["delete", "rewrite"])
+def test_tail_truncation_with_the_evidence_row_removed_or_rewritten_is_detected(
+    logged: ApiClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    evidence_attack: str,
+) -> None:
+    node = logged.node
+    clock = node.clock
+    assert isinstance(clock, Clock)
+    for minute in range(3):
+        clock.advance(seconds=61)
+        node.registry.create_programme(
+            SYSTEM, ProgrammeIn(id=f"LATE{minute}", title="late", party="CAN")
+        )
+    log = node.audit.log  # type: ignore[attr-defined]
+    size = log.size()
+    data_dir = node.settings.data_dir
+    node.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    cut = size - 2
+    _cut_log(copy, size, cut)
+    db_url = load_settings(copy).database_url.reveal()
+    db_path = db_url.split("///", 1)[1]
+    if evidence_attack == "delete":
+        sql(db_path, "DELETE FROM log_evidence")
+    else:
+        with open_log(load_settings(copy).audit_log.reveal(), create=False) as cut_log:
+            root = cut_log.root(cut).hex()
+        sql(db_path, "UPDATE log_evidence SET size = ?, root = ?", [cut, root])
+    code, out = _verify_dir(copy, monkeypatch, capsys)
+    assert code == 1, f"cut log ({cut} of {size}) passes verify --dir: {out}"

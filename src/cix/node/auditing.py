@@ -346,20 +346,48 @@ def keep_checkpoint(db: Database, signed: SignedCheckpoint) -> None:
 
 
 def check_log_against_database(db: Database, log: Log) -> None:
-    """Raise `LogTruncated` if the log has fewer entries than the newest checkpoint the node
-    database recorded, `RootMismatch` if its root at that size is another (a cut tail
-    re-grown); nothing recorded yet (a node that never signed) passes."""
+    """Raise unless the log reaches the newest checkpoint the node database recorded.
+
+    `LogTruncated` if the log has fewer entries than that checkpoint, or if the database
+    records none although the log holds signed checkpoints (the evidence was removed);
+    `RootMismatch` if the log's root at that size is another (a cut tail re-grown), or if
+    the recorded checkpoint is not one the log's key signed for that size and root (the
+    evidence was edited). What this cannot see, an attacker holding both stores can still
+    do: put back an older genuine checkpoint after cutting the log to it, and cut entries
+    appended since the last checkpoint (`audit_checkpoint_seconds`). A checkpoint a peer
+    has cosigned (federation's witnessing) closes both.
+    """
     from sqlalchemy import select
 
+    from cix.audit.checkpoint import open_checkpoint
     from cix.audit.errors import LogTruncated, RootMismatch
+    from cix.errors import VerificationError
     from cix.store.models import LogEvidence
 
     with db.read() as session:
         row = session.scalars(select(LogEvidence).where(LogEvidence.id == 1)).first()
-        recorded = None if row is None else (row.size, row.root)
+        recorded = None if row is None else (row.size, row.root, row.note)
     if recorded is None:
+        if log.storage.checkpoints():
+            raise LogTruncated(
+                "the node database records no checkpoint although the log holds signed "
+                "ones: the evidence of the log's size was removed"
+            )
         return
-    size, root = recorded
+    size, root, note = recorded
+    verifier = log.verifier
+    if verifier is not None:
+        try:
+            signed = open_checkpoint(note, verifier).checkpoint
+        except VerificationError:
+            raise RootMismatch(
+                "the checkpoint the node database recorded is not signed by the log's key"
+            ) from None
+        if (signed.size, signed.root.hex()) != (size, root):
+            raise RootMismatch(
+                "the node database's checkpoint row disagrees with its own signed note "
+                "(the evidence was edited)"
+            )
     have = log.size()
     if have < size:
         raise LogTruncated(
