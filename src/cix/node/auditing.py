@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -32,6 +33,8 @@ from cix.errors import InputError, StorageError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.orm import Session
 
     from cix.audit import Log, SignedCheckpoint
     from cix.store.db import Database
@@ -123,6 +126,55 @@ def append_many(sink: AuditSink, events: Sequence[AuditEvent]) -> None:
         return
     for event in events:
         sink.append(event)
+
+
+class GroupBeforeCommit:
+    """The audit group of a database write, appended as the write's last step (see
+    `audited_write`)."""
+
+    def __init__(self, sink: AuditSink) -> None:
+        self.sink = sink
+        self.appended: tuple[AuditEvent, ...] = ()
+
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        """Record `events` durably now, as one group; the commit follows."""
+        append_many(self.sink, events)
+        self.appended = tuple(events)
+
+
+@contextmanager
+def audited_write(db: Database, sink: AuditSink) -> Iterator[tuple[Session, GroupBeforeCommit]]:
+    """A database write whose audit group is appended just before its commit.
+
+    The group goes first so that a failed append aborts the commit (nothing happens
+    unaudited). Should the commit then fail, each permit of the group is followed by a
+    compensating entry (the same action, `deny`, reason `not-committed`): the log never
+    claims, unanswered, an effect the database does not hold. (A process killed between
+    the append and the commit leaves the permit without its compensation.)
+    """
+    group = GroupBeforeCommit(sink)
+    try:
+        with db.write() as session:
+            yield session, group
+    except BaseException:
+        if group.appended:
+            undone = [
+                AuditEvent(
+                    type=e.type,
+                    actor=e.actor,
+                    object=e.object,
+                    action=e.action,
+                    decision="deny",
+                    time=e.time,
+                    reasons=("not-committed",),
+                    details={"compensates": "permit"},
+                )
+                for e in group.appended
+                if e.decision == "permit"
+            ]
+            with contextlib.suppress(Exception):  # the original failure is what to report
+                append_many(sink, undone)
+        raise
 
 
 def submit(sink: AuditSink, events: Sequence[AuditEvent]) -> Future[None]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.labels import GOVONLY, Label, to_4774_xml
-from cix.node.auditing import AuditEvent, append_many
+from cix.node.auditing import AuditEvent, audited_write
 from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
@@ -182,7 +182,7 @@ class Documents:
             destroyed_at=None,
         )
         try:
-            with reg.db.write() as session:
+            with audited_write(reg.db, reg.audit) as (session, group):
                 row.releasability_mask = self.bits.allocate(session, PARTY, label.releasable_to)
                 row.programme_mask = self.bits.allocate(session, PROGRAMME, label.programmes)
                 row.caveat_mask = self.bits.allocate(session, CAVEAT, label.caveats)
@@ -200,7 +200,7 @@ class Documents:
                 )
                 # The last step before the commit: a row that could not be written leaves
                 # no permit behind, and a failed append aborts the commit.
-                append_many(reg.audit, [*permits, registered])
+                group.append([*permits, registered])
         except BaseException:
             reg.blobs.delete(ref.sha256)
             raise

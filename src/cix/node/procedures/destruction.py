@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cix.errors import InputError
-from cix.node.auditing import AuditEvent, append_many
+from cix.node.auditing import AuditEvent, audited_write
 from cix.node.errors import DocumentRefused, NotFound
 from cix.node.opening import Opener
 from cix.node.register import Register, event, new_id
@@ -43,7 +43,7 @@ class Destruction:
         obj = f"document:{doc_id}"
         subject = reg.registry.subject_for(actor.id, now)
         permits: list[AuditEvent] = []
-        with reg.db.write() as session:
+        with audited_write(reg.db, reg.audit) as (session, group):
             row = reg.live(session, doc_id)
             if row.custodian_id != actor.id and not actor.has(Role.NSA_OFFICER):
                 reg.audit.append(
@@ -87,7 +87,7 @@ class Destruction:
             destroyed = event(
                 actor, "destroyed", obj, now=now, details={"certificate": cert_id, "blob": blob}
             )
-            append_many(reg.audit, [*permits, destroyed])
+            group.append([*permits, destroyed])
         # Destruction is cryptographic: no copy of the wrapped data key may outlive it, not
         # even in a cache of verified manifests, this process's or another worker's.
         reg.db.count_destruction()

@@ -8,7 +8,7 @@ holder and a holder not entitled get the same refusal (audited with the precise 
 from __future__ import annotations
 
 from cix.errors import AccessDenied, InputError
-from cix.node.auditing import AuditEvent, append_many
+from cix.node.auditing import AuditEvent, audited_write
 from cix.node.errors import DocumentRefused
 from cix.node.register import Register, event
 from cix.node.roles import Actor
@@ -33,7 +33,7 @@ class Reproductions:
         obj = f"document:{doc_id}"
         subject = reg.registry.subject_for(actor.id, now)
         permits: list[AuditEvent] = []
-        with reg.db.write() as session:
+        with audited_write(reg.db, reg.audit) as (session, group):
             row = reg.live(session, doc_id)
             label = reg.label_of(row)
             reg.decide(
@@ -86,5 +86,5 @@ class Reproductions:
             made = event(
                 actor, "reproduce", obj, now=now, details={"copy": number, "holder": holder}
             )
-            append_many(reg.audit, [*permits, made])
+            group.append([*permits, made])
         return number
