@@ -13,7 +13,6 @@ just before it commits: a failed upload leaves no permit, no row and no blob.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
 from cix.node.roles import Actor, Role
+from cix.node.text import has_control
 from cix.policy import Action, Clearance, OrganisationKind, Request, Subject, decide_many
 from cix.store.models import Document, DocumentSource
 
@@ -58,7 +58,7 @@ class Page:
 def check_title(title: str) -> str:
     """The title, stripped; `InputError` naming the field if it is empty, too long, or holds
     a control character (NUL, ESC, CR, LF, ...: a title is printed on terminals and pages)."""
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in title):
+    if has_control(title):
         raise InputError("title: must not contain control characters")
     stripped = title.strip()
     if not stripped or len(title) > MAX_TITLE:

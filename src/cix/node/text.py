@@ -10,11 +10,8 @@ NUL must be a 400 naming the field, never a database error.
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
 
 from pydantic import AfterValidator
-
-from cix.errors import InputError
 
 _REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp"})
 _LINE_BREAKS = frozenset("\n\t")
@@ -24,13 +21,6 @@ def has_control(text: str, *, multiline: bool = False) -> bool:
     """Whether `text` holds a character a line (or, with `multiline`, a text) may not."""
     allowed = _LINE_BREAKS if multiline else frozenset()
     return any(unicodedata.category(c) in _REFUSED and c not in allowed for c in text)
-
-
-def check_line(field: str, text: str) -> str:
-    """`text` if it holds no control character; `InputError` naming `field` otherwise."""
-    if has_control(text):
-        raise InputError(f"{field}: must not contain control characters")
-    return text
 
 
 def _line(text: str) -> str:
@@ -49,4 +39,3 @@ PlainLine = AfterValidator(_line)
 """Pydantic check for one line of text (names, titles, reasons, searches)."""
 PlainText = AfterValidator(_multiline)
 """Pydantic check for text that may span lines (justifications, descriptions)."""
-Line = Annotated[str, PlainLine]
