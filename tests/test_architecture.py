@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cix"
-PURE_CORES = ("labels", "agreements", "policy", "envelope", "audit")
+PURE_CORES = ("labels", "agreements", "policy", "envelope", "audit", "federation")
 FORBIDDEN_IN_PURE = (
     "sqlalchemy",
     "alembic",
@@ -70,7 +70,7 @@ def _clock_calls(tree: ast.AST) -> Iterator[str]:
 # Each area of cix (a package or a top-level module) and the areas it may import. The faces
 # (api, web, cli, demo) sit on the node; serving is the one place that joins node and api.
 _BASE = frozenset({"errors", "lru", "filelock"})
-_CORES = frozenset({"labels", "agreements", "policy", "keys", "envelope", "audit"})
+_CORES = frozenset({"labels", "agreements", "policy", "keys", "envelope", "audit", "federation"})
 LAYERS: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "lru": frozenset(),
@@ -82,11 +82,14 @@ LAYERS: dict[str, frozenset[str]] = {
     "keys": _BASE,
     "envelope": _BASE | {"keys", "labels"},
     "audit": _BASE | {"keys"},
+    "federation": _BASE | {"keys", "audit", "labels", "agreements", "envelope"},
+    # the HTTP client of federation: how a node reaches its peers (serving wires it in)
+    "courier": _BASE | {"federation", "keys"},
     "store": _BASE | {"settings"},
     "node": _BASE | _CORES | {"settings", "store"},
     "api": _BASE | _CORES | {"settings", "node"},
     "web": _BASE | _CORES | {"settings", "node", "api"},
-    "serving": _BASE | {"settings", "store", "node", "api", "web"},
+    "serving": _BASE | {"settings", "store", "node", "api", "web", "courier"},
     "cli": _BASE | _CORES | {"settings", "node", "serving"},
     "demo_cast": _BASE | {"node"},
     "demo": _BASE | {"cli", "demo_cast", "node"},
@@ -101,7 +104,7 @@ ONLY_IN = {
     "jinja2": ("web",),
     "typer": ("cli",),
     "rich": ("cli", "demo"),
-    "httpx": ("cli", "demo", "federation"),
+    "httpx": ("cli", "demo", "courier"),
     "sqlalchemy": ("store", "node", "serving"),
     "alembic": ("store",),
     "psycopg": ("store", "audit/storage"),

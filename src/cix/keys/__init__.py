@@ -3,7 +3,8 @@ interop, and signing keys (Ed25519, ML-DSA-65), stored encrypted under a passphr
 
 Public API: `generate_kem`, `generate_signing`, `write_key_pair`, `load_kem_public`,
 `load_kem_private`, `load_verify_key`, `load_signing_key`, `write_signing_key`,
-`passphrase_from_environment`, and the key classes. `KemPublicKey.wrap` /
+`passphrase_from_environment`, `jose_signing_key`/`jose_verify_key` (joserfc keys for
+federation JWS), and the key classes. `KemPublicKey.wrap` /
 `KemPrivateKey.unwrap` are the only KEM operations; `cix.envelope` uses them.
 """
 
@@ -22,6 +23,7 @@ from cix.keys._files import (
     write_key_pair,
     write_signing_key,
 )
+from cix.keys._jose import JWS_ALG, jose_signing_key, jose_verify_key
 from cix.keys._model import (
     KemAlgorithm,
     KemPrivateKey,
@@ -45,6 +47,7 @@ from cix.keys._model import (
 )
 
 __all__ = [
+    "JWS_ALG",
     "KEM_PRIVATE",
     "KEM_PUBLIC",
     "SIGN_PRIVATE",
@@ -62,6 +65,8 @@ __all__ = [
     "fingerprint",
     "generate_kem",
     "generate_signing",
+    "jose_signing_key",
+    "jose_verify_key",
     "kem_private_from_raw",
     "kem_public_document",
     "kem_public_from_bytes",

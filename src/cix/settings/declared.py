@@ -328,6 +328,44 @@ class Settings:
         "does not record too (health, the OpenAPI document; failed authentications are "
         "logged either way).",
     )
+    federation_url: str = setting(
+        "str",
+        "",
+        "The base URL peers reach this node's federation API at (`/federation/v1` under "
+        "it), printed in its identity; empty means `http://<host>:<port>`.",
+        pattern=r"^(https?://[^\s]{1,500})?$",
+    )
+    federation_max_skew_seconds: int = setting(
+        "int",
+        300,
+        "How far a federation message's issue time may be from this node's clock, either "
+        "way; a message outside it is refused (`clock-skew`) and the sender retries.",
+        minimum=1,
+        maximum=86400,
+    )
+    federation_retry_seconds: int = setting(
+        "int",
+        1,
+        "First delay before a failed delivery to a peer is retried; it doubles each "
+        "attempt up to `federation_retry_max_seconds`.",
+        minimum=1,
+        maximum=3600,
+    )
+    federation_retry_max_seconds: int = setting(
+        "int",
+        300,
+        "Longest delay between two delivery attempts to a peer.",
+        minimum=1,
+        maximum=86400,
+    )
+    receipt_overdue_seconds: int = setting(
+        "int",
+        86400,
+        "A transmission at or above the agreement's receipt level with no receipt this "
+        "long after it was requested is listed as overdue.",
+        minimum=1,
+        maximum=90 * 86400,
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

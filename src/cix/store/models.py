@@ -297,3 +297,146 @@ class LogEvidence(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     root: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
+
+
+# --- federation (docs/federation.md) -----------------------------------------------------
+
+
+class PeerRow(Base):
+    """A pinned peer node: its signed identity as handed over out of band, and the
+    agreements under which this node federates with it (rule 6: node to node only)."""
+
+    __tablename__ = "peers"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    party: Mapped[str] = mapped_column(String(3))
+    url: Mapped[str] = mapped_column(Text)
+    identity: Mapped[str] = mapped_column(Text)
+    agreements: Mapped[list[str]] = mapped_column(JSON)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
+class InboxMessage(Base):
+    """A federation message received, kept for good with the answer given: a message id
+    seen again gets the same answer back (no time window: treaty messages may be resent
+    days later), and the row is the evidence of what the peer sent."""
+
+    __tablename__ = "federation_inbox"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    agreement: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    answer_status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class OutboxItem(Base):
+    """A federation message waiting to be delivered, written in the same commit as the
+    audited decision that caused it. The delivery worker picks rows that are due
+    (`state`, `next_attempt_at`), never by an id high-water mark, which would skip rows
+    committed out of order. The message is signed afresh at each attempt (a new issue
+    time, the same message id)."""
+
+    __tablename__ = "federation_outbox"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    agreement: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    blob_hash: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'delivered', 'refused')", name="state"),
+        Index("ix_federation_outbox_due", "state", "next_attempt_at"),
+    )
+
+
+class Transmission(Base):
+    """One document sent to a peer node (rule 6), its receipt when it comes back."""
+
+    __tablename__ = "transmissions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    to_party: Mapped[str] = mapped_column(String(3))
+    to_node: Mapped[str] = mapped_column(String(64))
+    agreement: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    consent_id: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    refusal_code: Mapped[str | None] = mapped_column(String(64))
+    requires_receipt: Mapped[bool] = mapped_column(Boolean)
+    receipt: Mapped[str | None] = mapped_column(Text)
+    receipted_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'sent', 'receipted', 'refused')", name="state"),
+    )
+
+
+class ReceivedCopy(Base):
+    """A document registered here as a copy of another party's document (rule 5: it keeps
+    the originator's label and carries this node's alternative label)."""
+
+    __tablename__ = "received_copies"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    originator_party: Mapped[str] = mapped_column(String(3))
+    originator_document_id: Mapped[str] = mapped_column(String(32), index=True)
+    copy_number: Mapped[int] = mapped_column(Integer)
+    received_from: Mapped[str] = mapped_column(String(64))
+    releasing_party: Mapped[str] = mapped_column(String(3))
+    agreement: Mapped[str] = mapped_column(String(64))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    consent: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class Consent(Base):
+    """A request for the originator's consent (rules 2-4: release to a third party,
+    downgrade or declassification, use for another purpose) and its signed answer; kept at
+    both the requesting node and the originator's."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16))
+    act: Mapped[str] = mapped_column(String(16))
+    document_id: Mapped[str] = mapped_column(String(32), index=True)
+    originator_party: Mapped[str] = mapped_column(String(3))
+    requester_node: Mapped[str] = mapped_column(String(64))
+    to_party: Mapped[str | None] = mapped_column(String(3))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    new_label: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16))
+    conditions: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("side IN ('requester', 'originator')", name="side"),
+        CheckConstraint("act IN ('release', 'downgrade', 'purpose')", name="act"),
+        CheckConstraint(
+            "state IN ('requested', 'approved', 'denied', 'used', 'expired')", name="state"
+        ),
+    )
