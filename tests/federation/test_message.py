@@ -89,6 +89,11 @@ def _verify(token: str, **overrides: Any) -> Any:
     return verify_message(token, **args)
 
 
+def pad(text: str) -> bytes:
+    """Decode unpadded base64url."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def _refusal(token: str, **overrides: Any) -> MessageRefusal:
     with pytest.raises(MessageRefused) as caught:
         _verify(token, **overrides)
@@ -104,7 +109,6 @@ def test_message_known_answer_is_exact_and_verifies_without_joserfc() -> None:
     issued = datetime.fromtimestamp(m.pop("issued_at"), UTC)
     assert sign_message(signer, issued_at=issued, **m) == VECTORS["message_token"]
     h64, p64, s64 = VECTORS["message_token"].split(".")
-    pad = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))  # noqa: E731
     Ed25519PrivateKey.from_private_bytes(seed).public_key().verify(
         pad(s64), f"{h64}.{p64}".encode()
     )
