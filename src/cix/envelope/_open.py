@@ -11,12 +11,12 @@ against the manifest, then GCM). On a refusal, whatever was written to `dst` mus
 discarded (the CLI writes to a temporary file and renames it only on success).
 
 A `ManifestCache` lets a server that opens the same objects again skip re-parsing and
-re-verifying their manifests: parsing (schema and form checks) and the label assertion's
-signature and binding are pure functions of the manifest's exact bytes and the trusted
-signers, so their verified result is kept under the SHA-256 of those bytes and the signers'
-public keys. Everything that involves the key or the payload (the key unwrap, the policy
-binding, the root signature, the payload length, each segment's tag and GCM authentication)
-runs on every open.
+re-verifying their manifests: parsing (schema and form checks) and the signatures and
+bindings of the label assertion and of every alternative label are pure functions of the
+manifest's exact bytes and the trusted signers, so their verified result is kept under
+the SHA-256 of those bytes and the signers' public keys. Everything that involves the key
+or the payload (the key unwrap, the policy binding, the root signature, the payload length,
+each segment's tag and GCM authentication) runs on every open.
 
 The fast path of an open, piece by piece (each says what it saves and which benchmark shows
 it): `ManifestCache` (the parse and the label's signature check of a manifest seen before),
