@@ -80,7 +80,8 @@ _HPKE_PREFIXES = tuple(f"{a.value}:" for a in KemAlgorithm if a is not KemAlgori
 
 @dataclass(frozen=True)
 class Opened:
-    """What an open verified: the label (None if unlabelled), its signer, the recipient kid."""
+    """What an open verified: the label (None if unlabelled), its signer, the recipient kid,
+    and the alternative labels."""
 
     label_json: Mapping[str, Any] | None
     label_xml: bytes | None
