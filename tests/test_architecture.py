@@ -324,6 +324,8 @@ ENVELOPE_SURFACE = {
     "SealResult",
     "TrustedSigners",
     "UnlabelledObject",
+    "VerifiedAlternativeLabel",
+    "add_alternative_label",
     "inspect",
     "mapped_input",
     "open",

@@ -34,6 +34,7 @@ from cix.envelope import (
     ObjectRefused,
     RefusalReason,
     UnlabelledObject,
+    add_alternative_label,
     rewrap,
     seal,
 )
@@ -221,6 +222,38 @@ def test_cix_object_rewrapped_to_an_rsa_key_opens_in_otdf_python(
     )
     assert opened == data
     assert reasons == []
+
+
+def test_cix_object_with_an_alternative_label_opens_in_otdf_python(
+    rsa_key: KemPrivateKey, signer: SigningKey
+) -> None:
+    # The receiving node (Korea) adds its marking of Canada's label; otdf-python, which
+    # ignores assertions it does not know, still opens the object to the same bytes.
+    korea = generate_signing()
+    data = _payload(3 * SEGMENT + 7)
+    sealed = _seal_for(data, [rsa_key.public], signer)
+    marked = io.BytesIO()
+    trusted = {"CAN": [signer.public], "KOR": [korea.public]}
+
+    add_alternative_label(
+        io.BytesIO(sealed),
+        marked,
+        private_key=rsa_key,
+        trusted_signers=trusted,
+        label_xml=b"<alternativeConfidentialityLabel/>",
+        label_json={"classification": "KOR-III", "label": LABEL_JSON, "party": "KOR"},
+        signer=korea,
+    )
+
+    assert [a["id"] for a in _manifest(marked.getvalue())["assertions"]] == [
+        "cix-label",
+        "cix-alternative-label-KOR",
+    ]
+    assert _otdf_load(marked.getvalue(), rsa_key) == data
+    opened = envelope.open(
+        marked.getvalue(), io.BytesIO(), private_key=rsa_key, trusted_signers=trusted
+    )
+    assert [a.party for a in opened.alternative_labels] == ["KOR"]
 
 
 def test_cix_object_in_default_segments_opens_in_otdf_python(

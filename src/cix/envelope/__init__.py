@@ -20,6 +20,14 @@ Public API (what the node and the CLI call):
   (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified; names what is malformed)
 - `rewrap(src, dst, *, private_key, to, trusted_signers, drop_others=False, …)`
+- `add_alternative_label(src, dst, *, private_key, trusted_signers, label_xml, label_json,
+  signer, audit_hook=None, progress=None)`: a receiving party's equivalent marking of the
+  label (rule 5), as a second assertion signed by that party (`signer`); the payload, key
+  access and originator's label assertion are copied unchanged, an earlier alternative
+  label of the same party replaced. `open`, `open_range` and `rewrap` verify every
+  alternative label present (signed by a key trusted for the party it names, bound to the
+  object, of the object's own originator label) and `Opened.alternative_labels` gives them
+  (`VerifiedAlternativeLabel`); `expected_label` still compares the originator's label
 
 Any defect of the object raises `ObjectRefused` (a `cix.errors.Refused`): opaque to whoever
 is shown it, its `reason` (a `RefusalReason`) and `detail` for the audit record, also given
@@ -28,16 +36,11 @@ object opened without `unsafe_allow_unlabelled`: `UnlabelledObject`). The format
 docs/format.md.
 """
 
-from cix.envelope._assertion import TrustedSigners
+from cix.envelope._alternative import add_alternative_label
+from cix.envelope._assertion import TrustedSigners, VerifiedAlternativeLabel
 from cix.envelope._fileio import mapped_input
-from cix.envelope._open import (
-    AuditHook,
-    Known,
-    ManifestCache,
-    Opened,
-    inspect,
-    open,
-)
+from cix.envelope._inspect import inspect
+from cix.envelope._open import AuditHook, Known, ManifestCache, Opened, open
 from cix.envelope._range import open_range
 from cix.envelope._rewrap import rewrap
 from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
@@ -55,6 +58,8 @@ __all__ = [
     "SealResult",
     "TrustedSigners",
     "UnlabelledObject",
+    "VerifiedAlternativeLabel",
+    "add_alternative_label",
     "inspect",
     "mapped_input",
     "open",

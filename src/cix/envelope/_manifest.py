@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -23,6 +24,10 @@ from cix.envelope.errors import ManifestError, UnknownAlgorithm
 TDF_SPEC_VERSION = "4.3.0"
 KEY_ACCESS_SCHEMA_VERSION = "1.0"
 LABEL_ASSERTION_ID = "cix-label"
+#: An alternative label's assertion id is this prefix and the adding party ("…-CAN").
+ALTERNATIVE_LABEL_PREFIX = "cix-alternative-label-"
+#: A party: an ISO 3166-1 alpha-3 code, as `cix.labels` writes parties.
+PARTY = re.compile(r"[A-Z]{3}")
 LABEL_SCHEMA = "urn:nato:stanag:4774:confidentialitymetadatalabel:1:0"
 GCM_IV = 12
 GCM_TAG = 16
@@ -194,6 +199,8 @@ class Manifest:
     segment_size_default: int
     root_signature: bytes
     label_assertion: Mapping[str, Any] | None
+    alternative_assertions: tuple[Mapping[str, Any], ...] = ()
+    """The alternative-label assertions (ids `ALTERNATIVE_LABEL_PREFIX` + party), unverified."""
 
     @property
     def plaintext_size(self) -> int:
@@ -266,6 +273,29 @@ def _key_access(i: int, kao: object) -> KeyAccess:
     )
 
 
+def alternative_json(assertion: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The alternative label JSON of an alternative-label assertion that parsed."""
+    label: Mapping[str, Any] = assertion["statement"]["cix"]["label"]
+    return label
+
+
+def _alternative_form(assertion: dict[str, Any]) -> dict[str, Any]:
+    """`assertion` if it has an alternative-label assertion's form (docs/format.md §7a): its
+    statement's XML text and `cix` object, whose label names the party its id names."""
+    where = f"0.manifest.json: assertion {assertion['id']!r}"
+    statement = assertion["statement"]
+    cix = statement.get("cix")
+    label = cix.get("label") if isinstance(cix, dict) and cix.get("version") == 1 else None
+    if not isinstance(label, dict) or not isinstance(statement.get("value"), str):
+        raise ManifestError(f"{where}: the statement needs XML text and cix version 1 JSON")
+    party = label.get("party")
+    if not isinstance(label.get("label"), dict) or not isinstance(party, str):
+        raise ManifestError(f"{where}: the label needs the originator's label and a party")
+    if not PARTY.fullmatch(party) or assertion["id"] != ALTERNATIVE_LABEL_PREFIX + party:
+        raise ManifestError(f"{where}: the id must name the label's party {party!r}")
+    return assertion
+
+
 def parse_manifest(data: bytes) -> Manifest:
     """Parse and check a manifest; `ManifestError`/`UnknownAlgorithm` name what was wrong."""
     if len(data) > MAX_MANIFEST:
@@ -328,7 +358,15 @@ def parse_manifest(data: bytes) -> Manifest:
             "0.manifest.json: the key is split across key access servers (several distinct "
             "'sid' values); OpenTDF key splits are not supported"
         )
-    labels = [a for a in doc.get("assertions") or [] if a.get("id") == LABEL_ASSERTION_ID]
+    labels = []
+    alternatives: dict[str, Mapping[str, Any]] = {}
+    for a in doc.get("assertions") or []:  # the schema made each an object with a text id
+        if a["id"] == LABEL_ASSERTION_ID:
+            labels.append(a)
+        elif is_alternative(a):
+            if a["id"] in alternatives:
+                raise ManifestError(f"0.manifest.json: more than one {a['id']!r} assertion")
+            alternatives[a["id"]] = _alternative_form(a)
     if len(labels) > 1:
         raise ManifestError(f"0.manifest.json: more than one {LABEL_ASSERTION_ID!r} assertion")
     return Manifest(
@@ -340,6 +378,7 @@ def parse_manifest(data: bytes) -> Manifest:
         segment_size_default=default,
         root_signature=unb64(root.get("sig"), "rootSignature/sig"),
         label_assertion=labels[0] if labels else None,
+        alternative_assertions=tuple(alternatives.values()),
     )
 
 
@@ -367,7 +406,8 @@ def manifest_hash(doc: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the manifest as the originator signs it.
 
     Leaves out what a rewrap may change (`encryptionInformation.keyAccess`,
-    `payload.tdf_spec_version`) and every assertion's `binding` (the signature itself).
+    `payload.tdf_spec_version`), every assertion's `binding` (the signature itself) and the
+    alternative-label assertions, which receiving parties add later (each signs its own).
     """
     # Shallow copies of just the objects that lose a key; everything else is shared.
     body = dict(doc)
@@ -382,8 +422,15 @@ def manifest_hash(doc: Mapping[str, Any]) -> str:
         body["assertions"] = [
             {k: v for k, v in a.items() if k != "binding"} if isinstance(a, dict) else a
             for a in assertions
+            if not is_alternative(a)
         ]
     return hashlib.sha256(_MANIFEST_HASH_PREFIX + canonical(body)).hexdigest()
+
+
+def is_alternative(assertion: object) -> bool:
+    """Whether `assertion` is an alternative-label assertion (by its id)."""
+    found = assertion.get("id") if isinstance(assertion, dict) else None
+    return isinstance(found, str) and found.startswith(ALTERNATIVE_LABEL_PREFIX)
 
 
 def assertion_hash(assertion: Mapping[str, Any]) -> bytes:

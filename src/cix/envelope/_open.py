@@ -1,4 +1,4 @@
-"""Opening and inspection of sealed objects (byte ranges: `_range`; rewrap: `_rewrap`).
+"""Opening sealed objects (byte ranges: `_range`; rewrap: `_rewrap`; inspection: `_inspect`).
 
 Every check that does not need the payload runs before the first plaintext byte is written:
 key unwrap, policy binding, root signature, payload length, the label signature and
@@ -11,12 +11,12 @@ against the manifest, then GCM). On a refusal, whatever was written to `dst` mus
 discarded (the CLI writes to a temporary file and renames it only on success).
 
 A `ManifestCache` lets a server that opens the same objects again skip re-parsing and
-re-verifying their manifests: parsing (schema and form checks) and the label assertion's
-signature and binding are pure functions of the manifest's exact bytes and the trusted
-signers, so their verified result is kept under the SHA-256 of those bytes and the signers'
-public keys. Everything that involves the key or the payload (the key unwrap, the policy
-binding, the root signature, the payload length, each segment's tag and GCM authentication)
-runs on every open.
+re-verifying their manifests: parsing (schema and form checks) and the signatures and
+bindings of the label assertion and of every alternative label are pure functions of the
+manifest's exact bytes and the trusted signers, so their verified result is kept under
+the SHA-256 of those bytes and the signers' public keys. Everything that involves the key
+or the payload (the key unwrap, the policy binding, the root signature, the payload length,
+each segment's tag and GCM authentication) runs on every open.
 
 The fast path of an open, piece by piece (each says what it saves and which benchmark shows
 it): `ManifestCache` (the parse and the label's signature check of a manifest seen before),
@@ -33,7 +33,7 @@ import hmac
 import logging
 import mmap
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, cast
 
 from cryptography.exceptions import InvalidTag
@@ -41,8 +41,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cix.envelope._assertion import (
     TrustedSigners,
+    VerifiedAlternativeLabel,
     VerifiedLabel,
-    unverified_signer_kid,
+    verify_alternatives,
     verify_binding,
 )
 from cix.envelope._fileio import output_for
@@ -79,7 +80,8 @@ _HPKE_PREFIXES = tuple(f"{a.value}:" for a in KemAlgorithm if a is not KemAlgori
 
 @dataclass(frozen=True)
 class Opened:
-    """What an open verified: the label (None if unlabelled), its signer, the recipient kid."""
+    """What an open verified: the label (None if unlabelled), its signer, the recipient kid,
+    and the alternative labels."""
 
     label_json: Mapping[str, Any] | None
     label_xml: bytes | None
@@ -90,6 +92,8 @@ class Opened:
     policy: Mapping[str, Any]
     known: Known
     """What this open learnt of the object's container (see `Known`)."""
+    alternative_labels: tuple[VerifiedAlternativeLabel, ...] = ()
+    """The receiving parties' alternative labels, each verified (docs/format.md §7a)."""
 
 
 @dataclass(frozen=True)
@@ -217,11 +221,6 @@ class ManifestCache(LruCache[_CacheKey, tuple[Manifest, VerifiedLabel | None]]):
         return digest or hashlib.sha256(raw).digest(), signers
 
 
-def _load(src: BinaryIO) -> tuple[Manifest, Member]:
-    manifest, payload, _, _ = _load_cached(src, None, {})
-    return manifest, payload
-
-
 def _load_cached(
     src: BinaryIO,
     cache: ManifestCache | None,
@@ -320,13 +319,15 @@ def _verify(
         if manifest.label_json is None:
             raise ManifestError("0.manifest.json: a label assertion but no label in the policy")
         if cached is not None and cached[1] is not None:
-            label = cached[1]
+            label = cached[1]  # its alternatives verified with it, for these same signers
         else:
             label = verify_binding(manifest, trusted_signers)
-    elif manifest.label_json is not None:
+            if manifest.alternative_assertions:
+                label = replace(label, alternatives=verify_alternatives(manifest, trusted_signers))
+    elif manifest.label_json is not None or manifest.alternative_assertions:
         raise ObjectRefused(
             RefusalReason.ASSERTION_MISSING,
-            "the policy carries a label but its signed assertion is missing",
+            "the object carries a label but its signed label assertion is missing",
         )
     elif not allow_unlabelled:
         raise UnlabelledObject(
@@ -510,6 +511,7 @@ def _opened(v: _Verified, written: int) -> Opened:
         written=written,
         policy=v.manifest.policy,
         known=v.known,
+        alternative_labels=v.label.alternatives if v.label is not None else (),
     )
 
 
@@ -554,31 +556,3 @@ def open(
         )
         written = _decrypt_segments(stream, dst, v, 0, len(v.manifest.segments), progress=progress)
     return _opened(v, written)
-
-
-def inspect(src: BinaryIO | Buffer | mmap.mmap) -> dict[str, Any]:
-    """Summarise a sealed object without any key: nothing in the summary is verified."""
-    with _Reading(src) as stream:
-        manifest, payload = _load(stream)
-    integ = manifest.doc["encryptionInformation"]["integrityInformation"]
-    assertion = manifest.label_assertion
-    statement = assertion.get("statement") if assertion else None
-    return {
-        "verified": False,
-        "schemaVersion": manifest.doc.get("schemaVersion"),
-        "mimeType": manifest.doc["payload"].get("mimeType"),
-        "plaintextSize": manifest.plaintext_size,
-        "payloadMemberSize": payload.size,
-        "segments": len(manifest.segments),
-        "segmentSizeDefault": integ.get("segmentSizeDefault"),
-        "keyAccess": [
-            {"kid": k.kid, "url": k.doc.get("url"), "type": k.doc.get("type")}
-            for k in manifest.key_access
-        ],
-        "policyUuid": manifest.policy.get("uuid"),
-        "dataAttributes": (manifest.policy.get("body") or {}).get("dataAttributes"),
-        "labelled": assertion is not None,
-        "label": manifest.label_json,
-        "labelXml": statement.get("value") if isinstance(statement, dict) else None,
-        "signerKid": unverified_signer_kid(assertion) if assertion else None,
-    }

@@ -1,18 +1,51 @@
 """Rewrap: a recipient passes a sealed object on to new recipients without touching its
-payload, after verifying it as an open does (the label included)."""
+payload, after verifying it as an open does (the label included). `write_copy` is the one
+way a verified object is written again with a changed manifest (rewrap, alternative labels)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
 
 from cix.envelope._assertion import TrustedSigners
 from cix.envelope._manifest import canonical
 from cix.envelope._open import AuditHook, _read_into, _Reading, _refusing, _verify
 from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Buffer, Progress, make_key_access
-from cix.envelope._zip import ZipStreamWriter
+from cix.envelope._zip import Member, ZipStreamWriter
 from cix.errors import InputError
 from cix.keys import KemAlgorithm, KemPrivateKey, KemPublicKey
+
+_ZIP32_LIMIT = 0xFFFFFFFF - (1 << 20)
+_CHUNK = 4 << 20
+
+
+def write_copy(
+    stream: BinaryIO,
+    payload: Member,
+    doc: Mapping[str, Any],
+    dst: BinaryIO,
+    progress: Progress | None = None,
+) -> None:
+    """Write to `dst` a new archive of `stream`'s payload member data, byte for byte, and
+    manifest `doc`. Memory is bounded: the payload is copied through one buffer of at most
+    4 MiB (`progress` gets the bytes copied so far)."""
+    writer = ZipStreamWriter(dst)
+    writer.begin(PAYLOAD_NAME, zip64=payload.size >= _ZIP32_LIMIT)
+    stream.seek(payload.data_offset)
+    remaining = payload.size
+    buf = memoryview(bytearray(min(remaining, _CHUNK) or 1))
+    while remaining:
+        view = buf[: min(remaining, len(buf))]
+        n = _read_into(stream, view)
+        if n != len(view):
+            raise InputError("the payload ended early while copying")
+        writer.write(view)
+        remaining -= n
+        if progress is not None:
+            progress(payload.size - remaining)
+    writer.end()
+    writer.add(MANIFEST_NAME, canonical(doc))
+    writer.close()
 
 
 def rewrap(
@@ -31,8 +64,9 @@ def rewrap(
 
     The payload bytes are copied unchanged. The object is verified as `open` verifies it
     before a byte is written (key, policy binding, root signature, length, and the label
-    against `trusted_signers`); the originator's label signature stays valid because it
-    does not cover key access objects. `drop_others` keeps only the new recipients.
+    and every alternative label against `trusted_signers`); their signatures stay valid
+    because they do not cover key access objects. `drop_others` keeps only the new
+    recipients.
     """
     if not to:
         raise InputError("rewrap needs at least one recipient public key")
@@ -53,20 +87,4 @@ def rewrap(
         if any(r.algorithm is KemAlgorithm.RSA_2048 for r in to):
             # otdf-python refuses payload.tdf_spec_version; the signature does not cover it.
             doc["payload"].pop("tdf_spec_version", None)
-        writer = ZipStreamWriter(dst)
-        writer.begin(PAYLOAD_NAME, zip64=v.payload.size >= 0xFFFFFFFF - (1 << 20))
-        stream.seek(v.payload.data_offset)
-        remaining = v.payload.size
-        buf = memoryview(bytearray(min(remaining, 4 << 20) or 1))
-        while remaining:
-            view = buf[: min(remaining, len(buf))]
-            n = _read_into(stream, view)
-            if n != len(view):
-                raise InputError("the payload ended early while copying")
-            writer.write(view)
-            remaining -= n
-            if progress is not None:
-                progress(v.payload.size - remaining)
-        writer.end()
-        writer.add(MANIFEST_NAME, canonical(doc))
-        writer.close()
+        write_copy(stream, v.payload, doc, dst, progress)

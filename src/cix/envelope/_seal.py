@@ -210,6 +210,12 @@ def _check_inputs(
         raise InputError("the same recipient is given twice")
     if not 1 <= segment_size <= MAX_SEGMENT:
         raise InputError(f"segment size must be between 1 and {MAX_SEGMENT} bytes")
+    return check_label(label_xml, label_json)
+
+
+def check_label(label_xml: bytes, label_json: Mapping[str, Any]) -> str:
+    """The label XML as text, if `label_xml` is non-empty UTF-8 and `label_json` a JSON
+    object in canonical form; else an `InputError` naming which is not."""
     if not isinstance(label_json, Mapping):
         raise InputError("label_json must be a JSON object")
     try:

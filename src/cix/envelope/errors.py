@@ -34,14 +34,16 @@ class RefusalReason(enum.StrEnum):
     """A segment's GMAC tag differs from its manifest hash (reordered, replaced, duplicated)."""
     SEGMENT_DECRYPT_FAILED = "segment-decrypt-failed"
     ASSERTION_MISSING = "assertion-missing"
-    """The policy carries a cix label but the signed label assertion is gone."""
+    """The policy carries a cix label, or the object an alternative label, but the signed
+    label assertion is gone."""
     UNKNOWN_SIGNER = "unknown-signer"
     SIGNER_NOT_ORIGINATOR = "signer-not-originator"
     """The label is signed by a trusted key of another party than the label's originator
     (or, for an alternative label, than the party that added it)."""
     ASSERTION_SIGNATURE_INVALID = "assertion-signature-invalid"
     ASSERTION_BINDING_MISMATCH = "assertion-binding-mismatch"
-    """The signed claims do not match this object (label or manifest swapped or changed)."""
+    """The signed claims do not match this object (label or manifest swapped or changed),
+    or an alternative label is not of this object's originator label."""
     LABEL_MISMATCH = "label-mismatch"
     """The verified label is not the one the caller expected (`expected_label`)."""
     POLICY_UUID_MISMATCH = "policy-uuid-mismatch"
