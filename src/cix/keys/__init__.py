@@ -4,8 +4,10 @@ interop, and signing keys (Ed25519, ML-DSA-65), stored encrypted under a passphr
 Public API: `generate_kem`, `generate_signing`, `write_key_pair`, `load_kem_public`,
 `load_kem_private`, `load_verify_key`, `load_signing_key`, `write_signing_key`,
 `passphrase_from_environment`, `jose_signing_key`/`jose_verify_key` (joserfc keys for
-federation JWS), and the key classes. `KemPublicKey.wrap` /
-`KemPrivateKey.unwrap` are the only KEM operations; `cix.envelope` uses them.
+federation JWS), the node's TLS certificate and TLS contexts pinned to a peer's certificate
+(`generate_tls_certificate`, `certificate_fingerprint`, `peer_ssl_context`,
+`server_ssl_context`), and the key classes. `KemPublicKey.wrap` / `KemPrivateKey.unwrap` are
+the only KEM operations; `cix.envelope` uses them.
 """
 
 from cix.keys._files import (
@@ -45,6 +47,20 @@ from cix.keys._model import (
     signing_from_raw,
     verify_key_from_bytes,
 )
+from cix.keys._tls import (
+    TLS_CERT,
+    TLS_KEY,
+    CertificateInvalid,
+    PeerCertificateRefused,
+    TlsFiles,
+    certificate_fingerprint,
+    certificate_pem,
+    check_peer_fingerprint,
+    der_fingerprint,
+    generate_tls_certificate,
+    peer_ssl_context,
+    server_ssl_context,
+)
 
 __all__ = [
     "JWS_ALG",
@@ -52,19 +68,29 @@ __all__ = [
     "KEM_PUBLIC",
     "SIGN_PRIVATE",
     "SIGN_PUBLIC",
+    "TLS_CERT",
+    "TLS_KEY",
+    "CertificateInvalid",
     "KemAlgorithm",
     "KemPrivateKey",
     "KemPublicKey",
     "KeyFileError",
+    "PeerCertificateRefused",
     "SignatureAlgorithm",
     "SignatureInvalid",
     "SigningKey",
+    "TlsFiles",
     "UnwrapFailed",
     "VerifyKey",
+    "certificate_fingerprint",
+    "certificate_pem",
+    "check_peer_fingerprint",
+    "der_fingerprint",
     "derive_kid",
     "fingerprint",
     "generate_kem",
     "generate_signing",
+    "generate_tls_certificate",
     "jose_signing_key",
     "jose_verify_key",
     "kem_private_from_raw",
@@ -75,8 +101,10 @@ __all__ = [
     "load_signing_key",
     "load_verify_key",
     "passphrase_from_environment",
+    "peer_ssl_context",
     "rsa_private_from_pem",
     "rsa_public_from_pem",
+    "server_ssl_context",
     "signing_from_raw",
     "verify_key_document",
     "verify_key_from_bytes",

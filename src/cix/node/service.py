@@ -20,6 +20,7 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
+from cix.node.exchange.peers import Peers
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -116,6 +117,7 @@ class Node:
         self.reproductions = Reproductions(register)
         self.destruction = Destruction(register, self.opening)
         self.incidents = Incidents(register)
+        self.peers = Peers(db, audit, settings=settings, keys=keys, clock=clock)
 
     @classmethod
     def open(

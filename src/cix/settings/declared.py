@@ -358,6 +358,24 @@ class Settings:
         minimum=1,
         maximum=86400,
     )
+    tls_cert: str = setting(
+        "str",
+        "",
+        "PEM certificate this node presents to its peers (its fingerprint is in the node's "
+        "identity); empty means `keys/tls.crt` in the data directory if it exists "
+        "(`cix init --tls` creates it). A relative path is under the data directory.",
+    )
+    tls_key: str = setting(
+        "str",
+        "",
+        "PEM private key of `tls_cert`; empty means `keys/tls.key` in the data directory.",
+    )
+    federation_mtls: bool = setting(
+        "bool",
+        False,
+        "Serve HTTPS with `tls_cert` and require every client to present the certificate of "
+        "a pinned peer (`cix peer add --cert`). Federation messages are signed either way.",
+    )
     receipt_overdue_seconds: int = setting(
         "int",
         86400,

@@ -315,6 +315,8 @@ class PeerRow(Base):
     agreements: Mapped[list[str]] = mapped_column(JSON)
     added_by: Mapped[str] = mapped_column(String(64))
     added_at: Mapped[datetime]
+    # The peer's TLS certificate (PEM) when one was pinned with it (migration 0008).
+    tls_cert: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class InboxMessage(Base):
