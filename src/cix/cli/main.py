@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from cix import __version__
-from cix.cli import audit, client, decide, envelope, keys, labels, node
+from cix.cli import audit, client, decide, envelope, keys, labels, node, peers
 from cix.cli.client_http import NodeProblem
 from cix.cli.terminal import printable
 from cix.errors import (
@@ -44,7 +44,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _area in (labels, decide, keys, envelope, audit, node, client):
+for _area in (labels, decide, keys, envelope, audit, node, peers, client):
     _area.register(app)
 
 

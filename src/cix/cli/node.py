@@ -38,6 +38,14 @@ def init(
             "a password only by reference ($env:NAME).",
         ),
     ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Create the node's TLS key and self-signed certificate (keys/tls.key, "
+            "keys/tls.crt) for mutual TLS with its peers, if it has none.",
+        ),
+    ] = False,
 ) -> None:
     """Create a node data directory, or upgrade the database schema of an existing one."""
     from cix.node.service import init_node
@@ -48,6 +56,7 @@ def init(
         agreements=tuple(agreement or ()),
         database_url=database_url,
         admin=admin,
+        tls=tls,
     )
     where = result.settings.data_dir
     if result.created:
@@ -59,6 +68,12 @@ def init(
             f"{where}: database upgraded from revision {result.revision_before or 'none'} "
             f"to {result.revision_after}"
         )
+    if result.tls_created:
+        from cix.node.exchange.peers import tls_files
+
+        typer.echo(f"created TLS certificate {tls_files(result.settings).cert}")
+    elif tls:
+        typer.echo(f"{where}: the node already has a TLS certificate")
 
 
 def serve(data_dir: DirOption, **flags: Any) -> None:
@@ -87,6 +102,9 @@ def serve(data_dir: DirOption, **flags: Any) -> None:
                     f"recovered: {temporary} partial uploads and {orphans} orphan blobs removed"
                 )
             if settings.workers > 1:
+                from cix.serving.tls import uvicorn_tls_options
+
+                uvicorn_tls_options(node)  # checked and the peers' bundle written, once
                 node.close()  # the supervisor serves nothing itself
         except BaseException:
             node.close()

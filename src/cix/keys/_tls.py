@@ -7,13 +7,15 @@ fingerprint of its DER encoding, which travels in the node's signed identity doc
 negotiates it in TLS 1.3 and 1.2 (Ed25519 certificates are not supported by every
 OpenSSL build and client stack).
 
-How a pinned certificate is checked, both ways: the peer's stored certificate is the *only*
-trust anchor of the context (`load_verify_locations(cadata=...)`), so OpenSSL's own chain
-check accepts nothing else; a self-signed certificate is its own anchor. Host names are
-not checked (the node id, not a DNS name, is what is pinned). After the handshake
+How a pinned certificate is checked: the peer's stored certificate (checked against the
+fingerprint in its identity) is the *only* trust anchor of the context
+(`load_verify_locations(cadata=...)`), so OpenSSL's own chain check, during the handshake,
+accepts nothing else; a self-signed certificate is its own anchor. Host names are not
+checked (the node id, not a DNS name, is what is pinned). After the handshake,
 `check_peer_fingerprint` compares the SHA-256 of the certificate presented with the pinned
-fingerprint, so that a different certificate carrying the same key and subject (signed by
-the same key) is refused too.
+fingerprint, so that even another certificate for the same key and subject (which only the
+key's holder can make) is refused. The server side (`server_ssl_context`, and uvicorn in
+`cix serve`) trusts the bundle of every pinned peer's certificate the same way.
 
 The private key file is written 0600, unencrypted: `cix serve` is unattended and uvicorn
 loads the key by path (the data directory itself is private, `cix.node.datadir`).
@@ -60,12 +62,12 @@ class TlsFiles:
 
 
 def generate_tls_certificate(
-    directory: Path, *, node_id: str, now: datetime, validity: timedelta = CERT_VALIDITY
+    files: TlsFiles, *, node_id: str, now: datetime, validity: timedelta = CERT_VALIDITY
 ) -> TlsFiles:
-    """Write a new P-256 key (0600) and a self-signed certificate for `node_id` into
-    `directory` (`tls.key`, `tls.crt`); refuse to overwrite either. Subject CN and the
-    SAN are the node id, `localhost` and 127.0.0.1 (loopback pairing and tests)."""
-    key_path, cert_path = directory / TLS_KEY, directory / TLS_CERT
+    """Write a new P-256 key (0600) and a self-signed certificate for `node_id` at `files`
+    (conventionally `tls.key`, `tls.crt` in the keys directory); refuse to overwrite either.
+    Subject CN and the SAN are the node id, `localhost` and 127.0.0.1 (loopback pairing)."""
+    key_path, cert_path = files.key, files.cert
     for path in (key_path, cert_path):
         if path.exists():
             raise InputError(f"{path}: already exists; refusing to overwrite a TLS file")
@@ -105,7 +107,8 @@ def generate_tls_certificate(
         )
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for directory in {key_path.parent, cert_path.parent}:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     pem_key = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -158,23 +161,27 @@ def check_peer_fingerprint(tls: ssl.SSLSocket | ssl.SSLObject, fingerprint: str)
 
 
 def peer_ssl_context(
-    own_cert: Path, own_key: Path, peer_cert_pem: str, peer_cert_fingerprint: str
+    own_cert: Path, own_key: Path, peer_cert_fingerprint: str, *, peer_cert: str
 ) -> ssl.SSLContext:
     """A client context (the courier's) that presents this node's certificate and accepts
     only the peer's pinned certificate.
 
-    The stored peer certificate must have `peer_cert_fingerprint` (checked here, before any
-    connection); it is the context's only trust anchor, so the handshake fails for any other
-    certificate chain. Host names are not checked (see the module docstring); callers that
-    can reach the socket should also `check_peer_fingerprint` after the handshake.
+    `peer_cert` is the peer's certificate as pinned (`cix peer add --cert`); it must have
+    `peer_cert_fingerprint` (the one in the peer's identity: checked here, before any
+    connection) and is the context's only trust anchor, so the handshake fails for any
+    other certificate. Host names are not checked (the node id, not a DNS name, is what is
+    pinned). A certificate re-issued for the same key would still chain to the anchor: only
+    the key's holder can make one, but for exactness check the handshake afterwards with
+    `check_peer_fingerprint` (with httpx:
+    `response.extensions["network_stream"].get_extra_info("ssl_object")`).
     """
-    if certificate_fingerprint(peer_cert_pem) != peer_cert_fingerprint:
+    if certificate_fingerprint(peer_cert) != peer_cert_fingerprint:
         raise PeerCertificateRefused("the stored peer certificate is not the one pinned")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_verify_locations(cadata=certificate_pem(peer_cert_pem))
+    context.load_verify_locations(cadata=certificate_pem(peer_cert))
     context.load_cert_chain(certfile=str(own_cert), keyfile=str(own_key))
     return context
 

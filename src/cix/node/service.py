@@ -20,7 +20,7 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
-from cix.node.exchange.peers import Peers
+from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -188,6 +188,7 @@ class InitResult:
     created: bool
     revision_before: str | None
     revision_after: str
+    tls_created: bool = False
 
 
 def init_node(
@@ -200,13 +201,15 @@ def init_node(
     environ: Mapping[str, str] | None = None,
     audit: AuditSink | None = None,
     clock: Clock = utc_now,
+    tls: bool = False,
 ) -> InitResult:
     """Create the node data directory, or upgrade an existing one's database schema.
 
     A new directory gets `cix.toml`, the database at the newest schema, the blob store, the
     token issuer key, and (with `admin`) a first administrator in an organisation of the
     node's party. An existing directory keeps its configuration; only its schema is upgraded,
-    and `party`, if given, must match.
+    and `party`, if given, must match. With `tls`, the node gets a TLS key and self-signed
+    certificate (`keys/tls.key`, `keys/tls.crt`) unless it has one already.
     """
     data_dir = data_dir.resolve()
     created = not (data_dir / CONFIG_FILE).exists()
@@ -253,6 +256,7 @@ def init_node(
     open_log(audit_address, create=True).close()
     if settings.uses_builtin_issuer and not (data_dir / ISSUER_KEY_FILE).exists():
         TokenIssuer.create(data_dir, _passphrase(settings))
+    tls_created = tls and create_tls_files(settings, now=clock())
     if created and admin is not None:
         node = Node.open(data_dir, environ=environ, audit=audit, clock=clock)
         try:
@@ -278,4 +282,4 @@ def init_node(
             )
         finally:
             node.close()
-    return InitResult(settings, created, before, migrate.head())
+    return InitResult(settings, created, before, migrate.head(), tls_created)

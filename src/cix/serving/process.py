@@ -54,11 +54,16 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
     import uvicorn
 
     from cix.api.app import create_app
+    from cix.serving.tls import scheme, uvicorn_tls_options
 
     settings = node.settings
     configure_logging(settings.log_level)
     try:
-        echo(f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port}")
+        tls = uvicorn_tls_options(node)
+        echo(
+            f"cix node {settings.node_id} serving on "
+            f"{scheme(tls)}://{settings.host}:{settings.port}"
+        )
         tune_collector()
         uvicorn.run(
             create_app(node),
@@ -68,6 +73,7 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
             access_log=settings.access_log,
             server_header=False,
             proxy_headers=False,
+            **tls,
         )
     finally:
         node.close()

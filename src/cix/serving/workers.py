@@ -139,7 +139,8 @@ def supervise(
         if not _await_ready(running, ready_read, workers, stopping):
             return 0  # stopped while starting: the workers are stopped below
         echo(
-            f"cix node {settings.node_id} serving on http://{settings.host}:{settings.port} "
+            f"cix node {settings.node_id} serving on "
+            f"{'https' if settings.federation_mtls else 'http'}://{settings.host}:{settings.port} "
             f"({workers} worker processes)"
         )
         os.set_blocking(ready_read, False)
@@ -266,6 +267,7 @@ def _worker_main() -> None:
     from cix.api.app import create_app
     from cix.node.service import Node
     from cix.serving.process import configure_logging, tune_collector
+    from cix.serving.tls import uvicorn_tls_options
     from cix.settings import load_settings
     from cix.store.counters import SharedCounters
     from cix.store.db import share_counters
@@ -301,6 +303,7 @@ def _worker_main() -> None:
                 access_log=settings.access_log,
                 server_header=False,
                 proxy_headers=False,
+                **uvicorn_tls_options(node, write_bundle=False),
             )
         )
         tune_collector()

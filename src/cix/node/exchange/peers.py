@@ -24,6 +24,8 @@ from __future__ import annotations
 import builtins
 import functools
 import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +54,7 @@ from cix.keys import (
     TlsFiles,
     certificate_fingerprint,
     certificate_pem,
+    generate_tls_certificate,
     load_kem_public,
     load_verify_key,
 )
@@ -130,6 +133,19 @@ def tls_files(settings: Settings) -> TlsFiles:
         key=_in_data_dir(settings, settings.tls_key, KEYS_DIR / TLS_KEY),
         cert=_in_data_dir(settings, settings.tls_cert, KEYS_DIR / TLS_CERT),
     )
+
+
+def create_tls_files(settings: Settings, *, now: datetime) -> bool:
+    """Give the node a TLS key and self-signed certificate where `tls_files` says, unless
+    the certificate exists; True if they were created. Half a pair is refused (say which)."""
+    files = tls_files(settings)
+    if files.cert.exists() and files.key.exists():
+        return False
+    if files.cert.exists() or files.key.exists():
+        half = files.cert if files.cert.exists() else files.key
+        raise InputError(f"{half}: exists without its other half; remove it or complete it")
+    generate_tls_certificate(files, node_id=settings.node_id, now=now)
+    return True
 
 
 PEER_BUNDLE = KEYS_DIR / "peers.pem"
@@ -499,9 +515,10 @@ class Peers:
         certs = self._certs()
         path = self.bundle_path()
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".pem.tmp")
-        tmp.write_text("".join(certs))
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(prefix=".peers.", suffix=".pem", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write("".join(certs))
+        os.replace(tmp, path)
 
     def write_bundle(self) -> Path:
         """Rewrite the bundle from the table (at `cix serve`: the table is the truth)."""
