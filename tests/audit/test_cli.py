@@ -202,7 +202,7 @@ def test_witness_cli_cosigns_then_refuses_a_replay(cix: Invoke, tmp_path: Path) 
         pub,
     )
     assert r.code == 1
-    assert "CheckpointReplayed" in r.err
+    assert "WitnessConflict" in r.err
 
 
 def test_passphrase_is_required_for_keys(

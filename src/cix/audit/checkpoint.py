@@ -126,6 +126,10 @@ class Signer:
         sig = self.verifier.key_id + self._key.sign(text)
         return f"{_SIG_PREFIX}{self.name} {base64.b64encode(sig).decode()}\n"
 
+    def sign_raw(self, message: bytes) -> bytes:
+        """The 64-byte Ed25519 signature of `message` (for a cosignature's own message)."""
+        return self._key.sign(message)
+
     def private_bytes(self) -> bytes:
         """The raw 32-byte private seed, for the key file writer only."""
         return self._key.private_bytes_raw()
@@ -191,7 +195,9 @@ def add_signature(signed: SignedCheckpoint, signer: Signer) -> SignedCheckpoint:
     )
 
 
-def _split(note: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+def split_note(note: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """Split a signed note into its text (with final newline) and its signature lines as
+    (key name, raw signature bytes); `MalformedCheckpoint` when it is not a signed note."""
     if len(note) > _MAX_NOTE:
         raise MalformedCheckpoint("note: larger than 64 KiB")
     if re.search(r"[\x00-\x09\x0b-\x1f]", note) or not note.endswith("\n"):
@@ -219,7 +225,7 @@ def _split(note: str) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 
 def _check_signature(note: str, verifier: Verifier) -> bytes:
-    text, sigs = _split(note)
+    text, sigs = split_note(note)
     key_id = verifier.key_id
     for name, raw in sigs:
         if name == verifier.name and raw[:4] == key_id:

@@ -78,3 +78,28 @@ class CheckpointSignatureInvalid(VerificationError):
 
 class MalformedCheckpoint(VerificationError):
     """A checkpoint's text is not a well-formed signed note."""
+
+
+class MalformedWitnessRequest(AuditInputError):
+    """A tlog-witness `add-checkpoint` request or response is not of the format (the message
+    names the line and what is wrong with it): tlog-witness answers 400."""
+
+
+class WitnessConflict(CheckpointReplayed):
+    """The request disagrees with the size this witness last cosigned for the log: its old
+    size is another, or its checkpoint is older (a rollback). tlog-witness answers 409 with
+    `known_size`, so that an honest client can retry with a proof from it."""
+
+    def __init__(self, message: str, known_size: int) -> None:
+        super().__init__(message)
+        self.known_size = known_size
+        """The size of the checkpoint this witness last cosigned for the log (0: none)."""
+
+    def __reduce__(self) -> tuple[type[WitnessConflict], tuple[str, int]]:
+        return (type(self), (str(self), self.known_size))
+
+
+class InconsistentCheckpoint(SplitView):
+    """A consistency proof from the checkpoint the witness cosigned to the one presented does
+    not verify: the log showed a history that does not extend the one cosigned (tlog-witness
+    answers 422). Evidence is kept, as for every split view."""

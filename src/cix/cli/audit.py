@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -349,7 +350,10 @@ def witness_cosign(
         raise AuditInputError(f"{proof}: expected a consistency proof")
     witness = Witness(directory, load_signer(directory / "witness.key", _passphrase()))
     try:
-        cosigned = witness.cosign(_read_text(checkpoint), verifier, parsed)
+        # The cosignature's time is the witness's clock (tlog-cosignature/v1).
+        cosigned = witness.cosign(
+            _read_text(checkpoint), verifier, parsed, timestamp=int(time.time())
+        )
     except VerificationError as exc:
         raise _refuse(f"{type(exc).__name__}: {exc}") from None
     typer.echo(cosigned.note, nl=False)
