@@ -237,7 +237,7 @@ def verify(
 
 def _check_against_node_database(data_dir: Path, audit_log: Log) -> None:
     """A node's log must reach the checkpoint its database recorded (a cut tail is caught)."""
-    from cix.node.auditing import check_node_log
+    from cix.node.logcheck import check_node_log
 
     check_node_log(data_dir, audit_log)
 

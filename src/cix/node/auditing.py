@@ -32,8 +32,6 @@ from cix.audit.entry import Event, bounded_details, bounded_reasons
 from cix.errors import InputError, StorageError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from cix.audit import Log, SignedCheckpoint
@@ -406,8 +404,9 @@ def check_log_against_database(db: Database, log: Log) -> None:
     the recorded checkpoint is not one the log's key signed for that size and root (the
     evidence was edited). What this cannot see, an attacker holding both stores can still
     do: put back an older genuine checkpoint after cutting the log to it, and cut entries
-    appended since the last checkpoint (`audit_checkpoint_seconds`). A checkpoint a peer
-    has cosigned (federation's witnessing) closes both.
+    appended since the last checkpoint (`audit_checkpoint_seconds`). The sizes peers have
+    cosigned (`check_log_against_cosignatures`, node/exchange/witnessing.py) catch the
+    first; see docs/audit.md for what remains.
     """
     from sqlalchemy import select
 
@@ -458,15 +457,3 @@ def _storage_error(exc: BaseException) -> BaseException:
         error.__cause__ = exc
         return error
     return exc
-
-
-def check_node_log(data_dir: Path, log: Log) -> None:
-    """`check_log_against_database` against the database of the node in `data_dir`."""
-    from cix.settings import load_settings
-    from cix.store.db import Database
-
-    db = Database(load_settings(data_dir).database_url.reveal())
-    try:
-        check_log_against_database(db, log)
-    finally:
-        db.dispose()

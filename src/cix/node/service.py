@@ -174,10 +174,11 @@ class Node:
         return cls(settings, db, sink, clock, keys, issuer)
 
     def close(self) -> None:
-        """Release the database connections and the audit log."""
-        self.db.dispose()
+        """Release the audit log, then the database connections: the log's checkpoint keeper
+        may still be recording a checkpoint in the database, and must find it open."""
         if isinstance(self.audit, LogAuditSink):
             self.audit.close()
+        self.db.dispose()
 
 
 @dataclass(frozen=True)

@@ -442,3 +442,17 @@ class Consent(Base):
             "state IN ('requested', 'approved', 'denied', 'used', 'expired')", name="state"
         ),
     )
+
+
+class PeerCosignature(Base):
+    """A peer witness's tlog-cosignature/v1 of one of the node's own audit-log checkpoints:
+    the note (our signature and the witness's line) as received. The witness also keeps the
+    size, so a log cut below it is caught here and refused at the peer's next exchange."""
+
+    __tablename__ = "peer_cosignatures"
+
+    witness_name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
