@@ -343,3 +343,47 @@ def test_an_edited_cosignature_row_is_refused(kor: Peer, can: Peer, tmp_path: Pa
             kor.node.db, kor.log, {can.witness_key.name: can.witnessing.witness.cosigner}
         )
     assert verify_cosigned(note, can.witnessing.witness.cosigner) > 0
+
+
+def test_stored_cosignatures_hold_the_log_on_either_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    from cix.audit.witness import Witness
+    from cix.node.auditing import MemoryAuditSink
+    from cix.store import migrate
+    from cix.store.db import Database
+    from tests.audit.conftest import event
+
+    migrate.upgrade(database_url)
+    db = Database(database_url)
+    signer = generate_signer("kor.cix.example/audit")
+    clock = Clock()
+    try:
+        with open_log(tmp_path / "kor.db", signer=signer) as log:
+            log.append_batch([event(i) for i in range(6)])
+            witnessing = Witnessing(
+                db, log, Witness(tmp_path / "w", generate_signer("x/w")), MemoryAuditSink(), clock
+            )
+            witnesses = {}
+            for name, batch in (("can.cix.example/witness", 4), ("deu.cix.example/witness", 3)):
+                peer = Witness(tmp_path / name.split(".")[0], generate_signer(name))
+                witnesses[name] = peer.cosigner
+                request = parse_add_checkpoint(witnessing.checkpoint_request(0))
+                line = peer.add_checkpoint(request, signer.verifier, timestamp=1_780_000_000)
+                witnessing.store_cosignature(name, peer.cosigner.vkey(), request.note, line)
+                log.append_batch([event(i) for i in range(100, 100 + batch)])
+            assert witnessing.cosigned_size("can.cix.example/witness") == 6
+            assert witnessing.cosigned_size("deu.cix.example/witness") == 10
+            check_log_against_cosignatures(db, log, witnesses)
+        # The same key over a log cut to 8 entries, then over one rewritten at entry 2.
+        with open_log(tmp_path / "cut.db", signer=signer) as cut:
+            cut.append_batch([event(i) for i in range(6)])
+            cut.append_batch([event(i) for i in range(100, 102)])
+            with pytest.raises(LogTruncated, match=r"'deu\.cix\.example/witness' cosigned size 10"):
+                check_log_against_cosignatures(db, cut)
+        with open_log(tmp_path / "rewritten.db", signer=signer) as rewritten:
+            rewritten.append_batch([event(i if i != 2 else 102) for i in range(12)])
+            with pytest.raises(RootMismatch):
+                check_log_against_cosignatures(db, rewritten)
+    finally:
+        db.dispose()

@@ -10,7 +10,8 @@ followed by a blank line and one signature line per signer (C2SP signed-note):
 
 where key id = SHA-256(key name || 0x0A || 0x01 || public key)[:4] and the signature covers
 the text including its final newline. Verifier keys travel as `<name>+<hex key id>+<base64(0x01
-|| public key)>` (the Go `note` vkey form). A witness cosigns by adding its own signature line.
+|| public key)>` (the Go `note` vkey form). A witness cosigns by adding a tlog-cosignature/v1
+line (`cix.audit.cosignature`), not a plain signature of this form.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ class SignedCheckpoint:
     note: str
 
     def verify_signed_by(self, verifier: Verifier) -> None:
-        """Raise unless a signature line names `verifier`'s key and verifies (a cosigner's):
+        """Raise unless a signature line names `verifier`'s key and verifies (a plain note
+        signature; a witness's cosignature is checked by `cosignature.verify_cosigned`):
         `WrongKey` when none names it, `CheckpointSignatureInvalid` when its signature fails,
         `MalformedCheckpoint` when the note is not a signed note."""
         _check_signature(self.note, verifier)
@@ -189,7 +191,8 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> SignedCheckpoint:
 
 
 def add_signature(signed: SignedCheckpoint, signer: Signer) -> SignedCheckpoint:
-    """Add a cosignature line to an already signed checkpoint (the witness's act)."""
+    """Add a plain note signature line by `signer` to an already signed checkpoint (a second
+    signer; a witness adds a tlog-cosignature/v1 line instead: `add_cosignature`)."""
     return SignedCheckpoint(
         signed.checkpoint, signed.note + signer.sign_line(signed.checkpoint.text())
     )
