@@ -387,3 +387,18 @@ def test_stored_cosignatures_hold_the_log_on_either_database(
                 check_log_against_cosignatures(db, rewritten)
     finally:
         db.dispose()
+
+
+def test_a_naive_time_is_refused_before_the_witness_moves(kor: Peer, can: Peer) -> None:
+    from datetime import datetime
+
+    from cix.audit.errors import AuditInputError
+
+    kor.act(2)
+    verifier = kor.log.verifier
+    assert verifier is not None
+    with pytest.raises(AuditInputError, match="timezone"):
+        can.witnessing.add_checkpoint(
+            verifier, kor.witnessing.checkpoint_request(0), datetime(2026, 3, 1)
+        )
+    assert can.witnessing.witness.known_size(verifier) == 0

@@ -117,6 +117,8 @@ class Witnessing:
         the peer's audit-log key): the response body, our tlog-cosignature/v1 line dated
         `now`. Refusals raise (see `tlog_witness_status`) and are audited with their reason;
         a split view's evidence is kept under the witness directory."""
+        if now.tzinfo is None:
+            raise AuditInputError("now: expected a timezone-aware time")
         origin = peer_log_verifier.name
         try:
             request = parse_add_checkpoint(request_text)
