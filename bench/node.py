@@ -381,6 +381,54 @@ def first_page_ms(
     return statistics.median(times), f"{count} documents{', next_cursor' if more else ''}"
 
 
+def serve_without(node: Any, spec: str) -> subprocess.Popen[bytes]:
+    """`cix serve` of `node` (one process) with the fast-path pieces `spec` names turned off
+    (`bench.fast_path_off`); returns once it answers health."""
+    from cix.demo import demo_environ
+
+    log = (node.data_dir / "serve.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fast_path_off", spec, "serve", "--dir", str(node.data_dir),
+         "--port", str(node.port), "--workers", "1"],
+        env=demo_environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    try:
+        wait_http(f"{node.url}/api/v1/health", process)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+def compare_pieces(node: Any, ids: list[str], token: str, args: argparse.Namespace) -> None:
+    """Opens/s at the largest client count with each `--without` configuration, the
+    configurations interleaved `--rounds` times (a shared machine drifts: compare within a
+    round, and read the spread)."""
+    clients = max(int(c) for c in args.clients.split(","))
+    specs = args.without.split(",")
+    runs: dict[str, list[Load]] = {spec: [] for spec in specs}
+    print(f"\nfast-path pieces off, one at a time: {clients} clients, cix serve --workers 1")
+    for round_ in range(args.rounds):
+        for spec in specs:
+            process = serve_without(node, spec)
+            try:
+                load = wrk(node.url + "/", clients=clients, duration=args.duration,
+                           lua=open_lua(ids, token), warmup=args.warmup)  # fmt: skip
+            finally:
+                stop(process)
+            runs[spec].append(load)
+            print(f"  round {round_ + 1}  without {spec:<16} " + load.row())
+    print("\nsummary (opens/s: each round, then the ratio of the means to 'none'):")
+    base = statistics.mean(x.rps for x in runs.get("none", runs[specs[0]]))
+    for spec in specs:
+        rates = [x.rps for x in runs[spec]]
+        each = " / ".join(f"{r:,.0f}" for r in rates)
+        p99 = " / ".join(f"{x.p99_ms:.0f}" for x in runs[spec])
+        print(f"  without {spec:<16} {each:>20} opens/s   p99 {p99} ms   "
+              f"{statistics.mean(rates) / base:.2f}x")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the node benchmark and print the numbers and ratios."""
     parser = argparse.ArgumentParser(prog="bench.node", description=__doc__)
@@ -395,7 +443,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--listing-only", action="store_true", help="Skip the opens: run the listing part only."
     )
+    parser.add_argument(
+        "--without",
+        default="",
+        help="Compare fast-path pieces instead: comma-separated configurations, each 'none' "
+        "or '+'-joined pieces to turn off (bench/fast_path_off.py), e.g. "
+        "none,open-route,verified-blobs; opens at the largest --clients, one process.",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of --without (interleaved).")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.without:
+        print(f"machine: {machine()}")
+        print(f"command: python -m bench.node --without {args.without} --rounds {args.rounds} "
+              f"--clients {args.clients} --duration {args.duration:g} --warmup {args.warmup:g} "
+              f"--documents {args.documents}")  # fmt: skip
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk not installed (Debian package `wrk`)")
+        with tempfile.TemporaryDirectory(prefix="cix-bench-node-") as tmp:
+            node, process, ids = seed_node(Path(tmp), args.documents)
+            stop(process)
+            compare_pieces(node, ids, node.tokens["tide-eng"], args)
+        return
     levels = [int(c) for c in args.clients.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
     print(f"machine: {machine()}")
