@@ -401,32 +401,47 @@ def serve_without(node: Any, spec: str) -> subprocess.Popen[bytes]:
     return process
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far (its threads included), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def compare_pieces(node: Any, ids: list[str], token: str, args: argparse.Namespace) -> None:
-    """Opens/s at the largest client count with each `--without` configuration, the
-    configurations interleaved `--rounds` times (a shared machine drifts: compare within a
-    round, and read the spread)."""
+    """Opens/s at the largest client count with each `--without` configuration, and the
+    server's CPU time per open (less moved by the machine's other load than the rate), the
+    configurations interleaved `--rounds` times (a shared machine drifts: read the spread)."""
     clients = max(int(c) for c in args.clients.split(","))
     specs = args.without.split(",")
-    runs: dict[str, list[Load]] = {spec: [] for spec in specs}
+    runs: dict[str, list[tuple[Load, float]]] = {spec: [] for spec in specs}
+    lua = open_lua(ids, token)
     print(f"\nfast-path pieces off, one at a time: {clients} clients, cix serve --workers 1")
     for round_ in range(args.rounds):
         for spec in specs:
             process = serve_without(node, spec)
             try:
-                load = wrk(node.url + "/", clients=clients, duration=args.duration,
-                           lua=open_lua(ids, token), warmup=args.warmup)  # fmt: skip
+                if args.warmup:
+                    wrk(node.url + "/", clients=clients, duration=args.warmup, lua=lua)
+                before = cpu_seconds(process.pid)
+                load = wrk(node.url + "/", clients=clients, duration=args.duration, lua=lua)
+                cpu_ms = (cpu_seconds(process.pid) - before) * 1000
             finally:
                 stop(process)
-            runs[spec].append(load)
-            print(f"  round {round_ + 1}  without {spec:<16} " + load.row())
-    print("\nsummary (opens/s: each round, then the ratio of the means to 'none'):")
-    base = statistics.mean(x.rps for x in runs.get("none", runs[specs[0]]))
+            per_open = cpu_ms / max(load.rps * args.duration, 1)
+            runs[spec].append((load, per_open))
+            print(f"  round {round_ + 1}  without {spec:<16} {load.row()}  "
+                  f"cpu {per_open:.3f} ms/open")  # fmt: skip
+    print("\nsummary (each round; ratio of the means to the first configuration):")
+    base_rps = statistics.mean(x.rps for x, _ in runs[specs[0]])
+    base_cpu = statistics.mean(c for _, c in runs[specs[0]])
     for spec in specs:
-        rates = [x.rps for x in runs[spec]]
-        each = " / ".join(f"{r:,.0f}" for r in rates)
-        p99 = " / ".join(f"{x.p99_ms:.0f}" for x in runs[spec])
-        print(f"  without {spec:<16} {each:>20} opens/s   p99 {p99} ms   "
-              f"{statistics.mean(rates) / base:.2f}x")  # fmt: skip
+        rates = [x.rps for x, _ in runs[spec]]
+        cpus = [c for _, c in runs[spec]]
+        print(f"  without {spec:<16} "
+              f"{' / '.join(f'{r:,.0f}' for r in rates)} opens/s "
+              f"({statistics.mean(rates) / base_rps:.2f}x)   "
+              f"{' / '.join(f'{c:.3f}' for c in cpus)} ms cpu/open "
+              f"({statistics.mean(cpus) / base_cpu:.2f}x)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

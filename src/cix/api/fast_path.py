@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cix.api.auth import authenticate
 from cix.api.limits import BodyLimit
 from cix.errors import Refused
-from cix.node.auditing import AuditEvent, AuditSink, record
+from cix.node.auditing import AuditRecord, AuditSink, record
 from cix.node.cache import NotCached
 from cix.node.opening import Admission, Opener
 from cix.node.register import DocumentInfo
@@ -124,7 +124,7 @@ async def read_whole(admission: Admission, info: DocumentInfo, audit: AuditSink)
     recorded through `audit` without holding the loop for the commit, before raising."""
     body = io.BytesIO()
     if info.sealed_size <= ON_LOOP:
-        denials: list[AuditEvent] = []
+        denials: list[AuditRecord] = []
         try:
             admission.write_to(body, whole=True, record_denial=denials.append)
         except Refused:

@@ -1,7 +1,7 @@
 """Document routes: streamed upload and open, listing, metadata, copies, destruction, incidents.
 
 Uploads stream the request body into the sealing code in a worker thread (bounded memory,
-plaintext never on disk). An open is decided first and its audit events (the decision, and
+plaintext never on disk). An open is decided first and its audit records (the decision, and
 on a permit the key access) are made durable as one group before any byte is decrypted: a
 refused open answers 403 before any byte, and a failed audit append answers an error with no
 content. The open route is asynchronous: the decision runs on the event loop when the facts
