@@ -91,8 +91,9 @@ _DETAILS_BUDGET = 12 * 1024
 
 
 def log_event(event: AuditRecord, node: str) -> Event:
-    """The log's `Event` for a service's record `event`, as the node's log records it: reasons as bounded codes, their details (and the
-    service's details) bounded, so a decision of any size is recorded, never refused."""
+    """The log's `Event` for a service's record `event`: reasons as bounded codes, their
+    details (and the service's details) bounded, so a decision of any size is recorded,
+    never refused."""
     details: dict[str, Any] = dict(event.details)
     reasons = event.reasons
     if reasons:

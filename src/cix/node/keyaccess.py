@@ -32,8 +32,8 @@ WHOLE_READ_LIMIT = 4 << 20
 class VerifiedBlobs(LruCache[str, Any]):
     """Blob names whose whole bytes were hashed to the name, with what the open learnt of
     them (`cix.envelope.Known`: their size, the SHA-256 of their bytes outside the payload
-    data and of their manifest, where their members lie; see the module docstring): a pure
-    function of the name, never stale."""
+    data and of their manifest, where their members lie): a pure function of the name,
+    never stale (docs/node.md, "The open fast path")."""
 
 
 @functools.lru_cache(maxsize=16384)
