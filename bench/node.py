@@ -381,6 +381,69 @@ def first_page_ms(
     return statistics.median(times), f"{count} documents{', next_cursor' if more else ''}"
 
 
+def serve_without(node: Any, spec: str) -> subprocess.Popen[bytes]:
+    """`cix serve` of `node` (one process) with the fast-path pieces `spec` names turned off
+    (`bench.fast_path_off`); returns once it answers health."""
+    from cix.demo import demo_environ
+
+    log = (node.data_dir / "serve.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fast_path_off", spec, "serve", "--dir", str(node.data_dir),
+         "--port", str(node.port), "--workers", "1"],
+        env=demo_environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    try:
+        wait_http(f"{node.url}/api/v1/health", process)
+    except BaseException:
+        stop(process)
+        raise
+    return process
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` so far (its threads included), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def compare_pieces(node: Any, ids: list[str], token: str, args: argparse.Namespace) -> None:
+    """Opens/s at the largest client count with each `--without` configuration, and the
+    server's CPU time per open (less moved by the machine's other load than the rate), the
+    configurations interleaved `--rounds` times (a shared machine drifts: read the spread)."""
+    clients = max(int(c) for c in args.clients.split(","))
+    specs = args.without.split(",")
+    runs: dict[str, list[tuple[Load, float]]] = {spec: [] for spec in specs}
+    lua = open_lua(ids, token)
+    print(f"\nfast-path pieces off, one at a time: {clients} clients, cix serve --workers 1")
+    for round_ in range(args.rounds):
+        for spec in specs:
+            process = serve_without(node, spec)
+            try:
+                if args.warmup:
+                    wrk(node.url + "/", clients=clients, duration=args.warmup, lua=lua)
+                before = cpu_seconds(process.pid)
+                load = wrk(node.url + "/", clients=clients, duration=args.duration, lua=lua)
+                cpu_ms = (cpu_seconds(process.pid) - before) * 1000
+            finally:
+                stop(process)
+            per_open = cpu_ms / max(load.rps * args.duration, 1)
+            runs[spec].append((load, per_open))
+            print(f"  round {round_ + 1}  without {spec:<16} {load.row()}  "
+                  f"cpu {per_open:.3f} ms/open")  # fmt: skip
+    print("\nsummary (each round; ratio of the means to the first configuration):")
+    base_rps = statistics.mean(x.rps for x, _ in runs[specs[0]])
+    base_cpu = statistics.mean(c for _, c in runs[specs[0]])
+    for spec in specs:
+        rates = [x.rps for x, _ in runs[spec]]
+        cpus = [c for _, c in runs[spec]]
+        print(f"  without {spec:<16} "
+              f"{' / '.join(f'{r:,.0f}' for r in rates)} opens/s "
+              f"({statistics.mean(rates) / base_rps:.2f}x)   "
+              f"{' / '.join(f'{c:.3f}' for c in cpus)} ms cpu/open "
+              f"({statistics.mean(cpus) / base_cpu:.2f}x)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the node benchmark and print the numbers and ratios."""
     parser = argparse.ArgumentParser(prog="bench.node", description=__doc__)
@@ -395,7 +458,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--listing-only", action="store_true", help="Skip the opens: run the listing part only."
     )
+    parser.add_argument(
+        "--without",
+        default="",
+        help="Compare fast-path pieces instead: comma-separated configurations, each 'none' "
+        "or '+'-joined pieces to turn off (bench/fast_path_off.py), e.g. "
+        "none,open-route,verified-blobs; opens at the largest --clients, one process.",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="Rounds of --without (interleaved).")
     args = parser.parse_args(argv if argv is not None else [])
+    if args.without:
+        print(f"machine: {machine()}")
+        print(f"command: python -m bench.node --without {args.without} --rounds {args.rounds} "
+              f"--clients {args.clients} --duration {args.duration:g} --warmup {args.warmup:g} "
+              f"--documents {args.documents}")  # fmt: skip
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk not installed (Debian package `wrk`)")
+        with tempfile.TemporaryDirectory(prefix="cix-bench-node-") as tmp:
+            node, process, ids = seed_node(Path(tmp), args.documents)
+            stop(process)
+            compare_pieces(node, ids, node.tokens["tide-eng"], args)
+        return
     levels = [int(c) for c in args.clients.split(",")]
     worker_counts = [int(w) for w in args.workers.split(",")]
     print(f"machine: {machine()}")

@@ -19,7 +19,7 @@ import pytest
 
 from cix.api.app import create_app
 from cix.api.limits import FailureLimiter
-from cix.node.auditing import AuditEvent, MemoryAuditSink
+from cix.node.auditing import AuditRecord, MemoryAuditSink
 from cix.node.roles import SYSTEM, Role
 from cix.node.schemas import OrganisationIn, PersonIn, RegistryClearance
 from cix.node.service import Node, init_node
@@ -213,7 +213,7 @@ def api(node: Node) -> Iterator[ApiClient]:
             client.close()
 
 
-def events(audit: MemoryAuditSink, event_type: str | None = None) -> list[AuditEvent]:
+def events(audit: MemoryAuditSink, event_type: str | None = None) -> list[AuditRecord]:
     """The audit events recorded so far, optionally of one type."""
     return [e for e in audit.events if event_type is None or e.type == event_type]
 

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from cix.api.app import _BodilessBypass
+from cix.api.fast_path import BodilessBypass
 from cix.node.service import Node
 from tests.node_support import ApiClient, assert_problem
 
@@ -36,7 +36,7 @@ def _seen_receive(method: str, headers: list[tuple[bytes, bytes]]) -> tuple[Rece
         return None
 
     scope: dict[str, Any] = {"type": "http", "method": method, "path": "/", "headers": headers}
-    anyio.run(_BodilessBypass(app, limit_for=lambda _: 1024), scope, receive, send)
+    anyio.run(BodilessBypass(app, limit_for=lambda _: 1024), scope, receive, send)
     return seen[0], receive
 
 

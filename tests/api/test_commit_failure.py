@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.session import SessionTransaction
 
-from cix.node.auditing import AuditEvent, MemoryAuditSink
+from cix.node.auditing import AuditRecord, MemoryAuditSink
 from tests.api.test_documents_api import _cast
 from tests.node_support import SQLITE_ONLY, ApiClient
 
@@ -30,7 +30,7 @@ def _fail_commits_once(
     monkeypatch.setattr(SessionTransaction, "commit", commit)
 
 
-def _compensated(events: list[AuditEvent], action: str) -> None:
+def _compensated(events: list[AuditRecord], action: str) -> None:
     permits = [e for e in events if e.action == action and e.decision == "permit"]
     assert permits
     for permit in permits:

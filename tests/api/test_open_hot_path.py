@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cix.errors import StorageError
-from cix.node.auditing import AuditEvent, MemoryAuditSink
+from cix.node.auditing import AuditRecord, MemoryAuditSink
 from cix.node.roles import SYSTEM
 from cix.node.schemas import MembershipIn, OrganisationPatch, PersonPatch
 from cix.node.service import Node
@@ -252,13 +252,13 @@ class _Groups:
     """An audit sink that records which events were appended together, and can fail."""
 
     def __init__(self, fail: bool = False) -> None:
-        self.groups: list[tuple[AuditEvent, ...]] = []
+        self.groups: list[tuple[AuditRecord, ...]] = []
         self.fail = fail
 
-    def append(self, event: AuditEvent) -> None:
+    def append(self, event: AuditRecord) -> None:
         self.append_many((event,))
 
-    def append_many(self, events: Sequence[AuditEvent]) -> None:
+    def append_many(self, events: Sequence[AuditRecord]) -> None:
         if self.fail:
             raise StorageError("audit append failed: disk full")
         self.groups.append(tuple(events))

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cix.api.routes.documents import OpenRoute
+from cix.api.fast_path import OpenRoute
 from cix.node.auditing import MemoryAuditSink
 from tests.api.test_documents_api import _cast, _label, _upload
 from tests.node_support import ApiClient, assert_problem, events

@@ -12,12 +12,12 @@ import pytest
 
 from cix.audit import open_log
 from cix.errors import StorageError
-from cix.node.auditing import AuditEvent, LogAuditSink, MemoryAuditSink, record
+from cix.node.auditing import AuditRecord, LogAuditSink, MemoryAuditSink, record
 from tests.node_support import T0
 
 
-def _event(n: int, event_type: str = "document") -> AuditEvent:
-    return AuditEvent(
+def _event(n: int, event_type: str = "document") -> AuditRecord:
+    return AuditRecord(
         type=event_type,
         actor=f"reader{n}",
         object=f"document:{n:032x}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,9 +19,9 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cix import __version__
-from cix.api import problems
+from cix.api import fast_path, problems
 from cix.api.auth import authenticate
-from cix.api.limits import BodyLimit, FailureLimiter
+from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
 from cix.api.routes import documents, public, registry, tokens
 from cix.node.service import Node
@@ -45,39 +45,25 @@ _NO_TELEMETRY: TelemetryConfig = {
 }
 
 
-class _BodilessBypass:
-    """`BodyLimit` for every request that can carry a body; a GET or HEAD without
-    `Content-Length` or `Transfer-Encoding` goes straight on.
+class _NoEncodedSeparators:
+    """Refuse (404) a path holding a percent-encoded `/` or `\\`; pass anything else on.
 
-    Such a request has no body (HTTP/1.1 frames a request body only by one of the two, and
-    the server holds to it: bytes after the headers are the next request), so there is
-    nothing to count, and BodyLimit's wrappers of `receive` and of every `send` cost about
-    3% of an open's CPU. Every other request, a GET with a body too, is counted as before.
+    `%2F` decodes to `/` before routing, so `/documents%2F{id}%2Fcontent` would be served as
+    `/documents/{id}/content`: a second spelling of every path that a proxy's or auditor's
+    rules written for the first would not see.
     """
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[Scope], int]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._app = app
-        self._limited = BodyLimit(app, limit_for=limit_for)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Refuse an encoded path separator; pass a bodiless GET or HEAD on; anything else
-        through BodyLimit."""
+        """Refuse an encoded path separator, else go on."""
         if scope["type"] == "http" and _ENCODED_SEPARATOR.search(scope.get("raw_path") or b""):
-            # `%2F` decodes to `/` before routing, so `/documents%2F{id}%2Fcontent` would be
-            # served as `/documents/{id}/content`: a second spelling of every path that a
-            # proxy's or auditor's rules written for the first would not see.
             await problems.problem(404, "encoded path separators are not served")(
                 scope, receive, send
             )
             return
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            for name, _ in scope["headers"]:
-                if name in (b"content-length", b"transfer-encoding"):
-                    break
-            else:
-                await self._app(scope, receive, send)
-                return
-        await self._limited(scope, receive, send)
+        await self._app(scope, receive, send)
 
 
 def _apply_access_log(enabled: bool) -> None:
@@ -133,10 +119,12 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
             return settings.max_upload_bytes
         return settings.max_request_bytes
 
-    app.add_middleware(_BodilessBypass, limit_for=limit_for)
-    # The hot path first of all, without FastAPI's per-request machinery (see OpenRoute);
-    # its FastAPI route below documents it and serves what OpenRoute leaves.
-    app.router.routes.insert(0, documents.OpenRoute(API_PREFIX))
+    # Body limits, except for a request without a body (the open fast path: fast_path.py).
+    app.add_middleware(fast_path.BodilessBypass, limit_for=limit_for)
+    app.add_middleware(_NoEncodedSeparators)  # added last: runs first, for every request
+    # The hot path first of all, without FastAPI's per-request machinery (fast_path.py); its
+    # FastAPI route below documents it and serves what OpenRoute leaves.
+    app.router.routes.insert(0, fast_path.OpenRoute(API_PREFIX, documents.open_content))
     # Routes are matched in order: opening a document first (the hot path), then the rest.
     hot = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
     hot.include_router(documents.content_router)

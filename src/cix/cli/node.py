@@ -135,7 +135,7 @@ def token_issue(
 ) -> None:
     """Print a bearer token for a registered person, signed by the built-in issuer."""
     from cix.errors import InputError
-    from cix.node.auditing import AuditEvent
+    from cix.node.auditing import AuditRecord
     from cix.node.errors import Unauthenticated
     from cix.node.roles import SYSTEM
     from cix.node.service import Node
@@ -151,7 +151,7 @@ def token_issue(
         now = node.clock()
         token = node.issuer.issue(user, ttl=ttl, now=now)
         node.audit.append(
-            AuditEvent(
+            AuditRecord(
                 type="credential.bearer-token",
                 actor=SYSTEM.id,
                 object=f"person:{user}",

@@ -1,11 +1,20 @@
 """The audit sink a node's services write to (every decision, grant, denial and change).
 
-Services depend on the `AuditSink` protocol only. `MemoryAuditSink` keeps events in a list
+A service reports an `AuditRecord` (who did what to which object, the decision and its
+reasons, as the service words them); the log stores `cix.audit.Event`s. The sink turns the
+one into the other (`log_event`): it adds the node's name and bounds reasons and details to
+the entry's limits, so a service knows neither, and a record too large or oddly worded is
+still recorded, never refused at the service. (Why two types and not one: services build
+records where they have neither the node's name nor the entry's limits, and the log's
+`Event` is validated on construction; the records `MemoryAuditSink` keeps for the tests are
+the reasons as services gave them.)
+
+Services depend on the `AuditSink` protocol only. `MemoryAuditSink` keeps records in a list
 (tests, the simulator); `LogAuditSink` writes to the node's tamper-evident log (`cix.audit`).
 A service appends *before* it commits the change it records, so a change is never committed
 unaudited; an append failure aborts the change.
 
-`append_many` records several events as one group, all or none (an open's decision and its
+`append_many` records several as one group, all or none (an open's decision and its
 key access). `submit` does the same without blocking: it returns a future that completes
 once the group is durable (or fails with the append's error). `record` is the event loop's
 form: awaited, it returns once the group is durable, holding no thread meanwhile.
@@ -39,11 +48,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class AuditEvent:
-    """What a node service reports: who did what to which object, and the decision with its
-    reasons, as the service words them. The node's sink turns it into the log's own entry
-    (`cix.audit.Event`): it adds the node's name and bounds the reasons and details to the
-    entry's limits, so a service never has to know them."""
+class AuditRecord:
+    """What a node service reports to its audit sink: who did what to which object, and the
+    decision with its reasons, as the service words them. Not yet the log's `cix.audit.Event`:
+    the sink makes it one (`log_event`: the node's name added, reasons and details bounded to
+    the entry's limits), so a service never has to know them."""
 
     type: str
     actor: str
@@ -79,9 +88,10 @@ class AuditEvent:
 _DETAILS_BUDGET = 12 * 1024
 
 
-def log_event(event: AuditEvent, node: str) -> Event:
-    """`event` as the node's log records it: reasons as bounded codes, their details (and the
-    service's details) bounded, so a decision of any size is recorded, never refused."""
+def log_event(event: AuditRecord, node: str) -> Event:
+    """The log's `Event` for a service's record `event`: reasons as bounded codes, their
+    details (and the service's details) bounded, so a decision of any size is recorded,
+    never refused."""
     details: dict[str, Any] = dict(event.details)
     reasons = event.reasons
     if reasons:
@@ -107,12 +117,12 @@ def log_event(event: AuditEvent, node: str) -> Event:
 class AuditSink(Protocol):
     """Where a service records events; `append` raises StorageError when it cannot."""
 
-    def append(self, event: AuditEvent) -> None:
+    def append(self, event: AuditRecord) -> None:
         """Record `event` durably before returning."""
         ...
 
 
-def append_many(sink: AuditSink, events: Sequence[AuditEvent]) -> None:
+def append_many(sink: AuditSink, events: Sequence[AuditRecord]) -> None:
     """Record `events` durably as one group (all or none) before returning.
 
     Sinks with their own `append_many` make the group atomic; for a sink with `append`
@@ -132,9 +142,9 @@ class GroupBeforeCommit:
 
     def __init__(self, sink: AuditSink) -> None:
         self.sink = sink
-        self.appended: tuple[AuditEvent, ...] = ()
+        self.appended: tuple[AuditRecord, ...] = ()
 
-    def append(self, events: Sequence[AuditEvent]) -> None:
+    def append(self, events: Sequence[AuditRecord]) -> None:
         """Record `events` durably now, as one group; the commit follows."""
         append_many(self.sink, events)
         self.appended = tuple(events)
@@ -157,7 +167,7 @@ def audited_write(db: Database, sink: AuditSink) -> Iterator[tuple[Session, Grou
     except BaseException:
         if group.appended:
             undone = [
-                AuditEvent(
+                AuditRecord(
                     type=e.type,
                     actor=e.actor,
                     object=e.object,
@@ -175,7 +185,7 @@ def audited_write(db: Database, sink: AuditSink) -> Iterator[tuple[Session, Grou
         raise
 
 
-def submit(sink: AuditSink, events: Sequence[AuditEvent]) -> Future[None]:
+def submit(sink: AuditSink, events: Sequence[AuditRecord]) -> Future[None]:
     """Record `events` as one group; the future completes once they are durable, or fails
     with the append's error. Sinks without a `submit` of their own append right here."""
     own = getattr(sink, "submit", None)
@@ -192,7 +202,7 @@ def submit(sink: AuditSink, events: Sequence[AuditEvent]) -> Future[None]:
     return done
 
 
-async def record(sink: AuditSink, events: Sequence[AuditEvent]) -> None:
+async def record(sink: AuditSink, events: Sequence[AuditRecord]) -> None:
     """Record `events` as one group; return once they are durable, or raise the append's
     error. Waiting holds no thread. A cancelled caller does not cancel the commit (which
     other requests share): its events are recorded all the same."""
@@ -209,15 +219,15 @@ class MemoryAuditSink:
     """Keeps events in memory, in order (tests and the in-process simulator)."""
 
     def __init__(self) -> None:
-        self.events: list[AuditEvent] = []
+        self.events: list[AuditRecord] = []
         self._lock = threading.Lock()
 
-    def append(self, event: AuditEvent) -> None:
+    def append(self, event: AuditRecord) -> None:
         """Record `event` in the list."""
         with self._lock:
             self.events.append(event)
 
-    def append_many(self, events: Sequence[AuditEvent]) -> None:
+    def append_many(self, events: Sequence[AuditRecord]) -> None:
         """Record `events` in the list, together."""
         with self._lock:
             self.events.extend(events)
@@ -253,18 +263,18 @@ class LogAuditSink:
         self._closed = False
         self._keeper: ThreadPoolExecutor | None = None
 
-    def _entry(self, event: AuditEvent) -> Event:
+    def _entry(self, event: AuditRecord) -> Event:
         return log_event(event, self.node)
 
-    def append(self, event: AuditEvent) -> None:
+    def append(self, event: AuditRecord) -> None:
         """Append `event` as an audit entry; StorageError if the log cannot take it."""
         self.submit((event,)).result()
 
-    def append_many(self, events: Sequence[AuditEvent]) -> None:
+    def append_many(self, events: Sequence[AuditRecord]) -> None:
         """Append `events` in one transaction (all or none); StorageError if it fails."""
         self.submit(events).result()
 
-    def submit(self, events: Sequence[AuditEvent]) -> Future[None]:
+    def submit(self, events: Sequence[AuditRecord]) -> Future[None]:
         """Queue `events` as one group for the writer; the future completes once they are
         committed, or fails with StorageError (a bad event fails at once, queuing nothing)."""
         done: Future[None] = Future()
@@ -273,7 +283,7 @@ class LogAuditSink:
             done.set_exception(error)
         return done
 
-    def submit_async(self, events: Sequence[AuditEvent]) -> asyncio.Future[None]:
+    def submit_async(self, events: Sequence[AuditRecord]) -> asyncio.Future[None]:
         """`submit` for the running event loop: its future completes on the loop, which the
         writer wakes once per commit for all of the loop's groups in it."""
         loop = asyncio.get_running_loop()
@@ -283,7 +293,7 @@ class LogAuditSink:
             done.set_exception(error)
         return done
 
-    def _queue_group(self, events: Sequence[AuditEvent], waiter: _Waiter) -> BaseException | None:
+    def _queue_group(self, events: Sequence[AuditRecord], waiter: _Waiter) -> BaseException | None:
         """Queue a group for the writer, or say why it cannot be."""
         try:
             entries = [self._entry(e) for e in events]

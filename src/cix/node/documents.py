@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.labels import GOVONLY, Label, to_4774_xml
-from cix.node.auditing import AuditEvent, audited_write
+from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
@@ -114,7 +114,7 @@ class Documents:
         if len(set(derived_from)) != len(derived_from):
             raise InputError("source: each source may be named once")
         subject = reg.registry.subject_for(actor.id, now)
-        permits: list[AuditEvent] = []
+        permits: list[AuditRecord] = []
         source_labels: list[Label] = []
         with reg.db.read() as session:
             for source_id in derived_from:

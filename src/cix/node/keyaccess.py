@@ -1,28 +1,11 @@
 """Key access: the node unwraps a document's data key only after a permit, auditing each request.
 
-The sealed object's data key is wrapped to the node's KEM key. `grant` takes the permit
-decision that authorised the access and refuses without one (auditing the refusal); it
-returns a `Grant` whose audit event (the key access, granted) the caller records, together
-with the decision it follows, before `Grant.open` may decrypt. Any integrity or key failure
-is recorded (with its precise reason from the envelope) as a denied key access before the
-caller sees the opaque `Refused`.
-
-A grant names what it is for (`Expected`: the document row's label and id), and the open
-refuses, before any plaintext byte, a sealed object that is not that document's: its
-verified label (signed by its originator) must equal the row's (`label-mismatch`), its
-policy uuid must be the document's id (`policy-uuid-mismatch`, written at upload, see
-`policy_uuid_for`), and a blob read whole must hash to its name (`blob-hash-mismatch`).
-So a sealed file copied over another document's blob is refused, audited, not served
-under the other document's marking. Objects sealed before their policy uuid carried the
-document id are refused too (fail closed).
-
-Verified manifests are cached (`cix.envelope.ManifestCache`, keyed by the manifest's exact
-bytes and the trusted signer): the key unwrap, policy binding, root signature and every
-segment's authentication still run on every open.
-
-The whole-blob hash is needed once per blob name, not on every open (`VerifiedBlobs`): why
-that still checks every byte of the file on every open is argued in docs/node.md, "Why a
-blob is hashed once". It saves a SHA-256 of the whole blob per open (bench/node.py).
+`grant` takes the permit decision and returns a `Grant` whose audit record (the key access)
+the caller makes durable with the decision before `Grant.open` may decrypt; a grant opens
+only the object `Expected` describes (the document row's label and id). Every failure is
+audited with its precise reason before the opaque `Refused`. What an open checks, what is
+cached (`ManifestCache`, `VerifiedBlobs`) and why every byte is still checked on every
+open: docs/node.md, "The open fast path".
 """
 
 from __future__ import annotations
@@ -37,7 +20,7 @@ from typing import Any, BinaryIO
 
 from cix.errors import InputError, Refused
 from cix.lru import LruCache
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditRecord, AuditSink
 from cix.node.roles import Actor
 from cix.policy import Decision
 from cix.store.blobs import BlobNotFound, BlobStore, BlobTooLarge
@@ -49,8 +32,8 @@ WHOLE_READ_LIMIT = 4 << 20
 class VerifiedBlobs(LruCache[str, Any]):
     """Blob names whose whole bytes were hashed to the name, with what the open learnt of
     them (`cix.envelope.Known`: their size, the SHA-256 of their bytes outside the payload
-    data and of their manifest, where their members lie; see the module docstring): a pure
-    function of the name, never stale."""
+    data and of their manifest, where their members lie): a pure function of the name,
+    never stale (docs/node.md, "The open fast path")."""
 
 
 @functools.lru_cache(maxsize=16384)
@@ -92,7 +75,7 @@ class Grant:
         dst: BinaryIO,
         *,
         whole: bool = False,
-        record_denial: Callable[[AuditEvent], None] | None = None,
+        record_denial: Callable[[AuditRecord], None] | None = None,
     ) -> None:
         """Decrypt the blob into `dst`; `Refused` (recorded with its reason) on any failure.
 
@@ -147,9 +130,9 @@ class KeyAccess:
 
     def event(
         self, actor: Actor, obj: str, now: datetime, decision: str, reasons: tuple[str, ...]
-    ) -> AuditEvent:
-        """The audit event of one key access."""
-        return AuditEvent(
+    ) -> AuditRecord:
+        """The audit record of one key access."""
+        return AuditRecord(
             type="key-access",
             actor=actor.id,
             object=obj,
@@ -180,7 +163,7 @@ class KeyAccess:
         now: datetime,
         whole: bool,
         expected: Expected,
-        record_denial: Callable[[AuditEvent], None] | None = None,
+        record_denial: Callable[[AuditRecord], None] | None = None,
     ) -> None:
         """Decrypt for a recorded `Grant` only (call `Grant.open`): only the object
         `expected` describes (see the module docstring)."""

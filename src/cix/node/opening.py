@@ -2,7 +2,7 @@
 
 An open is the hot path: `Opener.admit` decides from cached facts (the person's view in the
 registry, the document's label and metadata per id until the next database write, see
-`cix.node.cache`) and returns the audit events to record: on a permit, the decision and the
+`cix.node.cache`) and returns the audit records to append: on a permit, the decision and the
 key access together, which the caller records as one durable group before the key is
 unwrapped (`cix.node.keyaccess`) and any byte decrypted.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from cix.labels import Label
-from cix.node.auditing import AuditEvent
+from cix.node.auditing import AuditRecord
 from cix.node.cache import GenerationCache, NotCached
 from cix.node.errors import DocumentRefused
 from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
@@ -47,7 +47,7 @@ class Admission:
     """The outcome of `Opener.admit`: the audit `events` to record first (as one group),
     then either the `refusal` to raise or the `opening` and its key grant."""
 
-    events: tuple[AuditEvent, ...]
+    events: tuple[AuditRecord, ...]
     refusal: DocumentRefused | None
     opening: Opening | None
     blob: str
@@ -67,7 +67,7 @@ class Admission:
         dst: BinaryIO,
         *,
         whole: bool = False,
-        record_denial: Callable[[AuditEvent], None] | None = None,
+        record_denial: Callable[[AuditRecord], None] | None = None,
     ) -> None:
         """Decrypt into `dst` (after `recorded`); `whole` reads the sealed blob into memory;
         `record_denial` as `Grant.open`."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditRecord, AuditSink
 from cix.node.errors import Forbidden
 from cix.node.roles import Actor, Role
 
@@ -54,7 +54,7 @@ class Refusals:
     ) -> None:
         """Append one decision on `obj` by `actor` to the audit sink, at the service's clock."""
         self.audit.append(
-            AuditEvent(
+            AuditRecord(
                 type=event_type,
                 actor=actor.id,
                 object=obj,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement, bundled_registry
 from cix.labels import Label, banner, label_from_json
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditRecord, AuditSink
 from cix.node.errors import DocumentRefused, KeysLocked, NotFound
 from cix.node.refusals import Refusals
 from cix.node.registry import PersonnelRegistry
@@ -125,7 +125,7 @@ class Register:
         *,
         sources: Sequence[Label] = (),
         details: dict[str, Any] | None = None,
-        pending: list[AuditEvent] | None = None,
+        pending: list[AuditRecord] | None = None,
     ) -> Decision:
         """Decide `action` on `label` for `subject` and raise `DocumentRefused` unless it
         permits. A refusal is audited at once; a permit too, unless `pending` is given: then
@@ -214,8 +214,8 @@ def event(
     denied_reason: str | None = None,
     details: dict[str, Any] | None = None,
     now: datetime,
-) -> AuditEvent:
-    """The audit event of a document action: a decision's verdict and reasons, or a permit
+) -> AuditRecord:
+    """The audit record of a document action: a decision's verdict and reasons, or a permit
     (a refusal when `denied_reason` is given)."""
     if decision is not None:
         verdict = "permit" if decision.permit else "deny"
@@ -223,7 +223,7 @@ def event(
     else:
         verdict = "deny" if denied_reason else "permit"
         reasons = (denied_reason,) if denied_reason else ()
-    return AuditEvent(
+    return AuditRecord(
         type="document",
         actor=actor.id,
         object=obj,

@@ -1,24 +1,24 @@
 """Document routes: streamed upload and open, listing, metadata, copies, destruction, incidents.
 
 Uploads stream the request body into the sealing code in a worker thread (bounded memory,
-plaintext never on disk). An open is decided first and its audit events (the decision, and
+plaintext never on disk). An open is decided first and its audit records (the decision, and
 on a permit the key access) are made durable as one group before any byte is decrypted: a
 refused open answers 403 before any byte, and a failed audit append answers an error with no
 content. The open route is asynchronous: the decision runs on the event loop when the facts
 it needs are cached (in a worker thread otherwise), and waiting for the audit commit holds
-no thread. A small document (up to `_IN_MEMORY` bytes) is decrypted into memory and sent in
-one response (a failure of its integrity checks is then still a clean 403); a larger one is
-decrypted in a worker thread into a bounded queue that the response drains.
+no thread. A small document is decrypted into memory and sent in one response (a failure of
+its integrity checks is then still a clean 403); a larger one is decrypted in a worker
+thread into a bounded queue that the response drains. The fast-path pieces (the route ahead
+of FastAPI, the decision on the event loop, the small document read whole) are in
+`cix.api.fast_path`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import queue
-import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC
@@ -31,14 +31,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from starlette.datastructures import URLPath
-from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from cix.api.auth import CurrentActor, authenticate, node_of
-from cix.errors import CixError, InputError, Refused
-from cix.node.auditing import AuditEvent, record
-from cix.node.cache import NotCached
+from cix.api import fast_path
+from cix.api.auth import CurrentActor, node_of
+from cix.errors import CixError, InputError
+from cix.node.auditing import record
 from cix.node.register import DocumentInfo
 from cix.node.roles import Actor
 from cix.node.text import PlainLine, PlainText
@@ -49,11 +47,7 @@ router = APIRouter(tags=["documents"])
 content_router = APIRouter(tags=["documents"])
 DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 _END = object()
-#: Documents up to this size are decrypted into memory and sent as one body.
-_IN_MEMORY = 1 << 20
 _OFFER_WAIT = 0.5  # seconds a producer waits on a full queue before looking again
-#: ... and those up to this size are decrypted on the event loop (cheaper than a thread hop).
-_ON_LOOP = 256 << 10
 
 
 class DocumentPage(BaseModel):
@@ -240,50 +234,15 @@ class _QueueWriter:
 async def open_document(request: Request, actor: CurrentActor, doc_id: DocId) -> Response:
     """The decrypted content, with the marking and the reader's identity as headers
     (`Cix-Marking`, `Cix-Reader`, `Cix-Obligations`): the obligations of the permit."""
-    return await _open_content(request, actor, doc_id)
+    return await open_content(request, actor, doc_id)
 
 
-class OpenRoute(BaseRoute):
-    """`GET {prefix}/documents/{id}/content` for a well-formed id, ahead of every other route.
-
-    The same authentication (`authenticate`) and the same handler as `open_document`, whose
-    FastAPI route stays in the app for everything else: the OpenAPI document, a HEAD, a
-    malformed id (its 422), a path under a `root_path`. This route only skips FastAPI's
-    per-request machinery (dependency solving, parameter validation, its nested routers'
-    matching), about a fifth of the CPU of an open of a small document. Errors propagate
-    to the app's exception handlers, the one problem-details mapping, as a route's do.
-    """
-
-    def __init__(self, prefix: str) -> None:
-        self._path = re.compile(re.escape(prefix) + r"/documents/([0-9a-f]{32})/content")
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        """A full match for a GET of a well-formed id's content, else none."""
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
-            found = self._path.fullmatch(scope["path"])
-            if found is not None:
-                return Match.FULL, {"path_params": {"doc_id": found[1]}}
-        return Match.NONE, {}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        """None: URLs are built from the FastAPI route of the same path."""
-        raise NoMatchFound(name, path_params)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Authenticate, open, answer."""
-        request = Request(scope, receive)
-        actor = await authenticate(request)
-        response = await _open_content(request, actor, scope["path_params"]["doc_id"])
-        await response(scope, receive, send)
-
-
-async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response:
+async def open_content(request: Request, actor: Actor, doc_id: str) -> Response:
+    """Admit, record, then answer the plaintext: whole for a small document (fast_path), else
+    streamed from a producer thread."""
     node = node_of(request)
     opener = node.opening
-    try:
-        admission = opener.admit(actor, doc_id, cached_only=True)
-    except NotCached:
-        admission = await anyio.to_thread.run_sync(opener.admit, actor, doc_id)
+    admission = await fast_path.admit(opener, actor, doc_id)
     # Durable before anything else happens; a failed append raises here (no content).
     await record(opener.reg.audit, admission.events)
     opening = admission.recorded()
@@ -298,19 +257,9 @@ async def _open_content(request: Request, actor: Actor, doc_id: str) -> Response
         "X-Content-Type-Options": "nosniff",
         "Content-Disposition": "attachment",
     }
-    if info.plaintext_size <= _IN_MEMORY:
-        body = io.BytesIO()
-        if info.sealed_size <= _ON_LOOP:
-            denials: list[AuditEvent] = []
-            try:
-                admission.write_to(body, whole=True, record_denial=denials.append)
-            except Refused:
-                # Recorded before answering, without holding the event loop for the commit.
-                await record(opener.reg.audit, denials)
-                raise
-        else:
-            await anyio.to_thread.run_sync(lambda: admission.write_to(body, whole=True))
-        return Response(body.getvalue(), media_type=info.media_type, headers=headers)
+    if info.plaintext_size <= fast_path.IN_MEMORY:
+        body = await fast_path.read_whole(admission, info, opener.reg.audit)
+        return Response(body, media_type=info.media_type, headers=headers)
     headers["Content-Length"] = str(info.plaintext_size)
     chunks: queue.Queue[object] = queue.Queue(maxsize=16)
     abandoned = threading.Event()

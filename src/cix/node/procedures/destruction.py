@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cix.errors import InputError
-from cix.node.auditing import AuditEvent, audited_write
+from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import DocumentRefused, NotFound
 from cix.node.opening import Opener
 from cix.node.register import Register, event, new_id
@@ -42,7 +42,7 @@ class Destruction:
         now = reg.clock()
         obj = f"document:{doc_id}"
         subject = reg.registry.subject_for(actor.id, now)
-        permits: list[AuditEvent] = []
+        permits: list[AuditRecord] = []
         with audited_write(reg.db, reg.audit) as (session, group):
             row = reg.live(session, doc_id)
             if row.custodian_id != actor.id and not actor.has(Role.NSA_OFFICER):

@@ -8,7 +8,7 @@ holder and a holder not entitled get the same refusal (audited with the precise 
 from __future__ import annotations
 
 from cix.errors import AccessDenied, InputError
-from cix.node.auditing import AuditEvent, audited_write
+from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import DocumentRefused
 from cix.node.register import Register, event
 from cix.node.roles import Actor
@@ -32,7 +32,7 @@ class Reproductions:
         now = reg.clock()
         obj = f"document:{doc_id}"
         subject = reg.registry.subject_for(actor.id, now)
-        permits: list[AuditEvent] = []
+        permits: list[AuditRecord] = []
         with audited_write(reg.db, reg.audit) as (session, group):
             row = reg.live(session, doc_id)
             label = reg.label_of(row)
