@@ -58,7 +58,7 @@ from cix.keys import (
     load_kem_public,
     load_verify_key,
 )
-from cix.node.auditing import AuditEvent, AuditSink, audited_write
+from cix.node.auditing import AuditRecord, AuditSink, audited_write
 from cix.node.errors import KeysLocked, NotFound
 from cix.node.keyring import AUDIT_KEY, KEYS_DIR, NodeKeys
 from cix.node.roles import Actor, Role
@@ -250,7 +250,7 @@ class Peers:
         self, actor: Actor, node_id: str, action: str, reason: str, message: str, **details: str
     ) -> PeerRefused:
         self.audit.append(
-            AuditEvent(
+            AuditRecord(
                 type=EVENT,
                 actor=actor.id,
                 object=f"peer:{node_id or '?'}",
@@ -372,7 +372,7 @@ class Peers:
             info = _info(row)
             group.append(
                 [
-                    AuditEvent(
+                    AuditRecord(
                         type=EVENT,
                         actor=actor.id,
                         object=f"peer:{peer.node_id}",
@@ -442,7 +442,7 @@ class Peers:
             session.flush()
             group.append(
                 [
-                    AuditEvent(
+                    AuditRecord(
                         type=EVENT,
                         actor=actor.id,
                         object=f"peer:{node_id}",

@@ -39,7 +39,7 @@ from cix.audit.errors import (
 from cix.audit.witness import Witness
 from cix.audit.witness_protocol import build_add_checkpoint, parse_add_checkpoint
 from cix.errors import InputError, ServiceError, VerificationError
-from cix.node.auditing import AuditEvent, AuditSink
+from cix.node.auditing import AuditRecord, AuditSink
 
 if TYPE_CHECKING:
     from cix.audit import Log
@@ -248,7 +248,7 @@ class Witnessing:
         details: dict[str, Any],
     ) -> None:
         self._audit.append(
-            AuditEvent(
+            AuditRecord(
                 type=event_type,
                 actor=peer,
                 object=f"log:{peer}",
