@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from cix.agreements import bundled_registry
 from cix.audit.checkpoint import signer_from_seed
+from cix.errors import InputError
 from cix.federation import IdentityInvalid, NodeIdentity, read_identity, sign_identity
 from cix.keys import KemAlgorithm, SigningKey, generate_kem, generate_signing
 from cix.node.auditing import MemoryAuditSink
@@ -318,7 +320,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 _PATHS = [p for p in _paths(_DOC) if p]
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=6,
 )
@@ -351,3 +353,59 @@ def test_mutated_identity_documents_raise_only_identity_invalid(
 def test_arbitrary_bytes_raise_only_identity_invalid(data: bytes | str) -> None:
     with pytest.raises(IdentityInvalid):
         read_identity(data)
+
+
+# -- cix serve over mutual TLS: what it needs ----------------------------------------------
+
+
+class _Serving:
+    """The two attributes of a node `uvicorn_tls_options` reads."""
+
+    def __init__(self, node: Node, **settings: Any) -> None:
+        from cix.node.exchange.peers import Peers
+
+        self.settings = replace(node.settings, **settings)
+        self.peers = Peers(node.db, node.audit, settings=self.settings, keys=None, clock=node.clock)
+
+
+def test_serving_without_mtls_adds_no_tls_options(node: Node) -> None:
+    from cix.serving.tls import uvicorn_tls_options
+
+    assert uvicorn_tls_options(_Serving(node)) == {}  # type: ignore[arg-type]
+
+
+def test_serving_mtls_without_own_certificate_is_refused(node: Node) -> None:
+    from cix.errors import InputError
+    from cix.serving.tls import uvicorn_tls_options
+
+    with pytest.raises(InputError, match="tls_cert"):
+        uvicorn_tls_options(_Serving(node, federation_mtls=True))  # type: ignore[arg-type]
+
+
+def test_serving_mtls_trusts_exactly_the_pinned_certificates(node: Node) -> None:
+    import ssl
+
+    from cix.keys import TlsFiles, certificate_fingerprint, generate_tls_certificate
+    from cix.node.exchange.peers import create_tls_files
+    from cix.serving.tls import uvicorn_tls_options
+
+    serving = _Serving(node, federation_mtls=True)
+    assert create_tls_files(serving.settings, now=node.clock())
+    assert not create_tls_files(serving.settings, now=node.clock())  # kept, not replaced
+    with pytest.raises(InputError, match="no peer has a pinned TLS certificate"):
+        uvicorn_tls_options(serving)  # type: ignore[arg-type]
+    tmp = node.settings.data_dir / "kor-tls"
+    files = generate_tls_certificate(
+        TlsFiles(key=tmp / "tls.key", cert=tmp / "tls.crt"), node_id="cix-kor", now=node.clock()
+    )
+    pem = files.cert.read_text()
+    kor = Peer(tls_fingerprint=certificate_fingerprint(pem))
+    node.peers.add(OPERATOR, kor.document(), agreement="kor-can", tls_cert=pem)
+    options = uvicorn_tls_options(serving)  # type: ignore[arg-type]
+    assert options["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+    bundle = options["ssl_ca_certs"]
+    assert certificate_fingerprint(Path(bundle).read_text()) == kor.identity.tls_fingerprint
+    assert node.peers.tls_cert_of("cix-kor") == pem
+    node.peers.remove(OPERATOR, "cix-kor")
+    with pytest.raises(InputError, match="no peer has a pinned TLS certificate"):
+        uvicorn_tls_options(serving)  # type: ignore[arg-type]

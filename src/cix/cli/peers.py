@@ -124,6 +124,8 @@ def add(
     typer.echo(f"fingerprint: {_grouped(info.fingerprint)}")
     if info.has_tls_cert:
         typer.echo(f"TLS certificate: {info.tls_fingerprint}")
+    elif info.tls_fingerprint is not None:
+        typer.echo("TLS certificate named by the identity, not pinned: add it with --cert")
 
 
 @peer_app.command("list")

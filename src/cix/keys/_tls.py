@@ -154,8 +154,9 @@ def der_fingerprint(der: bytes) -> str:
 
 def check_peer_fingerprint(tls: ssl.SSLSocket | ssl.SSLObject, fingerprint: str) -> None:
     """Raise `PeerCertificateRefused` unless the peer of the finished handshake `tls`
-    presented the certificate with SHA-256 `fingerprint`."""
-    der = tls.getpeercert(binary_form=True)
+    presented the certificate with SHA-256 `fingerprint` (`tls` may also be the low-level
+    `_ssl._SSLSocket` httpx's network stream gives as `ssl_object`)."""
+    der = tls.getpeercert(True)  # positional: the low-level socket takes no keywords
     if not der or der_fingerprint(der) != fingerprint:
         raise PeerCertificateRefused("the peer did not present its pinned TLS certificate")
 
