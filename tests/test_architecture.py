@@ -92,7 +92,8 @@ LAYERS: dict[str, frozenset[str]] = {
     "serving": _BASE | {"settings", "store", "node", "api", "web", "courier"},
     "cli": _BASE | _CORES | {"settings", "node", "serving"},
     "demo_cast": _BASE | {"node"},
-    "demo": _BASE | {"cli", "demo_cast", "node"},
+    "demo_exchange": _BASE | {"cli", "demo_cast", "node"},
+    "demo": _BASE | {"cli", "demo_cast", "demo_exchange", "node"},
 }
 # Libraries that only some areas may know: web servers and templates, the terminal, an
 # HTTP client (a node talks HTTP only through its faces and, later, its federation peer

@@ -7,8 +7,10 @@ sample documents through the REST API as their originators, and prints the addre
 tokens and commands: a permitted open, a refused open and its reasons in the audit log, and
 `cix audit verify`. It serves until Ctrl-C, then stops the nodes cleanly.
 
-Federation does not exist yet, so the three nodes run independently. `prepare`, `start`,
-`seed_documents` and `commands` are separate so that a test can run the seeding path and the
+The nodes are federated (`cix.demo_exchange`): KOR↔CAN under `kor-can`, CAN↔DEU under
+`can-deu`; at start KOR sends CAN its 군사Ⅱ급비밀 CPSP design and the receipt is stored, and
+CAN asks KOR's consent to release its copy to DEU. `prepare`, `start`, `seed_documents`,
+`exchange` and `commands` are separate so that a test can run the seeding path and the
 printed commands without the forever-serving part.
 """
 
@@ -23,12 +25,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cix.demo_cast import NATIONS, Nation
+from cix.demo_exchange import COPY, PURPOSE, exchange, pair
 from cix.errors import InputError
 
 DEMO_ROOT = Path("demo-data")
@@ -48,6 +51,7 @@ class DemoNode:
     tokens: dict[str, str] = field(default_factory=dict)
     clients: dict[str, Path] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
+    consents: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -204,6 +208,7 @@ def prepare(root: Path = DEMO_ROOT, *, nations: Sequence[Nation] = NATIONS) -> l
             path = root / "clients" / f"{nation.party.lower()}-{person}.toml"
             node.clients[person] = _write_client_config(path, node.url, token)
         nodes.append(node)
+    pair(nodes, demo_environ())
     return nodes
 
 
@@ -333,6 +338,19 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
         ]
     doc = can.documents["acoustics"]
     return [
+        *_single_node_commands(can, cix, doc, out_dir, as_),
+        *_federated_commands(nodes, cix, out_dir),
+    ]
+
+
+def _single_node_commands(
+    can: DemoNode,
+    cix: str,
+    doc: str,
+    out_dir: Path,
+    as_: Callable[[str], dict[str, str]],
+) -> list[DemoCommand]:
+    return [
         DemoCommand(
             "permit: a cleared engineer of a contractor with a facility clearance opens a "
             "SECRET//CPSP document",
@@ -362,6 +380,82 @@ def commands(nodes: Sequence[DemoNode], out_dir: Path) -> list[DemoCommand]:
     ]
 
 
+def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> list[DemoCommand]:
+    """The exchange, step by step: KOR's design received at CAN with its receipt, opened by
+    a cleared member and refused to an uncleared contractor; CAN's release to DEU refused,
+    KOR's consent, the release allowed; both logs verify."""
+    by_party = {n.nation.party: n for n in nodes}
+    can, kor, deu = by_party.get("CAN"), by_party.get("KOR"), by_party.get("DEU")
+    if can is None or kor is None or COPY not in can.documents:
+        return []
+    copy = can.documents[COPY]
+
+    def as_(node: DemoNode, person: str) -> dict[str, str]:
+        return {"CIX_CLIENT_CONFIG": str(_display(node.clients[person]))}
+
+    steps = [
+        DemoCommand(
+            "KOR's transmissions: the CPSP design went to CAN and CAN's signed receipt is stored",
+            (cix, "transmissions", "list"),
+            as_(kor, "dapa-pm"),
+            0,
+        ),
+        DemoCommand(
+            "permit: at CAN, a cleared CPSP engineer opens the copy received from KOR",
+            (cix, "docs", "open", copy, "-o", str(_display(out_dir / "cpsp-design-tide.txt"))),
+            as_(can, "tide-eng"),
+            0,
+        ),
+        DemoCommand(
+            "denial: the same copy for the contractor without a facility clearance",
+            (cix, "docs", "open", copy, "-o", str(_display(out_dir / "cpsp-design-nf.txt"))),
+            as_(can, "northfab-eng"),
+            1,
+        ),
+    ]
+    consent = can.consents.get("release-to-deu")
+    if deu is not None and consent is not None:
+        transmit = (cix, "docs", "transmit", copy, "--to", "DEU", "--purpose", PURPOSE)
+        steps += [
+            DemoCommand(
+                "refused: CAN releases KOR's information to DEU, a third party to kor-can, "
+                "without KOR's consent",
+                transmit,
+                as_(can, "pspc-cso"),
+                1,
+            ),
+            DemoCommand(
+                "KOR's security authority sees CAN's request for consent",
+                (cix, "consents", "list"),
+                as_(kor, "dcc-nsa"),
+                0,
+            ),
+            DemoCommand(
+                "KOR consents, for that document, that party and that purpose only",
+                (cix, "consents", "approve", consent, "--conditions", "no further release"),
+                as_(kor, "dcc-nsa"),
+                0,
+            ),
+            DemoCommand(
+                "allowed: CAN releases the copy to DEU under KOR's consent and waits for "
+                "DEU's receipt",
+                (*transmit, "--consent", consent, "--wait", "60"),
+                as_(can, "pspc-cso"),
+                0,
+            ),
+        ]
+    for node in (kor, can):
+        steps.append(
+            DemoCommand(
+                f"{node.nation.party}'s audit log records every step, and verifies",
+                (cix, "audit", "verify", "--dir", str(_display(node.data_dir))),
+                {},
+                0,
+            )
+        )
+    return steps
+
+
 def _display(path: Path) -> Path:
     with contextlib.suppress(ValueError):
         return path.resolve().relative_to(Path.cwd())
@@ -372,7 +466,8 @@ def _print_summary(nodes: Sequence[DemoNode], cmds: Sequence[DemoCommand]) -> No
     from rich.console import Console
 
     out = Console(highlight=False, soft_wrap=True)
-    out.print("[bold]cix demonstration: three national nodes (no federation yet)[/bold]\n")
+    out.print("[bold]cix demonstration: three federated national nodes[/bold]\n")
+    out.print("Peerings: KOR-CAN under kor-can, CAN-DEU under can-deu.\n")
     for node in nodes:
         where = _display(node.data_dir)
         out.print(f"[bold]{node.nation.party}[/bold]  {node.url}/api/v1  (data: {where})")
@@ -398,6 +493,8 @@ def running(root: Path = DEMO_ROOT) -> Iterator[tuple[list[DemoNode], list[DemoC
     try:
         if not seed_documents(nodes):
             print("note: this node has no documents API yet; no documents were seeded")
+        else:
+            exchange(nodes)
         yield nodes, commands(nodes, root / "out")
     finally:
         stop(processes)

@@ -130,14 +130,36 @@ KOREA = Nation(
         Org("hanwha", "Hanwha Ocean (cleared contractor)", "contractor", "II"),
     ),
     people=(
-        Member("dapa-pm", "Kim Min-jun, DAPA programme officer", "dapa", "II", (_R, _O), ("KSS3",)),
+        Member(
+            "dapa-pm",
+            "Kim Min-jun, DAPA programme officer",
+            "dapa",
+            "II",
+            (_R, _O),
+            ("KSS3", "CPSP"),
+        ),
         Member("dcc-nsa", "Lee Seo-yeon, security authority officer", "dcc", "II", (_NSA,)),
         Member(
-            "hanwha-eng", "Park Ji-hoon, Hanwha Ocean engineer", "hanwha", "II", (_R,), ("KSS3",)
+            "hanwha-eng",
+            "Park Ji-hoon, Hanwha Ocean engineer",
+            "hanwha",
+            "II",
+            (_R, _O),
+            ("KSS3", "CPSP"),
         ),
     ),
-    programmes=(("KSS3", "KSS-III submarine programme"),),
+    programmes=(
+        ("KSS3", "KSS-III submarine programme"),
+        ("CPSP", "Canadian Patrol Submarine Project: the Korean bid"),
+    ),
     documents=(
+        Doc(
+            "cpsp-design",
+            "CPSP candidate design: hull and air-independent propulsion (Hanwha Ocean)",
+            "군사Ⅱ급비밀//CPSP//배포 허용 CAN, KOR",
+            "dapa-pm",
+            "Hull form, AIP and battery layout of the KSS-III based offer (sample text).\n",
+        ),
         Doc(
             "kss3-design",
             "KSS-III Batch-II design summary",
