@@ -21,6 +21,7 @@ from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
 from cix.node.exchange.peers import Peers, create_tls_files
+from cix.node.exchange.exchange import Exchange
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -118,6 +119,9 @@ class Node:
         self.destruction = Destruction(register, self.opening)
         self.incidents = Incidents(register)
         self.peers = Peers(db, audit, settings=settings, keys=keys, clock=clock)
+        # Federation: the inbox, the outbox's delivery (its transport set by the server)
+        # and transmissions (docs/federation.md).
+        self.exchange = Exchange(register, settings, clock=clock)
 
     @classmethod
     def open(

@@ -1,0 +1,288 @@
+"""Delivery: sends what the outbox holds, with retries and backoff, and records the
+peer's signed answers.
+
+`Delivery.run_once()` claims the rows that are due (state queued and `next_attempt_at`
+at or before now, oldest due first, a few at a time: never an id high-water mark, which
+would skip rows committed out of order). Claiming counts the attempt and moves
+`next_attempt_at` a lease ahead, in a short write of its own (on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers claim different rows; on SQLite the one
+writer serialises them), so that no lock is held while the message travels and a worker
+killed mid-send only delays the row until its lease ends. Each attempt signs the message
+afresh (a new issue time, the same message id: the receiver's inbox answers a repeat
+with its stored answer), sends it through the `Transport`, and verifies the answer: a
+message from that peer, to this node, for the same route, in reply to this message id.
+
+Then, in one audited write: a signed 2xx answer marks the row delivered and runs the
+kind's `AnswerHook`; a signed 4xx refusal marks it refused (the peer's code kept) and
+runs the hook too; anything else (the peer unreachable, an unsigned or unverifiable
+answer, a clock-skew refusal) keeps it queued with `last_error`, to be retried after a
+delay doubling from `federation_retry_seconds` up to `federation_retry_max_seconds`.
+Only a signed answer changes a row's fate: whoever sits between the nodes can delay a
+message, never make it count as delivered or refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cix.errors import PeerError
+from cix.federation import Message, MessageRefused, PinnedPeer, sign_message, verify_message
+from cix.keys import SigningKey
+from cix.node.auditing import AuditEvent, AuditSink, audited_write
+from cix.node.exchange.inbox import ANSWER_KIND
+from cix.node.exchange.outbox import DELIVERED, QUEUED, REFUSED
+from cix.node.exchange.transport import DOCUMENTS_PATH, MESSAGES_PATH, Transport
+from cix.store.blobs import BlobStore
+from cix.store.db import Database
+from cix.store.models import OutboxItem
+
+AnswerHook = Callable[[Session, OutboxItem, Message], Iterable[AuditEvent] | None]
+"""Runs on the sender for the peer's verified, signed, final answer (delivered or
+refused: read `message.body["status"]`) inside the write that records it; the audit
+events it returns are appended with that write's group."""
+
+#: Refusals that say "not now" rather than "no": the message is retried.
+RETRIED_REFUSALS = frozenset({"clock-skew"})
+#: An answer is bound to our message by `in_reply_to`, not by its age: a stored answer
+#: replayed by the peer's inbox may be days old.
+_ANSWER_AGE = timedelta(days=365 * 100)
+_logger = logging.getLogger("cix.delivery")
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    message_id: str
+    peer: str
+    kind: str
+    agreement: str
+    body: dict[str, Any]
+    blob_hash: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: str  # QUEUED (retry), DELIVERED or REFUSED
+    status: int | None
+    error: str | None
+    answer: Message | None
+
+
+class Delivery:
+    """Delivers the outbox (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        audit: AuditSink,
+        *,
+        node_id: str,
+        signer: Callable[[], SigningKey],
+        peer: Callable[[str], PinnedPeer | None],
+        url_of: Callable[[str], str],
+        blobs: BlobStore,
+        clock: Callable[[], datetime],
+        retry: timedelta,
+        retry_max: timedelta,
+        transport: Transport | None = None,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.db = db
+        self.audit = audit
+        self.node_id = node_id
+        self.transport = transport
+        self._signer = signer
+        self._peer = peer
+        self._url_of = url_of
+        self._blobs = blobs
+        self._clock = clock
+        self._retry = retry
+        self._retry_max = retry_max
+        self._lease = lease
+        self._hooks: dict[str, AnswerHook] = {}
+        self._wake = threading.Event()
+
+    def on_answer(self, kind: str, hook: AnswerHook) -> None:
+        """Run `hook` for the final signed answer to each message of `kind`."""
+        if kind in self._hooks:
+            raise ValueError(f"an answer hook for {kind!r} is already registered")
+        self._hooks[kind] = hook
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The delay after the `attempts`-th failed attempt: doubling, capped."""
+        delay = self._retry * (1 << min(max(attempts - 1, 0), 30))
+        return min(delay, self._retry_max)
+
+    # -- one pass ----------------------------------------------------------------------
+
+    def run_once(self, limit: int = 16) -> int:
+        """Attempt up to `limit` due messages; return how many were attempted."""
+        if self.transport is None:
+            raise PeerError("no transport: this node was opened without a courier")
+        claimed = self._claim(limit)
+        for item in claimed:
+            outcome = self._attempt(item)
+            self._record(item, outcome)
+        return len(claimed)
+
+    def _claim(self, limit: int) -> list[_Claimed]:
+        now = self._clock()
+        due = (OutboxItem.state == QUEUED, OutboxItem.next_attempt_at <= now)
+        with self.db.read() as session:  # nothing due: no write, no writer lock taken
+            if session.scalar(select(OutboxItem.message_id).where(*due).limit(1)) is None:
+                return []
+        query = select(OutboxItem).where(*due).order_by(OutboxItem.next_attempt_at).limit(limit)
+        if self.db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[_Claimed] = []
+        with self.db.write() as session:
+            for row in session.scalars(query):
+                row.attempts += 1
+                row.next_attempt_at = now + self._lease
+                claimed.append(
+                    _Claimed(
+                        row.message_id,
+                        row.peer,
+                        row.kind,
+                        row.agreement,
+                        dict(row.body),
+                        row.blob_hash,
+                        row.attempts,
+                    )
+                )
+        return claimed
+
+    def _attempt(self, item: _Claimed) -> _Outcome:
+        assert self.transport is not None
+        now = self._clock()
+        pinned = self._peer(item.peer)
+        if pinned is None:
+            return _Outcome(QUEUED, None, "peer-not-pinned", None)
+        path = DOCUMENTS_PATH if item.blob_hash else MESSAGES_PATH
+        token = sign_message(
+            self._signer(),
+            sender=self.node_id,
+            audience=item.peer,
+            url=path,
+            agreement=item.agreement,
+            kind=item.kind,
+            body=item.body,
+            message_id=item.message_id,
+            issued_at=now,
+        )
+        body = self._blobs.path(item.blob_hash) if item.blob_hash else None
+        try:
+            status, data = self.transport.send(self._url_of(item.peer), path, token, body)
+        except PeerError as exc:
+            return _Outcome(QUEUED, None, f"unreachable: {exc}"[:500], None)
+        except OSError as exc:  # the blob could not be read: ours, retried
+            return _Outcome(QUEUED, None, f"local: {exc.strerror or exc}"[:500], None)
+        try:
+            answer = verify_message(
+                data.decode("ascii"),
+                peer=lambda sender: pinned if sender == pinned.identity.node_id else None,
+                audience=self.node_id,
+                url=path,
+                held_agreements={item.agreement},
+                now=now,
+                max_skew=_ANSWER_AGE,
+            )
+        except (MessageRefused, UnicodeDecodeError) as exc:
+            return _Outcome(QUEUED, status, f"unsigned answer {status}: {exc}"[:500], None)
+        signed_status = answer.body.get("status")
+        if (
+            answer.kind != ANSWER_KIND
+            or answer.body.get("in_reply_to") != item.message_id
+            or not isinstance(signed_status, int)
+        ):
+            return _Outcome(QUEUED, status, "the answer is not a reply to this message", None)
+        if 200 <= signed_status < 300:
+            return _Outcome(DELIVERED, signed_status, None, answer)
+        code = str(answer.body.get("refused") or f"status-{signed_status}")[:64]
+        if 400 <= signed_status < 500 and code not in RETRIED_REFUSALS:
+            return _Outcome(REFUSED, signed_status, code, answer)
+        return _Outcome(QUEUED, signed_status, f"refused for now: {code}", None)
+
+    def _record(self, item: _Claimed, outcome: _Outcome) -> None:
+        now = self._clock()
+        with audited_write(self.db, self.audit) as (session, group):
+            row = session.get(OutboxItem, item.message_id)
+            if row is None or row.state != QUEUED:
+                return  # another worker recorded its answer first
+            details: dict[str, Any] = {
+                "peer": item.peer,
+                "kind": item.kind,
+                "attempt": item.attempts,
+            }
+            if outcome.status is not None:
+                details["status"] = outcome.status
+            events: list[AuditEvent] = []
+            if outcome.state == QUEUED:
+                row.last_error = outcome.error
+                row.next_attempt_at = now + self.backoff(item.attempts)
+                details["retry_at"] = row.next_attempt_at.isoformat()
+                events.append(self._event(item, "deliver", "deny", ("not-delivered",), now,
+                                          {**details, "error": outcome.error or ""}))  # fmt: skip
+            else:
+                assert outcome.answer is not None
+                row.state = outcome.state
+                row.answer = outcome.answer.token
+                row.delivered_at = now
+                row.last_error = outcome.error
+                hook = self._hooks.get(item.kind)
+                if hook is not None:
+                    events.extend(hook(session, row, outcome.answer) or ())
+                decision = "permit" if outcome.state == DELIVERED else "deny"
+                reasons = () if outcome.error is None else (outcome.error,)
+                events.insert(0, self._event(item, "deliver", decision, reasons, now, details))
+            session.flush()
+            group.append(events)
+
+    def _event(
+        self,
+        item: _Claimed,
+        action: str,
+        decision: str,
+        reasons: tuple[str, ...],
+        now: datetime,
+        details: dict[str, Any],
+    ) -> AuditEvent:
+        return AuditEvent(
+            type="federation",
+            actor="system",
+            object=f"message:{item.message_id}",
+            action=action,
+            decision=decision,
+            time=now,
+            reasons=reasons,
+            details=details,
+        )
+
+    # -- the worker loop ---------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Say that a message was queued: the loop looks at once rather than at its next
+        tick."""
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event, *, tick: float = 0.2, limit: int = 16) -> None:
+        """Deliver until `stop` is set: again at once while a pass was full, otherwise
+        after `tick` seconds or a `wake()`. A pass that fails is logged and retried at the
+        next tick (the rows it claimed come due again when their lease ends)."""
+        while not stop.is_set():
+            try:
+                attempted = self.run_once(limit)
+            except Exception:  # the loop must outlive a database hiccup
+                _logger.exception("delivery pass failed")
+                attempted = 0
+            if attempted < limit:
+                self._wake.wait(tick)
+                self._wake.clear()

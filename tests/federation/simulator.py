@@ -1,0 +1,241 @@
+"""A peer node simulated in-process, implementing the real federation interface.
+
+As python-tuf's repository simulator stands in for a repository, `PeerSimulator` stands
+in for the other nation's node: it has its own keys (signing, KEM, audit), a signed
+identity the node under test pins, and it speaks the wire format exactly: it signs
+messages (`message`, `send_to`: straight into the node's inbox, as the route would), and
+as a `Transport` it receives the node's messages, verifies them as a real inbox does
+(its pin of the node, audience, route, agreement, skew), keeps an inbox of its own and
+answers signed. It misbehaves on demand: `down` (unreachable), `answer_unsigned`, and
+whatever a test does to the messages it builds (another key, another audience, an old
+issue time, a tampered object).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cix.audit import generate_signer
+from cix.envelope import open as envelope_open
+from cix.errors import PeerError
+from cix.federation import (
+    Message,
+    MessageRefused,
+    NodeIdentity,
+    PinnedPeer,
+    new_message_id,
+    sign_identity,
+    sign_message,
+    verify_message,
+)
+from cix.keys import KemAlgorithm, KemPrivateKey, SigningKey, generate_kem, generate_signing
+from cix.node.exchange.transport import PeerUnreachable
+from cix.node.service import Node
+from cix.store.models import PeerRow
+
+NOW_SKEW = timedelta(seconds=300)
+
+
+def node_identity(node: Node, *, url: str = "http://node.test") -> NodeIdentity:
+    """The public identity of a real node under test (what `cix node identity` prints)."""
+    keys = node.keys
+    assert keys is not None
+    return NodeIdentity(
+        party=node.settings.party,
+        node_id=node.settings.node_id,
+        url=url,
+        agreements=tuple(sorted(node.settings.agreements)),
+        signing_key=keys.verify_key,
+        kem_key=keys.kem_public,
+        audit_key=keys.audit_signer.verifier,
+        tls_fingerprint=None,
+    )
+
+
+def pin(node: Node, identity: NodeIdentity, signer: SigningKey, agreements: list[str]) -> None:
+    """Pin `identity` (signed by `signer`) at `node` under `agreements`, as `cix peer add`
+    would (a `peers` row)."""
+    with node.db.write() as session:
+        session.merge(
+            PeerRow(
+                node_id=identity.node_id,
+                party=identity.party,
+                url=identity.url,
+                identity=sign_identity(identity, signer),
+                agreements=agreements,
+                added_by="system",
+                added_at=node.clock(),
+            )
+        )
+
+
+@dataclass
+class Received:
+    """A message the simulator accepted, and the file that came with it (copied)."""
+
+    message: Message
+    body: bytes | None
+
+
+@dataclass
+class PeerSimulator:
+    """The other nation's node (see the module docstring)."""
+
+    party: str
+    node_id: str
+    agreements: tuple[str, ...]
+    clock: Callable[[], datetime]
+    url: str = "http://peer.test"
+    signing: SigningKey = field(default_factory=generate_signing)
+    kem: KemPrivateKey = field(default_factory=lambda: generate_kem(KemAlgorithm.X25519))
+    down: bool = False
+    answer_unsigned: bool = False
+    refuse_with: str | None = None
+    inbox: dict[str, tuple[int, str]] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    pinned_node: PinnedPeer | None = None
+    sends: int = 0
+
+    @property
+    def identity(self) -> NodeIdentity:
+        """The simulator's public identity."""
+        return NodeIdentity(
+            party=self.party,
+            node_id=self.node_id,
+            url=self.url,
+            agreements=self.agreements,
+            signing_key=self.signing.public,
+            kem_key=self.kem.public,
+            audit_key=_AUDIT.verifier,
+            tls_fingerprint=None,
+        )
+
+    def pair_with(self, node: Node, agreements: list[str] | None = None) -> None:
+        """Pin each other: the node pins the simulator, the simulator pins the node."""
+        pin(node, self.identity, self.signing, agreements or list(self.agreements))
+        self.pinned_node = PinnedPeer(node_identity(node), frozenset(agreements or self.agreements))
+        self._node = node
+
+    # -- the simulator as a sender -----------------------------------------------------
+
+    def message(
+        self,
+        *,
+        kind: str,
+        body: dict[str, Any],
+        audience: str,
+        url: str,
+        agreement: str | None = None,
+        issued_at: datetime | None = None,
+        message_id: str | None = None,
+        signer: SigningKey | None = None,
+        sender: str | None = None,
+    ) -> str:
+        """A message signed by the simulator (or by `signer`, to forge one)."""
+        return sign_message(
+            signer or self.signing,
+            sender=sender or self.node_id,
+            audience=audience,
+            url=url,
+            agreement=agreement or self.agreements[0],
+            kind=kind,
+            body=body,
+            message_id=message_id or new_message_id(),
+            issued_at=issued_at or self.clock(),
+        )
+
+    def read_answer(self, token: str, *, url: str, peer: PinnedPeer) -> Message:
+        """Verify a node's answer to one of the simulator's messages."""
+        return verify_message(
+            token,
+            peer=lambda s: peer if s == peer.identity.node_id else None,
+            audience=self.node_id,
+            url=url,
+            held_agreements=self.agreements,
+            now=self.clock(),
+            max_skew=NOW_SKEW,
+        )
+
+    # -- the simulator as a receiver (a Transport) -------------------------------------
+
+    def send(self, url: str, path: str, token: str, body: Path | None) -> tuple[int, bytes]:
+        """Receive one message from the node as a real peer's route would."""
+        self.sends += 1
+        if self.down:
+            raise PeerUnreachable(f"{self.node_id} is down")
+        assert self.pinned_node is not None, "pair_with the node first"
+        try:
+            message = verify_message(
+                token,
+                peer=lambda s: self.pinned_node if s == self.pinned_node.identity.node_id else None,  # type: ignore[union-attr]
+                audience=self.node_id,
+                url=path,
+                held_agreements=self.agreements,
+                now=self.clock(),
+                max_skew=NOW_SKEW,
+            )
+        except MessageRefused as refused:
+            return 401, f"refused: {refused.reason}".encode()
+        if self.answer_unsigned:
+            return 200, b'{"receipt": "trust me"}'
+        seen = self.inbox.get(message.message_id)
+        if seen is not None:
+            return seen[0], seen[1].encode()
+        data = body.read_bytes() if body is not None else None
+        status, answer_body = self._answer(message, data)
+        answer = sign_message(
+            self.signing,
+            sender=self.node_id,
+            audience=message.sender,
+            url=path,
+            agreement=message.agreement,
+            kind="answer",
+            body={**answer_body, "in_reply_to": message.message_id, "status": status},
+            message_id=new_message_id(),
+            issued_at=self.clock(),
+        )
+        if status < 400:
+            self.inbox[message.message_id] = (status, answer)
+            self.received.append(Received(message, data))
+        return status, answer.encode()
+
+    def _answer(self, message: Message, data: bytes | None) -> tuple[int, dict[str, Any]]:
+        if self.refuse_with is not None:
+            return 422, {"refused": self.refuse_with}
+        if message.kind != "transmission" or data is None:
+            return 200, {}
+        if hashlib.sha256(data).hexdigest() != message.body.get("object_sha256"):
+            return 422, {"refused": "object-digest-mismatch"}
+        node = self._node
+        assert node.keys is not None
+
+        class _Null:
+            def write(self, chunk: bytes) -> int:
+                return len(chunk)
+
+        opened = envelope_open(
+            data,
+            _Null(),  # type: ignore[arg-type]
+            private_key=self.kem,
+            trusted_signers={node.settings.party: [node.keys.verify_key]},
+        )
+        return 200, {
+            "receipt": {
+                "document": message.body["document"],
+                "copy": message.body["copy"],
+                "party": self.party,
+                "size": opened.plaintext_size,
+            }
+        }
+
+    def unreachable(self) -> PeerError:
+        """The error a down peer's transport raises."""
+        return PeerUnreachable(f"{self.node_id} is down")
+
+
+_AUDIT = generate_signer("sim/audit")
