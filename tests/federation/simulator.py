@@ -14,14 +14,17 @@ issue time, a tampered object).
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cix.agreements import bundled_registry
 from cix.audit import generate_signer
 from cix.envelope import open as envelope_open
+from cix.envelope import seal
 from cix.errors import PeerError
 from cix.federation import (
     Message,
@@ -34,7 +37,10 @@ from cix.federation import (
     verify_message,
 )
 from cix.keys import KemAlgorithm, KemPrivateKey, SigningKey, generate_kem, generate_signing
-from cix.node.exchange.transport import PeerUnreachable
+from cix.labels import Label, to_4774_xml
+from cix.node.exchange.transport import DOCUMENTS_PATH, PeerUnreachable
+from cix.node.keyaccess import policy_uuid_for
+from cix.node.register import new_id
 from cix.node.service import Node
 from cix.store.models import PeerRow
 
@@ -147,6 +153,73 @@ class PeerSimulator:
             body=body,
             message_id=message_id or new_message_id(),
             issued_at=issued_at or self.clock(),
+        )
+
+    def transmission(
+        self,
+        node: Node,
+        label: Label,
+        data: bytes,
+        directory: Path,
+        *,
+        doc_id: str | None = None,
+        copy: int = 1,
+        label_signer: SigningKey | None = None,
+        body_label: dict[str, Any] | None = None,
+        **message: Any,
+    ) -> tuple[str, Path]:
+        """A document sealed by the simulator (its label signed by `label_signer`, by
+        default its own key) for `node`, and the signed "transmission" message for it
+        (`body_label` puts another label JSON in the message than the object's)."""
+        doc_id = doc_id or new_id(self.clock())
+        path = directory / f"{doc_id}-{copy}.tdf"
+        assert node.keys is not None
+        with path.open("wb") as out:
+            seal(
+                io.BytesIO(data),
+                out,
+                label_xml=to_4774_xml(label, bundled_registry()),
+                label_json=label.to_json(),
+                recipients=[node.keys.kem_public],
+                signer=label_signer or self.signing,
+                mime_type="text/plain",
+                policy_uuid=policy_uuid_for(doc_id),
+            )
+        blob = path.read_bytes()
+        body = {
+            "document": doc_id,
+            "copy": copy,
+            "label": body_label if body_label is not None else dict(label.to_json()),
+            "title": "Hull design",
+            "media_type": "text/plain",
+            "purpose": None,
+            "consent": None,
+            "originator_party": label.originator,
+            "releasing_party": self.party,
+            "object_sha256": hashlib.sha256(blob).hexdigest(),
+            "object_size": len(blob),
+        }
+        args: dict[str, Any] = {
+            "kind": "transmission",
+            "body": body,
+            "audience": node.settings.node_id,
+            "url": DOCUMENTS_PATH,
+        }
+        args.update(message)
+        return self.message(**args), path
+
+    def check_own(self, token: str, *, audience: str, url: str) -> Message:
+        """Verify a message the simulator signed (a receipt a node stored), as its pinned
+        peers would."""
+        me = PinnedPeer(self.identity, frozenset(self.agreements))
+        return verify_message(
+            token,
+            peer=lambda s: me if s == self.node_id else None,
+            audience=audience,
+            url=url,
+            held_agreements=self.agreements,
+            now=self.clock(),
+            max_skew=timedelta(days=36500),
         )
 
     def read_answer(self, token: str, *, url: str, peer: PinnedPeer) -> Message:

@@ -73,7 +73,7 @@ def test_a_message_is_handled_and_answered_signed(
     assert _stored(node) == 1
 
 
-def test_replayed_message_gets_the_same_answer_and_no_second_copy(
+def test_a_replayed_or_resent_message_gets_the_stored_answer_once_handled(
     node: Node, kor: PeerSimulator, calls: list[str], clock: Clock
 ) -> None:
     token = _ping(kor, node)

@@ -9,9 +9,11 @@ unwrapped (`cix.node.keyaccess`) and any byte decrypted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from sqlalchemy import select
 
 from cix.labels import Label
 from cix.node.auditing import AuditRecord
@@ -21,6 +23,7 @@ from cix.node.keyaccess import Expected, KeyAccess, VerifiedBlobs
 from cix.node.register import DocumentInfo, Register, event
 from cix.node.roles import Actor
 from cix.policy import Action, decide
+from cix.store.models import ReceivedCopy
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class _Meta:
     label: Label
     info: DocumentInfo
     blob: str
+    origin: str  # the document id the sealed object's policy uuid carries (its originator's)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class Opener:
         # Holds no key material (blob names and manifest digests): outlives a destruction.
         self._verified_blobs = VerifiedBlobs(cache_size)
         self._destructions_seen = register.db.destructions
+        self.pinned_signers: Callable[[], Mapping[str, Sequence[Any]]] = dict
+        """The label signing keys pinned for other parties (set by federation's exchange):
+        a received copy opens only if a pinned key of its originator party signed it."""
 
     def admit(self, actor: Actor, doc_id: str, *, cached_only: bool = False) -> Admission:
         """Decide whether `actor` may open `doc_id`; nothing is recorded or decrypted yet.
@@ -125,7 +132,7 @@ class Opener:
             reader=actor.id,
         )
         # The row's label JSON, as its metadata already holds it (not rebuilt on every open).
-        expected = Expected(label_json=meta.info.label, document_id=doc_id)
+        expected = Expected(label_json=meta.info.label, document_id=meta.origin)
         grant = self._key_access().grant(actor, obj, now=now, permit=decision, expected=expected)
         return Admission((decided, grant.event), None, opening, meta.blob, grant)
 
@@ -147,7 +154,13 @@ class Opener:
         self.forget_destroyed()
         reg = self.reg
         return KeyAccess(
-            reg.keys(), reg.audit, reg.blobs, self._manifests, self._verified_blobs, party=reg.party
+            reg.keys(),
+            reg.audit,
+            reg.blobs,
+            self._manifests,
+            self._verified_blobs,
+            party=reg.party,
+            pinned=self.pinned_signers(),
         )
 
     def _document(self, doc_id: str) -> _Meta:
@@ -159,7 +172,14 @@ class Opener:
                 row = reg.live(session, doc_id)
                 label = reg.label_of(row)
                 info = reg.info(session, row, label)
+                # A copy received from another party keeps the originator's sealed object,
+                # whose policy uuid is the originator's document id.
+                origin = session.scalar(
+                    select(ReceivedCopy.originator_document_id).where(
+                        ReceivedCopy.document_id == doc_id
+                    )
+                )
             assert row.blob_hash is not None  # a live document has its blob
-            meta = _Meta(label, info, row.blob_hash)
+            meta = _Meta(label, info, row.blob_hash, origin or doc_id)
             self._meta.put(doc_id, generation, meta)
         return meta

@@ -121,7 +121,8 @@ class Node:
         self.peers = Peers(db, audit, settings=settings, keys=keys, clock=clock)
         # Federation: the inbox, the outbox's delivery (its transport set by the server)
         # and transmissions (docs/federation.md).
-        self.exchange = Exchange(register, settings, clock=clock)
+        self.exchange = Exchange(register, settings, clock=clock, bits=self.documents.bits)
+        self.opening.pinned_signers = self.exchange.peers.pinned_signers
 
     @classmethod
     def open(

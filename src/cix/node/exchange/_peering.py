@@ -22,8 +22,10 @@ from cix.store.models import PeerRow
 class PeerBook:
     """The pinned peers of one node (see the module docstring)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, party: str) -> None:
         self.db = db
+        self.party = party
+        self._signers: tuple[int, dict[str, list[VerifyKey]]] | None = None
 
     @staticmethod
     def _pinned(row: PeerRow) -> PinnedPeer | None:
@@ -65,18 +67,26 @@ class PeerBook:
                 raise InputError(f"no peer {node_id!r} is pinned")
             return row.url
 
-    def trusted_signers(
-        self, own_party: str, own_key: VerifyKey
-    ) -> Mapping[str, Sequence[VerifyKey]]:
-        """The keys trusted to sign labels, by party: each pinned node's signing key for
-        the party its identity names, and this node's own key for its own party."""
+    def pinned_signers(self) -> Mapping[str, Sequence[VerifyKey]]:
+        """The label signing keys of the pinned nodes, by the party each identity names,
+        never for this node's own party (read again only after a database write: opens
+        call this on every request)."""
+        generation = self.db.generation
+        cached = self._signers
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         trusted: dict[str, list[VerifyKey]] = {}
         with self.db.read() as session:
             for row in session.scalars(select(PeerRow).order_by(PeerRow.node_id)):
                 pinned = self._pinned(row)
-                if pinned is not None and pinned.identity.party != own_party:
+                if pinned is not None and pinned.identity.party != self.party:
                     trusted.setdefault(pinned.identity.party, []).append(
                         pinned.identity.signing_key
                     )
-        trusted.setdefault(own_party, []).append(own_key)
+        self._signers = (generation, trusted)
         return trusted
+
+    def trusted_signers(self, own_key: VerifyKey) -> Mapping[str, Sequence[VerifyKey]]:
+        """The keys trusted to sign labels, by party: `pinned_signers`, and this node's
+        own key for its own party."""
+        return {**self.pinned_signers(), self.party: [own_key]}

@@ -15,8 +15,14 @@ from cix.keys import SigningKey
 from cix.node.exchange._peering import PeerBook
 from cix.node.exchange.delivery import Delivery
 from cix.node.exchange.inbox import Inbox
+from cix.node.exchange.receive import Receiver
+from cix.node.exchange.transmissions import TransmissionInfo, Transmissions
+from cix.node.exchange.transmit import TRANSMISSION_KIND, Transmitter
 from cix.node.exchange.transport import Transport
+from cix.node.labelbits import LabelBits
+from cix.node.refusals import Refusals
 from cix.node.register import Register
+from cix.node.roles import Actor
 from cix.settings import Settings
 
 
@@ -29,12 +35,13 @@ class Exchange:
         settings: Settings,
         *,
         clock: Callable[[], datetime],
+        bits: LabelBits,
         transport: Transport | None = None,
     ) -> None:
         self.register = register
         self.settings = settings
         self.node_id = settings.node_id
-        self.peers = PeerBook(register.db)
+        self.peers = PeerBook(register.db, settings.party)
         self.inbox = Inbox(
             register.db,
             register.audit,
@@ -58,6 +65,42 @@ class Exchange:
             retry_max=timedelta(seconds=settings.federation_retry_max_seconds),
             transport=transport,
         )
+        overdue_after = timedelta(seconds=settings.receipt_overdue_seconds)
+        self.transmitter = Transmitter(
+            register,
+            self.peers,
+            node_id=self.node_id,
+            overdue_after=overdue_after,
+            wake=self.delivery.wake,
+        )
+        self.receiver = Receiver(register, self.peers, bits, node_id=self.node_id)
+        self.inbox.register(TRANSMISSION_KIND, self.receiver.handle)
+        self.delivery.on_answer(TRANSMISSION_KIND, self.receiver.on_answer)
+        self._transmissions = Transmissions(
+            register.db,
+            Refusals(register.audit, clock),
+            clock=clock,
+            overdue_after=overdue_after,
+        )
+
+    def transmit(
+        self,
+        actor: Actor,
+        doc_id: str,
+        *,
+        to_party: str,
+        purpose: str | None = None,
+        consent_id: str | None = None,
+    ) -> TransmissionInfo:
+        """Transmit a document to another party's node (`cix.node.exchange.transmit`)."""
+        return self.transmitter.transmit(
+            actor, doc_id, to_party=to_party, purpose=purpose, consent_id=consent_id
+        )
+
+    def transmissions(self, actor: Actor, state: str | None = None) -> list[TransmissionInfo]:
+        """This node's transmissions, optionally in one state
+        (`cix.node.exchange.transmissions`)."""
+        return self._transmissions.list(actor, state)
 
     def _signer(self) -> SigningKey:
         signing: SigningKey = self.register.keys().signing

@@ -1,0 +1,323 @@
+"""Reception of a transmitted document, and the sender's side of its receipt.
+
+`Receiver.handle` is the inbox's handler for kind "transmission" (it runs inside the
+inbox's write, which also stores the message and the signed answer). It refuses, each
+with its own code (answered to the sender, audited here), nothing stored:
+
+- `object-missing`, `object-size-mismatch`, `object-digest-mismatch`: the body is not
+  the object the signed message describes (changed in transit);
+- `label-malformed`, `level-without-equivalent` (a level this party has no mapping for:
+  refused, never guessed), `label-not-under-agreement`, `not-releasable` (to this
+  party), `releasing-party-mismatch` (the sender is not of the releasing party it
+  names), `third-party-chain-unverified` (the originator is not the sender: a consented
+  release, which the consent service checks; without it, refused);
+- the sealed object's own refusal codes (`cix.envelope.RefusalReason`: a tampered
+  payload or manifest, `signer-not-originator` or `unknown-signer` for a label not signed
+  by a pinned key *of its originator party*, `label-mismatch` for an object whose signed
+  label is not the one the message names, `policy-uuid-mismatch`): the whole object is
+  verified (every segment decrypted and authenticated, nothing written) before it is kept.
+
+A copy that passes is registered: a document row (the originator's label, unaltered),
+its `received_copies` row (originator's document id, copy number, received from, the
+releasing party, agreement, purpose) and its blob. The answer is the receipt: `{"receipt":
+{...}}`, signed like every answer; that signed token is what the sender stores.
+
+The alternative label (rule 5: this party's equivalent marking, the originator named) is
+computed from the agreement's equivalence and recorded in the receipt and the audit entry;
+carrying it inside the object as a second assertion signed by this node awaits
+`cix.envelope.add_alternative_label`.
+
+`on_answer` is the sender's `AnswerHook` for "transmission": the receipt token stored on
+the transmission (`receipted`), or the peer's refusal code (`refused`), audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cix.agreements import bundled_registry
+from cix.errors import InputError
+from cix.federation import Message
+from cix.labels import (
+    Label,
+    LabelError,
+    OutOfScope,
+    alternative_label,
+    alternative_to_json,
+    banner,
+    label_from_json,
+)
+from cix.node.auditing import AuditEvent
+from cix.node.documents import check_title
+from cix.node.exchange._peering import PeerBook
+from cix.node.exchange.inbox import Answer, ContentRefused
+from cix.node.exchange.transmissions import RECEIPTED, REFUSED, SENT
+from cix.node.keyaccess import policy_uuid_for
+from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
+from cix.node.register import Register, new_id
+from cix.store.models import Document, OutboxItem, ReceivedCopy, Transmission
+
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_DOC_ID = re.compile(r"[0-9a-f]{32}\Z")
+_PARTY = re.compile(r"[A-Z]{3}\Z")
+_MEDIA = re.compile(r"[!-~]{1,200}\Z")
+_CHUNK = 1 << 20
+
+ChainCheck = Callable[[Session, Message, Label], None]
+"""Checks a copy whose originator is not the sender (a consented third-party release):
+raise `ContentRefused` unless the chain of consent and identity checks out."""
+
+
+class _Discard:
+    """A sink that verifies by reading: what the open decrypts is counted, not kept."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return len(data)
+
+
+def _str(body: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ContentRefused("malformed-body", f"`{name}` is missing or malformed", status=400)
+    return value
+
+
+def _int(body: dict[str, Any], name: str, low: int) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ContentRefused("malformed-body", f"`{name}` must be an integer >= {low}", status=400)
+    return value
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Receiver:
+    """Receives transmitted documents; records their receipts (see the module docstring)."""
+
+    def __init__(
+        self, register: Register, peers: PeerBook, bits: LabelBits, *, node_id: str
+    ) -> None:
+        self.reg = register
+        self.peers = peers
+        self.bits = bits
+        self.node_id = node_id
+        self.chain_check: ChainCheck | None = None
+        """Set by the consent service; without it a copy not from its originator is refused."""
+
+    # -- the receiver ------------------------------------------------------------------
+
+    def handle(self, session: Session, message: Message, body_file: Path | None) -> Answer:
+        """The inbox handler of "transmission" (see the module docstring)."""
+        reg = self.reg
+        now = reg.clock()
+        body = message.body
+        doc = _str(body, "document", _DOC_ID)
+        copy_number = _int(body, "copy", 1)
+        size = _int(body, "object_size", 0)
+        sha256 = _str(body, "object_sha256", _HEX64)
+        originator = _str(body, "originator_party", _PARTY)
+        releasing = _str(body, "releasing_party", _PARTY)
+        media_type = _str(body, "media_type", _MEDIA)
+        title = body.get("title")
+        purpose = body.get("purpose")
+        consent = body.get("consent")
+        if not isinstance(title, str):
+            raise ContentRefused("malformed-body", "`title` must be a string", status=400)
+        title = check_title(title)
+        if purpose is not None and not isinstance(purpose, str):
+            raise ContentRefused("malformed-body", "`purpose` must be a string", status=400)
+        if consent is not None and not isinstance(consent, str):
+            raise ContentRefused("malformed-body", "`consent` must be a string", status=400)
+        if body_file is None:
+            raise ContentRefused("object-missing", "a transmission carries its object", status=400)
+        if body_file.stat().st_size != size:
+            raise ContentRefused("object-size-mismatch", "the object is not the size signed")
+        if _sha256(body_file) != sha256:
+            raise ContentRefused("object-digest-mismatch", "the object is not the one signed")
+        label = self._label(body.get("label"))
+        if label.policy != message.agreement:
+            raise ContentRefused("label-not-under-agreement", f"label under {label.policy!r}")
+        if label.originator != originator:
+            raise ContentRefused("label-not-under-agreement", "originator party differs")
+        sender = self.peers.pinned(message.sender)
+        if sender is None or sender.identity.party != releasing:
+            raise ContentRefused("releasing-party-mismatch", "the sender is not of that party")
+        if originator != releasing:
+            if self.chain_check is None:
+                raise ContentRefused("third-party-chain-unverified", "no consent chain check")
+            self.chain_check(session, message, label)
+        if reg.party not in label.releasable_to:
+            raise ContentRefused("not-releasable", f"not releasable to {reg.party}")
+        agreement = reg.agreements[label.policy]
+        try:
+            alternative = alternative_label(label, agreement, reg.party)
+        except (OutOfScope, InputError):
+            raise ContentRefused("level-without-equivalent", label.classification) from None
+        plaintext_size = self._verify_object(body_file, body["label"], doc)
+        existed = reg.blobs.exists(sha256)
+        with body_file.open("rb") as handle:
+            ref = reg.blobs.put(iter(lambda: handle.read(_CHUNK), b""))
+        if ref.sha256 != sha256:  # the file changed under us: ours, not the peer's fault
+            if not existed:
+                reg.blobs.delete(ref.sha256)
+            raise ContentRefused("object-digest-mismatch", "the object changed while stored")
+        doc_id = new_id(now)
+        marking = banner(alternative, agreement)
+        session.add(
+            Document(
+                id=doc_id,
+                policy=label.policy,
+                originator=label.originator,
+                classification=label.classification,
+                rank=agreement.rank(label.originator, label.classification),
+                releasability_mask=self.bits.allocate(session, PARTY, label.releasable_to),
+                programme_mask=self.bits.allocate(session, PROGRAMME, label.programmes),
+                caveat_mask=self.bits.allocate(session, CAVEAT, label.caveats),
+                label_json=dict(label.to_json()),
+                title=title,
+                purpose=label.purpose,
+                media_type=media_type,
+                plaintext_size=plaintext_size,
+                sealed_size=size,
+                blob_hash=sha256,
+                created_by=message.sender,
+                created_at=now,
+                custodian_id=self.node_id,
+                copies_made=0,
+                destroyed_at=None,
+            )
+        )
+        session.flush()  # the document row first: the copy's row refers to it
+        session.add(
+            ReceivedCopy(
+                document_id=doc_id,
+                message_id=message.message_id,
+                originator_party=originator,
+                originator_document_id=doc,
+                copy_number=copy_number,
+                received_from=message.sender,
+                releasing_party=releasing,
+                agreement=message.agreement,
+                purpose=purpose,
+                consent=consent,
+                received_at=now,
+            )
+        )
+        receipt = {
+            "document": doc,
+            "copy": copy_number,
+            "registered_as": doc_id,
+            "party": reg.party,
+            "node": self.node_id,
+            "received_at": now.isoformat(),
+            "object_sha256": sha256,
+            "marking": marking,
+        }
+        registered = AuditEvent(
+            type="document",
+            actor=message.sender,
+            object=f"document:{doc_id}",
+            action="receive",
+            decision="permit",
+            time=now,
+            details={
+                "originator_document": doc,
+                "copy": copy_number,
+                "from": message.sender,
+                "releasing_party": releasing,
+                "agreement": message.agreement,
+                "purpose": purpose,
+                "message": message.message_id,
+                "blob": sha256,
+                "alternative_label": alternative_to_json(alternative),
+                "marking": marking,
+            },
+        )
+        return Answer(200, {"receipt": receipt}, (registered,))
+
+    def _label(self, value: Any) -> Label:
+        if not isinstance(value, dict):
+            raise ContentRefused("label-malformed", "the label must be an object")
+        try:
+            return label_from_json(value, bundled_registry())
+        except OutOfScope as exc:
+            raise ContentRefused("level-without-equivalent", str(exc)) from None
+        except (LabelError, InputError, ValueError, TypeError) as exc:
+            raise ContentRefused("label-malformed", str(exc)[:300]) from None
+
+    def _verify_object(self, path: Path, label_json: dict[str, Any], doc: str) -> int:
+        """Verify the whole sealed object (see the module docstring); its plaintext size."""
+        from cix import envelope
+
+        keys = self.reg.keys()
+        reasons: list[str] = []
+        try:
+            with path.open("rb") as src:
+                opened = envelope.open(
+                    src,
+                    _Discard(),  # type: ignore[arg-type]  # a write-only sink
+                    private_key=keys.kem,
+                    trusted_signers=self.peers.trusted_signers(keys.verify_key),
+                    audit_hook=lambda error: reasons.append(error.reason.value),
+                    expected_label=label_json,
+                    expected_policy_uuid=policy_uuid_for(doc),
+                )
+        except envelope.ObjectRefused as exc:
+            code = reasons[0] if reasons else exc.reason.value
+            raise ContentRefused(code, exc.detail) from None
+        except InputError as exc:  # not even a container: the peer's bytes
+            raise ContentRefused("malformed-object", str(exc)[:300]) from None
+        return opened.plaintext_size
+
+    # -- the sender's side -------------------------------------------------------------
+
+    def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditEvent]:
+        """The sender's `AnswerHook` for "transmission" (see the module docstring)."""
+        row = session.get(Transmission, item.message_id)
+        if row is None:
+            return []
+        now: datetime = self.reg.clock()
+        status = answer.body.get("status")
+        receipt = answer.body.get("receipt")
+        details: dict[str, Any] = {"transmission": row.id, "node": row.to_node}
+        reasons: tuple[str, ...] = ()
+        if isinstance(status, int) and 200 <= status < 300:
+            if isinstance(receipt, dict):
+                row.state = RECEIPTED
+                row.receipt = answer.token
+                row.receipted_at = now
+                details["receipt"] = receipt
+                action, decision = "receipt", "permit"
+            else:
+                row.state = SENT
+                action, decision = "sent", "permit"
+        else:
+            code = str(answer.body.get("refused") or f"status-{status}")[:64]
+            row.state = REFUSED
+            row.refusal_code = code
+            action, decision, reasons = "peer-refused", "deny", (code,)
+        return [
+            AuditEvent(
+                type="document",
+                actor=row.to_node,
+                object=f"document:{row.document_id}",
+                action=action,
+                decision=decision,
+                time=now,
+                reasons=reasons,
+                details=details,
+            )
+        ]
