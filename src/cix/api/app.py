@@ -23,7 +23,7 @@ from cix.api import fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
-from cix.api.routes import documents, public, registry, tokens
+from cix.api.routes import documents, exchange, federation, public, registry, tokens
 from cix.node.service import Node
 
 API_PREFIX = "/api/v1"
@@ -117,6 +117,8 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
         path = scope.get("path", "")
         if scope.get("method") in ("POST", "PUT") and path.startswith(UPLOAD_PATHS):
             return settings.max_upload_bytes
+        if scope.get("method") == "POST" and path == federation.DOCUMENTS_ROUTE:
+            return settings.max_upload_bytes + federation.CONTAINER_ROOM
         return settings.max_request_bytes
 
     # Body limits, except for a request without a body (the open fast path: fast_path.py).
@@ -135,7 +137,10 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     protected.include_router(documents.router)
     protected.include_router(registry.router)
     protected.include_router(tokens.router)
+    protected.include_router(exchange.router)
     app.include_router(protected)
+    # Federation: authenticated by each message's signature, not by the user API's tokens.
+    app.include_router(federation.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -6,6 +6,7 @@ Shared by `cix serve` with one process (`serve_in_process`) and by each worker o
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,6 +50,33 @@ def configure_logging(level: str) -> None:
     logger.propagate = False
 
 
+def start_delivery(node: Node) -> Callable[[], None]:
+    """Deliver the node's outbox to its peers from a background thread, through the
+    courier (`cix.node.exchange.delivery.Delivery.run_forever`: a pass every 0.2 s while
+    idle, at once when a transmission is queued or a pass was full); the function that
+    stops it. A node whose keys are locked signs nothing: no thread then."""
+    if node.keys is None:
+        return lambda: None
+    from cix.courier import HttpTransport
+
+    transport = HttpTransport()
+    delivery = node.exchange.delivery
+    delivery.transport = transport
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=delivery.run_forever, args=(stop,), name="cix-delivery", daemon=True
+    )
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        delivery.wake()
+        thread.join(timeout=30)
+        transport.close()
+
+    return halt
+
+
 def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
     """Serve `node` in this process with uvicorn until interrupted, then close it."""
     import uvicorn
@@ -58,6 +86,7 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
 
     settings = node.settings
     configure_logging(settings.log_level)
+    halt = start_delivery(node)
     try:
         tls = uvicorn_tls_options(node)
         echo(
@@ -76,4 +105,5 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
             **tls,
         )
     finally:
+        halt()
         node.close()

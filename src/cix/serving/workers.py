@@ -266,7 +266,7 @@ def _worker_main() -> None:
 
     from cix.api.app import create_app
     from cix.node.service import Node
-    from cix.serving.process import configure_logging, tune_collector
+    from cix.serving.process import configure_logging, start_delivery, tune_collector
     from cix.serving.tls import uvicorn_tls_options
     from cix.settings import load_settings
     from cix.store.counters import SharedCounters
@@ -286,6 +286,8 @@ def _worker_main() -> None:
             "deleted %d sealed objects of destroyed documents left by a killed worker", swept
         )
     _forget_destroyed_while_idle(node)
+    # One worker delivers the outbox (claims are leased, so another would only contend).
+    halt = start_delivery(node) if config["index"] == 0 else (lambda: None)
     listener = socket.socket(fileno=config["socket"])
     ready = config["ready"]
 
@@ -309,6 +311,7 @@ def _worker_main() -> None:
         tune_collector()
         server.run(sockets=[listener])
     finally:
+        halt()
         node.close()
 
 

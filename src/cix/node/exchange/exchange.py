@@ -97,6 +97,10 @@ class Exchange:
             actor, doc_id, to_party=to_party, purpose=purpose, consent_id=consent_id
         )
 
+    def transmission(self, actor: Actor, transmission_id: str) -> TransmissionInfo:
+        """One of this node's transmissions (`cix.node.exchange.transmissions`)."""
+        return self._transmissions.show(actor, transmission_id)
+
     def transmissions(self, actor: Actor, state: str | None = None) -> list[TransmissionInfo]:
         """This node's transmissions, optionally in one state
         (`cix.node.exchange.transmissions`)."""

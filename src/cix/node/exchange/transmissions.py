@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 from sqlalchemy import select
 
 from cix.errors import InputError
+from cix.node.errors import NotFound
 from cix.node.refusals import Refusals
 from cix.node.roles import Actor, Role
 from cix.store.db import Database
@@ -108,6 +109,18 @@ class Transmissions:
         self._refusals = refusals
         self._clock = clock
         self._overdue_after = overdue_after
+
+    def show(self, actor: Actor, transmission_id: str) -> TransmissionInfo:
+        """One transmission; `NotFound` if there is none (or, for an originator, none
+        they requested)."""
+        self._refusals.require(actor, LISTERS, "transmission", transmission_id, "show")
+        with self.db.read() as session:
+            row = session.get(Transmission, transmission_id)
+        if row is None or not (
+            actor.has(Role.NSA_OFFICER, Role.AUDITOR) or row.requested_by == actor.id
+        ):
+            raise NotFound(f"no transmission {transmission_id!r}")
+        return info_of(row, self._clock(), self._overdue_after)
 
     def list(self, actor: Actor, state: str | None = None) -> list[TransmissionInfo]:
         """The transmissions in `state` (any when None; `overdue` is those overdue),

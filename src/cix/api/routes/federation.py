@@ -1,0 +1,106 @@
+"""The federation API (`/federation/v1`): where peer nodes deliver their messages.
+
+Separate from the user API and its tokens: no bearer token is read here, the message's
+signature (checked by the node's inbox against the pinned peers) is the authentication,
+and every answer is the inbox's: a signed JWS (`application/jose`) whenever the sender's
+signature verified, refusals included, or an unsigned problem when it did not.
+
+- `POST /federation/v1/messages`: the body is the compact JWS (at most 1 MiB);
+- `POST /federation/v1/documents`: the JWS in the `Cix-Message` header, the body the sealed
+  object, streamed to a temporary file (bounded memory; refused past `max_upload_bytes`
+  plus room for the container) and handed to the inbox, then removed.
+
+The inbox runs in a worker thread (it verifies, decrypts and writes); a peer's bad input
+is a 4xx from it, never a 5xx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from cix.api.auth import node_of
+from cix.api.problems import problem
+from cix.node.exchange.inbox import Reply
+from cix.node.exchange.transport import DOCUMENTS_PATH, JOSE, MESSAGE_HEADER, MESSAGES_PATH
+
+router = APIRouter(tags=["federation"])
+#: The largest message token accepted (cix.federation's own bound).
+MAX_TOKEN = 1 << 20
+#: Room a sealed object takes beyond its plaintext (manifest, key access, segment tags).
+CONTAINER_ROOM = 16 << 20
+DOCUMENTS_ROUTE = DOCUMENTS_PATH
+"""The documents route (its body limit is the app's to set)."""
+
+
+def _answer(reply: Reply) -> Response:
+    if reply.token is None:
+        return problem(reply.status, reply.detail or "refused")
+    return Response(reply.token.encode("ascii"), status_code=reply.status, media_type=JOSE)
+
+
+async def _read_token(request: Request) -> str | None:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_TOKEN:
+            return None
+    try:
+        return data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+
+
+@router.post(
+    MESSAGES_PATH,
+    responses={200: {"content": {JOSE: {}}, "description": "the signed answer"}},
+)
+async def post_message(request: Request) -> Response:
+    """Deliver one federation message (the compact JWS as the body); the signed answer."""
+    token = await _read_token(request)
+    if not token:
+        return problem(400, f"the body must be a compact JWS of at most {MAX_TOKEN} bytes")
+    inbox = node_of(request).exchange.inbox
+    reply = await anyio.to_thread.run_sync(lambda: inbox.receive(token, url=MESSAGES_PATH))
+    return _answer(reply)
+
+
+@router.post(
+    DOCUMENTS_PATH,
+    responses={200: {"content": {JOSE: {}}, "description": "the signed answer (the receipt)"}},
+)
+async def post_document(request: Request) -> Response:
+    """Deliver a message with its document (JWS in `Cix-Message`, the sealed object as the
+    body, streamed); the signed answer, which for a transmission is the receipt."""
+    token = request.headers.get(MESSAGE_HEADER, "").strip()
+    if not token or len(token) > MAX_TOKEN or not token.isascii():
+        return problem(400, f"the {MESSAGE_HEADER} header must carry the message's JWS")
+    node = node_of(request)
+    limit = node.settings.max_upload_bytes + CONTAINER_ROOM
+    tmp_dir = node.blobs.root / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = tmp_dir / f"federation-{secrets.token_hex(16)}"
+    try:
+        size = 0
+        opener = lambda name, flags: os.open(name, flags, 0o600)  # noqa: E731 - private file
+        async with await anyio.open_file(path, "xb", opener=opener) as handle:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return problem(413, f"the document is larger than {limit} bytes")
+                await handle.write(chunk)
+        inbox = node.exchange.inbox
+        reply = await anyio.to_thread.run_sync(
+            lambda: inbox.receive(token, url=DOCUMENTS_PATH, body=Path(path))
+        )
+        return _answer(reply)
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -1,0 +1,129 @@
+"""End to end with two real node processes on loopback ports: KOR transmits a document to
+CAN over HTTP, CAN registers the copy and answers the signed receipt, KOR stores it, and a
+cleared CPSP member at CAN opens the copy; with CAN down at first, the document is
+delivered exactly once when it comes back."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from cix.node.service import Node
+from cix.store.models import InboxMessage, ReceivedCopy
+from tests.federation.two_nodes import DATA, ENV, Pair, audit_actions, make_pair
+from tests.live_node import LiveNode
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _api(port: int, token: str) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
+def _wait_for_state(client: httpx.Client, transmission: str, want: str, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = client.get(f"/transmissions/{transmission}")
+        assert shown.status_code == 200, shown.text
+        if shown.json()["state"] == want:
+            return shown.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {shown.json()['state']} after {seconds} s")
+        time.sleep(0.1)
+
+
+def _copies(data_dir: Path) -> tuple[int, int]:
+    node = Node.open(data_dir, environ=ENV, unlock=False)
+    try:
+        with node.db.read() as session:
+            copies = session.scalar(select(func.count()).select_from(ReceivedCopy)) or 0
+            messages = session.scalar(select(func.count()).select_from(InboxMessage)) or 0
+            return int(copies), int(messages)
+    finally:
+        node.close()
+
+
+def _serve(pair: Pair, data_dir: Path, port: int) -> LiveNode:
+    return LiveNode.start(
+        data_dir,
+        port=port,
+        environ=pair.environ(
+            CIX_FEDERATION_RETRY_SECONDS="1", CIX_FEDERATION_RETRY_MAX_SECONDS="2"
+        ),
+    )
+
+
+def test_a_document_crosses_from_kor_to_can_with_its_receipt(tmp_path: Path) -> None:
+    pair = make_pair(tmp_path)
+    kor = _serve(pair, pair.kor_dir, pair.kor_port)
+    try:
+        can = _serve(pair, pair.can_dir, pair.can_port)
+        try:
+            with _api(pair.kor_port, pair.kor_officer) as officer:
+                sent = officer.post(f"/documents/{pair.document}/transmit", json={"to": "CAN"})
+                assert sent.status_code == 202, sent.text
+                transmission = sent.json()["id"]
+                receipted = _wait_for_state(officer, transmission, "receipted", 60)
+                assert receipted["receipted_at"] is not None
+                listed = officer.get("/transmissions", params={"state": "receipted"}).json()
+                assert [t["id"] for t in listed["items"]] == [transmission]
+            with _api(pair.can_port, pair.can_reader) as reader:
+                page = reader.get("/documents").json()
+                assert len(page["items"]) == 1
+                copy = page["items"][0]
+                assert copy["label"]["originator"] == "KOR"
+                opened = reader.get(f"/documents/{copy['id']}/content")
+                assert opened.status_code == 200, opened.text
+                assert opened.content == DATA
+            with _api(pair.can_port, pair.can_outsider) as outsider:
+                assert outsider.get(f"/documents/{copy['id']}/content").status_code == 403
+        finally:
+            can.stop()
+    finally:
+        kor.stop()
+    assert _copies(pair.can_dir) == (1, 1)
+    kor_log = audit_actions(pair.kor_dir)
+    can_log = audit_actions(pair.can_dir)
+    assert ("document", "transmit", "permit", ()) in kor_log
+    assert ("federation", "deliver", "permit", ()) in kor_log
+    assert ("document", "receipt", "permit", ()) in kor_log
+    assert ("federation", "receive", "permit", ()) in can_log
+    assert ("document", "receive", "permit", ()) in can_log
+    assert ("document", "read", "permit", ()) in can_log
+
+
+def test_peer_down_during_transmission_is_delivered_exactly_once_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    pair = make_pair(tmp_path)
+    kor = _serve(pair, pair.kor_dir, pair.kor_port)
+    try:
+        with _api(pair.kor_port, pair.kor_officer) as officer:
+            sent = officer.post(f"/documents/{pair.document}/transmit", json={"to": "CAN"})
+            assert sent.status_code == 202, sent.text
+            transmission = sent.json()["id"]
+            time.sleep(3)  # CAN is down: attempts fail and back off
+            assert officer.get(f"/transmissions/{transmission}").json()["state"] == "queued"
+            can = _serve(pair, pair.can_dir, pair.can_port)
+            try:
+                _wait_for_state(officer, transmission, "receipted", 60)
+                time.sleep(3)  # nothing more is sent
+            finally:
+                can.stop()
+    finally:
+        kor.stop()
+    assert _copies(pair.can_dir) == (1, 1)
+    kor_log = audit_actions(pair.kor_dir)
+    failed = [a for a in kor_log if a[:3] == ("federation", "deliver", "deny")]
+    delivered = [a for a in kor_log if a[:3] == ("federation", "deliver", "permit")]
+    assert failed, "the attempts while CAN was down are audited"
+    assert len(delivered) == 1

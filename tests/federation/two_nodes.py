@@ -1,0 +1,90 @@
+"""Two real nodes, KOR and CAN, set up on disk and paired, to be served as processes
+(`tests/live_node.py`): each pins the other's identity (a `peers` row, as `cix peer add`
+writes), both have the cast of `tests/federation/cast.py`, and KOR holds a document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cix.demo import PASSPHRASE
+from cix.node.service import Node, init_node
+from tests.federation.cast import actor, kor_label, seed_cast, upload
+from tests.federation.simulator import node_identity, pin
+from tests.live_node import free_port, node_environ
+
+ENV = {"CIX_PASSPHRASE": PASSPHRASE}
+DATA = b"KSS-III / CPSP pressure hull design, section 4\n" * 2000
+
+
+@dataclass
+class Pair:
+    """The two data directories, their ports, tokens, and KOR's document."""
+
+    kor_dir: Path
+    can_dir: Path
+    kor_port: int
+    can_port: int
+    kor_officer: str
+    can_reader: str
+    can_outsider: str
+    document: str
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """The environment to serve either node with."""
+        return node_environ(**extra)
+
+
+def _open(data_dir: Path, party: str) -> Node:
+    init_node(data_dir, party=party, agreements=("kor-can",), admin="root", environ=ENV)
+    return Node.open(data_dir, environ=ENV)
+
+
+def _token(node: Node, person: str) -> str:
+    token, _ = node.api_tokens.create(actor(node, person), "test", ttl=3600, now=node.clock())
+    return token
+
+
+def make_pair(tmp_path: Path) -> Pair:
+    """Create, seed and pair the two nodes (not serving yet)."""
+    kor_port, can_port = free_port(), free_port()
+    kor = _open(tmp_path / "kor", "KOR")
+    can = _open(tmp_path / "can", "CAN")
+    try:
+        now = datetime.now(UTC)
+        seed_cast(kor, now)
+        seed_cast(can, now)
+        kor_id = node_identity(kor, url=f"http://127.0.0.1:{kor_port}")
+        can_id = node_identity(can, url=f"http://127.0.0.1:{can_port}")
+        assert kor.keys is not None
+        assert can.keys is not None
+        pin(kor, can_id, can.keys.signing, ["kor-can"])
+        pin(can, kor_id, kor.keys.signing, ["kor-can"])
+        document = upload(kor, kor_label(now), DATA, title="Pressure hull design")
+        return Pair(
+            kor_dir=tmp_path / "kor",
+            can_dir=tmp_path / "can",
+            kor_port=kor_port,
+            can_port=can_port,
+            kor_officer=_token(kor, "officer"),
+            can_reader=_token(can, "reader"),
+            can_outsider=_token(can, "outsider"),
+            document=document,
+        )
+    finally:
+        kor.close()
+        can.close()
+
+
+def audit_actions(data_dir: Path) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(type, action, decision, reasons) of every entry of a stopped node's audit log."""
+    node = Node.open(data_dir, environ=ENV, unlock=False)
+    try:
+        log = node.audit.log  # type: ignore[attr-defined]
+        return [
+            (e.event.type, e.event.action, e.event.decision, tuple(e.event.reasons))
+            for e in log.entries(0, log.size())
+        ]
+    finally:
+        node.close()
