@@ -5,6 +5,9 @@ delivered exactly once when it comes back."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from sqlalchemy import func, select
 from cix.node.service import Node
 from cix.store.models import InboxMessage, ReceivedCopy
 from tests.federation.two_nodes import DATA, ENV, Pair, audit_actions, make_pair
-from tests.live_node import LiveNode
+from tests.live_node import LiveNode, node_environ
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -101,24 +104,47 @@ def test_a_document_crosses_from_kor_to_can_with_its_receipt(tmp_path: Path) -> 
     assert ("document", "read", "permit", ()) in can_log
 
 
+def _cix(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", *args],
+        env=node_environ(CIX_CLIENT_CONFIG=str(config), COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_peer_down_during_transmission_is_delivered_exactly_once_when_it_returns(
     tmp_path: Path,
 ) -> None:
     pair = make_pair(tmp_path)
+    config = tmp_path / "client.toml"
     kor = _serve(pair, pair.kor_dir, pair.kor_port)
     try:
-        with _api(pair.kor_port, pair.kor_officer) as officer:
-            sent = officer.post(f"/documents/{pair.document}/transmit", json={"to": "CAN"})
-            assert sent.status_code == 202, sent.text
-            transmission = sent.json()["id"]
-            time.sleep(3)  # CAN is down: attempts fail and back off
-            assert officer.get(f"/transmissions/{transmission}").json()["state"] == "queued"
-            can = _serve(pair, pair.can_dir, pair.can_port)
-            try:
+        url = f"http://127.0.0.1:{pair.kor_port}"
+        login = _cix(config, "login", "--url", url, "--token", pair.kor_officer)
+        assert login.returncode == 0, login.stderr
+        # CAN is down: no receipt within the wait (exit 3), the transmission stays queued
+        sent = _cix(config, "docs", "transmit", pair.document, "--to", "CAN", "--wait", "2")
+        assert sent.returncode == 3, sent.stdout + sent.stderr
+        assert "no receipt within 2 s" in sent.stderr
+        queued = _cix(config, "transmissions", "list", "--json", "--state", "queued")
+        assert queued.returncode == 0, queued.stderr
+        items = json.loads(queued.stdout)["items"]
+        assert len(items) == 1
+        transmission = items[0]["id"]
+        can = _serve(pair, pair.can_dir, pair.can_port)
+        try:
+            with _api(pair.kor_port, pair.kor_officer) as officer:
                 _wait_for_state(officer, transmission, "receipted", 60)
-                time.sleep(3)  # nothing more is sent
-            finally:
-                can.stop()
+            time.sleep(3)  # nothing more is sent
+            listed = _cix(config, "transmissions", "list", "--json", "--state", "receipted")
+            assert [t["id"] for t in json.loads(listed.stdout)["items"]] == [transmission]
+            table = _cix(config, "transmissions", "list")
+            assert "receipted" in table.stdout
+        finally:
+            can.stop()
     finally:
         kor.stop()
     assert _copies(pair.can_dir) == (1, 1)

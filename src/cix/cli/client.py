@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from cix.cli import client_docs, client_registry
+from cix.cli import client_docs, client_exchange, client_registry
 from cix.cli.terminal import consoles, printable
 
 docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
@@ -25,7 +25,16 @@ orgs_app = typer.Typer(help="Organisations (government bodies, contractor facili
 people_app = typer.Typer(help="People registered with the node.")
 programmes_app = typer.Typer(help="Need-to-know programmes.")
 memberships_app = typer.Typer(help="Time-bounded programme memberships.")
-for _sub in (docs_app, registry_app, orgs_app, people_app, programmes_app, memberships_app):
+transmissions_app = typer.Typer(help="Documents transmitted to other parties' nodes.")
+for _sub in (
+    docs_app,
+    registry_app,
+    orgs_app,
+    people_app,
+    programmes_app,
+    memberships_app,
+    transmissions_app,
+):
     _sub.info.no_args_is_help = True
 
 
@@ -40,6 +49,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(registry_app, name="registry")
     client_docs.register(docs_app)
     client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
+    app.add_typer(transmissions_app, name="transmissions")
+    client_exchange.register(docs_app, transmissions_app)
 
 
 def login(

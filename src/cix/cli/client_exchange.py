@@ -1,0 +1,132 @@
+"""cix docs transmit / cix transmissions list: send a document to another party's node,
+follow its transmissions (through the node's API, as the other client commands)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from cix.cli.client_http import with_session
+from cix.cli.terminal import JsonOption, consoles, print_json, printable
+from cix.errors import PeerError
+
+TRANSMISSIONS = "/transmissions"
+STATES = ("queued", "sent", "receipted", "refused", "overdue")
+_POLL = 0.2
+_SHOWN = (
+    "document",
+    "to_party",
+    "to_node",
+    "agreement",
+    "purpose",
+    "state",
+    "refusal_code",
+    "requires_receipt",
+    "requested_at",
+    "receipted_at",
+    "overdue",
+)
+
+
+class ReceiptNotYet(PeerError):
+    """`--wait` ran out before the peer's receipt (or refusal) came back (exit 3)."""
+
+
+def register(docs_app: typer.Typer, transmissions_app: typer.Typer) -> None:
+    """Add `cix docs transmit` and `cix transmissions list`."""
+    docs_app.command("transmit")(transmit)
+    transmissions_app.command("list")(list_transmissions)
+
+
+def _print(item: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(
+        title=f"transmission {printable(item.get('id'))}", show_header=False, title_justify="left"
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    for key in _SHOWN:
+        table.add_row(key, printable(item.get(key)))
+    out.print(table)
+
+
+def transmit(
+    doc_id: Annotated[str, typer.Argument(help="Document id.")],
+    to: Annotated[str, typer.Option("--to", help="The receiving party (ISO alpha-3, e.g. CAN).")],
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="The purpose the information is sent for.")
+    ] = None,
+    consent: Annotated[
+        str | None, typer.Option("--consent", help="The originator's consent relied on.")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for the receipt (0: do not wait)."),
+    ] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Transmit a document to the node of party TO (decided and audited by your node)."""
+    body: dict[str, Any] = {"to": to}
+    if purpose is not None:
+        body["purpose"] = purpose
+    if consent is not None:
+        body["consent"] = consent
+
+    def work(session: Any) -> dict[str, Any]:
+        item: dict[str, Any] = session.json("POST", f"/documents/{doc_id}/transmit", json=body)
+        deadline = time.monotonic() + wait
+        while wait and item.get("state") in ("queued", "sent"):
+            if time.monotonic() >= deadline:
+                raise ReceiptNotYet(
+                    f"transmission {item.get('id')}: no receipt within {wait:g} s "
+                    f"(still {item.get('state')}); see `cix transmissions list`"
+                )
+            time.sleep(_POLL)
+            item = session.json("GET", f"{TRANSMISSIONS}/{item['id']}")
+        return item
+
+    item = with_session(work)
+    print_json(item) if as_json else _print(item)
+    if item.get("state") == "refused":
+        raise typer.Exit(1)
+
+
+def list_transmissions(
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help=f"Only those in this state ({', '.join(STATES)})."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """This node's transmissions, newest first, with their states."""
+    params = {"state": state} if state else {}
+    page: dict[str, Any] = with_session(lambda s: s.json("GET", TRANSMISSIONS, params=params))
+    items = page.get("items", [])
+    if as_json:
+        print_json(page)
+        return
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(title=f"{len(items)} transmissions", title_justify="left")
+    for column in ("id", "document", "to", "state", "requested", "receipted"):
+        table.add_column(column)
+    for item in items:
+        shown = item.get("state", "")
+        if item.get("refusal_code"):
+            shown = f"{shown} ({item['refusal_code']})"
+        if item.get("overdue"):
+            shown = f"{shown}, overdue"
+        table.add_row(
+            printable(item.get("id")),
+            printable(item.get("document")),
+            printable(item.get("to_party")),
+            printable(shown),
+            printable(item.get("requested_at", ""))[:19],
+            printable(item.get("receipted_at") or "")[:19],
+        )
+    out.print(table)
