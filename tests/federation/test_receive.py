@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from cix.envelope import open as envelope_open
 from cix.keys import generate_signing
 from cix.node.auditing import MemoryAuditSink
 from cix.node.errors import DocumentRefused
@@ -67,6 +68,23 @@ def test_a_transmitted_copy_is_registered_receipted_and_opens_for_a_cleared_memb
             "cix-kor",
             1,
         )
+    # stored with CAN's alternative label, signed by CAN; KOR's label untouched
+    with can_node.db.read() as session:
+        row = session.get(Document, doc_id)
+        assert row is not None
+        assert row.blob_hash is not None
+        stored = can_node.blobs.read(row.blob_hash)
+    assert can_node.keys is not None
+    opened = envelope_open(
+        stored,
+        io.BytesIO(),
+        private_key=can_node.keys.kem,
+        trusted_signers={"KOR": [kor.signing.public], "CAN": [can_node.keys.verify_key]},
+    )
+    assert opened.label_json == kor_label(clock.now).to_json()
+    assert [(a.party, a.label_json["classification"]) for a in opened.alternative_labels] == [
+        ("CAN", "S")
+    ]
     admission = can_node.opening.admit(actor(can_node, "reader"), doc_id)
     admission.recorded()
     out = io.BytesIO()

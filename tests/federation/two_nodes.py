@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cix.demo import PASSPHRASE
+from cix.node.exchange.peers import local_operator
 from cix.node.service import Node, init_node
 from tests.federation.cast import actor, kor_label, seed_cast, upload
-from tests.federation.simulator import node_identity, pin
 from tests.live_node import free_port, node_environ
 
 ENV = {"CIX_PASSPHRASE": PASSPHRASE}
@@ -55,12 +55,20 @@ def make_pair(tmp_path: Path) -> Pair:
         now = datetime.now(UTC)
         seed_cast(kor, now)
         seed_cast(can, now)
-        kor_id = node_identity(kor, url=f"http://127.0.0.1:{kor_port}")
-        can_id = node_identity(can, url=f"http://127.0.0.1:{can_port}")
-        assert kor.keys is not None
-        assert can.keys is not None
-        pin(kor, can_id, can.keys.signing, ["kor-can"])
-        pin(can, kor_id, kor.keys.signing, ["kor-can"])
+        # As two operators do: each hands over its signed identity, the other pins it.
+        operator = local_operator("test")
+        kor.peers.add(
+            operator,
+            can.peers.own_identity_document(),
+            agreement="kor-can",
+            url=f"http://127.0.0.1:{can_port}",
+        )
+        can.peers.add(
+            operator,
+            kor.peers.own_identity_document(),
+            agreement="kor-can",
+            url=f"http://127.0.0.1:{kor_port}",
+        )
         document = upload(kor, kor_label(now), DATA, title="Pressure hull design")
         return Pair(
             kor_dir=tmp_path / "kor",

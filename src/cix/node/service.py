@@ -20,8 +20,8 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
-from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.exchange.exchange import Exchange
+from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -121,7 +121,9 @@ class Node:
         self.peers = Peers(db, audit, settings=settings, keys=keys, clock=clock)
         # Federation: the inbox, the outbox's delivery (its transport set by the server)
         # and transmissions (docs/federation.md).
-        self.exchange = Exchange(register, settings, clock=clock, bits=self.documents.bits)
+        self.exchange = Exchange(
+            register, settings, clock=clock, bits=self.documents.bits, peers=self.peers
+        )
         self.opening.pinned_signers = self.exchange.peers.pinned_signers
 
     @classmethod

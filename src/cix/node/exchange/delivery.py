@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from cix.errors import PeerError
 from cix.federation import Message, MessageRefused, PinnedPeer, sign_message, verify_message
 from cix.keys import SigningKey
-from cix.node.auditing import AuditEvent, AuditSink, audited_write
+from cix.node.auditing import AuditRecord, AuditSink, audited_write
 from cix.node.exchange.inbox import ANSWER_KIND
 from cix.node.exchange.outbox import DELIVERED, QUEUED, REFUSED
 from cix.node.exchange.transport import DOCUMENTS_PATH, MESSAGES_PATH, Transport
@@ -44,7 +44,7 @@ from cix.store.blobs import BlobStore
 from cix.store.db import Database
 from cix.store.models import OutboxItem
 
-AnswerHook = Callable[[Session, OutboxItem, Message], Iterable[AuditEvent] | None]
+AnswerHook = Callable[[Session, OutboxItem, Message], Iterable[AuditRecord] | None]
 """Runs on the sender for the peer's verified, signed, final answer (delivered or
 refused: read `message.body["status"]`) inside the write that records it; the audit
 events it returns are appended with that write's group."""
@@ -224,7 +224,7 @@ class Delivery:
             }
             if outcome.status is not None:
                 details["status"] = outcome.status
-            events: list[AuditEvent] = []
+            events: list[AuditRecord] = []
             if outcome.state == QUEUED:
                 row.last_error = outcome.error
                 row.next_attempt_at = now + self.backoff(item.attempts)
@@ -254,8 +254,8 @@ class Delivery:
         reasons: tuple[str, ...],
         now: datetime,
         details: dict[str, Any],
-    ) -> AuditEvent:
-        return AuditEvent(
+    ) -> AuditRecord:
+        return AuditRecord(
             type="federation",
             actor="system",
             object=f"message:{item.message_id}",

@@ -15,6 +15,7 @@ from cix.keys import SigningKey
 from cix.node.exchange._peering import PeerBook
 from cix.node.exchange.delivery import Delivery
 from cix.node.exchange.inbox import Inbox
+from cix.node.exchange.peers import Peers
 from cix.node.exchange.receive import Receiver
 from cix.node.exchange.transmissions import TransmissionInfo, Transmissions
 from cix.node.exchange.transmit import TRANSMISSION_KIND, Transmitter
@@ -36,12 +37,13 @@ class Exchange:
         *,
         clock: Callable[[], datetime],
         bits: LabelBits,
+        peers: Peers,
         transport: Transport | None = None,
     ) -> None:
         self.register = register
         self.settings = settings
         self.node_id = settings.node_id
-        self.peers = PeerBook(register.db, settings.party)
+        self.peers = PeerBook(peers, settings.party)
         self.inbox = Inbox(
             register.db,
             register.audit,

@@ -50,7 +50,7 @@ from cix.federation import (
 )
 from cix.federation.canonical import unb64url
 from cix.keys import SigningKey
-from cix.node.auditing import AuditEvent, AuditSink, audited_write
+from cix.node.auditing import AuditRecord, AuditSink, audited_write
 from cix.store.db import Database
 from cix.store.models import InboxMessage
 
@@ -67,7 +67,7 @@ class Answer:
 
     status: int
     body: dict[str, Any]
-    events: tuple[AuditEvent, ...] = field(default=())
+    events: tuple[AuditRecord, ...] = field(default=())
 
 
 Handler = Callable[[Session, Message, Path | None], Answer]
@@ -258,7 +258,7 @@ class Inbox:
         sender = peek_sender(token) or "unknown"
         message_id = claims.get("jti") if claims else None
         self.audit.append(
-            AuditEvent(
+            AuditRecord(
                 type="federation",
                 actor=sender,
                 object=f"message:{message_id if isinstance(message_id, str) else 'unknown'}",
@@ -297,11 +297,11 @@ class Inbox:
         now: datetime,
         *,
         detail: str = "",
-    ) -> AuditEvent:
+    ) -> AuditRecord:
         details: dict[str, Any] = {"kind": message.kind, "agreement": message.agreement}
         if detail:
             details["detail"] = detail[:500]
-        return AuditEvent(
+        return AuditRecord(
             type="federation",
             actor=message.sender,
             object=f"message:{message.message_id}",

@@ -22,10 +22,11 @@ its `received_copies` row (originator's document id, copy number, received from,
 releasing party, agreement, purpose) and its blob. The answer is the receipt: `{"receipt":
 {...}}`, signed like every answer; that signed token is what the sender stores.
 
-The alternative label (rule 5: this party's equivalent marking, the originator named) is
-computed from the agreement's equivalence and recorded in the receipt and the audit entry;
-carrying it inside the object as a second assertion signed by this node awaits
-`cix.envelope.add_alternative_label`.
+The stored object carries this node's alternative label (rule 5: this party's equivalent
+marking, the originator named, `cix.envelope.add_alternative_label`) as a second assertion
+signed by this node, the originator's label never altered; the marking is in the receipt
+and the audit entry too. A blob left by a write that then failed is unreferenced (no row
+names it), never a visible copy.
 
 `on_answer` is the sender's `AnswerHook` for "transmission": the receipt token stored on
 the transmission (`receipted`), or the peer's refusal code (`refused`), audited.
@@ -46,6 +47,7 @@ from cix.agreements import bundled_registry
 from cix.errors import InputError
 from cix.federation import Message
 from cix.labels import (
+    AlternativeLabel,
     Label,
     LabelError,
     OutOfScope,
@@ -53,8 +55,9 @@ from cix.labels import (
     alternative_to_json,
     banner,
     label_from_json,
+    to_4774_xml,
 )
-from cix.node.auditing import AuditEvent
+from cix.node.auditing import AuditRecord
 from cix.node.documents import check_title
 from cix.node.exchange._peering import PeerBook
 from cix.node.exchange.inbox import Answer, ContentRefused
@@ -62,6 +65,7 @@ from cix.node.exchange.transmissions import RECEIPTED, REFUSED, SENT
 from cix.node.keyaccess import policy_uuid_for
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import Register, new_id
+from cix.store.blobs import BlobRef
 from cix.store.models import Document, OutboxItem, ReceivedCopy, Transmission
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -167,13 +171,7 @@ class Receiver:
         except (OutOfScope, InputError):
             raise ContentRefused("level-without-equivalent", label.classification) from None
         plaintext_size = self._verify_object(body_file, body["label"], doc)
-        existed = reg.blobs.exists(sha256)
-        with body_file.open("rb") as handle:
-            ref = reg.blobs.put(iter(lambda: handle.read(_CHUNK), b""))
-        if ref.sha256 != sha256:  # the file changed under us: ours, not the peer's fault
-            if not existed:
-                reg.blobs.delete(ref.sha256)
-            raise ContentRefused("object-digest-mismatch", "the object changed while stored")
+        ref = self._mark(body_file, alternative)
         doc_id = new_id(now)
         marking = banner(alternative, agreement)
         session.add(
@@ -191,8 +189,8 @@ class Receiver:
                 purpose=label.purpose,
                 media_type=media_type,
                 plaintext_size=plaintext_size,
-                sealed_size=size,
-                blob_hash=sha256,
+                sealed_size=ref.size,
+                blob_hash=ref.sha256,
                 created_by=message.sender,
                 created_at=now,
                 custodian_id=self.node_id,
@@ -226,7 +224,7 @@ class Receiver:
             "object_sha256": sha256,
             "marking": marking,
         }
-        registered = AuditEvent(
+        registered = AuditRecord(
             type="document",
             actor=message.sender,
             object=f"document:{doc_id}",
@@ -241,7 +239,8 @@ class Receiver:
                 "agreement": message.agreement,
                 "purpose": purpose,
                 "message": message.message_id,
-                "blob": sha256,
+                "received_object": sha256,
+                "blob": ref.sha256,
                 "alternative_label": alternative_to_json(alternative),
                 "marking": marking,
             },
@@ -257,6 +256,34 @@ class Receiver:
             raise ContentRefused("level-without-equivalent", str(exc)) from None
         except (LabelError, InputError, ValueError, TypeError) as exc:
             raise ContentRefused("label-malformed", str(exc)[:300]) from None
+
+    def _mark(self, path: Path, alternative: AlternativeLabel) -> BlobRef:
+        """Store the object with this node's alternative label added (rule 5): a second
+        assertion signed by this node, the originator's label and payload untouched."""
+        from cix import envelope
+
+        keys = self.reg.keys()
+        writer = self.reg.blobs.writer(limit=None)
+        reasons: list[str] = []
+        try:
+            with path.open("rb") as src:
+                envelope.add_alternative_label(
+                    src,
+                    writer,  # type: ignore[arg-type]  # a write-only file-like sink
+                    private_key=keys.kem,
+                    trusted_signers=self.peers.trusted_signers(keys.verify_key),
+                    label_xml=to_4774_xml(alternative, bundled_registry()),
+                    label_json=alternative_to_json(alternative),
+                    signer=keys.signing,
+                    audit_hook=lambda error: reasons.append(error.reason.value),
+                )
+            return writer.commit()
+        except envelope.ObjectRefused as exc:
+            writer.abort()
+            raise ContentRefused(reasons[0] if reasons else exc.reason.value, exc.detail) from None
+        except BaseException:
+            writer.abort()
+            raise
 
     def _verify_object(self, path: Path, label_json: dict[str, Any], doc: str) -> int:
         """Verify the whole sealed object (see the module docstring); its plaintext size."""
@@ -284,7 +311,7 @@ class Receiver:
 
     # -- the sender's side -------------------------------------------------------------
 
-    def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditEvent]:
+    def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditRecord]:
         """The sender's `AnswerHook` for "transmission" (see the module docstring)."""
         row = session.get(Transmission, item.message_id)
         if row is None:
@@ -310,7 +337,7 @@ class Receiver:
             row.refusal_code = code
             action, decision, reasons = "peer-refused", "deny", (code,)
         return [
-            AuditEvent(
+            AuditRecord(
                 type="document",
                 actor=row.to_node,
                 object=f"document:{row.document_id}",

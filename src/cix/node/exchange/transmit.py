@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from cix.agreements import Agreement
 from cix.errors import InputError
 from cix.federation import new_message_id
-from cix.node.auditing import AuditEvent, audited_write
+from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import DocumentRefused
 from cix.node.exchange._peering import PeerBook
 from cix.node.exchange.outbox import enqueue
@@ -219,7 +219,7 @@ class Transmitter:
                     message_id=message_id,
                 )
                 session.flush()
-                sent = AuditEvent(
+                sent = AuditRecord(
                     type="document",
                     actor=actor.id,
                     object=obj,
