@@ -27,9 +27,11 @@ def kor(node: Node, clock: Clock) -> PeerSimulator:
 
 
 @pytest.fixture
-def kor_node(tmp_path: Path, clock: Clock, audit: MemoryAuditSink) -> Iterator[Node]:
-    """A real KOR node (SQLite) with the cast seeded."""
-    opened = make_party_node(tmp_path / "kor", "KOR", clock, audit)
+def kor_node(
+    tmp_path: Path, clock: Clock, audit: MemoryAuditSink, database_url: str
+) -> Iterator[Node]:
+    """A real KOR node on the parametrised database with the cast seeded."""
+    opened = make_party_node(tmp_path / "kor", "KOR", clock, audit, database_url=database_url)
     seed_cast(opened, clock.now)
     try:
         yield opened

@@ -20,8 +20,6 @@ from cix.store.models import InboxMessage
 from tests.federation.simulator import PeerSimulator
 from tests.node_support import Clock
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
 
 def _count_handler(calls: list[str]) -> object:
     def handle(session: Session, message: Message, body: Path | None) -> Answer:

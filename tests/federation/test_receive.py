@@ -21,7 +21,6 @@ from tests.federation.cast import actor, kor_label, seed_cast
 from tests.federation.simulator import PeerSimulator
 from tests.node_support import Clock
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 DATA = b"KSS-III hull section drawing\n" * 200
 
 

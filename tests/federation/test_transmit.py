@@ -71,6 +71,19 @@ def test_a_document_is_transmitted_and_its_receipt_stored(
     assert kor_node.exchange.delivery.run_once() == 0  # nothing left to send
 
 
+def test_start_up_recovery_keeps_the_object_a_queued_transmission_sends(
+    kor_node: Node, can: PeerSimulator, clock: Clock
+) -> None:
+    doc = upload(kor_node, kor_label(clock.now), DATA)
+    info = kor_node.exchange.transmit(actor(kor_node, "officer"), doc, to_party="CAN")
+    blob = _outbox(kor_node, info.id).blob_hash
+    assert blob is not None
+    assert kor_node.destruction.recover() == (0, 0)
+    assert kor_node.blobs.exists(blob)
+    kor_node.exchange.delivery.run_once()
+    assert _transmission(kor_node, info.id).state == "receipted"
+
+
 def test_peer_down_during_transmission_is_delivered_exactly_once_when_it_returns(
     kor_node: Node, can: PeerSimulator, clock: Clock, audit: MemoryAuditSink
 ) -> None:

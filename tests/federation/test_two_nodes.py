@@ -18,7 +18,15 @@ from sqlalchemy import func, select
 
 from cix.node.service import Node
 from cix.store.models import InboxMessage, ReceivedCopy
-from tests.federation.two_nodes import DATA, ENV, Pair, audit_actions, make_pair
+from tests.federation.two_nodes import (
+    DATA,
+    ENV,
+    Pair,
+    audit_actions,
+    make_pair,
+    transmission_state,
+    transmit_now,
+)
 from tests.live_node import LiveNode, node_environ
 
 pytestmark = pytest.mark.timeout(300)
@@ -153,3 +161,51 @@ def test_peer_down_during_transmission_is_delivered_exactly_once_when_it_returns
     delivered = [a for a in kor_log if a[:3] == ("federation", "deliver", "permit")]
     assert failed, "the attempts while CAN was down are audited"
     assert len(delivered) == 1
+
+
+def _serve_mtls(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    log = data_dir.parent / f"serve-{data_dir.name}.log"
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cix.cli.main", "serve", "--dir", str(data_dir),
+             "--port", str(port), "--log-level", "warning"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=node_environ(CIX_FEDERATION_MTLS="true", CIX_FEDERATION_RETRY_MAX_SECONDS="2"),
+            start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while "serving on https://" not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, "cix serve did not come up"
+        time.sleep(0.1)
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def test_a_document_crosses_over_mutual_tls_with_the_pinned_certificates(
+    tmp_path: Path,
+) -> None:
+    pair = make_pair(tmp_path, tls=True)
+    transmission = transmit_now(pair.kor_dir, pair.document)
+    can = _serve_mtls(pair.can_dir, pair.can_port)
+    try:
+        kor = _serve_mtls(pair.kor_dir, pair.kor_port)
+        try:
+            deadline = time.monotonic() + 60
+            while transmission_state(pair.kor_dir, transmission) != "receipted":
+                assert time.monotonic() < deadline, "no receipt over mutual TLS"
+                time.sleep(0.2)
+        finally:
+            _stop(kor)
+    finally:
+        _stop(can)
+    assert _copies(pair.can_dir) == (1, 1)

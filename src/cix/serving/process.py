@@ -50,6 +50,25 @@ def configure_logging(level: str) -> None:
     logger.propagate = False
 
 
+def _pinned_peer_certificate(node: Node) -> Callable[[str], tuple[str, str] | None]:
+    """For a peer's URL: its pinned TLS certificate (PEM) and the fingerprint its identity
+    names, or None when no peer at that URL has both (the courier then uses plain trust,
+    which a self-signed peer never passes)."""
+
+    def lookup(url: str) -> tuple[str, str] | None:
+        for info in node.peers.list():
+            if node.peers.url_of(info.node_id) != url:
+                continue
+            cert = node.peers.tls_cert_of(info.node_id)
+            pinned = node.peers.pinned(info.node_id)
+            if cert is None or pinned is None or pinned.identity.tls_fingerprint is None:
+                return None
+            return cert, pinned.identity.tls_fingerprint
+        return None
+
+    return lookup
+
+
 def start_delivery(node: Node) -> Callable[[], None]:
     """Deliver the node's outbox to its peers from a background thread, through the
     courier (`cix.node.exchange.delivery.Delivery.run_forever`: a pass every 0.2 s while
@@ -57,9 +76,12 @@ def start_delivery(node: Node) -> Callable[[], None]:
     stops it. A node whose keys are locked signs nothing: no thread then."""
     if node.keys is None:
         return lambda: None
-    from cix.courier import HttpTransport
+    from cix.courier import HttpTransport, pinned_tls
+    from cix.node.exchange.peers import tls_files
 
-    transport = HttpTransport()
+    files = tls_files(node.settings)
+    tls_for = pinned_tls(files.cert, files.key, _pinned_peer_certificate(node))
+    transport = HttpTransport(tls_for=tls_for)
     delivery = node.exchange.delivery
     delivery.transport = transport
     stop = threading.Event()

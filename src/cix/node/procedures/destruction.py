@@ -20,7 +20,7 @@ from cix.node.opening import Opener
 from cix.node.register import Register, event, new_id
 from cix.node.roles import Actor, Role
 from cix.policy import Action
-from cix.store.models import DestructionCertificate, Document, Reproduction
+from cix.store.models import DestructionCertificate, Document, OutboxItem, Reproduction
 
 
 class Destruction:
@@ -112,16 +112,23 @@ class Destruction:
     def recover(self) -> tuple[int, int]:
         """After a crash, before serving: drop temporary blob files and blobs no row names.
 
-        An upload writes its blob before its row, and a destruction deletes its row's blob
-        after the commit, so either crash leaves at most an unreferenced blob, never a row
-        without its blob. Returns (temporary files removed, orphan blobs removed). Call only
-        while nothing else writes to this node.
+        A blob is referenced by a document row or by an outbox item (the object a
+        transmission sends). An upload writes its blob before its row, and a destruction
+        deletes its row's blob after the commit, so either crash leaves at most an
+        unreferenced blob, never a row without its blob. Returns (temporary files removed,
+        orphan blobs removed). Call only while nothing else writes to this node.
         """
         blobs = self.reg.blobs
         temporary = blobs.sweep_temporary()
         with self.reg.db.read() as session:
             referenced = set(
                 session.scalars(select(Document.blob_hash).where(Document.blob_hash.is_not(None)))
+            )
+            # A transmission's rewrapped object is named by its outbox item, not a document.
+            referenced.update(
+                session.scalars(
+                    select(OutboxItem.blob_hash).where(OutboxItem.blob_hash.is_not(None))
+                )
             )
         orphans = [h for h in blobs.hashes() if h not in referenced]
         for blob in orphans:
