@@ -76,7 +76,7 @@ class Exchange:
             wake=self.delivery.wake,
         )
         self.receiver = Receiver(register, self.peers, bits, node_id=self.node_id)
-        self.inbox.register(TRANSMISSION_KIND, self.receiver.handle)
+        self.inbox.register(TRANSMISSION_KIND, self.receiver.handle, prepare=self.receiver.prepare)
         self.delivery.on_answer(TRANSMISSION_KIND, self.receiver.on_answer)
         self._transmissions = Transmissions(
             register.db,

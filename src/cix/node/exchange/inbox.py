@@ -74,6 +74,11 @@ Handler = Callable[[Session, Message, Path | None], Answer]
 """Handles one kind of message inside the inbox's write transaction; the Path is the
 received body file (documents) or None. Raise `ContentRefused` to refuse it."""
 
+Prepare = Callable[[Message, Path | None], Path | None]
+"""Optional work of a kind before the write transaction (what needs no database lock: a
+large object's verification); returns the body file the handler is then given. Raise
+`ContentRefused` to refuse the message."""
+
 
 class ContentRefused(PeerError):
     """A handler refuses a verified message for what it carries (a tampered object, a
@@ -142,12 +147,16 @@ class Inbox:
         self._clock = clock
         self._max_skew = max_skew
         self._handlers: dict[str, Handler] = {}
+        self._prepares: dict[str, Prepare] = {}
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """Route messages of `kind` to `handler` (one handler per kind)."""
+    def register(self, kind: str, handler: Handler, *, prepare: Prepare | None = None) -> None:
+        """Route messages of `kind` to `handler` (one handler per kind); `prepare`, if
+        given, runs first, outside the transaction, for a message not seen before."""
         if kind in self._handlers:
             raise ValueError(f"a handler for {kind!r} is already registered")
         self._handlers[kind] = handler
+        if prepare is not None:
+            self._prepares[kind] = prepare
 
     def receive(self, token: str, *, url: str, body: Path | None = None) -> Reply:
         """Verify, deduplicate and handle one message received at route `url`."""
@@ -181,6 +190,12 @@ class Inbox:
         handler = self._handlers.get(message.kind)
         if handler is None:
             raise ContentRefused("unknown-kind", f"no handler for {message.kind!r}", status=400)
+        prepare = self._prepares.get(message.kind)
+        if prepare is not None:
+            try:
+                body = prepare(message, body)
+            except InputError as exc:  # the peer's body, not our fault: never a 5xx
+                raise ContentRefused("malformed-body", str(exc), status=400) from None
         try:
             with audited_write(self.db, self.audit) as (session, group):
                 if session.get(InboxMessage, message.message_id) is not None:

@@ -1,8 +1,10 @@
 """Reception of a transmitted document, and the sender's side of its receipt.
 
-`Receiver.handle` is the inbox's handler for kind "transmission" (it runs inside the
-inbox's write, which also stores the message and the signed answer). It refuses, each
-with its own code (answered to the sender, audited here), nothing stored:
+`Receiver.prepare` and `Receiver.handle` are the inbox's prepare step and handler for
+kind "transmission": `prepare` checks everything that needs no transaction and verifies
+and stores the object before the inbox takes the write lock; `handle` registers the copy
+inside the inbox's write, which also stores the message and the signed answer. They
+refuse, each with its own code (answered to the sender, audited here), nothing registered:
 
 - `object-missing`, `object-size-mismatch`, `object-digest-mismatch`: the body is not
   the object the signed message describes (changed in transit);
@@ -37,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +111,25 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What `Receiver._check` found of one transmission, for `handle` to register."""
+
+    doc: str
+    copy_number: int
+    sha256: str
+    originator: str
+    releasing: str
+    media_type: str
+    title: str
+    purpose: str | None
+    consent: str | None
+    label: Label
+    alternative: AlternativeLabel
+    plaintext_size: int
+    ref: BlobRef
+
+
 class Receiver:
     """Receives transmitted documents; records their receipts (see the module docstring)."""
 
@@ -118,15 +140,25 @@ class Receiver:
         self.peers = peers
         self.bits = bits
         self.node_id = node_id
+        self._prepared: dict[str, _Checked] = {}
         self.chain_check: ChainCheck | None = None
         """Set by the consent service; without it a copy not from its originator is refused."""
 
     # -- the receiver ------------------------------------------------------------------
 
-    def handle(self, session: Session, message: Message, body_file: Path | None) -> Answer:
-        """The inbox handler of "transmission" (see the module docstring)."""
+    def prepare(self, message: Message, body_file: Path | None) -> Path | None:
+        """The inbox's `prepare` for "transmission": every check that needs no transaction,
+        the whole object verified and stored with this node's alternative label, before the
+        inbox takes the write lock (a large object is not decrypted while other writes
+        wait). `handle` then registers it."""
+        checked = self._check(message, body_file)
+        if len(self._prepared) > 1024:  # left by concurrent deliveries of one message
+            self._prepared.clear()
+        self._prepared[message.message_id] = checked
+        return body_file
+
+    def _check(self, message: Message, body_file: Path | None) -> _Checked:
         reg = self.reg
-        now = reg.clock()
         body = message.body
         doc = _str(body, "document", _DOC_ID)
         copy_number = _int(body, "copy", 1)
@@ -159,10 +191,8 @@ class Receiver:
         sender = self.peers.pinned(message.sender)
         if sender is None or sender.identity.party != releasing:
             raise ContentRefused("releasing-party-mismatch", "the sender is not of that party")
-        if originator != releasing:
-            if self.chain_check is None:
-                raise ContentRefused("third-party-chain-unverified", "no consent chain check")
-            self.chain_check(session, message, label)
+        if originator != releasing and self.chain_check is None:
+            raise ContentRefused("third-party-chain-unverified", "no consent chain check")
         if reg.party not in label.releasable_to:
             raise ContentRefused("not-releasable", f"not releasable to {reg.party}")
         agreement = reg.agreements[label.policy]
@@ -172,6 +202,36 @@ class Receiver:
             raise ContentRefused("level-without-equivalent", label.classification) from None
         plaintext_size = self._verify_object(body_file, body["label"], doc)
         ref = self._mark(body_file, alternative)
+        return _Checked(
+            doc=doc,
+            copy_number=copy_number,
+            sha256=sha256,
+            originator=originator,
+            releasing=releasing,
+            media_type=media_type,
+            title=title,
+            purpose=purpose,
+            consent=consent,
+            label=label,
+            alternative=alternative,
+            plaintext_size=plaintext_size,
+            ref=ref,
+        )
+
+    def handle(self, session: Session, message: Message, body_file: Path | None) -> Answer:
+        """The inbox handler of "transmission" (see the module docstring): registers what
+        `prepare` checked (checking it now when it was not prepared)."""
+        reg = self.reg
+        now = reg.clock()
+        c = self._prepared.pop(message.message_id, None) or self._check(message, body_file)
+        doc, copy_number, sha256 = c.doc, c.copy_number, c.sha256
+        originator, releasing, media_type = c.originator, c.releasing, c.media_type
+        title, purpose, consent, label = c.title, c.purpose, c.consent, c.label
+        alternative, plaintext_size, ref = c.alternative, c.plaintext_size, c.ref
+        agreement = reg.agreements[label.policy]
+        if originator != releasing:
+            assert self.chain_check is not None  # _check refused otherwise
+            self.chain_check(session, message, label)
         doc_id = new_id(now)
         marking = banner(alternative, agreement)
         session.add(
