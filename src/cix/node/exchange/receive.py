@@ -74,7 +74,8 @@ from cix.store.models import Document, OutboxItem, ReceivedCopy, Transmission
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _DOC_ID = re.compile(r"[0-9a-f]{32}\Z")
 _PARTY = re.compile(r"[A-Z]{3}\Z")
-_MEDIA = re.compile(r"[!-~]{1,200}\Z")
+# A media type as the upload took it: parameters (`text/plain; charset=utf-8`) included.
+_MEDIA = re.compile(r"[!-~][ -~]{0,199}\Z")
 _CHUNK = 1 << 20
 
 ChainCheck = Callable[[Session, Message, Label], None]
