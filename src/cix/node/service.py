@@ -21,6 +21,7 @@ from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
 from cix.node.exchange.peers import Peers, create_tls_files
+from cix.node.exchange.consents import Consents
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -118,6 +119,15 @@ class Node:
         self.destruction = Destruction(register, self.opening)
         self.incidents = Incidents(register)
         self.peers = Peers(db, audit, settings=settings, keys=keys, clock=clock)
+        self.consents = Consents(
+            db,
+            audit,
+            party=settings.party,
+            node_id=settings.node_id,
+            agreements=self.agreements,
+            keys=keys,
+            clock=clock,
+        )
 
     @classmethod
     def open(
