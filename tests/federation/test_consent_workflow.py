@@ -20,7 +20,8 @@ from cix.federation.consent import ConsentRefusal, ConsentRefused
 from cix.labels import make_label
 from cix.node.errors import Conflict, Forbidden
 from cix.node.exchange.consent_rows import pinned_peer
-from cix.node.exchange.consents import ANSWER_TYPE, transmit_action
+from cix.node.exchange.consent_use import transmit_action
+from cix.node.exchange.consents import ANSWER_TYPE
 from cix.node.roles import Role
 from cix.policy import Action, Clearance, Organisation, OrganisationKind, decide, make_subject
 from cix.store.models import Consent, OutboxItem, ReceivedCopy

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from cix.federation import PinnedPeer, read_identity
 from cix.federation.consent import ConsentAct, ConsentRequest
+from cix.node.auditing import AuditEvent
+from cix.node.refusals import jsonable
 from cix.store.models import Consent, PeerRow
 
 
@@ -50,6 +52,26 @@ class ConsentInfo(BaseModel):
     def to_json(self) -> dict[str, Any]:
         """The JSON form the API returns (times in ISO 8601)."""
         return self.model_dump(mode="json")
+
+
+def consent_event(
+    actor: str,
+    consent_id: str,
+    action: str,
+    now: datetime,
+    *,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The audit event of a permitted step of consent `consent_id`."""
+    return AuditEvent(
+        type="consent",
+        actor=actor,
+        object=f"consent:{consent_id}",
+        action=action,
+        decision="permit",
+        time=now,
+        details=jsonable(details or {}),
+    )
 
 
 def state_at(row: Consent, now: datetime) -> str:
