@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cix.federation import NodeIdentity, new_message_id, sign_identity, sign_message, verify_message
+from cix.federation import new_message_id, sign_message, verify_message
 from cix.federation.message import PinnedPeer
 from cix.node.auditing import MemoryAuditSink
 from cix.node.errors import Unauthenticated
@@ -32,7 +32,6 @@ from cix.store.models import (
     Document,
     OrganisationRow,
     OutboxItem,
-    PeerRow,
     ReceivedCopy,
     Transmission,
 )
@@ -72,23 +71,6 @@ def outbox_enqueue(
     return message_id
 
 
-def identity_of(node: Node) -> str:
-    """The node's signed identity document."""
-    keys = node.keys
-    assert keys is not None
-    identity = NodeIdentity(
-        party=node.settings.party,
-        node_id=node.settings.node_id,
-        url=f"https://{node.settings.node_id}.example",
-        agreements=tuple(node.settings.agreements),
-        signing_key=keys.verify_key,
-        kem_key=keys.kem_public,
-        audit_key=keys.audit_signer.verifier,
-        tls_fingerprint=None,
-    )
-    return sign_identity(identity, keys.signing)
-
-
 @dataclass
 class Federation:
     """KOR, CAN and DEU, pinned KOR↔CAN (kor-can) and CAN↔DEU (can-deu)."""
@@ -102,20 +84,11 @@ class Federation:
         return self.nodes[party]
 
     def pin(self, at: str, other: str, agreement: str) -> None:
-        """`at` pins `other` under `agreement`."""
+        """`at` pins `other` under `agreement` (its administrator, with `other`'s document)."""
         node, peer = self.nodes[at], self.nodes[other]
-        with node.db.write() as session:
-            session.add(
-                PeerRow(
-                    node_id=peer.settings.node_id,
-                    party=peer.settings.party,
-                    url=f"https://{peer.settings.node_id}.example",
-                    identity=identity_of(peer),
-                    agreements=[agreement],
-                    added_by="root",
-                    added_at=self.clock(),
-                )
-            )
+        node.peers.add(
+            node.registry.actor_for("root"), peer.peers.own_identity_document(), agreement=agreement
+        )
 
     def officer(self, party: str, person: str = "nsa", role: Role = Role.NSA_OFFICER) -> Actor:
         """A person of `party`'s node with `role` (created on first use)."""

@@ -20,8 +20,8 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
-from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.exchange.consents import Consents
+from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
