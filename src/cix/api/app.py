@@ -23,7 +23,7 @@ from cix.api import fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
-from cix.api.routes import documents, public, registry, tokens
+from cix.api.routes import consents, documents, public, registry, tokens
 from cix.node.service import Node
 
 API_PREFIX = "/api/v1"
@@ -135,6 +135,7 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     protected.include_router(documents.router)
     protected.include_router(registry.router)
     protected.include_router(tokens.router)
+    protected.include_router(consents.router)
     app.include_router(protected)
 
     def openapi() -> dict[str, Any]:
