@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cix.federation import PinnedPeer, read_identity
 from cix.federation.consent import ConsentAct, ConsentRequest
-from cix.node.auditing import AuditEvent
+from cix.node.auditing import AuditRecord
 from cix.node.refusals import jsonable
 from cix.store.models import Consent, PeerRow
 
@@ -61,9 +61,9 @@ def consent_event(
     now: datetime,
     *,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> AuditRecord:
     """The audit event of a permitted step of consent `consent_id`."""
-    return AuditEvent(
+    return AuditRecord(
         type="consent",
         actor=actor,
         object=f"consent:{consent_id}",

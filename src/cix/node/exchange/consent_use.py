@@ -22,7 +22,7 @@ from cix.federation import PinnedPeer
 from cix.federation.chain import ChainEvidence, chain_for_transmission, check_third_party_chain
 from cix.federation.consent import ConsentAct, ConsentRefusal, ConsentRefused, check_consent
 from cix.labels import Label
-from cix.node.auditing import AuditEvent
+from cix.node.auditing import AuditRecord
 from cix.node.errors import KeysLocked
 from cix.node.exchange.consent_rows import consent_event, pinned_peer
 from cix.node.roles import Actor
@@ -133,7 +133,7 @@ class ConsentUse:
 
     def use(
         self, session: Session, evidence: ConsentEvidence, actor: Actor, now: datetime
-    ) -> AuditEvent:
+    ) -> AuditRecord:
         """Mark the consent used, in the caller's transaction (the act it permits); the
         audit event to record in the caller's group. Raises `ConsentRefused`
         (`consent-already-used`) if another act used it first."""

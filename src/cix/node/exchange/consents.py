@@ -38,7 +38,7 @@ from cix.federation.consent import (
     request_from_json,
     sign_statement,
 )
-from cix.node.auditing import AuditEvent, AuditSink, audited_write
+from cix.node.auditing import AuditRecord, AuditSink, audited_write
 from cix.node.errors import Conflict, KeysLocked, NotFound
 from cix.node.exchange.consent_rows import (
     ConsentInfo,
@@ -460,7 +460,7 @@ class Consents(ConsentUse):
     def _refuse_message(self, message: Message, obj: str, status: int, code: str) -> Reply:
         # a peer's message refused: audited with its code, answered with it (no detail)
         self.audit.append(
-            AuditEvent(
+            AuditRecord(
                 type="consent",
                 actor=message.sender,
                 object=obj,
