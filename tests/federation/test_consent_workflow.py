@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from cix.agreements import bundled_registry
 from cix.errors import InputError
-from cix.federation import new_message_id, sign_message
+from cix.federation import Message, new_message_id, sign_message
 from cix.federation.chain import CHAIN_FIELD
 from cix.federation.consent import ConsentRefusal, ConsentRefused
-from cix.labels import make_label
-from cix.node.errors import Conflict, Forbidden
+from cix.labels import Label, make_label
+from cix.node.errors import Conflict, DocumentRefused, Forbidden
 from cix.node.exchange.consent_rows import pinned_peer
 from cix.node.exchange.consent_use import transmit_action
 from cix.node.exchange.consents import ANSWER_TYPE
@@ -70,18 +70,21 @@ def approved(fed: Federation, can_doc: str, **approve: Any) -> str:
     return consent_id
 
 
-def can_decides_release(fed: Federation, consent: str | None) -> frozenset[str]:
-    node = fed["CAN"]
-    registry = bundled_registry()
-    label = make_label(
-        node.agreements["kor-can"],
+def kor_label(fed: Federation) -> Label:
+    return make_label(
+        fed["CAN"].agreements["kor-can"],
         originator="KOR",
         classification="II",
         releasable_to={"KOR", "CAN"},
         created=T0,
         purpose=PURPOSE,
-        registry=registry,
+        registry=bundled_registry(),
     )
+
+
+def can_decides_release(fed: Federation, consent: str | None) -> frozenset[str]:
+    node = fed["CAN"]
+    label = kor_label(fed)
     later = T0 + timedelta(days=365)
     subject = make_subject(
         id="nsa",
@@ -363,3 +366,86 @@ def test_copy_without_originator_consent_chain_is_refused(
                 now=fed.clock(),
             )
     assert caught.value.reason is ConsentRefusal.CHAIN_MISSING
+
+
+def transmission_at_deu(fed: Federation, body: dict[str, Any]) -> Message:
+    """The transmission CAN sends DEU, as DEU's inbox hands it to the receive handler."""
+    return Message(
+        sender="cix-can",
+        audience="cix-deu",
+        url="/federation/v1/documents",
+        issued_at=fed.clock(),
+        message_id=new_message_id(),
+        agreement="can-deu",
+        kind="transmission",
+        body=body,
+        token="",
+    )
+
+
+def test_transmit_check_without_consent_is_refused_and_audited(
+    fed: Federation, copy: tuple[str, str]
+) -> None:
+    _, can_doc = copy
+    consent_id = request(fed, can_doc)  # asked, not yet answered
+    can = fed["CAN"]
+    with can.db.write() as session, pytest.raises(DocumentRefused):
+        can.consents.transmit_check(
+            session, fed.officer("CAN"), can_doc, "DEU", PURPOSE, consent_id
+        )
+    (refused,) = audited(fed, "CAN", "use", "deny")
+    assert refused.reasons == ("third-party-consent-missing",)
+
+
+def test_transmit_check_hands_the_chain_that_receive_check_accepts(
+    fed: Federation, copy: tuple[str, str]
+) -> None:
+    kor_doc, can_doc = copy
+    consent_id = approved(fed, can_doc)
+    can, deu = fed["CAN"], fed["DEU"]
+    with can.db.write() as session:
+        extra = can.consents.transmit_check(
+            session, fed.officer("CAN"), can_doc, "DEU", PURPOSE, consent_id
+        )
+    assert set(extra) == {CHAIN_FIELD}
+    assert len(audited(fed, "CAN", "use")) == 1
+    body = {"document": kor_doc, "purpose": PURPOSE, "consent": consent_id, **extra}
+    with deu.db.read() as session:
+        evidence = deu.consents.receive_check(
+            session, transmission_at_deu(fed, body), kor_label(fed)
+        )
+    assert (evidence.originator.party, evidence.releasing_node) == ("KOR", "cix-can")
+    kor_keys = fed["KOR"].keys
+    assert kor_keys is not None
+    assert evidence.originator.signing_key.kid == kor_keys.verify_key.kid
+    # the same consent cannot serve a second transmission
+    with can.db.write() as session, pytest.raises(DocumentRefused):
+        can.consents.transmit_check(
+            session, fed.officer("CAN"), can_doc, "DEU", PURPOSE, consent_id
+        )
+
+
+def test_receive_check_refuses_a_transmission_without_chain(
+    fed: Federation, copy: tuple[str, str]
+) -> None:
+    kor_doc, _ = copy
+    body = {"document": kor_doc, "purpose": PURPOSE, "consent": None}
+    with fed["DEU"].db.read() as session, pytest.raises(ConsentRefused) as caught:
+        fed["DEU"].consents.receive_check(session, transmission_at_deu(fed, body), kor_label(fed))
+    assert caught.value.reason is ConsentRefusal.CHAIN_MISSING
+
+
+def test_receive_check_refuses_a_chain_for_another_purpose(
+    fed: Federation, copy: tuple[str, str]
+) -> None:
+    kor_doc, can_doc = copy
+    consent_id = approved(fed, can_doc)
+    can = fed["CAN"]
+    with can.db.write() as session:
+        extra = can.consents.transmit_check(
+            session, fed.officer("CAN"), can_doc, "DEU", PURPOSE, consent_id
+        )
+    body = {"document": kor_doc, "purpose": "research", **extra}
+    with fed["DEU"].db.read() as session, pytest.raises(ConsentRefused) as caught:
+        fed["DEU"].consents.receive_check(session, transmission_at_deu(fed, body), kor_label(fed))
+    assert caught.value.reason is ConsentRefusal.OTHER_PURPOSE

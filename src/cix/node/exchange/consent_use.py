@@ -10,6 +10,7 @@ registers the copy, and records the evidence on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement
-from cix.federation import PinnedPeer
-from cix.federation.chain import ChainEvidence, chain_for_transmission, check_third_party_chain
+from cix.federation import Message, PinnedPeer
+from cix.federation.chain import (
+    CHAIN_FIELD,
+    ChainEvidence,
+    chain_for_transmission,
+    check_third_party_chain,
+)
 from cix.federation.consent import ConsentAct, ConsentRefusal, ConsentRefused, check_consent
 from cix.labels import Label
-from cix.node.auditing import AuditRecord
-from cix.node.errors import KeysLocked
+from cix.node.auditing import AuditRecord, AuditSink
+from cix.node.errors import DocumentRefused, KeysLocked
 from cix.node.exchange.consent_rows import consent_event, pinned_peer
 from cix.node.roles import Actor
 from cix.policy import Action
@@ -68,6 +74,72 @@ class ConsentUse:
     party: str
     node_id: str
     _keys: Any
+    audit: AuditSink
+    clock: Callable[[], datetime]
+
+    def transmit_check(
+        self,
+        session: Session,
+        actor: Actor,
+        document_id: str,
+        to_party: str,
+        purpose: str | None,
+        consent_id: str,
+    ) -> dict[str, Any]:
+        """Transmit's one call for a release under consent `consent_id`, inside its write:
+        the consent is checked (`permit_for`), marked used (`use`, audited) and the chain to
+        merge into the transmission body is returned (`{CHAIN_FIELD: ...}`). Without such a
+        consent the refusal `third-party-consent-missing` is audited and `DocumentRefused`
+        raised."""
+        now = self.clock()
+        evidence = self.permit_for(
+            session, document_id, to_party, purpose, now, consent_id=consent_id
+        )
+        if evidence is None:
+            self.audit.append(
+                AuditRecord(
+                    type="consent",
+                    actor=actor.id,
+                    object=f"consent:{consent_id}",
+                    action="use",
+                    decision="deny",
+                    time=now,
+                    reasons=("third-party-consent-missing",),
+                    details={"document": document_id, "to_party": to_party, "purpose": purpose},
+                )
+            )
+            raise DocumentRefused("third-party-consent-missing")
+        chain = self.chain_for(session, evidence)
+        self.audit.append(self.use(session, evidence, actor, now))
+        return {CHAIN_FIELD: chain}
+
+    def receive_check(self, session: Session, message: Message, label: Label) -> ChainEvidence:
+        """Receive's one call for a copy whose originator is not its sender, inside its
+        write: the chain in the message body (`CHAIN_FIELD`) checked for the document and
+        purpose the body names (`accept_chain`), and the label's originator the one the
+        chain vouches for. Returns the evidence to record on the copy (`to_json()` in
+        `consent`, `consent_id`) and the key the label must be signed by
+        (`originator.signing_key`); raises `ConsentRefused` with the code to answer."""
+        found = pinned_peer(session, message.sender)
+        if found is None:
+            raise ConsentRefused(ConsentRefusal.VOUCHER_INVALID, "the sender is not pinned")
+        body = message.body
+        document_id, purpose = body.get("document"), body.get("purpose")
+        if not isinstance(document_id, str) or not (purpose is None or isinstance(purpose, str)):
+            raise ConsentRefused(ConsentRefusal.CHAIN_MALFORMED, "document or purpose")
+        evidence = self.accept_chain(
+            session,
+            body.get(CHAIN_FIELD),
+            releasing_peer=found[0],
+            document_id=document_id,
+            purpose=purpose,
+            now=self.clock(),
+        )
+        evidence.originator_key(label.originator)
+        named = body.get("consent")
+        if named is not None and named != evidence.consent_id:
+            raise ConsentRefused(ConsentRefusal.CHAIN_MALFORMED, "the body names another consent")
+        return evidence
 
     # -- transmit and receive (called by cix.node.exchange.transmit / receive) --------
 
