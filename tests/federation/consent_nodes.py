@@ -20,10 +20,15 @@ from sqlalchemy.orm import Session
 
 from cix.federation import new_message_id, sign_message, verify_message
 from cix.federation.message import PinnedPeer
-from cix.node.auditing import MemoryAuditSink
+from cix.node.auditing import AuditRecord, MemoryAuditSink, append_many
 from cix.node.errors import Unauthenticated
 from cix.node.exchange.consent_rows import pinned_peer
-from cix.node.exchange.consents import ANSWER_KIND, REQUEST_KIND, Reply
+from cix.node.exchange.consents import (
+    ANSWER_KIND,
+    REQUEST_KIND,
+    ConsentMessageRefused,
+    Reply,
+)
 from cix.node.register import new_id
 from cix.node.roles import SYSTEM, Actor, Role
 from cix.node.schemas import OrganisationIn, PersonIn
@@ -156,27 +161,46 @@ class Federation:
         return self.receive(receiver, token)
 
     def receive(self, receiver: Node, token: str) -> Reply:
-        """`token` arriving at `receiver`: verified, then handed to its consent handler."""
-        with receiver.db.write() as session:
-
-            def peer(node_id: str) -> PinnedPeer | None:
-                found = pinned_peer(session, node_id)
-                return found[0] if found else None
-
-            message = verify_message(
-                token,
-                peer=peer,
-                audience=receiver.settings.node_id,
-                url=URL,
-                held_agreements=receiver.settings.agreements,
-                now=self.clock(),
-                max_skew=timedelta(seconds=300),
+        """`token` arriving at `receiver`: verified, then handed to its consent handler in a
+        write; a refusal is audited with its code and nothing is stored (as the inbox does)."""
+        try:
+            with receiver.db.write() as session:
+                reply = self._handle(receiver, session, token)
+                append_many(receiver.audit, reply.events)
+                return reply
+        except ConsentMessageRefused as refused:
+            receiver.audit.append(
+                AuditRecord(
+                    type="federation",
+                    actor="peer",
+                    object="message",
+                    action="receive",
+                    decision="deny",
+                    time=self.clock(),
+                    reasons=(refused.code,),
+                )
             )
-            handler = {
-                REQUEST_KIND: receiver.consents.on_request,
-                ANSWER_KIND: receiver.consents.on_answer,
-            }[message.kind]
-            return handler(session, message, None)
+            return Reply(refused.status, {"refused": refused.code})
+
+    def _handle(self, receiver: Node, session: Session, token: str) -> Reply:
+        def peer(node_id: str) -> PinnedPeer | None:
+            found = pinned_peer(session, node_id)
+            return found[0] if found else None
+
+        message = verify_message(
+            token,
+            peer=peer,
+            audience=receiver.settings.node_id,
+            url=URL,
+            held_agreements=receiver.settings.agreements,
+            now=self.clock(),
+            max_skew=timedelta(seconds=300),
+        )
+        handler = {
+            REQUEST_KIND: receiver.consents.on_request,
+            ANSWER_KIND: receiver.consents.on_answer,
+        }[message.kind]
+        return handler(session, message, None)
 
 
 def make_federation(root: Path, clock: Clock) -> Iterator[Federation]:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement
-from cix.errors import InputError
+from cix.errors import InputError, PeerError
 from cix.federation import Message
 from cix.federation.consent import (
     ConsentAct,
@@ -96,10 +96,22 @@ def _default_enqueue(session: Session, **kwargs: Any) -> str:
 @dataclass(frozen=True)
 class Reply:
     """What a consent handler answers a peer's message: the status and body the inbox signs
-    into its answer (`Answer(status, body)`)."""
+    into its answer, and the audit records of the write (the inbox's `Answer`)."""
 
     status: int
     body: dict[str, Any]
+    events: tuple[AuditRecord, ...] = ()
+
+
+class ConsentMessageRefused(PeerError):
+    """A consent handler refuses a verified message (the inbox's `ContentRefused`): `code`
+    is answered and audited by the inbox, nothing is stored."""
+
+    def __init__(self, code: str, detail: str, *, status: int) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.status = status
 
 
 class Consents(ConsentUse):
@@ -227,12 +239,12 @@ class Consents(ConsentUse):
         consent_id = body.get("consent_id") if isinstance(body, dict) else None
         obj = f"consent:{consent_id}"
         if set(body) != {"type", "consent_id", "statement"} or body["type"] != ANSWER_TYPE:
-            return self._refuse_message(message, obj, 400, ConsentRefusal.MALFORMED.value)
+            raise self._refuse_message(message, obj, 400, ConsentRefusal.MALFORMED.value)
         row = session.get(Consent, consent_id) if isinstance(consent_id, str) else None
         if row is None or row.side != "requester":
-            return self._refuse_message(message, obj, 404, "consent-unknown")
+            raise self._refuse_message(message, obj, 404, "consent-unknown")
         if message.sender != row.originator_node:
-            return self._refuse_message(message, obj, 403, "consent-answer-not-from-originator")
+            raise self._refuse_message(message, obj, 403, "consent-answer-not-from-originator")
         found = pinned_peer(session, message.sender)
         token = body["statement"]
         try:
@@ -240,7 +252,7 @@ class Consents(ConsentUse):
                 raise ConsentRefused(ConsentRefusal.MALFORMED, "no statement or no peer")
             statement = read_statement(token, originator_key=found[0].identity.signing_key)
         except ConsentRefused as exc:
-            return self._refuse_message(message, obj, 422, exc.reason.value)
+            raise self._refuse_message(message, obj, 422, exc.reason.value) from None
         asked = request_of(row)
         names = (
             statement.consent_id,
@@ -265,11 +277,11 @@ class Consents(ConsentUse):
             asked.new_label,
         )
         if names != expected:
-            return self._refuse_message(message, obj, 422, "consent-answer-mismatch")
+            raise self._refuse_message(message, obj, 422, "consent-answer-mismatch")
         if row.state != "requested":
             if row.answer == token:  # the same answer again: the same reply
                 return Reply(200, {"consent_id": row.id, "state": row.state})
-            return self._refuse_message(message, obj, 409, "consent-already-answered")
+            raise self._refuse_message(message, obj, 409, "consent-already-answered")
         row.state = "approved" if statement.approved else "denied"
         row.answer = token
         row.conditions = statement.conditions
@@ -277,16 +289,14 @@ class Consents(ConsentUse):
         row.answered_at = statement.issued_at
         row.answered_by = message.sender
         session.flush()
-        self.audit.append(
-            consent_event(
-                message.sender,
-                row.id,
-                "receive-answer",
-                now,
-                details={"state": row.state, "message": message.message_id},
-            )
+        received = consent_event(
+            message.sender,
+            row.id,
+            "receive-answer",
+            now,
+            details={"state": row.state, "message": message.message_id},
         )
-        return Reply(200, {"consent_id": row.id, "state": row.state})
+        return Reply(200, {"consent_id": row.id, "state": row.state}, (received,))
 
     # -- the originator's node -------------------------------------------------------
 
@@ -298,10 +308,10 @@ class Consents(ConsentUse):
         try:
             req = request_from_json(message.body)
         except ConsentRefused as exc:
-            return self._refuse_message(message, "consent:", 400, exc.reason.value)
+            raise self._refuse_message(message, "consent:", 400, exc.reason.value) from None
         obj = f"consent:{req.consent_id}"
         if req.requester_node != message.sender:
-            return self._refuse_message(message, obj, 403, "consent-request-not-from-requester")
+            raise self._refuse_message(message, obj, 403, "consent-request-not-from-requester")
         doc = session.get(Document, req.document_id)
         if (
             req.originator_party != self.party
@@ -309,7 +319,7 @@ class Consents(ConsentUse):
             or doc.originator != self.party
             or doc.destroyed_at is not None
         ):
-            return self._refuse_message(message, obj, 404, "document-not-originated-here")
+            raise self._refuse_message(message, obj, 404, "document-not-originated-here")
         sent = session.scalar(
             select(Transmission.id).where(
                 Transmission.document_id == req.document_id,
@@ -318,34 +328,32 @@ class Consents(ConsentUse):
             )
         )
         if sent is None:
-            return self._refuse_message(message, obj, 403, "no-copy-held-by-requester")
+            raise self._refuse_message(message, obj, 403, "no-copy-held-by-requester")
         existing = session.get(Consent, req.consent_id)
         if existing is not None:
             if existing.side == "originator" and request_of(existing) == req:
                 return Reply(202, {"consent_id": existing.id, "state": existing.state})
-            return self._refuse_message(message, obj, 409, "consent-id-taken")
+            raise self._refuse_message(message, obj, 409, "consent-id-taken")
         row = _row_of(req, side="originator", now=now)
         row.originator_node = self.node_id
         row.agreement = message.agreement
         session.add(row)
         session.flush()
-        self.audit.append(
-            consent_event(
-                message.sender,
-                row.id,
-                "receive-request",
-                now,
-                details={
-                    "document": req.document_id,
-                    "act": req.act.value,
-                    "to_party": req.to_party,
-                    "purpose": req.purpose,
-                    "requested_by": req.requested_by,
-                    "message": message.message_id,
-                },
-            )
+        received = consent_event(
+            message.sender,
+            row.id,
+            "receive-request",
+            now,
+            details={
+                "document": req.document_id,
+                "act": req.act.value,
+                "to_party": req.to_party,
+                "purpose": req.purpose,
+                "requested_by": req.requested_by,
+                "message": message.message_id,
+            },
         )
-        return Reply(202, {"consent_id": row.id, "state": "requested"})
+        return Reply(202, {"consent_id": row.id, "state": "requested"}, (received,))
 
     def approve(
         self,
@@ -457,21 +465,11 @@ class Consents(ConsentUse):
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _refuse_message(self, message: Message, obj: str, status: int, code: str) -> Reply:
-        # a peer's message refused: audited with its code, answered with it (no detail)
-        self.audit.append(
-            AuditRecord(
-                type="consent",
-                actor=message.sender,
-                object=obj,
-                action=f"receive-{message.kind}",
-                decision="deny",
-                time=self.clock(),
-                reasons=(code,),
-                details={"message": message.message_id},
-            )
-        )
-        return Reply(status, {"refused": code})
+    def _refuse_message(
+        self, message: Message, obj: str, status: int, code: str
+    ) -> ConsentMessageRefused:
+        # the inbox audits the refusal with its code and answers it; nothing is stored
+        return ConsentMessageRefused(code, f"{obj} from {message.sender}", status=status)
 
 
 def _words(text: str, name: str) -> str:
