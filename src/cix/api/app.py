@@ -23,7 +23,7 @@ from cix.api import fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
-from cix.api.routes import documents, exchange, federation, public, registry, tokens
+from cix.api.routes import consents, documents, exchange, federation, public, registry, tokens
 from cix.node.service import Node
 
 API_PREFIX = "/api/v1"
@@ -138,6 +138,7 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     protected.include_router(registry.router)
     protected.include_router(tokens.router)
     protected.include_router(exchange.router)
+    protected.include_router(consents.router)
     app.include_router(protected)
     # Federation: authenticated by each message's signature, not by the user API's tokens.
     app.include_router(federation.router)

@@ -15,7 +15,17 @@ import typer
 from rich.console import Console
 
 from cix import __version__
-from cix.cli import audit, client, decide, envelope, keys, labels, node, peers
+from cix.cli import (
+    audit,
+    client,
+    client_consents,
+    decide,
+    envelope,
+    keys,
+    labels,
+    node,
+    peers,
+)
 from cix.cli.client_http import NodeProblem
 from cix.cli.terminal import printable
 from cix.errors import (
@@ -44,7 +54,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _area in (labels, decide, keys, envelope, audit, node, peers, client):
+for _area in (labels, decide, keys, envelope, audit, node, peers, client, client_consents):
     _area.register(app)
 
 

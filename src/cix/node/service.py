@@ -20,6 +20,8 @@ from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
 from cix.node.errors import StaleSchema
+from cix.node.exchange.consent_wiring import wire_consents
+from cix.node.exchange.consents import Consents
 from cix.node.exchange.exchange import Exchange
 from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
@@ -125,6 +127,16 @@ class Node:
             register, settings, clock=clock, bits=self.documents.bits, peers=self.peers
         )
         self.opening.pinned_signers = self.exchange.peers.pinned_signers
+        self.consents = Consents(
+            db,
+            audit,
+            party=settings.party,
+            node_id=settings.node_id,
+            agreements=self.agreements,
+            keys=keys,
+            clock=clock,
+        )
+        wire_consents(self.exchange, self.consents)
 
     @classmethod
     def open(

@@ -407,6 +407,10 @@ class ReceivedCopy(Base):
     purpose: Mapped[str | None] = mapped_column(String(200))
     consent: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime]
+    # one consent permits one act: a third party registers one copy per consent (0009)
+    consent_id: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ux_received_copies_consent_id", "consent_id", unique=True),)
 
 
 class Consent(Base):
@@ -434,6 +438,11 @@ class Consent(Base):
     expires_at: Mapped[datetime | None]
     answer: Mapped[str | None] = mapped_column(Text)
     used_at: Mapped[datetime | None]
+    # 0009: where the request goes and under which agreement; the requester's reason
+    originator_node: Mapped[str | None] = mapped_column(String(64))
+    requester_party: Mapped[str | None] = mapped_column(String(3))
+    agreement: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("side IN ('requester', 'originator')", name="side"),

@@ -34,6 +34,7 @@ from cix.federation import new_message_id
 from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import DocumentRefused
 from cix.node.exchange._peering import PeerBook
+from cix.node.exchange.consent_use import transmit_action
 from cix.node.exchange.outbox import enqueue
 from cix.node.exchange.transmissions import QUEUED, TransmissionInfo, info_of
 from cix.node.register import Register, event
@@ -47,9 +48,11 @@ _PARTY = re.compile(r"[A-Z]{3}\Z")
 _PURPOSE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
 _CONSENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
 
-ConsentCheck = Callable[[Session, Actor, str, str, str | None, str], None]
+ConsentCheck = Callable[[Session, Actor, str, str, str | None, str], dict[str, Any]]
 """Checks, inside the transmission's write, that consent `consent_id` permits this act
-(actor, document id, to party, purpose, consent id); raises `DocumentRefused` if not."""
+(actor, document id, to party, purpose, consent id) and marks it used; returns what the
+transmission body must carry for the third party (the consent chain); raises
+`DocumentRefused` if not."""
 
 
 def may_transmit(actor: Actor, row: Document) -> bool:
@@ -121,7 +124,13 @@ class Transmitter:
         subject = reg.registry.subject_for(actor.id, now)
         if label.policy not in reg.agreements:
             raise self._refuse(actor, obj, "policy-not-held", now, details)
-        action = Action.TRANSMIT if consent_id is None else Action.RELEASE
+        # A release to a party outside the label's agreement needs the originator's
+        # consent (rule 2): asked as RELEASE, which refuses without one.
+        action = (
+            Action.RELEASE
+            if consent_id is not None
+            else transmit_action(label, to_party, party=reg.party, agreements=reg.agreements)
+        )
         decision = decide(
             subject,
             label,
@@ -171,10 +180,13 @@ class Transmitter:
         try:
             with audited_write(reg.db, reg.audit) as (session, group):
                 live = reg.live(session, doc_id)
+                chain: dict[str, Any] = {}
                 if consent_id is not None:
                     if self.consent_check is None:
                         raise self._refuse(actor, obj, "consent-unverified", now, details)
-                    self.consent_check(session, actor, doc_id, to_party, purpose, consent_id)
+                    chain = self.consent_check(
+                        session, actor, doc_id, to_party, purpose, consent_id
+                    )
                 live.copies_made += 1
                 number = live.copies_made
                 transmission = Transmission(
@@ -213,6 +225,7 @@ class Transmitter:
                         "releasing_party": reg.party,
                         "object_sha256": ref.sha256,
                         "object_size": ref.size,
+                        **chain,
                     },
                     now=now,
                     blob_hash=ref.sha256,
