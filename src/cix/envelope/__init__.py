@@ -28,6 +28,12 @@ Public API (what the node and the CLI call):
   alternative label present (signed by a key trusted for the party it names, bound to the
   object, of the object's own originator label) and `Opened.alternative_labels` gives them
   (`VerifiedAlternativeLabel`); `expected_label` still compares the originator's label
+- `relabel(src, dst, *, private_key, trusted_signers, label_xml, label_json, signer, …)
+  -> LabelChange`: the originator's new label on its object (rule 3), payload and wrapped
+  keys unchanged; the returned `LabelChange` (new policy and signed label assertion) is the
+  one artefact every copy of the object installs:
+  `install_label(src, dst, *, private_key, trusted_signers, change, …) -> label JSON`
+  (verified: of this object, by its originator, a newer revision; docs/format.md §7b)
 
 Any defect of the object raises `ObjectRefused` (a `cix.errors.Refused`): opaque to whoever
 is shown it, its `reason` (a `RefusalReason`) and `detail` for the audit record, also given
@@ -42,6 +48,7 @@ from cix.envelope._fileio import mapped_input
 from cix.envelope._inspect import inspect
 from cix.envelope._open import AuditHook, Known, ManifestCache, Opened, open
 from cix.envelope._range import open_range
+from cix.envelope._relabel import LabelChange, install_label, relabel
 from cix.envelope._rewrap import rewrap
 from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
 from cix.envelope.errors import ObjectRefused, RefusalReason, UnlabelledObject
@@ -51,6 +58,7 @@ __all__ = [
     "DEFAULT_SEGMENT_SIZE",
     "AuditHook",
     "Known",
+    "LabelChange",
     "ManifestCache",
     "ObjectRefused",
     "Opened",
@@ -61,9 +69,11 @@ __all__ = [
     "VerifiedAlternativeLabel",
     "add_alternative_label",
     "inspect",
+    "install_label",
     "mapped_input",
     "open",
     "open_range",
+    "relabel",
     "rewrap",
     "seal",
 ]

@@ -50,6 +50,9 @@ class RefusalReason(enum.StrEnum):
     """The policy uuid is not the one the caller expected (`expected_policy_uuid`)."""
     OBJECT_DIGEST_MISMATCH = "object-digest-mismatch"
     """The size or the bytes outside the payload data are not the ones `known` gave."""
+    LABEL_CHANGE_STALE = "label-change-stale"
+    """A classification change (`install_label`) whose policy revision is not newer than the
+    object's: already installed, or an older change replayed (docs/format.md §7b)."""
 
 
 class ObjectRefused(Refused):
