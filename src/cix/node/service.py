@@ -24,6 +24,7 @@ from cix.node.exchange.consent_wiring import wire_consents
 from cix.node.exchange.consents import Consents
 from cix.node.exchange.exchange import Exchange
 from cix.node.exchange.peers import Peers, create_tls_files
+from cix.node.exchange.reclassify import Reclassify
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -137,6 +138,8 @@ class Node:
             clock=clock,
         )
         wire_consents(self.exchange, self.consents)
+        # Classification changes (rule 3): at the originator and at the holders of copies.
+        self.reclassify = Reclassify(register, self.exchange, bits=self.documents.bits)
 
     @classmethod
     def open(

@@ -465,3 +465,32 @@ class PeerCosignature(Base):
     root: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
+
+
+class LabelHistory(Base):
+    """One classification change of a document (rule 3), kept for good: at the originator
+    (`side` "originator": who decided it and why) and at each holder of a copy (`side`
+    "copy": the notice it came in, from which node). `revision` is the sealed object's
+    policy revision the change set (docs/format.md §7b)."""
+
+    __tablename__ = "label_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    side: Mapped[str] = mapped_column(String(16))
+    originator_document_id: Mapped[str] = mapped_column(String(32), index=True)
+    previous_label: Mapped[dict[str, Any]] = mapped_column(JSON)
+    label: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime]
+    consent_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    previous_blob: Mapped[str | None] = mapped_column(String(64))
+    blob: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "revision"),
+        CheckConstraint("side IN ('originator', 'copy')", name="side"),
+    )
