@@ -366,3 +366,32 @@ def test_token_list_and_revoke_revokes_the_minted_token(
     assert revoked.returncode == 0, revoked.stderr
     refused = cix("registry", "programmes", "list", config=child_config)
     assert refused.returncode == 1, refused.stdout
+
+
+def test_docs_reclassify_then_history(can: tuple[DemoNode, LiveNode], tmp_path: Path) -> None:
+    pm, cso = tmp_path / "pm.toml", tmp_path / "cso.toml"
+    login(can, "dnd-pm", pm)
+    login(can, "pspc-cso", cso)  # the NSA role
+    source = tmp_path / "memo.txt"
+    source.write_bytes(b"trial schedule\n")
+    up = cix(
+        "docs", "upload", str(source), "--label", "SECRET//REL TO CAN, KOR", "--json", config=pm
+    )
+    assert up.returncode == 0, up.stderr
+    doc_id = json.loads(up.stdout)["id"]
+    lower = "CONFIDENTIAL//REL TO CAN, KOR"
+    refused = cix("docs", "reclassify", doc_id, "--label", lower, "--reason", "x", config=pm)
+    assert refused.returncode == 1  # an originator without the NSA role
+    done = cix(
+        "docs", "reclassify", doc_id, "--label", lower, "--reason", "schedule public",
+        "--json", config=cso,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["revision"], result["banner"], result["notified"]) == (1, lower, [])
+    shown = cix("docs", "history", doc_id, "--json", config=cso)
+    assert shown.returncode == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert (row["changed_by"], row["label"]["classification"]) == ("pspc-cso", "C")
+    table = cix("docs", "history", doc_id, config=cso)
+    assert "S → C" in table.stdout

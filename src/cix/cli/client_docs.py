@@ -42,6 +42,8 @@ def register(docs_app: typer.Typer) -> None:
     docs_app.command("open")(open_document)
     docs_app.command("derive")(derive)
     docs_app.command("destroy")(destroy)
+    docs_app.command("reclassify")(reclassify)
+    docs_app.command("history")(history)
 
 
 def _progress() -> Progress:
@@ -303,3 +305,59 @@ def existing_file(path: Path) -> Path:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     return path
+
+
+def reclassify(
+    doc_id: DocId,
+    label: Annotated[
+        str, typer.Option("--label", help="The new label: a banner or the label's JSON.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the classification changes.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Change the classification of a document this node originated (rule 3); every node
+    holding a copy is sent the originator's signed notice."""
+    # The banner is parsed by the node, under the document's own agreement, with the
+    # document's creation time and purpose.
+    body = {"label": label, "reason": reason}
+    done: dict[str, Any] = with_session(
+        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/reclassify", json=body)
+    )
+    if as_json:
+        print_json(done)
+        return
+    out, notes = consoles()
+    out.print(f"{printable(done['document'])}: {printable(done['banner'])}", markup=False)
+    notes.print(
+        f"revision {done['revision']}; notice queued for "
+        f"{printable(', '.join(done['notified']) or 'no node (no copy was sent)')}",
+        markup=False,
+    )
+
+
+def history(doc_id: DocId, as_json: JsonOption = False) -> None:
+    """A document's classification changes, oldest first."""
+    rows: list[dict[str, Any]] = with_session(
+        lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}/label-history")
+    )
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    out, _ = consoles()
+    table = Table(title=f"label history of {printable(doc_id)}", title_justify="left")
+    for column in ("revision", "side", "classification", "by", "at", "reason"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["revision"]),
+            printable(row["side"]),
+            printable(
+                f"{row['previous_label']['classification']} → {row['label']['classification']}"
+            ),
+            printable(row["changed_by"]),
+            printable(row["changed_at"]),
+            printable(row["reason"]),
+        )
+    out.print(table)

@@ -79,6 +79,17 @@ class DestroyIn(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=2000), PlainLine]
 
 
+class ReclassifyIn(BaseModel):
+    """The originator's classification change of a document (rule 3)."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: Annotated[
+        str,
+        Field(min_length=1, max_length=8192, description="A banner or the label's JSON."),
+    ]
+    reason: Annotated[str, Field(min_length=1, max_length=2000), PlainText]
+
+
 class IncidentIn(BaseModel):
     """A report of loss or compromise (or a suspicion of one)."""
 
@@ -338,6 +349,26 @@ def destroy_document(
 ) -> dict[str, Any]:
     """Destroy the document (custodian or NSA officer); returns the destruction certificate."""
     return node_of(request).destruction.destroy(actor, doc_id, reason=body.reason)
+
+
+@router.post("/documents/{doc_id}/reclassify")
+def reclassify_document(
+    request: Request, actor: CurrentActor, doc_id: DocId, body: ReclassifyIn
+) -> dict[str, Any]:
+    """Change the classification of a document this node originated (an NSA officer; a
+    copy's holder is refused): the object is relabelled and every node holding a copy is
+    sent the originator's signed classification change notice."""
+    done = node_of(request).reclassify.reclassify(
+        actor, doc_id, new_label=body.label, reason=body.reason
+    )
+    return done.to_json()
+
+
+@router.get("/documents/{doc_id}/label-history")
+def label_history(request: Request, actor: CurrentActor, doc_id: DocId) -> list[dict[str, Any]]:
+    """The document's classification changes, oldest first (here and, for a copy, as the
+    originator's notices re-marked it)."""
+    return [h.to_json() for h in node_of(request).reclassify.history(actor, doc_id)]
 
 
 @router.get("/documents/{doc_id}/certificate")

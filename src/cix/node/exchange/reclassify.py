@@ -95,6 +95,20 @@ class HistoryEntry:
     consent_id: str | None
     message_id: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form the API returns."""
+        return {
+            "revision": self.revision,
+            "side": self.side,
+            "previous_label": dict(self.previous_label),
+            "label": dict(self.label),
+            "reason": self.reason,
+            "changed_by": self.changed_by,
+            "changed_at": self.changed_at.isoformat(),
+            "consent": self.consent_id,
+            "message": self.message_id,
+        }
+
 
 def check_reason(reason: str) -> str:
     """The reason, stripped; `InputError` if it is empty, too long or holds a control
