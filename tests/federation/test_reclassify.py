@@ -4,10 +4,11 @@ KOR's consent. KOR's NSA officer downgrades it to 군사Ⅲ급비밀; the notice
 re-marks its copy and forwards the notice to DEU. Messages travel through each node's real
 outbox, delivery and inbox (`Loopback`: one node's transport calls the other's inbox).
 
-The copies themselves are given as the exchange's transmit/receive registers them
-(`give_copy`: the object rewrapped to the receiver's key and marked by it, the document,
-`received_copies` and `transmissions` rows), so that these tests need only the exchange's
-inbox, outbox and delivery.
+KOR's copy reaches CAN through the exchange's real transmit and receive. DEU's copy, a
+consented release by CAN, is registered as reception would register it (`give_copy`: the
+object rewrapped to DEU's key, the document, `received_copies` with the consent chain's
+originator identity, and CAN's `transmissions` row), the consent chain check being the
+consent service's.
 """
 
 from __future__ import annotations
@@ -299,7 +300,16 @@ def held(world: World) -> Held:
         media_type="application/octet-stream",
         source=io.BytesIO(DATA),
     )
-    can = give_copy(world.kor, info.id, world.can, "kor-can", originator=world.kor)
+    # KOR → CAN through the exchange's real transmit, delivery, receive and receipt.
+    world.kor.exchange.transmit(nsa, info.id, to_party="CAN")
+    world.deliver()
+    with world.can.db.read() as session:
+        (can,) = session.scalars(
+            select(ReceivedCopy.document_id).where(ReceivedCopy.originator_document_id == info.id)
+        )
+    with world.kor.db.read() as session:
+        (state,) = session.scalars(select(Transmission.state))
+    assert state == "receipted"
     deu = give_copy(world.can, can, world.deu, "can-deu", originator=world.kor)
     return Held(info.id, can, deu)
 
@@ -462,7 +472,10 @@ def test_classification_change_notice_replayed_gets_the_same_answer(
     _reclassify(world, held)
     world.deliver()
     path, token, status, answer = next(
-        s for s in world.wire.sent if _claims(s[1])["aud"] == world.can.settings.node_id
+        s
+        for s in world.wire.sent
+        if _claims(s[1])["aud"] == world.can.settings.node_id
+        and _claims(s[1])["kind"] == CLASSIFICATION_CHANGE
     )
     assert path == MESSAGES_PATH
     assert status == 200
