@@ -392,6 +392,13 @@ def test_reclassification_reaches_every_copy(world: World, held: Held) -> None:
     (alt,) = can.alternative_labels
     assert alt.label_json == alternative_to_json(alternative_label(LOWER, KOR_CAN, "CAN"))
     assert _row(world.can, held.can).rank == KOR_CAN.rank("KOR", "III")
+    # ... and CAN's reader opens it through the node's own open path (the row's new label
+    # expected, the object's policy uuid the originator's document id).
+    admission = world.can.opening.admit(world.can.registry.actor_for("reader"), held.can)
+    admission.recorded()
+    out = io.BytesIO()
+    admission.write_to(out)
+    assert out.getvalue() == DATA
     # DEU: reached through CAN, the originator's signature verified under the chain's key.
     deu = _opened(world.deu, held.deu, world.kor)
     assert deu.label_json == LOWER.to_json()
