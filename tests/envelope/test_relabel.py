@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cix import envelope
 from cix.agreements import bundled, bundled_registry
@@ -438,3 +440,31 @@ def test_label_change_json_round_trips_and_refuses_other_shapes(
     ):  # fmt: skip
         with pytest.raises(InputError):
             LabelChange.from_json(bad)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                 max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    assertion=st.dictionaries(st.sampled_from(["id", "type", "statement", "binding", "x"]), _JSON),
+    policy=st.one_of(st.text(max_size=40), st.binary(max_size=60).map(lambda b: b64(b))),
+)
+def test_any_label_change_is_refused_or_bad_input_never_a_crash(
+    can_copy: bytes, alice: KemPrivateKey, signer: SigningKey, canada: SigningKey,
+    assertion: dict[str, Any], policy: str,
+) -> None:  # fmt: skip
+    try:
+        change = LabelChange.from_json({"type": "cix-label-change/v1", "policy": policy,
+                                        "assertion": assertion})  # fmt: skip
+    except InputError:
+        return
+    with pytest.raises((ObjectRefused, InputError)):
+        _install(can_copy, alice, _trusted(signer, canada), change)
