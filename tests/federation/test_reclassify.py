@@ -33,7 +33,7 @@ from cix.envelope._assertion import label_assertion, sign_binding
 from cix.envelope._manifest import b64, canonical
 from cix.federation import sign_identity
 from cix.labels import Label, alternative_label, alternative_to_json, make_label, to_4774_xml
-from cix.node.auditing import AuditEvent, MemoryAuditSink
+from cix.node.auditing import AuditRecord, MemoryAuditSink
 from cix.node.errors import DocumentRefused, Forbidden
 from cix.node.exchange._changes import CLASSIFICATION_CHANGE
 from cix.node.exchange.outbox import DELIVERED, REFUSED, enqueue
@@ -143,7 +143,7 @@ class World:
                 return
         raise AssertionError("delivery did not settle")
 
-    def events(self, party: str, action: str) -> list[AuditEvent]:
+    def events(self, party: str, action: str) -> list[AuditRecord]:
         return [e for e in self.audits[party].events if e.action == action]
 
 

@@ -41,7 +41,7 @@ from cix.labels import (
     parse_any,
     to_4774_xml,
 )
-from cix.node.auditing import AuditEvent, audited_write
+from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import Conflict, DocumentRefused
 from cix.node.exchange._changes import CLASSIFICATION_CHANGE, MAX_REASON
 from cix.node.exchange.exchange import Exchange
@@ -324,14 +324,14 @@ class Reclassify(Remarking):
 
     # -- the sender's side of the answer -----------------------------------------------
 
-    def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditEvent]:
+    def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditRecord]:
         """The delivery hook of "classification-change": the holder's signed answer (its
         receipt of the notice, or its refusal code), audited at the sender."""
         status = answer.body.get("status")
         permit = isinstance(status, int) and 200 <= status < 300
         refused = answer.body.get("refused")
         return [
-            AuditEvent(
+            AuditRecord(
                 type="document",
                 actor=item.peer,
                 object=f"document:{item.body.get('document')}",

@@ -38,7 +38,7 @@ from cix.labels import (
     label_from_json,
     to_4774_xml,
 )
-from cix.node.auditing import AuditEvent
+from cix.node.auditing import AuditRecord
 from cix.node.exchange._changes import MAX_REASON, LabelChanges, agreement_of
 from cix.node.exchange.inbox import Answer, ContentRefused
 from cix.store.blobs import BlobRef
@@ -86,7 +86,7 @@ class Remarking(LabelChanges):
                 "copy-not-held", f"no copy of {doc} from {message.sender}", status=404
             )
         created: list[str] = []
-        events: list[AuditEvent] = []
+        events: list[AuditRecord] = []
         remarked: list[str] = []
         current: list[str] = []
         forwarded: set[str] = set()
@@ -148,7 +148,7 @@ class Remarking(LabelChanges):
         reason: str,
         now: datetime,
         created: list[str],
-    ) -> list[AuditEvent] | None:
+    ) -> list[AuditRecord] | None:
         """Install `change` in one copy and re-add this party's alternative label; the
         audit events, or None if the copy already carries that change or a newer one."""
         reg = self.reg
@@ -224,7 +224,7 @@ class Remarking(LabelChanges):
         )
         session.flush()
         return [
-            AuditEvent(
+            AuditRecord(
                 type="document",
                 actor=message.sender,
                 object=f"document:{row.id}",
