@@ -168,3 +168,49 @@ def test_demo_stopped_by_two_sigterms_leaves_no_node_serving(tmp_path: Path) -> 
             demo.kill()
         for pid in _children(demo.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
+    """Three federated nodes: KOR's design received at CAN with its receipt stored at KOR,
+    CAN's release to DEU refused without KOR's consent and permitted at CAN with it."""
+    from cix.demo import demo_environ
+    from cix.demo_exchange import COPY, exchange
+
+    root = tmp_path / "demo-data"
+    nodes = prepare(root)
+    processes = start(nodes)
+    try:
+        assert seed_documents(nodes)
+        exchange(nodes)
+        out = root / "out"
+        out.mkdir()
+        printed = commands(nodes, out)
+        for command in printed:
+            done = subprocess.run(
+                command.argv,
+                env=node_environ(**command.env, COLUMNS="200"),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == command.exit_code, (command.shell(), done.stderr)
+            assert "Traceback" not in done.stderr
+    finally:
+        stop(processes)
+    can = next(n for n in nodes if n.nation.party == "CAN")
+    assert COPY in can.documents
+    node = Node.open(can.data_dir, environ=demo_environ(), unlock=False)
+    try:
+        log = node.audit.log  # type: ignore[attr-defined]
+        releases = [
+            e.event
+            for e in log.entries(0, log.size())
+            if e.event.type == "document" and e.event.action == "release"
+        ]
+    finally:
+        node.close()
+    assert releases[0].decision == "deny"
+    assert "third-party-consent-missing" in releases[0].reasons
+    assert releases[-1].decision == "permit"

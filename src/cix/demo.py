@@ -437,11 +437,13 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
                 0,
             ),
             DemoCommand(
-                "allowed: CAN releases the copy to DEU under KOR's consent and waits for "
-                "DEU's receipt",
+                "CAN's node permits the release under KOR's consent (used once, audited) "
+                "and sends it; DEU's node refuses the copy for now (`transmissions list` "
+                "shows the code): it cannot yet decide on a label under kor-can, an "
+                "agreement it does not hold",
                 (*transmit, "--consent", consent, "--wait", "60"),
                 as_(can, "pspc-cso"),
-                0,
+                1,
             ),
         ]
     for node in (kor, can):

@@ -80,7 +80,14 @@ CANADA = Nation(
             "dnd-pm", "Cdr. Anne Tremblay, CPSP project manager", "dnd", "S", (_R, _O), ("CPSP",)
         ),
         Member("dnd-analyst", "Lt(N) Marc Gagnon, CPSP analyst", "dnd", "S", (_R,), ("CPSP",)),
-        Member("pspc-cso", "Priya Natarajan, PSPC contract security officer", "pspc", "S", (_NSA,)),
+        Member(
+            "pspc-cso",
+            "Priya Natarajan, PSPC contract security officer",
+            "pspc",
+            "S",
+            (_NSA,),
+            ("CPSP",),
+        ),
         Member("dnd-auditor", "Louise Roy, DND security auditor", "dnd", "S", (_AUD,)),
         Member("tide-eng", "Sam Clarke, Tidewater engineer", "tidewater", "S", (_R,), ("CPSP",)),
         Member("tide-fso", "Dana White, Tidewater FSO", "tidewater", "S", (_FSO,)),
