@@ -109,7 +109,7 @@ def test_consent_signed_by_releasing_node_is_refused() -> None:
 def test_chain_trusts_the_releasing_peer_for_the_originators_identity() -> None:
     # What the voucher means: DEU trusts its pinned peer CAN for KOR's identity. A CAN that
     # made up a "KOR" of its own, consistently, is not detectable by DEU alone (the trust
-    # model in docs/federation-consent.md); the evidence keeps the key it vouched for.
+    # model in docs/federation.md (the consent section)); the evidence keeps the key it vouched for.
     fake = make_test_node("KOR", ("kor-can",))
     token = signed_consent(fake.signer)
     evidence = check(chain(token, identity=fake.document))

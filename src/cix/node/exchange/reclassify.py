@@ -1,5 +1,5 @@
 """Classification changes across nations (rule 3: only the originator changes a
-classification, and every copy is re-marked; docs/federation-reclassify.md).
+classification, and every copy is re-marked; docs/federation.md (classification changes)).
 
 At the originator, `Reclassify.reclassify` (an NSA officer; a copy's holder is refused,
 `not-originator`) parses the new label under the document's own agreement, decides it as

@@ -1,5 +1,5 @@
 """A holder of a copy re-marks it on the originator's classification change notice
-(rule 3; docs/federation-reclassify.md).
+(rule 3; docs/federation.md (classification changes)).
 
 `Remarking.handle_notice` is the inbox's handler of "classification-change". It re-marks
 every copy this node received from the notice's sender: it installs the originator's
