@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cix.demo import MARKER, commands, prepare, seed_documents, start, stop
+from cix.demo import MARKER, DemoCommand, commands, prepare, seed_documents, start, stop
 from cix.demo_cast import CANADA, NATIONS
 from cix.errors import InputError
 from cix.node.roles import SYSTEM
@@ -71,6 +71,21 @@ def test_prepare_recreates_its_own_directory_but_never_a_foreign_one(tmp_path: P
     assert (foreign / "thesis.tex").read_text() == "keep me"
 
 
+def _run_as_printed(command: DemoCommand) -> subprocess.CompletedProcess[str]:
+    """Run a printed command as a user pastes it; it must exit as printed, cleanly."""
+    done = subprocess.run(
+        command.argv,
+        env=node_environ(**command.env, COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == command.exit_code, (command.shell(), done.stderr)
+    assert "Traceback" not in done.stderr
+    return done
+
+
 def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
     root = tmp_path / "demo-data"
     nodes = prepare(root, nations=(CANADA,))
@@ -81,19 +96,7 @@ def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
         out.mkdir()
         printed = commands(nodes, out)
         assert len(printed) == (4 if seeded else 1)
-        results = []
-        for command in printed:
-            done = subprocess.run(
-                command.argv,
-                env=node_environ(**command.env, COLUMNS="200"),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert done.returncode == command.exit_code, (command.shell(), done.stderr)
-            assert "Traceback" not in done.stderr
-            results.append(done)
+        results = [_run_as_printed(command) for command in printed]
     finally:
         stop(processes)
     if not seeded:
@@ -187,16 +190,7 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
         out.mkdir()
         printed = commands(nodes, out)
         for command in printed:
-            done = subprocess.run(
-                command.argv,
-                env=node_environ(**command.env, COLUMNS="200"),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert done.returncode == command.exit_code, (command.shell(), done.stderr)
-            assert "Traceback" not in done.stderr
+            _run_as_printed(command)
     finally:
         stop(processes)
     can = next(n for n in nodes if n.nation.party == "CAN")
