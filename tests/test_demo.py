@@ -25,6 +25,9 @@ from cix.node.roles import SYSTEM
 from cix.node.service import Node
 from tests.live_node import node_environ
 
+# The demo prefers fixed ports: two demos at once in two workers would reach each other.
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: Path) -> None:
     nodes = prepare(tmp_path / "demo-data")

@@ -11,7 +11,7 @@ CAN again `on_answer` verifies the statement against KOR's pinned key and stores
 Transmit asks `permit_for` for a stored, verified consent permitting exactly that release,
 decides with it (`transmit_action`), marks it `used` (`use`, one consent permits one act)
 and adds `chain_for` to the transmission body. The receiving third party (DEU) calls
-`accept_chain` before it registers the copy. docs/federation.md (the consent section) has the states.
+`accept_chain` before it registers the copy. docs/federation.md (consents) has the states.
 """
 
 from __future__ import annotations
