@@ -352,5 +352,6 @@ def _same_content(stored_token: str, message: Message) -> bool:
         stored.get("kind") == message.kind
         and stored.get("agreement") == message.agreement
         and stored.get("aud") == message.audience
+        and stored.get("url") == message.url
         and canonical_json(stored.get("body")) == canonical_json(message.body)
     )
