@@ -30,7 +30,7 @@ pytestmark = pytest.mark.xdist_group("demo")
 
 
 def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: Path) -> None:
-    nodes = prepare(tmp_path / "demo-data")
+    nodes = prepare(tmp_path / "demo-data", base_port=0)
     assert [n.nation.party for n in nodes] == ["CAN", "KOR", "DEU"]
     assert len({n.port for n in nodes}) == 3
     for demo, nation in zip(nodes, NATIONS, strict=True):
@@ -61,9 +61,9 @@ def test_prepare_seeds_three_nodes_with_their_cast_and_client_configs(tmp_path: 
 
 def test_prepare_recreates_its_own_directory_but_never_a_foreign_one(tmp_path: Path) -> None:
     root = tmp_path / "demo-data"
-    prepare(root, nations=(CANADA,))
+    prepare(root, nations=(CANADA,), base_port=0)
     (root / "stale").write_text("from the last run")
-    prepare(root, nations=(CANADA,))
+    prepare(root, nations=(CANADA,), base_port=0)
     assert not (root / "stale").exists()
     assert (root / MARKER).exists()
     foreign = tmp_path / "precious"
@@ -91,7 +91,7 @@ def _run_as_printed(command: DemoCommand) -> subprocess.CompletedProcess[str]:
 
 def test_the_printed_commands_behave_as_printed(tmp_path: Path) -> None:
     root = tmp_path / "demo-data"
-    nodes = prepare(root, nations=(CANADA,))
+    nodes = prepare(root, nations=(CANADA,), base_port=0)
     processes = start(nodes)
     try:
         seeded = seed_documents(nodes)
@@ -184,7 +184,7 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     from cix.demo_exchange import COPY, exchange
 
     root = tmp_path / "demo-data"
-    nodes = prepare(root)
+    nodes = prepare(root, base_port=0)
     processes = start(nodes)
     try:
         assert seed_documents(nodes)

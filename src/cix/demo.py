@@ -185,8 +185,14 @@ def _write_client_config(path: Path, url: str, token: str) -> Path:
     return save_config(ClientConfig(url=url, token=token), {"CIX_CLIENT_CONFIG": str(path)})
 
 
-def prepare(root: Path = DEMO_ROOT, *, nations: Sequence[Nation] = NATIONS) -> list[DemoNode]:
-    """Recreate `root` and initialise and seed one node per nation (nothing served yet)."""
+def prepare(
+    root: Path = DEMO_ROOT, *, nations: Sequence[Nation] = NATIONS, base_port: int = BASE_PORT
+) -> list[DemoNode]:
+    """Recreate `root` and initialise and seed one node per nation (nothing served yet).
+
+    Nodes listen on `base_port`, `base_port + 1` … where those are free; `base_port=0` takes
+    ephemeral ports (tests, so that no leftover server on a fixed port can answer for them).
+    """
     from cix.node.service import init_node
 
     root = root.resolve()
@@ -202,7 +208,7 @@ def prepare(root: Path = DEMO_ROOT, *, nations: Sequence[Nation] = NATIONS) -> l
             admin="root",
             environ=demo_environ(),
         )
-        node = DemoNode(nation, data_dir, free_port(BASE_PORT + i))
+        node = DemoNode(nation, data_dir, free_port(base_port + i if base_port else 0))
         node.tokens = _seed_registry(data_dir, nation, now)
         for person, token in node.tokens.items():
             path = root / "clients" / f"{nation.party.lower()}-{person}.toml"
@@ -263,10 +269,18 @@ def start(
                         f"(exit {process.returncode}); see {node.data_dir / 'serve.log'}"
                     )
                 try:
-                    if httpx.get(f"{node.url}/api/v1/health", timeout=2).status_code == 200:
-                        break
+                    answer = httpx.get(f"{node.url}/api/v1/health", timeout=2)
                 except httpx.HTTPError:
-                    pass
+                    answer = None
+                if answer is not None and answer.status_code == 200:
+                    # Another server may have taken the port between its choice and our
+                    # bind; its answer must not pass for this node's.
+                    if answer.json().get("node") != _node_id(node):
+                        raise InputError(
+                            f"port {node.port} is served by another process, not the "
+                            f"{node.nation.party} node; stop it or choose other ports"
+                        )
+                    break
                 if time.monotonic() > deadline:
                     raise InputError(f"the {node.nation.party} node did not answer in 60 s")
                 time.sleep(0.1)
@@ -274,6 +288,13 @@ def start(
         stop(processes)
         raise
     return processes
+
+
+def _node_id(node: DemoNode) -> str:
+    from cix.settings.loading import load_settings
+
+    node_id: str = load_settings(node.data_dir, environ=demo_environ()).node_id
+    return node_id
 
 
 def stop(processes: Sequence[subprocess.Popen[bytes]], *, timeout: float = 10) -> None:

@@ -40,7 +40,7 @@ PASS_ENV = {"CIX_PASSPHRASE": PASSPHRASE}
 def seeded_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """The demonstration's Canadian node (registry seeded) plus a caller with every role."""
     root = tmp_path_factory.mktemp("schemathesis")
-    (demo,) = prepare(root / "demo", nations=(CANADA,))
+    (demo,) = prepare(root / "demo", nations=(CANADA,), base_port=0)
     node = Node.open(demo.data_dir, environ=PASS_ENV, audit=MemoryAuditSink())
     node.registry.create_person(
         SYSTEM,

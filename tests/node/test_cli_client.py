@@ -29,7 +29,7 @@ PASS_ENV = {"CIX_PASSPHRASE": PASSPHRASE}
 def can(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoNode, LiveNode]]:
     """The seeded Canadian node, served."""
     root = tmp_path_factory.mktemp("client")
-    (demo,) = prepare(root / "demo", nations=(CANADA,))
+    (demo,) = prepare(root / "demo", nations=(CANADA,), base_port=0)
     live = LiveNode.start(demo.data_dir)
     demo.port = live.port
     try:

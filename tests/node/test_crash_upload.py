@@ -139,7 +139,7 @@ def test_sigkill_during_uploads_loses_nothing_committed_and_shows_nothing_partia
 ) -> None:
     # With workers, the SIGKILL goes to the supervisor; its workers die with it
     # (PR_SET_PDEATHSIG) wherever each is in its own uploads.
-    (demo,) = prepare(tmp_path / "demo", nations=(CANADA,))
+    (demo,) = prepare(tmp_path / "demo", nations=(CANADA,), base_port=0)
     token = demo.tokens["dnd-pm"]
     rng = random.Random(20260227)
     acked: dict[str, str] = {}

@@ -120,14 +120,16 @@ def connect_to_each_worker(live: LiveNode, token: str) -> list[Worker]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoNode:
     """A seeded demonstration node (not served)."""
-    (node,) = prepare(tmp_path_factory.mktemp("workers") / "demo", nations=(CANADA,))
+    (node,) = prepare(tmp_path_factory.mktemp("workers") / "demo", nations=(CANADA,), base_port=0)
     return node
 
 
 @pytest.fixture(scope="module")
 def unserved(tmp_path_factory: pytest.TempPathFactory) -> DemoNode:
     """Another seeded node, for the tests that start and stop servers of their own."""
-    (node,) = prepare(tmp_path_factory.mktemp("workers-own") / "demo", nations=(CANADA,))
+    (node,) = prepare(
+        tmp_path_factory.mktemp("workers-own") / "demo", nations=(CANADA,), base_port=0
+    )
     return node
 
 
