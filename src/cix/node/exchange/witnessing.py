@@ -277,9 +277,10 @@ def open_witness(data_dir: Path, signer: Signer) -> Witness:
 
 def check_log_against_cosignatures(
     db: Database, log: Log, witnesses: Mapping[str, CosignerKey] | None = None
-) -> None:
+) -> list[tuple[str, int]]:
     """Raise unless the log reaches, with the same root, the largest size each peer witness
-    cosigned (the rows of `peer_cosignatures`).
+    cosigned (the rows of `peer_cosignatures`); return the (witness, size) pairs checked,
+    largest size first.
 
     `LogTruncated` when the log has fewer entries than a cosigned size; `RootMismatch` when
     its root at that size is another, or when a row is not a note our log's key signed for
@@ -292,7 +293,7 @@ def check_log_against_cosignatures(
     from cix.store.models import PeerCosignature
 
     if not inspect(db.reader).has_table(PeerCosignature.__tablename__):
-        return
+        return []
     with db.read() as session:
         largest = (
             select(PeerCosignature.witness_name, func.max(PeerCosignature.size).label("size"))
@@ -311,7 +312,8 @@ def check_log_against_cosignatures(
         ]
     have = log.size()
     verifier = log.verifier
-    for name, size, root, note in sorted(rows, key=lambda r: -r[1]):
+    checked: list[tuple[str, int]] = []
+    for name, size, root, note in sorted(rows, key=lambda r: (-r[1], r[0])):
         if verifier is not None:
             try:
                 head = open_checkpoint(note, verifier).checkpoint
@@ -336,3 +338,5 @@ def check_log_against_cosignatures(
                 f"the log's root at size {size} differs from the one witness {name!r} "
                 "cosigned (entries rewritten)"
             )
+        checked.append((name, size))
+    return checked
