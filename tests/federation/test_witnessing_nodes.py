@@ -74,7 +74,9 @@ def _act(node: Node, n: int = 1) -> None:
     for _ in range(n):
         node.registry.create_programme(
             SYSTEM,
-            ProgrammeIn(id=f"P{uuid.uuid4().hex[:8].upper()}", title="x", party=node.settings.party),
+            ProgrammeIn(
+                id=f"P{uuid.uuid4().hex[:8].upper()}", title="x", party=node.settings.party
+            ),
         )
 
 
