@@ -50,6 +50,8 @@ from cix.node.service import Node
 from cix.store.models import PeerRow
 
 NOW_SKEW = timedelta(seconds=300)
+_AUDIT = generate_signer("sim/audit")
+"""The simulated peer's audit-log key (one per test run: checkpoints need only be signed)."""
 
 
 def node_identity(node: Node, *, url: str = "http://node.test") -> NodeIdentity:
@@ -355,6 +357,3 @@ class PeerSimulator:
     def unreachable(self) -> PeerError:
         """The error a down peer's transport raises."""
         return PeerUnreachable(f"{self.node_id} is down")
-
-
-_AUDIT = generate_signer("sim/audit")
