@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from cix.audit import merkle
 from cix.cli.main import run
+from cix.node.exchange.transport import PeerUnreachable
 from cix.node.roles import SYSTEM
 from cix.node.schemas import ProgrammeIn
 from cix.node.service import Node, init_node
@@ -252,3 +254,53 @@ def test_log_cut_below_cosigned_size_fails_verify(
     [incident] = _incidents(kor)
     assert "log cut" in incident
     assert _incidents(pair.can) == []
+    # The cosignature rows deleted as well, and the log grown again past the cut: CAN's
+    # witness still holds the size (its 409), which the new history does not extend.
+    with kor.db.write() as session:
+        session.query(PeerCosignature).delete()
+    _act(kor, 4)
+    assert kor.audit.log.size() > cosigned  # type: ignore[attr-defined]
+    sent = pair.wire.sent
+    assert kor.cosigning.exchange_with("cix-can") is None
+    assert pair.wire.sent == sent + 2  # asked from 0, told the size, asked from it
+    assert len(_incidents(kor)) == 2
+    [at_can] = _incidents(pair.can)
+    assert "split view" in at_can
+
+
+def test_a_peer_down_is_audited_and_retried_later(pair: Pair) -> None:
+    kor = pair.kor
+    assert kor.cosigning is not None
+    can = pair.wire.nodes.pop(URLS["CAN"])
+
+    def down(url: str, path: str, token: str, body: Path | None) -> tuple[int, bytes]:
+        raise PeerUnreachable("CAN is down")
+
+    kor.cosigning.transport = type("Down", (), {"send": staticmethod(down)})()
+    _act(kor)
+    before = kor.audit.log.size()  # type: ignore[attr-defined]
+    assert kor.cosigning.exchange_with("cix-can") is None
+    entries = kor.audit.log.entries(before, kor.audit.log.size())  # type: ignore[attr-defined]
+    [denied] = [e.event for e in entries if e.event.type == "witness.exchange"]
+    assert (denied.decision, denied.reasons) == ("deny", ("not-answered",))
+    # Not due again until the retry delay (1 s at first) has passed; then due without a cue.
+    now = time.monotonic()
+    assert kor.cosigning.due(now, timer=False) == []
+    assert kor.cosigning.due(now + 1.5, timer=False) == ["cix-can"]
+    pair.wire.nodes[URLS["CAN"]] = can
+    kor.cosigning.transport = pair.wire
+    assert kor.cosigning.exchange_with("cix-can") is not None
+
+
+def test_many_messages_crossing_cue_one_round_a_second(pair: Pair) -> None:
+    cosigning = pair.kor.cosigning
+    assert cosigning is not None
+    for _ in range(50):
+        cosigning.wake("cix-can")
+    now = time.monotonic()
+    assert cosigning.due(now, timer=False) == ["cix-can"]
+    cosigning.wake("cix-can")
+    assert cosigning.due(now + 0.5, timer=False) == []  # within MIN_GAP: held back
+    assert cosigning.due(now + 1.0, timer=False) == ["cix-can"]  # not forgotten
+    assert cosigning.due(now + 1.1, timer=False) == []
+    assert cosigning.due(now + 1.2, timer=True) == ["cix-can"]  # the timer: every peer
