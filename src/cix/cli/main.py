@@ -34,6 +34,7 @@ from cix.errors import (
     InputError,
     PeerError,
     Refused,
+    RequestRefused,
     ServiceError,
     StorageError,
     VerificationError,
@@ -76,6 +77,8 @@ def message_of(error: CixError) -> str:
         kind = "refused" if exit_code_of(error) == 1 else "error"
         first, *rest = (printable(line) for line in error.lines())
         return "\n".join((f"{kind}: {first}", *rest))
+    if isinstance(error, RequestRefused):
+        return f"refused: {printable(error)}"
     if exit_code_of(error) == 1:
         return str(Refused())
     return f"error: {printable(error)}"
