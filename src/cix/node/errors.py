@@ -77,6 +77,12 @@ class StaleSchema(InputError):
     """The database schema is older than this version of cix; `cix init --dir` upgrades it."""
 
 
+class DatabaseNotTheNodes(InputError):
+    """The configured database is missing or holds no cix schema, yet the directory holds a
+    node (its keys): the database URL is wrong, or the database was lost. Nothing is
+    created, so no second, empty node appears under the first one's keys."""
+
+
 class DataDirectoryNotPrivate(InputError):
     """The data directory (or a file in it) can be read or entered by other users."""
 
