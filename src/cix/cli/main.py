@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
@@ -44,9 +46,30 @@ app = typer.Typer(
     name="cix",
     help="cix: exchange and protect classified information under bilateral agreements.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the cix version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """cix: exchange and protect classified information under bilateral agreements."""
 
 
 @app.command()
