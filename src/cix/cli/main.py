@@ -10,7 +10,6 @@ node's service failed; never a traceback for an error cix raised.
 from __future__ import annotations
 
 import sys
-
 from typing import Annotated
 
 import typer
