@@ -313,13 +313,15 @@ def test_the_layer_checks_see_a_cycle_and_a_layer_breach(tmp_path: Path) -> None
 
 
 #: What users of `cix.envelope` call: the operations, their results, the cache, the mapped
-#: input, one refusal family (its reasons an enum) and the one caller-at-fault input error.
+#: input, one refusal family (its reasons an enum), the one caller-at-fault input error and
+#: the rewrap a caller asked for to a party the label does not release to.
 ENVELOPE_SURFACE = {
     "DEFAULT_SEGMENT_SIZE",
     "AuditHook",
     "Known",
     "LabelChange",
     "ManifestCache",
+    "NotReleasable",
     "ObjectRefused",
     "Opened",
     "RefusalReason",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -30,3 +31,27 @@ def test_refused_carries_no_reason() -> None:
 def test_input_error_is_a_value_error() -> None:
     assert issubclass(InputError, ValueError)
     assert not issubclass(VerificationError, InputError)
+
+
+def test_cix_version_flag_prints_the_version() -> None:
+    from cix import __version__
+
+    for argv in (["--version"], ["version"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "cix.cli.main", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (result.returncode, result.stdout.strip()) == (0, __version__), argv
+
+
+def test_cix_offers_shell_completion() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "--install-completion" in result.stdout

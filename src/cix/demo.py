@@ -48,6 +48,7 @@ class DemoNode:
     nation: Nation
     data_dir: Path
     port: int
+    node_id: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     clients: dict[str, Path] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
@@ -201,14 +202,15 @@ def prepare(
     nodes = []
     for i, nation in enumerate(nations):
         data_dir = root / nation.party.lower()
-        init_node(
+        created = init_node(
             data_dir,
             party=nation.party,
             agreements=nation.agreements,
             admin="root",
             environ=demo_environ(),
         )
-        node = DemoNode(nation, data_dir, free_port(base_port + i if base_port else 0))
+        port = free_port(base_port + i if base_port else 0)
+        node = DemoNode(nation, data_dir, port, created.settings.node_id)
         node.tokens = _seed_registry(data_dir, nation, now)
         for person, token in node.tokens.items():
             path = root / "clients" / f"{nation.party.lower()}-{person}.toml"
@@ -275,7 +277,7 @@ def start(
                 if answer is not None and answer.status_code == 200:
                     # Another server may have taken the port between its choice and our
                     # bind; its answer must not pass for this node's.
-                    if answer.json().get("node") != _node_id(node):
+                    if answer.json().get("node") != node.node_id:
                         raise InputError(
                             f"port {node.port} is served by another process, not the "
                             f"{node.nation.party} node; stop it or choose other ports"
@@ -288,13 +290,6 @@ def start(
         stop(processes)
         raise
     return processes
-
-
-def _node_id(node: DemoNode) -> str:
-    from cix.settings.loading import load_settings
-
-    node_id: str = load_settings(node.data_dir, environ=demo_environ()).node_id
-    return node_id
 
 
 def stop(processes: Sequence[subprocess.Popen[bytes]], *, timeout: float = 10) -> None:

@@ -8,6 +8,7 @@ HTTP problems in one place and the CLI maps them to exit codes in one place:
   audit log). Callers outside a trust boundary see only the opaque `Refused`; the precise
   subclass goes to the audit record.
 - `AccessDenied`: an authorisation decision said no; the reasons go to the audit record.
+  `RequestRefused`, one of them about the caller's own input, says which rule failed.
 - `StorageError`: the database or blob store failed; nothing was changed.
 - `PeerError`: another node failed or misbehaved.
 - `ServiceError`: this node's own service could not run as configured (another server
@@ -35,6 +36,16 @@ class VerificationError(CixError):
 
 class AccessDenied(CixError):
     """An authorisation decision refused the request."""
+
+
+class RequestRefused(AccessDenied):
+    """A refusal of the caller's own request about its own input: the label it asked for,
+    the role an action needs, a recipient its label does not release to.
+
+    Unlike every other refusal, its message says which rule failed and may be shown to the
+    caller (CLI and API): it reveals nothing the caller did not bring, and without it a
+    person cannot correct their own mistake. Access to an object is never refused this way.
+    """
 
 
 class StorageError(CixError):

@@ -230,7 +230,8 @@ def test_reader_without_originator_role_cannot_upload(docs: ApiClient, node: Nod
     response = docs.as_("alice").post(
         "/api/v1/documents", params={"label": _label(), "title": "x"}, content=b"data"
     )
-    assert_problem(response, 403)
+    # Issue 14 #2: the caller's own request is told the role it needs.
+    assert assert_problem(response, 403)["detail"] == "role required: originator"
     assert list(node.blobs.hashes()) == []
 
 
@@ -262,7 +263,9 @@ def test_write_down_is_refused(docs: ApiClient, audit: MemoryAuditSink, node: No
         params={"label": _label("C"), "title": "summary", "source": source["id"]},
         content=b"less secret",
     )
-    assert_problem(response, 403)
+    detail = assert_problem(response, 403)["detail"]
+    # The label is the caller's own input, so the rule it broke is named (issue 14 #2).
+    assert detail.startswith("write-down: the new label does not dominate a source"), detail
     assert any(r.startswith("write-down") for r in events(audit, "document")[-1].reasons)
     assert len(list(node.blobs.hashes())) == 1
 

@@ -177,13 +177,14 @@ def test_inspect_shows_the_label_without_a_key(world: Path) -> None:
 
 
 def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:
+    # A second Canadian recipient: the label releases to CAN.
     r = cix(
         "rewrap",
         world / "doc.tdf",
         "--key",
         world / "can" / "kem.key",
         "--to",
-        world / "deu" / "kem.pub",
+        f"CAN={world / 'deu' / 'kem.pub'}",
         "-o",
         world / "fwd.tdf",
         "--trust",
@@ -366,3 +367,42 @@ def test_open_to_dash_writes_standard_output(world: Path, tmp_path: Path) -> Non
     assert done.stdout == (world / "doc.txt").read_bytes()
     assert b'"label"' in done.stderr  # the summary, off the plaintext's stream
     assert not (tmp_path / "-").exists()
+
+
+def _rewrap_to(world: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
+    out = world / "third.tdf"
+    out.unlink(missing_ok=True)
+    return cix(
+        "rewrap",
+        world / "doc.tdf",
+        "--key",
+        world / "can" / "kem.key",
+        "-o",
+        out,
+        "--trust",
+        f"KOR={world / 'kor' / 'sign.pub'}",
+        *extra,
+    )
+
+
+def test_offline_rewrap_to_a_third_party_is_refused(world: Path) -> None:
+    # Issue 14 #12: the label is REL TO CAN, KOR; DEU needs KOR's consent, which only a node
+    # records. The refusal is of the caller's own request, so it names the rule.
+    r = _rewrap_to(world, "--to", f"DEU={world / 'deu' / 'kem.pub'}")
+    assert r.returncode == 1
+    assert "releases to CAN, KOR, not to DEU" in r.stderr
+    assert not (world / "third.tdf").exists()
+
+
+def test_offline_rewrap_to_a_key_without_its_party_is_refused(world: Path) -> None:
+    r = _rewrap_to(world, "--to", str(world / "deu" / "kem.pub"))
+    assert r.returncode == 2
+    assert "name the recipient's party" in r.stderr
+    assert not (world / "third.tdf").exists()
+
+
+def test_offline_rewrap_past_releasability_only_when_asked_and_warned(world: Path) -> None:
+    r = _rewrap_to(world, "--to", str(world / "deu" / "kem.pub"), "--unsafe-ignore-releasability")
+    assert r.returncode == 0, r.stderr
+    assert "warning: releasability not checked" in r.stderr
+    assert (world / "third.tdf").exists()

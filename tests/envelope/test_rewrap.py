@@ -150,3 +150,23 @@ def test_rewrap_requires_trusted_signers(alice: KemPrivateKey, bob: KemPrivateKe
             audit_hook=audit,
         )
     assert audit.only is RefusalReason.UNKNOWN_SIGNER
+
+
+def test_rewrap_to_a_party_the_label_does_not_release_to_is_refused(
+    alice: KemPrivateKey, bob: KemPrivateKey, signer: SigningKey
+) -> None:
+    # Issue 14 #12: the check is the envelope's, on the verified label, before a byte is out.
+    blob = seal_bytes(b"kor-can only", [alice.public], signer)
+    out = io.BytesIO()
+    with pytest.raises(envelope.NotReleasable, match="not to DEU"):
+        envelope.rewrap(
+            io.BytesIO(blob),
+            out,
+            private_key=alice,
+            to=[bob.public],
+            trusted_signers={"KOR": [signer.public]},
+            recipient_parties=["DEU"],
+        )
+    assert out.getvalue() == b""
+    allowed = rewrap_bytes(blob, alice, signer, to=[bob.public], recipient_parties=["CAN"])
+    assert open_bytes(allowed, bob, [signer.public])[0] == b"kor-can only"

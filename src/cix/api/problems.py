@@ -21,6 +21,7 @@ from cix.errors import (
     InputError,
     PeerError,
     Refused,
+    RequestRefused,
     StorageError,
     VerificationError,
 )
@@ -107,6 +108,8 @@ def response_for(exc: CixError) -> JSONResponse:
         return problem(
             status, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
+    if status == 403 and isinstance(exc, RequestRefused):
+        return problem(status, str(exc))  # the caller's own input: it may know the rule
     if status == 403:
         # One opaque refusal for every integrity or authorisation failure (docs/design.md):
         # even a reason code would tell a reader that a document lies above their clearance

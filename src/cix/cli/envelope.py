@@ -243,23 +243,69 @@ def inspect_command(
     typer.echo(json_text(summary))
 
 
+def _recipients(entries: list[str], *, parties_required: bool) -> list[tuple[str | None, Path]]:
+    """`--to` entries as (party, public key path): `PARTY=PATH`, or a bare PATH where the
+    caller turned the releasability check off."""
+    recipients: list[tuple[str | None, Path]] = []
+    for entry in entries:
+        party, sep, path = entry.partition("=")
+        if sep and re.fullmatch("[A-Z]{3}", party) and path:
+            recipients.append((party, Path(path)))
+        elif not parties_required and not sep:
+            recipients.append((None, Path(entry)))
+        else:
+            raise typer.BadParameter(
+                f"{entry!r}: name the recipient's party, as PARTY=kem.pub (e.g. DEU=deu/kem.pub),"
+                " so that the label's releasability can be checked",
+                param_hint="--to",
+            )
+    return recipients
+
+
 def rewrap_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
     key: Annotated[Path, typer.Option(help="A current recipient's private KEM key.")],
-    to: Annotated[list[Path], typer.Option(help="New recipient KEM public key; repeatable.")],
+    to: Annotated[
+        list[str],
+        typer.Option(
+            help="PARTY=kem.pub: a new recipient's KEM public key and the party it belongs to "
+            "(e.g. DEU=deu/kem.pub); repeatable. The label must release to PARTY."
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Rewrapped object to write.")],
     trust: Annotated[list[str], typer.Option(help=_TRUST_HELP)],
     drop_others: Annotated[
         bool, typer.Option(help="Keep only the new recipients' key access objects.")
     ] = False,
+    unsafe_ignore_releasability: Annotated[
+        bool,
+        typer.Option(
+            help="Unsafe: add recipients whatever the label releases to (a bare --to PATH is "
+            "then accepted); a warning names each recipient not checked."
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
 ) -> None:
-    """Add (or replace) key access objects for --to recipients without touching the payload."""
+    """Add (or replace) key access objects for --to recipients without touching the payload.
+
+    Each recipient's party must be one the verified label releases to: passing an object on
+    to a party the originator did not release it to needs the originator's consent, which
+    only a node records (`cix docs transmit`, `cix consents`).
+    """
     from cix.envelope import rewrap
     from cix.keys import load_kem_private, load_kem_public
 
     trusted = _trusted(trust)
-    recipients = [load_kem_public(p) for p in to]
+    entries = _recipients(to, parties_required=not unsafe_ignore_releasability)
+    recipients = [load_kem_public(path) for _, path in entries]
+    if unsafe_ignore_releasability:
+        for party, path in entries:
+            typer.echo(
+                f"warning: releasability not checked for {party or 'an unnamed party'} "
+                f"({path}): --unsafe-ignore-releasability",
+                err=True,
+            )
+    parties = None if unsafe_ignore_releasability else [p for p, _ in entries if p]
     private = load_kem_private(key, passphrase())
     with _input(input_path) as src, output_file(output, force=force, inputs=(input_path,)) as dst:
         rewrap(
@@ -269,6 +315,7 @@ def rewrap_command(
             to=recipients,
             trusted_signers=trusted,
             drop_others=drop_others,
+            recipient_parties=parties,
         )
     typer.echo(f"rewrapped for {len(recipients)} recipient(s) -> {output}", err=True)
 

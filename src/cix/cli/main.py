@@ -10,6 +10,7 @@ node's service failed; never a traceback for an error cix raised.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -34,6 +35,7 @@ from cix.errors import (
     InputError,
     PeerError,
     Refused,
+    RequestRefused,
     ServiceError,
     StorageError,
     VerificationError,
@@ -43,9 +45,30 @@ app = typer.Typer(
     name="cix",
     help="cix: exchange and protect classified information under bilateral agreements.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the cix version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """cix: exchange and protect classified information under bilateral agreements."""
 
 
 @app.command()
@@ -76,6 +99,8 @@ def message_of(error: CixError) -> str:
         kind = "refused" if exit_code_of(error) == 1 else "error"
         first, *rest = (printable(line) for line in error.lines())
         return "\n".join((f"{kind}: {first}", *rest))
+    if isinstance(error, RequestRefused):
+        return f"refused: {printable(error)}"
     if exit_code_of(error) == 1:
         return str(Refused())
     return f"error: {printable(error)}"

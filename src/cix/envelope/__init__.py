@@ -19,7 +19,9 @@ Public API (what the node and the CLI call):
 - `open_range(src, dst, *, start, length, private_key, trusted_signers, …) -> Opened`
   (the same `expected_label` and `expected_policy_uuid`)
 - `inspect(src) -> dict` (no key; nothing verified; names what is malformed)
-- `rewrap(src, dst, *, private_key, to, trusted_signers, drop_others=False, …)`
+- `rewrap(src, dst, *, private_key, to, trusted_signers, drop_others=False,
+  recipient_parties=None, …)`: `recipient_parties` given, a party the verified label does
+  not release to raises `NotReleasable` (an `AccessDenied`) before a byte is written
 - `add_alternative_label(src, dst, *, private_key, trusted_signers, label_xml, label_json,
   signer, audit_hook=None, progress=None)`: a receiving party's equivalent marking of the
   label (rule 5), as a second assertion signed by that party (`signer`); the payload, key
@@ -51,7 +53,7 @@ from cix.envelope._range import open_range
 from cix.envelope._relabel import LabelChange, install_label, relabel
 from cix.envelope._rewrap import rewrap
 from cix.envelope._seal import DEFAULT_SEGMENT_SIZE, SealResult, seal
-from cix.envelope.errors import ObjectRefused, RefusalReason, UnlabelledObject
+from cix.envelope.errors import NotReleasable, ObjectRefused, RefusalReason, UnlabelledObject
 
 #: What users of the envelope call; tests/test_architecture.py holds it to this list.
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Known",
     "LabelChange",
     "ManifestCache",
+    "NotReleasable",
     "ObjectRefused",
     "Opened",
     "RefusalReason",

@@ -4,7 +4,7 @@ way a verified object is written again with a changed manifest (rewrap, alternat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, BinaryIO
 
 from cix.envelope._assertion import TrustedSigners
@@ -12,6 +12,7 @@ from cix.envelope._manifest import canonical
 from cix.envelope._open import AuditHook, _read_into, _Reading, _refusing, _verify
 from cix.envelope._seal import MANIFEST_NAME, PAYLOAD_NAME, Buffer, Progress, make_key_access
 from cix.envelope._zip import Member, ZipStreamWriter
+from cix.envelope.errors import NotReleasable
 from cix.errors import InputError
 from cix.keys import KemAlgorithm, KemPrivateKey, KemPublicKey
 
@@ -56,6 +57,7 @@ def rewrap(
     to: Sequence[KemPublicKey],
     trusted_signers: TrustedSigners,
     drop_others: bool = False,
+    recipient_parties: Collection[str] | None = None,
     unsafe_allow_unlabelled: bool = False,
     audit_hook: AuditHook | None = None,
     progress: Progress | None = None,
@@ -67,6 +69,11 @@ def rewrap(
     and every alternative label against `trusted_signers`); their signatures stay valid
     because they do not cover key access objects. `drop_others` keeps only the new
     recipients.
+
+    `recipient_parties` names the parties `to`'s keys belong to: each must be in the verified
+    label's `releasable_to` (`NotReleasable` otherwise, nothing written). The offline tool
+    always passes it; a node passes None because its decision function has decided the
+    release, the originator's consent to a third party included (design.md, rules 2-4).
     """
     if not to:
         raise InputError("rewrap needs at least one recipient public key")
@@ -75,6 +82,8 @@ def rewrap(
             v = _verify(
                 stream, private_key, trusted_signers, allow_unlabelled=unsafe_allow_unlabelled
             )
+        if recipient_parties is not None:
+            _check_releasable(v.manifest.label_json, recipient_parties)
         doc = v.manifest.doc
         enc = doc["encryptionInformation"]
         new_kids = {k.kid for k in to}
@@ -88,3 +97,15 @@ def rewrap(
             # otdf-python refuses payload.tdf_spec_version; the signature does not cover it.
             doc["payload"].pop("tdf_spec_version", None)
         write_copy(stream, v.payload, doc, dst, progress)
+
+
+def _check_releasable(label_json: Mapping[str, Any] | None, parties: Collection[str]) -> None:
+    if label_json is None:
+        raise NotReleasable("the object carries no label: to whom it may go is unknown")
+    releasable = sorted(label_json.get("releasable_to") or ())
+    outside = sorted(set(parties) - set(releasable))
+    if outside:
+        raise NotReleasable(
+            f"releasability: the label releases to {', '.join(releasable)}, "
+            f"not to {', '.join(outside)}"
+        )

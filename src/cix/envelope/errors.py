@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 
-from cix.errors import InputError, Refused
+from cix.errors import InputError, Refused, RequestRefused
 
 
 class RefusalReason(enum.StrEnum):
@@ -79,3 +79,11 @@ class UnknownAlgorithm(InputError):
 
 class UnlabelledObject(InputError):
     """The object carries no cix label; opening it needs `unsafe_allow_unlabelled=True`."""
+
+
+class NotReleasable(RequestRefused):
+    """A rewrap asked for a recipient of a party the verified label does not release to.
+
+    The caller's own request (it holds a key that opens the object), so the message names
+    the parties: the label's `releasable_to` and the ones it does not cover.
+    """

@@ -139,6 +139,7 @@ class Documents:
             sources=source_labels,
             details={"title": title, "sources": list(derived_from)},
             pending=permits,
+            own_label=True,
         )
         keys = reg.keys()
         writer = reg.blobs.writer(limit=None)

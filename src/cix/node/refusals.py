@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from cix.node.auditing import AuditRecord, AuditSink
-from cix.node.errors import Forbidden
+from cix.node.errors import Forbidden, RoleRequired
 from cix.node.roles import Actor, Role
 
 
@@ -77,4 +77,7 @@ class Refusals:
         """Return if `actor` holds one of `allowed`; otherwise audit the refusal and raise."""
         allowed = tuple(allowed)
         if not actor.has(*allowed):
-            raise self.deny(actor, event_type, obj, action, role_required(allowed))
+            reason = role_required(allowed)
+            self.record(actor, event_type, obj, action, decision="deny", reasons=(reason,))
+            # The role an action needs is the caller's own business (it says nothing of obj).
+            raise RoleRequired(tuple(sorted(r.value for r in allowed)))

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from cix.agreements import Agreement, bundled_registry
 from cix.labels import Label, banner, label_from_json
 from cix.node.auditing import AuditRecord, AuditSink
-from cix.node.errors import DocumentRefused, KeysLocked, NotFound
+from cix.node.errors import DocumentRefused, KeysLocked, LabelRefused, NotFound
 from cix.node.refusals import Refusals
 from cix.node.registry import PersonnelRegistry
 from cix.node.roles import Actor, Role
@@ -126,11 +126,14 @@ class Register:
         sources: Sequence[Label] = (),
         details: dict[str, Any] | None = None,
         pending: list[AuditRecord] | None = None,
+        own_label: bool = False,
     ) -> Decision:
         """Decide `action` on `label` for `subject` and raise `DocumentRefused` unless it
         permits. A refusal is audited at once; a permit too, unless `pending` is given: then
         its event is added there, for the caller to record with the effect it permits (so a
-        permit is never in the log for something that then did not happen)."""
+        permit is never in the log for something that then did not happen). `own_label`: the
+        label is the caller's own input (a new document's), so the refusal is `LabelRefused`,
+        naming each failing rule, instead of the opaque `DocumentRefused`."""
         if label.policy not in self.agreements:
             self.audit.append(
                 event(
@@ -149,6 +152,13 @@ class Register:
         audited = event(actor, action.value, obj, decision=decision, now=now, details=details)
         if not decision.permit:
             self.audit.append(audited)
+            if own_label:
+                raise LabelRefused(
+                    tuple(
+                        (r.code, r.message + (f" ({r.detail})" if r.detail else ""))
+                        for r in decision.reasons
+                    )
+                )
             raise DocumentRefused(*sorted(decision.codes))
         if pending is None:
             self.audit.append(audited)

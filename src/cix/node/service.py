@@ -9,6 +9,7 @@ directory.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
-from cix.node.errors import StaleSchema
+from cix.node.errors import DatabaseNotTheNodes, StaleSchema
 from cix.node.exchange.consent_wiring import wire_consents
 from cix.node.exchange.consents import Consents
 from cix.node.exchange.exchange import Exchange
@@ -165,6 +166,7 @@ class Node:
         """
         settings = load_settings(data_dir, environ=environ, overrides=overrides)
         url = settings.database_url.reveal()
+        _refuse_a_database_not_the_nodes(settings, url)
         revision = migrate.current(url)
         if revision != migrate.head():
             raise StaleSchema(
@@ -219,6 +221,37 @@ class InitResult:
     tls_created: bool = False
 
 
+def _database_url_from(environ: Mapping[str, str]) -> str | None:
+    """The database URL `cix init` records from CIX_DATABASE_URL: inline when it holds no
+    password, else as the reference `$env:CIX_DATABASE_URL` (a secret is never written)."""
+    url = environ.get("CIX_DATABASE_URL")
+    if not url:
+        return None
+    if re.match(r"^[a-z0-9+]+://[^/@]*:[^/@]*@", url):
+        return "$env:CIX_DATABASE_URL"
+    return url
+
+
+def _refuse_a_database_not_the_nodes(settings: Settings, url: str) -> None:
+    """Raise `DatabaseNotTheNodes` if this directory holds a node (its keys) but the
+    configured database does not exist or has no cix schema; never create one."""
+    if not has_node_keys(settings.data_dir):
+        return
+    where = f"{settings.data_dir}: the configured database"
+    missing = migrate.sqlite_file_missing(url)
+    if missing is not None:
+        raise DatabaseNotTheNodes(
+            f"{where} {missing} does not exist, though this directory holds a node; check "
+            "database_url in cix.toml (or CIX_DATABASE_URL); nothing was created"
+        )
+    if migrate.current(url) is None:
+        raise DatabaseNotTheNodes(
+            f"{where} ({migrate.shown(url)}) holds no cix schema, though this "
+            "directory holds a node: it is not this node's database; check database_url in "
+            "cix.toml (or CIX_DATABASE_URL); nothing was changed"
+        )
+
+
 def init_node(
     data_dir: Path,
     *,
@@ -253,6 +286,7 @@ def init_node(
                 "the node keys"
             )
         values: dict[str, object] = {"party": party, "agreements": list(agreements)}
+        database_url = database_url or _database_url_from(env)
         if database_url:
             values["database_url"] = database_url
         # Validate every value before anything is written.
@@ -266,6 +300,8 @@ def init_node(
     if party is not None and party != settings.party:
         raise SettingsError(f"{data_dir}: the node serves {settings.party}, not {party}")
     url = settings.database_url.reveal()
+    if not created:
+        _refuse_a_database_not_the_nodes(settings, url)
     before = migrate.current(url)
     migrate.upgrade(url)
     BlobStore(settings.blob_dir).create()

@@ -35,6 +35,21 @@ def _engine_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def sqlite_file_missing(url: str) -> Path | None:
+    """The file of a SQLite `url` if it does not exist yet (connecting would create it
+    empty); None for an existing file, an in-memory database or another backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def shown(url: str) -> str:
+    """`url` as it may be printed: its password, if any, masked."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def head() -> str:
     """The newest revision shipped with this version of cix."""
     revision = ScriptDirectory.from_config(_config()).get_current_head()
