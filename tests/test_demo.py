@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from cix.demo import MARKER, DemoCommand, commands, prepare, seed_documents, start, stop
+from cix.demo import MARKER, DemoCommand, DemoNode, commands, prepare, seed_documents, start, stop
 from cix.demo_cast import CANADA, NATIONS
 from cix.errors import InputError
 from cix.node.roles import SYSTEM
@@ -181,7 +182,7 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     """Three federated nodes: KOR's design received at CAN with its receipt stored at KOR,
     CAN's release to DEU refused without KOR's consent and permitted at CAN with it."""
     from cix.demo import demo_environ
-    from cix.demo_exchange import COPY, exchange
+    from cix.demo_exchange import COPY, exchange, wait_witnessed
 
     root = tmp_path / "demo-data"
     nodes = prepare(root, base_port=0)
@@ -189,6 +190,7 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     try:
         assert seed_documents(nodes)
         exchange(nodes)
+        wait_witnessed(nodes)
         out = root / "out"
         out.mkdir()
         printed = commands(nodes, out)
@@ -211,3 +213,19 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     assert releases[0].decision == "deny"
     assert "third-party-consent-missing" in releases[0].reasons
     assert releases[-1].decision == "permit"
+    _assert_cross_cosigned(nodes, printed)
+
+
+def _assert_cross_cosigned(nodes: Sequence[DemoNode], printed: Sequence[DemoCommand]) -> None:
+    """Each pairing's logs are cosigned both ways, under the peer's pinned audit key, and
+    the printed commands show them."""
+    from cix.node.logcheck import list_cosignatures
+    from cix.settings import load_settings
+
+    by_party = {n.nation.party: n for n in nodes}
+    for here, there in (("KOR", "CAN"), ("CAN", "KOR"), ("CAN", "DEU"), ("DEU", "CAN")):
+        rows = list_cosignatures(by_party[here].data_dir)
+        peer = load_settings(by_party[there].data_dir).node_id
+        assert any(r.peer == peer and r.cosigned_at for r in rows), (here, there, rows)
+    shown = [c.argv[1:3] for c in printed]
+    assert shown.count(("audit", "cosignatures")) == 2

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cix.demo_cast import NATIONS, Nation
-from cix.demo_exchange import COPY, PURPOSE, exchange, pair
+from cix.demo_exchange import COPY, PURPOSE, exchange, pair, wait_witnessed
 from cix.errors import InputError
 
 DEMO_ROOT = Path("demo-data")
@@ -462,16 +462,33 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
                 1,
             ),
         ]
+    steps += _witnessing_commands(kor, can, cix)
     for node in (kor, can):
         steps.append(
             DemoCommand(
-                f"{node.nation.party}'s audit log records every step, and verifies",
+                f"{node.nation.party}'s audit log records every step, and verifies, up to "
+                "the sizes its peers cosigned",
                 (cix, "audit", "verify", "--dir", str(_display(node.data_dir))),
                 {},
                 0,
             )
         )
     return steps
+
+
+def _witnessing_commands(kor: DemoNode, can: DemoNode, cix: str) -> list[DemoCommand]:
+    """Each node's audit log as its peers cosigned it: KOR's by CAN's node, CAN's by KOR's
+    and DEU's (checkpoints exchanged at start and after every message)."""
+    return [
+        DemoCommand(
+            f"{node.nation.party}'s audit checkpoints, cosigned by {peers}'s node"
+            " (tlog-cosignature/v1, verified under each peer's pinned audit key)",
+            (cix, "audit", "cosignatures", "--dir", str(_display(node.data_dir))),
+            {},
+            0,
+        )
+        for node, peers in ((kor, "CAN"), (can, "KOR's and DEU"))
+    ]
 
 
 def _display(path: Path) -> Path:
@@ -513,6 +530,7 @@ def running(root: Path = DEMO_ROOT) -> Iterator[tuple[list[DemoNode], list[DemoC
             print("note: this node has no documents API yet; no documents were seeded")
         else:
             exchange(nodes)
+            wait_witnessed(nodes)
         yield nodes, commands(nodes, root / "out")
     finally:
         stop(processes)

@@ -6,7 +6,9 @@ each node's signed identity document is pinned by the other (`Peers.add`, what `
 add` does). Once they serve, KOR's DAPA programme officer transmits the 군사Ⅱ급비밀 CPSP
 design to CAN and the demo waits for CAN's signed receipt; CAN's contract security
 officer then asks KOR for consent to release the copy to DEU, so that KOR's officer has a
-request to answer. The printed commands show the rest.
+request to answer; and each node's audit log is cosigned by the nodes it is paired with
+(`wait_witnessed`: checkpoints are exchanged as the nodes start and after every message).
+The printed commands show the rest.
 """
 
 from __future__ import annotations
@@ -137,3 +139,23 @@ def exchange(nodes: Sequence[Served]) -> None:
             },
         ).json()
     can.consents["release-to-deu"] = str(asked["id"])
+
+
+def wait_witnessed(nodes: Sequence[Served], seconds: float = 60) -> None:
+    """Wait until every node holds a cosignature of its audit log by each node it is paired
+    with, verified under that peer's pinned audit key (`cix audit cosignatures`)."""
+    from cix.node.logcheck import list_cosignatures
+
+    parties = {party_of(n) for n in nodes}
+    deadline = time.monotonic() + seconds
+    for node in nodes:
+        party = party_of(node)
+        want = sum(1 for a, b, _ in PAIRINGS if party in (a, b) and {a, b} <= parties)
+        while True:
+            rows = list_cosignatures(node.data_dir)
+            peers = {row.peer for row in rows if row.peer and row.cosigned_at}
+            if len(peers) >= want:
+                break
+            if time.monotonic() > deadline:
+                raise InputError(f"{party}'s audit log is cosigned by {sorted(peers)} only")
+            time.sleep(0.2)

@@ -6,9 +6,11 @@ identity the node under test pins, and it speaks the wire format exactly: it sig
 messages (`message`, `send_to`: straight into the node's inbox, as the route would), and
 as a `Transport` it receives the node's messages, verifies them as a real inbox does
 (its pin of the node, audience, route, agreement, skew), keeps an inbox of its own and
-answers signed. It misbehaves on demand: `down` (unreachable), `answer_unsigned`, and
-whatever a test does to the messages it builds (another key, another audience, an old
-issue time, a tampered object).
+answers signed. As a witness (`witness` set), it answers "checkpoint" messages as a real
+node does (`cix.node.exchange.checkpoints`); as a log, `checkpoint_message` presents the
+node a checkpoint of its own audit key (`audit_signer`), honest or forked. It misbehaves
+on demand: `down` (unreachable), `answer_unsigned`, and whatever a test does to the
+messages it builds (another key, another audience, an old issue time, a tampered object).
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from cix.agreements import bundled_registry
-from cix.audit import generate_signer
+from cix.audit import Signer, generate_signer
+from cix.audit.errors import InconsistentCheckpoint, SplitView, WitnessConflict
+from cix.audit.witness import Witness
+from cix.audit.witness_protocol import build_add_checkpoint, parse_add_checkpoint
 from cix.envelope import open as envelope_open
 from cix.envelope import seal
 from cix.errors import PeerError
@@ -38,13 +43,15 @@ from cix.federation import (
 )
 from cix.keys import KemAlgorithm, KemPrivateKey, SigningKey, generate_kem, generate_signing
 from cix.labels import Label, to_4774_xml
-from cix.node.exchange.transport import DOCUMENTS_PATH, PeerUnreachable
+from cix.node.exchange.transport import ADD_CHECKPOINT_PATH, DOCUMENTS_PATH, PeerUnreachable
 from cix.node.keyaccess import policy_uuid_for
 from cix.node.register import new_id
 from cix.node.service import Node
 from cix.store.models import PeerRow
 
 NOW_SKEW = timedelta(seconds=300)
+_AUDIT = generate_signer("sim/audit")
+"""The simulated peer's audit-log key (one per test run: checkpoints need only be signed)."""
 
 
 def node_identity(node: Node, *, url: str = "http://node.test") -> NodeIdentity:
@@ -106,6 +113,8 @@ class PeerSimulator:
     received: list[Received] = field(default_factory=list)
     pinned_node: PinnedPeer | None = None
     sends: int = 0
+    audit_signer: Signer = field(default_factory=lambda: _AUDIT)
+    witness: Witness | None = None
 
     @property
     def identity(self) -> NodeIdentity:
@@ -117,7 +126,7 @@ class PeerSimulator:
             agreements=self.agreements,
             signing_key=self.signing.public,
             kem_key=self.kem.public,
-            audit_key=_AUDIT.verifier,
+            audit_key=self.audit_signer.verifier,
             tls_fingerprint=None,
         )
 
@@ -154,6 +163,26 @@ class PeerSimulator:
             message_id=message_id or new_message_id(),
             issued_at=issued_at or self.clock(),
         )
+
+    def checkpoint_message(
+        self,
+        node: Node,
+        note: str,
+        *,
+        old_size: int = 0,
+        proof: tuple[bytes, ...] = (),
+        **message: Any,
+    ) -> str:
+        """A "checkpoint" message asking `node` to cosign the signed checkpoint `note`,
+        extending `old_size` by `proof` (tlog-witness `add-checkpoint`)."""
+        args: dict[str, Any] = {
+            "kind": "checkpoint",
+            "body": {"add_checkpoint": build_add_checkpoint(old_size, proof, note)},
+            "audience": node.settings.node_id,
+            "url": ADD_CHECKPOINT_PATH,
+        }
+        args.update(message)
+        return self.message(**args)
 
     def transmission(
         self,
@@ -280,6 +309,8 @@ class PeerSimulator:
     def _answer(self, message: Message, data: bytes | None) -> tuple[int, dict[str, Any]]:
         if self.refuse_with is not None:
             return 422, {"refused": self.refuse_with}
+        if message.kind == "checkpoint" and self.witness is not None:
+            return self._witness_answer(message)
         if message.kind != "transmission" or data is None:
             return 200, {}
         if hashlib.sha256(data).hexdigest() != message.body.get("object_sha256"):
@@ -306,9 +337,23 @@ class PeerSimulator:
             }
         }
 
+    def _witness_answer(self, message: Message) -> tuple[int, dict[str, Any]]:
+        assert self.witness is not None
+        assert self.pinned_node is not None
+        request = parse_add_checkpoint(message.body["add_checkpoint"])
+        log_key = self.pinned_node.identity.audit_key
+        try:
+            lines = self.witness.add_checkpoint(
+                request, log_key, timestamp=int(self.clock().timestamp())
+            )
+        except WitnessConflict as exc:
+            return 409, {"refused": "witness-conflict", "known_size": exc.known_size}
+        except InconsistentCheckpoint:
+            return 422, {"refused": "inconsistent-proof"}
+        except SplitView:
+            return 409, {"refused": "split-view"}
+        return 200, {"cosignatures": lines}
+
     def unreachable(self) -> PeerError:
         """The error a down peer's transport raises."""
         return PeerUnreachable(f"{self.node_id} is down")
-
-
-_AUDIT = generate_signer("sim/audit")

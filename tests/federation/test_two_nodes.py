@@ -57,7 +57,15 @@ def _copies(data_dir: Path) -> tuple[int, int]:
     try:
         with node.db.read() as session:
             copies = session.scalar(select(func.count()).select_from(ReceivedCopy)) or 0
-            messages = session.scalar(select(func.count()).select_from(InboxMessage)) or 0
+            # The transmissions received (checkpoint exchanges are messages of their own).
+            messages = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(InboxMessage)
+                    .where(InboxMessage.kind == "transmission")
+                )
+                or 0
+            )
             return int(copies), int(messages)
     finally:
         node.close()

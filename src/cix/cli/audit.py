@@ -1,4 +1,5 @@
-"""cix audit …: the tamper-evident audit log (append, tail, checkpoint, prove, verify, witness).
+"""cix audit …: the tamper-evident audit log (append, tail, checkpoint, prove, verify, witness,
+and a node's peers' cosignatures).
 
 LOG is a SQLite file path or a PostgreSQL URL. Keys are encrypted at rest under the
 passphrase in `CIX_PASSPHRASE` or the file named by `CIX_PASSPHRASE_FILE`.
@@ -222,24 +223,56 @@ def verify(
     if log_key is None and node_key is not None:
         log_key = str(node_key)
     verifier = load_verifier(log_key) if log_key else None
+    cosigned: list[tuple[str, int]] = []
     with _open(log) as audit_log:
         try:
             report = audit_log.verify(log_key=verifier, workers=workers)
             if data_dir is not None:
-                _check_against_node_database(data_dir, audit_log)
+                cosigned = _check_against_node_database(data_dir, audit_log)
         except VerificationError as exc:
             raise _refuse(f"{type(exc).__name__}: {exc}") from None
     typer.echo(
         f"intact: {report.size} entries, root {report.root.hex()}, "
         f"{report.checkpoints} signed checkpoints checked"
     )
+    if data_dir is not None:
+        if not cosigned:
+            typer.echo("no peer has cosigned this log yet")
+        for witness, size in cosigned:
+            typer.echo(f"reaches size {size}, cosigned by {witness}")
 
 
-def _check_against_node_database(data_dir: Path, audit_log: Log) -> None:
-    """A node's log must reach the checkpoint its database recorded (a cut tail is caught)."""
+def _check_against_node_database(data_dir: Path, audit_log: Log) -> list[tuple[str, int]]:
+    """A node's log must reach the checkpoint its database recorded and every size a peer
+    cosigned (a cut tail is caught); the (witness, size) pairs checked."""
     from cix.node.logcheck import check_node_log
 
-    check_node_log(data_dir, audit_log)
+    return check_node_log(data_dir, audit_log)
+
+
+@audit_app.command()
+def cosignatures(
+    data_dir: Annotated[Path, typer.Option("--dir", help="A node's data directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """List the peers' cosignatures of this node's audit log: witness, peer, size, root,
+    and the cosignature's time (verified against the peer's pinned audit key)."""
+    from cix.node.logcheck import list_cosignatures
+
+    rows = list_cosignatures(data_dir)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.to_json(), sort_keys=True))
+        return
+    if not rows:
+        typer.echo("no cosignatures: no peer has witnessed this log yet")
+        return
+    for row in rows:
+        at = row.cosigned_at.isoformat() if row.cosigned_at else "NOT VERIFIED by a pinned key"
+        typer.echo(
+            f"{row.peer or '(not pinned)'}  {row.witness}  size {row.size}  "
+            f"root {row.root[:16]}…  cosigned {at}"
+        )
 
 
 @audit_app.command("check-proof")

@@ -26,6 +26,7 @@ from cix.node.exchange.consents import Consents
 from cix.node.exchange.exchange import Exchange
 from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.exchange.reclassify import Reclassify
+from cix.node.exchange.witness_wiring import wire_witnessing
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
@@ -139,6 +140,10 @@ class Node:
             clock=clock,
         )
         wire_consents(self.exchange, self.consents)
+        # Witnessing (docs/federation.md): cosigning peers' checkpoints, and ours by them.
+        self.witnessing, self.cosigning = wire_witnessing(
+            self.exchange, self.incidents, settings, keys=keys, audit=audit, clock=clock
+        )
         # Classification changes (rule 3): at the originator and at the holders of copies.
         self.reclassify = Reclassify(register, self.exchange, bits=self.documents.bits)
 

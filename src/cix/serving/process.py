@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from cix.courier import HttpTransport
     from cix.node.service import Node
 
 
@@ -89,14 +90,33 @@ def start_delivery(node: Node) -> Callable[[], None]:
         target=delivery.run_forever, args=(stop,), name="cix-delivery", daemon=True
     )
     thread.start()
+    witnessing = _start_witnessing(node, transport, stop)
 
     def halt() -> None:
         stop.set()
         delivery.wake()
         thread.join(timeout=30)
+        if witnessing is not None:
+            witnessing.join(timeout=30)
         transport.close()
 
     return halt
+
+
+def _start_witnessing(
+    node: Node, transport: HttpTransport, stop: threading.Event
+) -> threading.Thread | None:
+    """Exchange audit checkpoints with the pinned peers from a background thread, through
+    the same courier (`cix.node.exchange.cosigning.Cosigning.run_forever`)."""
+    cosigning = node.cosigning
+    if cosigning is None:
+        return None
+    cosigning.transport = transport
+    thread = threading.Thread(
+        target=cosigning.run_forever, args=(stop,), name="cix-witnessing", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:

@@ -358,6 +358,15 @@ class Settings:
         minimum=1,
         maximum=86400,
     )
+    witness_interval_seconds: int = setting(
+        "int",
+        60,
+        "Seconds between two exchanges of audit checkpoints with every pinned peer, each "
+        "witnessing the other's log (they are also exchanged after messages cross); 0: only "
+        "after messages cross.",
+        minimum=0,
+        maximum=86400,
+    )
     tls_cert: str = setting(
         "str",
         "",

@@ -6,6 +6,8 @@ and every answer is the inbox's: a signed JWS (`application/jose`) whenever the 
 signature verified, refusals included, or an unsigned problem when it did not.
 
 - `POST /federation/v1/messages`: the body is the compact JWS (at most 1 MiB);
+- `POST /federation/v1/add-checkpoint`: the same, for a "checkpoint" message (a C2SP
+  tlog-witness `add-checkpoint` request inside: `cix.node.exchange.checkpoints`);
 - `POST /federation/v1/documents`: the JWS in the `Cix-Message` header, the body the sealed
   object, streamed to a temporary file (bounded memory; refused past `max_upload_bytes`
   plus room for the container) and handed to the inbox, then removed.
@@ -29,7 +31,13 @@ from fastapi.responses import Response
 from cix.api.auth import node_of
 from cix.api.problems import problem
 from cix.node.exchange.inbox import Reply
-from cix.node.exchange.transport import DOCUMENTS_PATH, JOSE, MESSAGE_HEADER, MESSAGES_PATH
+from cix.node.exchange.transport import (
+    ADD_CHECKPOINT_PATH,
+    DOCUMENTS_PATH,
+    JOSE,
+    MESSAGE_HEADER,
+    MESSAGES_PATH,
+)
 
 router = APIRouter(tags=["federation"])
 #: The largest message token accepted (cix.federation's own bound).
@@ -69,6 +77,23 @@ async def post_message(request: Request) -> Response:
         return problem(400, f"the body must be a compact JWS of at most {MAX_TOKEN} bytes")
     inbox = node_of(request).exchange.inbox
     reply = await anyio.to_thread.run_sync(lambda: inbox.receive(token, url=MESSAGES_PATH))
+    return _answer(reply)
+
+
+@router.post(
+    ADD_CHECKPOINT_PATH,
+    responses={200: {"content": {JOSE: {}}, "description": "the signed answer"}},
+)
+async def post_add_checkpoint(request: Request) -> Response:
+    """Ask this node to witness the sender's audit log (a "checkpoint" message, the compact
+    JWS as the body); the signed answer: 200 with the cosignature, 409 with the size this
+    node cosigned (a rollback) or a split view, 422 an inconsistent proof, 403 a checkpoint
+    not signed by the sender's pinned audit key, 400 malformed, 401 an unknown sender."""
+    token = await _read_token(request)
+    if not token:
+        return problem(400, f"the body must be a compact JWS of at most {MAX_TOKEN} bytes")
+    inbox = node_of(request).exchange.inbox
+    reply = await anyio.to_thread.run_sync(lambda: inbox.receive(token, url=ADD_CHECKPOINT_PATH))
     return _answer(reply)
 
 

@@ -109,6 +109,9 @@ class Delivery:
         self._lease = lease
         self._hooks: dict[str, AnswerHook] = {}
         self._wake = threading.Event()
+        self.on_delivered: Callable[[str], None] | None = None
+        """Told the peer's node id after each message it answered 2xx (witnessing's cue to
+        exchange checkpoints with it, `cix.node.exchange.cosigning`)."""
 
     def on_answer(self, kind: str, hook: AnswerHook) -> None:
         """Run `hook` for the final signed answer to each message of `kind`."""
@@ -131,6 +134,8 @@ class Delivery:
         for item in claimed:
             outcome = self._attempt(item)
             self._record(item, outcome)
+            if outcome.state == DELIVERED and self.on_delivered is not None:
+                self.on_delivered(item.peer)
         return len(claimed)
 
     def _claim(self, limit: int) -> list[_Claimed]:

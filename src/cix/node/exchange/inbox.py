@@ -148,6 +148,9 @@ class Inbox:
         self._max_skew = max_skew
         self._handlers: dict[str, Handler] = {}
         self._prepares: dict[str, Prepare] = {}
+        self.on_received: Callable[[Message], None] | None = None
+        """Told each new message once its handler's write committed (witnessing's cue to
+        exchange checkpoints with the sender, `cix.node.exchange.cosigning`)."""
 
     def register(self, kind: str, handler: Handler, *, prepare: Prepare | None = None) -> None:
         """Route messages of `kind` to `handler` (one handler per kind); `prepare`, if
@@ -226,6 +229,8 @@ class Inbox:
             if stored is None:
                 raise
             return stored
+        if self.on_received is not None:
+            self.on_received(message)
         return Reply(answer.status, answer_token)
 
     def _stored(self, message: Message) -> Reply | None:

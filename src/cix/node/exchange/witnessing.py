@@ -85,14 +85,16 @@ class Witnessing:
     """The node's witnessing of its peers and its record of their cosignatures.
 
     `db` is the node database, `log` the node's own audit log (opened with its signer, so
-    that it holds signed checkpoints), `witness` the node's witness (`open_witness`),
-    `audit` where decisions are recorded, `clock` the time of stored cosignatures.
+    that it holds signed checkpoints; None for a node whose audit sink is not a log: it can
+    then witness its peers but has no checkpoint of its own to send), `witness` the node's
+    witness (`open_witness`), `audit` where decisions are recorded, `clock` the time of
+    stored cosignatures.
     """
 
     def __init__(
         self,
         db: Database,
-        log: Log,
+        log: Log | None,
         witness: Witness,
         audit: AuditSink,
         clock: Callable[[], datetime],
@@ -102,6 +104,13 @@ class Witnessing:
         self._witness = witness
         self._audit = audit
         self._clock = clock
+
+    @property
+    def log(self) -> Log:
+        """The node's own audit log; `ServiceError` when it has none (see the class)."""
+        if self._log is None:
+            raise ServiceError("this node's audit sink is not a log: no checkpoint to send")
+        return self._log
 
     @property
     def witness(self) -> Witness:
@@ -151,7 +160,7 @@ class Witnessing:
         consistency proof from `old_size` (the size the peer's witness last cosigned for us:
         `cosigned_size`, or what its 409 answer said). `LogTruncated` if `old_size` is past
         our newest checkpoint: the peer cosigned more of our log than we still have."""
-        latest = self._log.latest_checkpoint()
+        latest = self.log.latest_checkpoint()
         if latest is None:
             raise ServiceError("the audit log holds no signed checkpoint to send a witness")
         size = latest.checkpoint.size
@@ -161,7 +170,7 @@ class Witnessing:
             raise LogTruncated(
                 f"a witness cosigned size {old_size}, our newest checkpoint has size {size}"
             )
-        proof = self._log.prove_consistency(old_size, size)
+        proof = self.log.prove_consistency(old_size, size)
         return build_add_checkpoint(old_size, proof.path, latest.note)
 
     def cosigned_size(self, witness_name: str) -> int:
@@ -198,7 +207,7 @@ class Witnessing:
         key = cosigner_from_vkey(witness_vkey)
         if key.name != witness_name:
             raise WrongKey(f"witness key is named {key.name!r}, not {witness_name!r}")
-        verifier = self._log.verifier
+        verifier = self.log.verifier
         if verifier is None:
             raise ServiceError("the audit log has no key: it cannot check its own checkpoint")
         signed = open_checkpoint(our_note, verifier)
@@ -268,9 +277,10 @@ def open_witness(data_dir: Path, signer: Signer) -> Witness:
 
 def check_log_against_cosignatures(
     db: Database, log: Log, witnesses: Mapping[str, CosignerKey] | None = None
-) -> None:
+) -> list[tuple[str, int]]:
     """Raise unless the log reaches, with the same root, the largest size each peer witness
-    cosigned (the rows of `peer_cosignatures`).
+    cosigned (the rows of `peer_cosignatures`); return the (witness, size) pairs checked,
+    largest size first.
 
     `LogTruncated` when the log has fewer entries than a cosigned size; `RootMismatch` when
     its root at that size is another, or when a row is not a note our log's key signed for
@@ -283,7 +293,7 @@ def check_log_against_cosignatures(
     from cix.store.models import PeerCosignature
 
     if not inspect(db.reader).has_table(PeerCosignature.__tablename__):
-        return
+        return []
     with db.read() as session:
         largest = (
             select(PeerCosignature.witness_name, func.max(PeerCosignature.size).label("size"))
@@ -302,7 +312,8 @@ def check_log_against_cosignatures(
         ]
     have = log.size()
     verifier = log.verifier
-    for name, size, root, note in sorted(rows, key=lambda r: -r[1]):
+    checked: list[tuple[str, int]] = []
+    for name, size, root, note in sorted(rows, key=lambda r: (-r[1], r[0])):
         if verifier is not None:
             try:
                 head = open_checkpoint(note, verifier).checkpoint
@@ -327,3 +338,5 @@ def check_log_against_cosignatures(
                 f"the log's root at size {size} differs from the one witness {name!r} "
                 "cosigned (entries rewritten)"
             )
+        checked.append((name, size))
+    return checked

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
 
 from cix.errors import InputError
 from cix.node.errors import NotFound
 from cix.node.register import Register, event, new_id
 from cix.node.roles import Actor
 from cix.store.models import Document, Incident
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from cix.node.auditing import AuditRecord
 
 KINDS = ("loss", "compromise", "suspected")
 
@@ -55,3 +63,40 @@ class Incidents:
                 )
             )
         return {"id": incident_id, "document": doc_id, "kind": kind, "status": "open"}
+
+    def open_once(
+        self, session: Session, actor: Actor, *, kind: str, description: str, now: datetime
+    ) -> tuple[str, AuditRecord | None]:
+        """Record, in the caller's write `session`, an incident the node itself detected (a
+        peer's split view): its id and the audit record to append with that write; when an
+        incident with the same description is still open, its id and no record (a fault seen
+        at every exchange is one incident, not one an exchange)."""
+        if kind not in KINDS:
+            raise InputError(f"kind: {kind!r} is not loss, compromise or suspected")
+        found = session.scalar(
+            select(Incident.id)
+            .where(Incident.description == description, Incident.status != "closed")
+            .limit(1)
+        )
+        if found is not None:
+            return found, None
+        incident_id = new_id(now)
+        session.add(
+            Incident(
+                id=incident_id,
+                document_id=None,
+                kind=kind,
+                description=description,
+                reported_by=actor.id,
+                reported_at=now,
+                status="open",
+            )
+        )
+        record = event(
+            actor,
+            "incident",
+            "node",
+            now=now,
+            details={"incident": incident_id, "kind": kind, "description": description[:500]},
+        )
+        return incident_id, record
