@@ -5,6 +5,8 @@ nothing stored (no inbox row, no received copy)."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
@@ -16,12 +18,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from cix import envelope
+from cix.agreements import bundled_registry
 from cix.federation import PinnedPeer, verify_message
 from cix.keys import generate_signing
+from cix.labels import to_4774_xml
 from cix.node.auditing import MemoryAuditSink
-from cix.node.exchange.transport import DOCUMENTS_PATH, MESSAGE_HEADER
+from cix.node.exchange.transport import DOCUMENTS_PATH, MESSAGE_HEADER, MESSAGES_PATH
 from cix.node.service import Node
-from cix.store.models import Document, InboxMessage, ReceivedCopy
+from cix.store.models import Document, InboxMessage, LabelHistory, ReceivedCopy
 from tests.federation.cast import kor_label, seed_cast
 from tests.federation.simulator import PeerSimulator
 from tests.node_support import ApiClient, Clock
@@ -183,3 +188,93 @@ def test_clock_skew_beyond_the_bound_is_refused(
     assert refusal(kor, response) == "clock-skew"  # signed: the sender retries it
     assert denied(audit) == [("clock-skew",)]
     assert stored(node) == (0, 0, 0)
+
+
+def _held_copy(http: ApiClient, node: Node, kor: PeerSimulator, clock: Clock, tmp_path: Path
+               ) -> tuple[str, str, Path]:  # fmt: skip
+    """KOR's document delivered to CAN: (KOR's id, CAN's id of its copy, the object sent)."""
+    kor_doc = "0190aa00000000001122334455667788"
+    token, path = kor.transmission(node, kor_label(clock.now), DATA, tmp_path, doc_id=kor_doc)
+    answer = deliver(http, token, path)
+    assert answer.status_code == 200, answer.text
+    assert kor.pinned_node is not None
+    receipt = kor.read_answer(answer.text, url=DOCUMENTS_PATH, peer=kor.pinned_node).body
+    return kor_doc, str(receipt["receipt"]["registered_as"]), path
+
+
+def _notice(node: Node, kor: PeerSimulator, kor_doc: str, sent: Path, clock: Clock
+            ) -> dict[str, Any]:  # fmt: skip
+    """KOR's genuine classification change of its document (II to III), as a notice body."""
+    lower = kor_label(clock.now, level="III")
+    assert node.keys is not None
+    change = envelope.relabel(
+        sent.read_bytes(),
+        io.BytesIO(),
+        private_key=node.keys.kem,
+        trusted_signers={"KOR": [kor.signing.public]},
+        label_xml=to_4774_xml(lower, bundled_registry()),
+        label_json=lower.to_json(),
+        signer=kor.signing,
+    )
+    return {
+        "document": kor_doc,
+        "originator_party": "KOR",
+        "revision": change.revision,
+        "change": change.to_json(),
+        "reason": "lower harm",
+        "changed_at": clock.now.isoformat(),
+    }
+
+
+def test_classification_change_from_a_peer_not_the_originator_is_refused(
+    http: ApiClient, node: Node, kor: PeerSimulator, clock: Clock, tmp_path: Path,
+    audit: MemoryAuditSink,
+) -> None:  # fmt: skip
+    kor_doc, copy, sent = _held_copy(http, node, kor, clock, tmp_path)
+    body = _notice(node, kor, kor_doc, sent, clock)
+    # DEU's node, pinned here, relays KOR's own genuine change: it is not whom the copy
+    # came from, so it is told nothing is held
+    deu = PeerSimulator(party="DEU", node_id="cix-deu", agreements=("kor-can",), clock=clock)
+    deu.pair_with(node)
+    notice = deu.message(
+        kind="classification-change", body=body, audience="cix-can", url=MESSAGES_PATH
+    )
+    answer = http.post(MESSAGES_PATH, content=notice.encode())
+    assert answer.status_code == 404
+    assert deu.pinned_node is not None
+    refused = deu.read_answer(answer.text, url=MESSAGES_PATH, peer=deu.pinned_node).body
+    assert refused["refused"] == "copy-not-held"
+    assert denied(audit) == [("copy-not-held",)]
+    with node.db.read() as session:
+        row = session.get(Document, copy)
+        assert row is not None
+        assert row.classification == "II"
+        assert session.scalar(select(func.count()).select_from(LabelHistory)) == 0
+    # the same notice from the originator re-marks the copy (the body was good)
+    genuine = kor.message(
+        kind="classification-change", body=body, audience="cix-can", url=MESSAGES_PATH
+    )
+    assert http.post(MESSAGES_PATH, content=genuine.encode()).status_code == 200
+    with node.db.read() as session:
+        row = session.get(Document, copy)
+        assert row is not None
+        assert row.classification == "III"
+
+
+def test_reclassification_of_a_received_copy_by_its_holder_is_refused(
+    http: ApiClient, node: Node, kor: PeerSimulator, clock: Clock, tmp_path: Path,
+    audit: MemoryAuditSink,
+) -> None:  # fmt: skip
+    _, copy, _ = _held_copy(http, node, kor, clock, tmp_path)
+    answer = http.as_("officer").post(
+        f"/api/v1/documents/{copy}/reclassify",
+        json={"label": json.dumps(kor_label(clock.now, level="III").to_json()), "reason": "x"},
+    )
+    assert answer.status_code == 403, answer.text
+    refused = [e for e in audit.events if e.action == "reclassify" and e.decision == "deny"]
+    assert [e.reasons for e in refused] == [("not-originator",)]
+    with node.db.read() as session:
+        row = session.get(Document, copy)
+        assert row is not None
+        assert row.classification == "II"
+        assert session.scalar(select(func.count()).select_from(LabelHistory)) == 0
