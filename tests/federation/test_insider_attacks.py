@@ -20,12 +20,13 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cix.cli.main import app as cli
-from cix.federation import new_message_id, sign_message
+from cix.federation import new_message_id, sign_identity, sign_message
 from cix.node.auditing import MemoryAuditSink
+from cix.node.exchange.peers import PeerRefused
 from cix.node.exchange.transport import JOSE, MESSAGES_PATH
 from cix.node.service import Node
 from cix.store.models import OutboxItem, Transmission
-from tests.federation.cast import kor_label, upload
+from tests.federation.cast import actor, kor_label, upload
 from tests.federation.simulator import PeerSimulator
 from tests.node_support import SQLITE_ONLY, ApiClient, Clock, assert_problem
 
@@ -243,3 +244,23 @@ def test_transmit_wait_outside_its_bounds_exits_2_and_sends_nothing(
     )
     assert result.exit_code == 2, result.output
     assert "--wait" in result.output
+
+
+@SQLITE_ONLY
+def test_pinning_or_unpinning_a_peer_by_a_user_not_the_operator_is_refused(
+    http: ApiClient, kor_node: Node, can: PeerSimulator, audit: MemoryAuditSink
+) -> None:
+    officer = actor(kor_node, "officer")  # an NSA officer is not the node's operator
+    with pytest.raises(PeerRefused):
+        kor_node.peers.remove(officer, "cix-can")
+    with pytest.raises(PeerRefused):
+        kor_node.peers.add(officer, sign_identity(can.identity, can.signing), agreement="kor-can")
+    assert refusals(audit, "remove") == [("role-required:administrator",)]
+    assert refusals(audit, "add") == [("role-required:administrator",)]
+    assert [p.node_id for p in kor_node.peers.list()] == ["cix-can"]
+    # and no route of the API pins or unpins a key, whatever the caller's roles
+    for method in ("POST", "PUT", "DELETE"):
+        for path in ("/api/v1/peers", "/api/v1/peers/cix-can", "/federation/v1/peers"):
+            answer = http.as_("officer").request(method, path, json={})
+            assert answer.status_code in (404, 405), (method, path, answer.status_code)
+    assert [p.node_id for p in kor_node.peers.list()] == ["cix-can"]
