@@ -221,6 +221,9 @@ def test_consent_ids_that_do_not_exist_are_a_clear_4xx(
         ({"purpose": ""}, 422),
         ({"purpose": "p" * 201}, 422),
         ({"purpose": "défense"}, 422),
+        # not a purpose a label or a transmission can name: a consent no act could use
+        ({"purpose": "p" * 65}, 422),
+        ({"purpose": "1st-purpose"}, 422),
         ({"reason": ""}, 422),
         ({"reason": "r" * 2001}, 422),
         ({"reason": "\t\n"}, 400),
