@@ -73,8 +73,18 @@ def document_problems(schema: dict[str, Any], *, public_paths: Iterable[str]) ->
                 statuses += _WRITES
             responses = operation.setdefault("responses", {})
             for status in statuses:
+                # An answer the route declares in its own media type (the federation
+                # routes' signed JWS) is kept beside the problem; FastAPI's JSON is not.
+                declared = responses.get(str(status), {})
+                kept = {
+                    media: spec
+                    for media, spec in declared.get("content", {}).items()
+                    if media != "application/json" and spec
+                }
                 responses[str(status)] = {
-                    "description": _DESCRIPTIONS[status],
-                    "content": {PROBLEM_JSON: {"schema": reference}},
+                    "description": declared.get("description", _DESCRIPTIONS[status])
+                    if kept
+                    else _DESCRIPTIONS[status],
+                    "content": {**kept, PROBLEM_JSON: {"schema": reference}},
                 }
     return schema

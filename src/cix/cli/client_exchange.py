@@ -15,6 +15,9 @@ from cix.errors import PeerError
 TRANSMISSIONS = "/transmissions"
 STATES = ("queued", "sent", "receipted", "refused", "overdue")
 _POLL = 0.2
+#: The longest `--wait` (a day): a receipt comes back within seconds or is overdue, and an
+#: unbounded wait (`inf`) would be a transmission queued by a command that never returns.
+MAX_WAIT = 86_400.0
 _SHOWN = (
     "document",
     "to_party",
@@ -65,7 +68,12 @@ def transmit(
     ] = None,
     wait: Annotated[
         float,
-        typer.Option("--wait", min=0, help="Seconds to wait for the receipt (0: do not wait)."),
+        typer.Option(
+            "--wait",
+            min=0,
+            max=MAX_WAIT,
+            help="Seconds to wait for the receipt (0: do not wait; at most a day).",
+        ),
     ] = 0,
     as_json: JsonOption = False,
 ) -> None:

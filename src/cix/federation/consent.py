@@ -32,7 +32,9 @@ STATEMENT_TYP = "cix-consent+jws"
 
 _PARTY = re.compile(r"[A-Z]{3}\Z")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
-_PURPOSE = re.compile(r"[a-z0-9][a-z0-9-]{0,199}\Z")
+#: A label's purpose (cix.labels.PURPOSE_PATTERN), which is what a transmission states: a
+#: consent for any other text would be signed and kept, and permit no act.
+_PURPOSE = re.compile(r"[a-z][a-z0-9-]{0,63}\Z")
 MAX_TEXT = 2000
 
 

@@ -31,7 +31,7 @@ class ConsentRequestIn(_Strict):
     document: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
     act: ConsentAct = ConsentAct.RELEASE
     to_party: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    purpose: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,199}$")
+    purpose: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]{0,63}$")
     new_label: dict[str, Any] | None = None
     reason: str = Field(min_length=1, max_length=2000)
 

@@ -22,6 +22,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -46,6 +47,54 @@ MAX_TOKEN = 1 << 20
 CONTAINER_ROOM = 16 << 20
 DOCUMENTS_ROUTE = DOCUMENTS_PATH
 """The documents route (its body limit is the app's to set)."""
+_JWS = {
+    "type": "string",
+    "pattern": r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+    "description": "a compact JWS (RFC 7515), typ cix-federation+jws: docs/federation.md",
+}
+_SIGNED = {
+    200: "the signed answer (for a transmission, its receipt)",
+    202: "the signed answer: accepted (a consent request)",
+    400: "the signed refusal `{refused: code}`, or an unsigned problem for a body that is "
+    "not a message",
+    403: "the signed refusal (wrong audience or route, agreement, skew; or its content)",
+    404: "the signed refusal (nothing of that id here for this sender)",
+    409: "the signed refusal (a message id reused, an id taken, already answered)",
+    422: "the signed refusal (the object or label does not verify, not releasable...)",
+}
+#: What a peer operator reads in the OpenAPI document: every answer is a signed JWS
+#: (`application/jose`) once the sender's signature verified; the problem answers (401 for
+#: an unknown sender or a bad signature, 413, ...) are added by `cix.api.openapi`.
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {JOSE: {"schema": _JWS}}}
+    for status, text in _SIGNED.items()
+}
+_MESSAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {JOSE: {"schema": {**_JWS, "maxLength": MAX_TOKEN}}},
+    }
+}
+_DOCUMENT_BODY = {
+    "parameters": [
+        {
+            "name": MESSAGE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "the message's compact JWS (kind transmission)",
+            "schema": {**_JWS, "maxLength": MAX_TOKEN},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+                "description": "the sealed object (docs/format.md), streamed",
+            }
+        },
+    },
+}
 
 
 def _answer(reply: Reply) -> Response:
@@ -66,10 +115,7 @@ async def _read_token(request: Request) -> str | None:
         return None
 
 
-@router.post(
-    MESSAGES_PATH,
-    responses={200: {"content": {JOSE: {}}, "description": "the signed answer"}},
-)
+@router.post(MESSAGES_PATH, response_class=Response, responses=ANSWERS, openapi_extra=_MESSAGE_BODY)
 async def post_message(request: Request) -> Response:
     """Deliver one federation message (the compact JWS as the body); the signed answer."""
     token = await _read_token(request)
@@ -82,7 +128,9 @@ async def post_message(request: Request) -> Response:
 
 @router.post(
     ADD_CHECKPOINT_PATH,
-    responses={200: {"content": {JOSE: {}}, "description": "the signed answer"}},
+    response_class=Response,
+    responses=ANSWERS,
+    openapi_extra=_MESSAGE_BODY,
 )
 async def post_add_checkpoint(request: Request) -> Response:
     """Ask this node to witness the sender's audit log (a "checkpoint" message, the compact
@@ -98,8 +146,7 @@ async def post_add_checkpoint(request: Request) -> Response:
 
 
 @router.post(
-    DOCUMENTS_PATH,
-    responses={200: {"content": {JOSE: {}}, "description": "the signed answer (the receipt)"}},
+    DOCUMENTS_PATH, response_class=Response, responses=ANSWERS, openapi_extra=_DOCUMENT_BODY
 )
 async def post_document(request: Request) -> Response:
     """Deliver a message with its document (JWS in `Cix-Message`, the sealed object as the

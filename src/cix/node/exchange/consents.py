@@ -444,21 +444,24 @@ class Consents(ConsentUse):
     # -- both sides ------------------------------------------------------------------
 
     def list(self, actor: Actor, *, state: str | None = None) -> list[ConsentInfo]:
-        """Every consent held here (both sides), newest first; with `state`, those in it
-        (`expired` as shown: approved, unused, past expiry)."""
+        """Every consent held here (both sides) that `actor` may see, newest first; with
+        `state`, those in it (`expired` as shown: approved, unused, past expiry). An NSA
+        officer or an auditor sees all; an originator only the requests they made and the
+        requests about documents in their custody (need to know, as for transmissions)."""
         self.refusals.require(actor, READERS, "consent", "consents", "list")
         now = self.clock()
         with self.db.read() as session:
             rows = session.scalars(select(Consent).order_by(Consent.id.desc())).all()
-            infos = [info_of(row, now) for row in rows]
+            infos = [info_of(row, now) for row in rows if _may_see(session, actor, row)]
         return [i for i in infos if state is None or i.state == state]
 
     def show(self, actor: Actor, consent_id: str) -> ConsentInfo:
-        """One consent; `NotFound` if this node holds none of that id."""
+        """One consent; `NotFound` if this node holds none of that id (or none the actor
+        may see: see `list`)."""
         self.refusals.require(actor, READERS, "consent", f"consent:{consent_id}", "show")
         with self.db.read() as session:
             row = session.get(Consent, consent_id)
-            if row is None:
+            if row is None or not _may_see(session, actor, row):
                 raise NotFound(f"no consent {consent_id!r}")
             return info_of(row, self.clock())
 
@@ -469,6 +472,16 @@ class Consents(ConsentUse):
     ) -> ConsentMessageRefused:
         # the inbox audits the refusal with its code and answers it; nothing is stored
         return ConsentMessageRefused(code, f"{obj} from {message.sender}", status=status)
+
+
+def _may_see(session: Session, actor: Actor, row: Consent) -> bool:
+    """Whether `actor` may see consent `row` (see `Consents.list`)."""
+    if actor.has(Role.NSA_OFFICER, Role.AUDITOR):
+        return True
+    if row.side == "requester":
+        return row.requested_by == actor.id
+    doc = session.get(Document, row.document_id)
+    return doc is not None and doc.custodian_id == actor.id
 
 
 def _words(text: str, name: str) -> str:
