@@ -305,6 +305,32 @@ def test_destruction_erases_and_certifies(
     assert _titles(docs, "olivia") == []
     assert docs.get(f"{url}/certificate").json()["id"] == certificate.json()["id"]
     assert "destroyed" in [e.action for e in events(audit, "document")]
+    # Issue 14 #9: the register keeps the entry, as destroyed, for those entitled to the
+    # certificate (the custodian here); another reader gets the 404 of an unknown id.
+    entry = docs.as_("olivia").get(url).json()
+    assert entry["certificate"] == certificate.json()["id"]
+    assert entry["destroyed_at"] == certificate.json()["destroyed_at"]
+    assert_problem(docs.as_("alice").get(url), 404)
+    assert_problem(docs.as_("alice").get(f"{url}/certificate"), 404)
+
+
+def test_destruction_certificate_is_signed_and_an_altered_one_is_detected(
+    docs: ApiClient, node: Node
+) -> None:
+    from cix.node.errors import CertificateInvalid
+    from cix.node.procedures.destruction import verify_certificate
+
+    doc = _upload(docs, _label("S"), "plan")
+    url = f"/api/v1/documents/{doc['id']}"
+    cert = docs.as_("olivia").post(f"{url}/destroy", json={"reason": "superseded"}).json()
+    assert node.keys is not None
+    key = node.keys.signing.public
+    assert verify_certificate(cert, key)["reason"] == "superseded"
+    for field, value in (("reason", "never destroyed"), ("copies_made", 7), ("party", "KOR")):
+        with pytest.raises(CertificateInvalid):
+            verify_certificate({**cert, field: value}, key)
+    with pytest.raises(CertificateInvalid):
+        verify_certificate({**cert, "signature": cert["signature"][:-4] + "AAAA"}, key)
 
 
 def test_incident_report(docs: ApiClient, audit: MemoryAuditSink) -> None:

@@ -42,7 +42,7 @@ def cix(
     *args: str, config: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `cix ARGS` with the client configuration at `config`."""
-    environ = node_environ(CIX_CLIENT_CONFIG=str(config), COLUMNS="200", **(env or {}))
+    environ = node_environ(**({"CIX_CLIENT_CONFIG": str(config), "COLUMNS": "200"} | (env or {})))
     return subprocess.run(
         [sys.executable, "-m", "cix.cli.main", *args],
         env=environ,
@@ -259,12 +259,45 @@ def test_documents_upload_list_open_derive_destroy(
     assert bad_label.returncode == 2
     assert "Traceback" not in bad_label.stderr
 
-    destroyed = cix("docs", "destroy", doc["id"], "--reason", "superseded", "--json", config=pm)
+    _destroy_with_care(can, doc["id"], pm)
+
+
+def _destroy_with_care(can: tuple[DemoNode, LiveNode], doc_id: str, pm: Path) -> None:
+    """Issue 14 #9: a reason required, confirmation (or --yes), a signed certificate printed
+    whole and as JSON, fetched again later, and the register entry kept as destroyed."""
+    from cix.keys import load_verify_key
+    from cix.node.procedures.destruction import verify_certificate
+
+    no_reason = cix("docs", "destroy", doc_id, "--yes", config=pm)
+    assert no_reason.returncode == 2
+    assert "--reason" in no_reason.stderr
+    unconfirmed = cix("docs", "destroy", doc_id, "--reason", "superseded", config=pm)
+    assert unconfirmed.returncode == 2
+    assert "--yes" in unconfirmed.stderr
+    assert cix("docs", "show", doc_id, config=pm).returncode == 0  # nothing destroyed yet
+
+    destroyed = cix(
+        "docs", "destroy", doc_id, "--reason", "superseded", "--yes", "--json", config=pm
+    )  # fmt: skip
     assert destroyed.returncode == 0, destroyed.stderr
-    assert doc["id"] in destroyed.stdout
-    gone = cix("docs", "show", doc["id"], config=pm)
-    assert gone.returncode == 2
-    assert "404" in gone.stderr
+    cert = json.loads(destroyed.stdout)
+    assert (cert["document"], cert["reason"]) == (doc_id, "superseded")
+    node_key = load_verify_key(can[0].data_dir / "keys" / "sign.pub")
+    assert verify_certificate(cert, node_key)["sealed_sha256"] == cert["sealed_sha256"]
+
+    # Piped at 80 columns: every field whole (the hash and signature survive copying).
+    readable = cix("docs", "certificate", doc_id, config=pm, env={"COLUMNS": "80"})
+    assert readable.returncode == 0, readable.stderr
+    assert "DESTRUCTION CERTIFICATE" in readable.stdout
+    assert cert["sealed_sha256"] in readable.stdout
+    assert cert["signature"] in readable.stdout
+    again = cix("docs", "certificate", doc_id, "--json", config=pm)
+    assert json.loads(again.stdout) == cert
+
+    entry = cix("docs", "show", doc_id, "--json", config=pm)
+    assert entry.returncode == 0, entry.stderr
+    shown = json.loads(entry.stdout)
+    assert (shown["certificate"], shown["destroyed_at"]) == (cert["id"], cert["destroyed_at"])
 
 
 def _uploaded(can: tuple[DemoNode, LiveNode], tmp_path: Path, pm: Path) -> tuple[str, bytes]:

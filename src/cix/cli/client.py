@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from cix.cli import client_docs, client_exchange, client_registry
+from cix.cli import client_destroy, client_docs, client_exchange, client_registry
 from cix.cli.terminal import consoles, printable
 
 docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
     registry_app.add_typer(memberships_app, name="memberships")
     app.add_typer(registry_app, name="registry")
     client_docs.register(docs_app)
+    client_destroy.register(docs_app)
     client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
     app.add_typer(transmissions_app, name="transmissions")
     client_exchange.register(docs_app, transmissions_app)

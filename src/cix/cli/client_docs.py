@@ -41,7 +41,6 @@ def register(docs_app: typer.Typer) -> None:
     docs_app.command("show")(show)
     docs_app.command("open")(open_document)
     docs_app.command("derive")(derive)
-    docs_app.command("destroy")(destroy)
     docs_app.command("reclassify")(reclassify)
     docs_app.command("history")(history)
 
@@ -112,6 +111,7 @@ def _document_table(doc: dict[str, Any]) -> None:
         "sealed_size",
         "sources",
         "destroyed_at",
+        "certificate",
     ):
         if doc.get(key) not in (None, "", []):
             value = doc[key]
@@ -272,32 +272,6 @@ def open_document(
         notes.print(f"wrote {output} ({output.stat().st_size} bytes)", markup=False)
     for key, value in sorted(obligations.items()):
         notes.print(f"{printable(key.lower())}: {printable(value)}", markup=False)
-
-
-def destroy(
-    doc_id: DocId,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why the document is destroyed.")
-    ] = "no longer required",
-    as_json: JsonOption = False,
-) -> None:
-    """Destroy a document (its data key is destroyed) and print the destruction certificate."""
-    body = {"reason": reason}
-    cert: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/destroy", json=body)
-    )
-    if as_json:
-        print_json(cert)
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title="destruction certificate", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in cert.items():
-        table.add_row(printable(key), printable(value))
-    out.print(table)
 
 
 def existing_file(path: Path) -> Path:

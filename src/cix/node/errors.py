@@ -14,7 +14,7 @@ exit codes in one place (`cix.cli.main`):
 
 from __future__ import annotations
 
-from cix.errors import AccessDenied, InputError, RequestRefused
+from cix.errors import AccessDenied, InputError, RequestRefused, VerificationError
 
 
 class NotFound(InputError):
@@ -89,3 +89,7 @@ class DataDirectoryNotPrivate(InputError):
 
 class TooManyLabelValues(InputError):
     """A node can index at most 63 distinct values of each kind (parties, programmes, caveats)."""
+
+
+class CertificateInvalid(VerificationError):
+    """A destruction certificate's signature does not verify, or its fields were changed."""

@@ -70,10 +70,18 @@ class DocumentInfo(BaseModel):
     custodian: str
     copies_made: int
     sources: tuple[str, ...]
+    destroyed_at: datetime | None = None
+    """When it was destroyed (shown only to those entitled to its certificate)."""
+    certificate: str | None = None
+    """The id of its destruction certificate, if destroyed."""
 
     @field_serializer("created_at")
     def _created_at(self, value: datetime) -> str:
         return value.isoformat()
+
+    @field_serializer("destroyed_at")
+    def _destroyed_at(self, value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form the API returns."""

@@ -201,8 +201,10 @@ def list_documents(
 
 @router.get("/documents/{doc_id}")
 def show_document(request: Request, actor: CurrentActor, doc_id: DocId) -> DocumentInfo:
-    """A document's metadata, if the caller may read it."""
-    return node_of(request).documents.show(actor, doc_id)
+    """A document's metadata, if the caller may read it; a destroyed document's register
+    entry (`destroyed_at`, `certificate`) for those entitled to its certificate."""
+    node = node_of(request)
+    return node.destruction.destroyed_entry(actor, doc_id) or node.documents.show(actor, doc_id)
 
 
 class _Abandoned(Exception):

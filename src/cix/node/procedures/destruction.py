@@ -14,13 +14,45 @@ from typing import Any
 from sqlalchemy import select
 
 from cix.errors import InputError
+from cix.federation.jws import JwsInvalid, sign_compact, verify_compact
 from cix.node.auditing import AuditRecord, audited_write
-from cix.node.errors import DocumentRefused, NotFound
+from cix.node.errors import CertificateInvalid, DocumentRefused, NotFound
 from cix.node.opening import Opener
-from cix.node.register import Register, event, new_id
+from cix.node.register import DocumentInfo, Register, event, new_id
 from cix.node.roles import Actor, Role
 from cix.policy import Action
 from cix.store.models import DestructionCertificate, Document, OutboxItem, Reproduction
+
+#: The JWS `typ` of a signed destruction certificate.
+CERTIFICATE_TYP = "cix-destruction-certificate+jws"
+
+
+def sign_certificate(certificate: dict[str, Any], signer: Any) -> dict[str, Any]:
+    """`certificate` with `signer` (the node's Ed25519 key) over its canonical JSON: the
+    fields plus `signer` (the key id) and `signature` (a compact JWS whose payload is the
+    fields), so that the originator or an auditor can check it without this node."""
+    return {
+        **certificate,
+        "signer": signer.kid,
+        "signature": sign_compact(certificate, signer, CERTIFICATE_TYP),
+    }
+
+
+def verify_certificate(signed: dict[str, Any], key: Any) -> dict[str, Any]:
+    """The certificate's fields once its signature by `key` verifies and they are the ones
+    signed; raises `CertificateInvalid` otherwise (never a bool)."""
+    fields = {k: v for k, v in signed.items() if k not in ("id", "signer", "signature")}
+    try:
+        payload = verify_compact(str(signed.get("signature", "")), key, CERTIFICATE_TYP)
+    except JwsInvalid as exc:
+        raise CertificateInvalid(f"destruction certificate: {exc}") from None
+    if payload != fields:
+        raise CertificateInvalid("destruction certificate: its fields are not the ones signed")
+    return payload
+
+
+def _may_see_certificate(actor: Actor, destroyed_by: str, custodian: str | None) -> bool:
+    return actor.id in (destroyed_by, custodian) or actor.has(Role.NSA_OFFICER, Role.AUDITOR)
 
 
 class Destruction:
@@ -64,7 +96,9 @@ class Destruction:
                 "destroyed_at": now.isoformat(),
                 "method": "crypto-erase: sealed object and its wrapped data keys deleted",
                 "reason": reason,
+                "party": reg.party,
             }
+            certificate = sign_certificate(certificate, reg.keys().signing)
             cert_id = new_id(now)
             session.add(
                 DestructionCertificate(
@@ -97,17 +131,39 @@ class Destruction:
         return {"id": cert_id, **certificate}
 
     def certificate(self, actor: Actor, doc_id: str) -> dict[str, Any]:
-        """The destruction certificate of a document (its destroyer, an NSA officer, an
-        auditor); `NotFound` for anyone else, as for a document never destroyed."""
+        """The signed destruction certificate of a document (its destroyer, its custodian, an
+        NSA officer, an auditor); `NotFound` for anyone else, as for a document never
+        destroyed."""
         with self.reg.db.read() as session:
             cert = session.scalars(
                 select(DestructionCertificate).where(DestructionCertificate.document_id == doc_id)
             ).first()
             if cert is None:
                 raise NotFound(f"no destruction certificate for {doc_id!r}")
-            if cert.destroyed_by != actor.id and not actor.has(Role.NSA_OFFICER, Role.AUDITOR):
+            row = session.get(Document, doc_id)
+            custodian = None if row is None else row.custodian_id
+            if not _may_see_certificate(actor, cert.destroyed_by, custodian):
                 raise NotFound(f"no destruction certificate for {doc_id!r}")
             return {"id": cert.id, **cert.certificate}
+
+    def destroyed_entry(self, actor: Actor, doc_id: str) -> DocumentInfo | None:
+        """The register entry of a destroyed document (with `destroyed_at` and its
+        certificate id) for those entitled to its certificate; None when the document is not
+        destroyed (or never existed); `NotFound` for anyone else, as for an unknown id."""
+        reg = self.reg
+        with reg.db.read() as session:
+            row = session.get(Document, doc_id)
+            if row is None or row.destroyed_at is None:
+                return None
+            cert = session.scalars(
+                select(DestructionCertificate).where(DestructionCertificate.document_id == doc_id)
+            ).first()
+            if cert is None or not _may_see_certificate(actor, cert.destroyed_by, row.custodian_id):
+                raise NotFound(f"no document {doc_id!r}")
+            info = reg.info(session, row, reg.label_of(row))
+            return info.model_copy(
+                update={"destroyed_at": row.destroyed_at, "certificate": cert.id}
+            )
 
     def recover(self) -> tuple[int, int]:
         """After a crash, before serving: drop temporary blob files and blobs no row names.
