@@ -23,7 +23,13 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import func, select
 
 from cix.api.app import OPENAPI_URL, create_app
-from cix.node.exchange.transport import DOCUMENTS_PATH, JOSE, MESSAGE_HEADER, MESSAGES_PATH
+from cix.node.exchange.transport import (
+    ADD_CHECKPOINT_PATH,
+    DOCUMENTS_PATH,
+    JOSE,
+    MESSAGE_HEADER,
+    MESSAGES_PATH,
+)
 from cix.node.service import Node
 from cix.store.models import Consent, Document, InboxMessage, LabelHistory, ReceivedCopy
 from tests.federation.cast import seed_cast
@@ -107,7 +113,7 @@ def test_schemathesis_over_the_federation_api_finds_no_server_error(seeded: Node
     schema = schemathesis.openapi.from_asgi(OPENAPI_URL, app)
     every = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     operations = [o for o in every if o.path.startswith("/federation/v1/")]
-    assert {o.path for o in operations} == {MESSAGES_PATH, DOCUMENTS_PATH}
+    assert {o.path for o in operations} == {MESSAGES_PATH, DOCUMENTS_PATH, ADD_CHECKPOINT_PATH}
     before = stored(seeded)
     failures: list[str] = []
     statuses: dict[int, int] = {}
@@ -161,9 +167,9 @@ def test_any_body_signed_by_a_pinned_peer_is_a_clear_4xx_and_stores_nothing(
         label="body",
     )
     before = stored(seeded)
-    for path in (MESSAGES_PATH, DOCUMENTS_PATH):
+    for path in (MESSAGES_PATH, DOCUMENTS_PATH, ADD_CHECKPOINT_PATH):
         token = kor.message(kind=kind, body=body, audience="cix-can", url=path)
-        if path == MESSAGES_PATH:
+        if path != DOCUMENTS_PATH:
             response = http.post(path, content=token.encode())
         else:
             junk = b"PK\x03\x04 not a sealed object"

@@ -191,7 +191,10 @@ def test_document_destroyed_through_one_worker_cannot_be_opened_through_the_othe
     status, body = a.request("POST", f"/documents/{doc}/destroy", originator, {"reason": "t"})
     assert status == 200, body
     assert b.request("GET", f"/documents/{doc}/content", originator)[0] == 404
-    assert b.request("GET", f"/documents/{doc}", originator)[0] == 404
+    # The register entry stays, as destroyed, with its certificate (issue 14 #9).
+    status, body = b.request("GET", f"/documents/{doc}", originator)
+    assert status == 200, body
+    assert json.loads(body)["destroyed_at"] is not None
 
 
 def test_audit_log_of_two_workers_verifies(live: LiveNode, demo: DemoNode) -> None:
