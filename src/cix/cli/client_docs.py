@@ -17,6 +17,8 @@ from urllib.parse import unquote
 import typer
 
 from cix.cli.client_http import with_session
+from cix.cli.doc_ids import DocId, resolved
+from cix.cli.listing import Column, Format, FormatOption, chosen, human_size, show_rows
 from cix.cli.output_file import is_stdout, output_file
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import InputError
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
     from cix.cli.client_http import ClientSession
 
-DocId = Annotated[str, typer.Argument(help="Document id.")]
 
 DOCUMENTS = "/documents"
 CHUNK = 256 * 1024
@@ -91,33 +92,36 @@ def _send(
     return result
 
 
-def _document_table(doc: dict[str, Any]) -> None:
-    from rich.table import Table
+_SHOWN = (
+    "id",
+    "title",
+    "banner",
+    "media_type",
+    "plaintext_size",
+    "created_by",
+    "created_at",
+    "custodian",
+    "copies_made",
+    "sealed_size",
+    "sources",
+    "destroyed_at",
+    "certificate",
+)
 
-    out, _ = consoles()
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key in (
-        "id",
-        "title",
-        "banner",
-        "media_type",
-        "plaintext_size",
-        "created_by",
-        "created_at",
-        "custodian",
-        "copies_made",
-        "sealed_size",
-        "sources",
-        "destroyed_at",
-        "certificate",
-    ):
-        if doc.get(key) not in (None, "", []):
-            value = doc[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            table.add_row(key, printable(text))
-    out.print(table)
+
+def _document_table(doc: dict[str, Any]) -> None:
+    """A register entry, a field a line (`field  value`): nothing cut, one line per field
+    whatever the terminal's width, so a marking or an id copies and greps whole."""
+    shown = {k: doc[k] for k in _SHOWN if doc.get(k) not in (None, "", [])}
+    width = max(map(len, shown), default=0)
+    for key, value in shown.items():
+        if key.endswith("_size") and isinstance(value, int):
+            text = f"{human_size(value)} ({value} bytes)"
+        elif isinstance(value, list):
+            text = ", ".join(map(str, value))
+        else:
+            text = str(value)
+        typer.echo(f"{key:<{width}}  {printable(text)}")
 
 
 def label_json(text: str) -> str:
@@ -190,6 +194,15 @@ def derive(
     print_json(doc) if as_json else _document_table(doc)
 
 
+_LISTED = (
+    Column("id", "id", whole=True),
+    Column("marking", lambda d: d.get("banner") or d.get("classification"), whole=True),
+    Column("title", "title"),
+    Column("size", "plaintext_size", size=True),
+    Column("created", lambda d: str(d.get("created_at", ""))[:19].replace("T", " ")),
+)
+
+
 def list_documents(
     query: Annotated[
         str | None, typer.Option("--query", "-q", help="Words the title must contain.")
@@ -198,6 +211,7 @@ def list_documents(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after this page cursor.")
     ] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The documents you may read, newest first (one page; --cursor for the next)."""
@@ -207,35 +221,24 @@ def list_documents(
     if cursor:
         params["cursor"] = cursor
     page: dict[str, Any] = with_session(lambda s: s.json("GET", DOCUMENTS, params=params))
-    if as_json:
-        print_json(page)
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title=f"{len(page.get('items', []))} documents", title_justify="left")
-    for column in ("id", "marking", "title", "size", "created"):
-        table.add_column(column)
-    for doc in page.get("items", []):
-        table.add_row(
-            printable(doc.get("id")),
-            printable(doc.get("banner") or doc.get("classification") or ""),
-            printable(doc.get("title", "")),
-            printable(doc.get("plaintext_size", "")),
-            printable(doc.get("created_at", ""))[:19],
-        )
-    out.print(table)
-    if page.get("next_cursor"):
-        out.print(f"more: cix docs list --cursor {printable(page['next_cursor'])}", markup=False)
+    form = chosen(fmt, as_json)
+    items = page.get("items", [])
+    show_rows(items, _LISTED, fmt=form, title=f"{len(items)} documents", raw=page)
+    if form is Format.TABLE and page.get("next_cursor"):
+        _, notes = consoles()
+        notes.print(f"more: cix docs list --cursor {printable(page['next_cursor'])}")
 
 
 def show(doc_id: DocId, as_json: JsonOption = False) -> None:
     """A document's register entry and label (if you may read it)."""
-    doc: dict[str, Any] = with_session(lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}"))
+    doc: dict[str, Any] = with_session(
+        lambda s: s.json("GET", f"{DOCUMENTS}/{resolved(s, doc_id)}")
+    )
     print_json(doc) if as_json else _document_table(doc)
 
 
 def _receive(session: ClientSession, doc_id: str, out: Path, *, force: bool) -> dict[str, str]:
+    doc_id = resolved(session, doc_id)
     with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
         total = response.headers.get("content-length")
         with _progress() as progress, output_file(out, force=force) as handle:
@@ -295,7 +298,7 @@ def reclassify(
     # document's creation time and purpose.
     body = {"label": label, "reason": reason}
     done: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/reclassify", json=body)
+        lambda s: s.json("POST", f"{DOCUMENTS}/{resolved(s, doc_id)}/reclassify", json=body)
     )
     if as_json:
         print_json(done)
@@ -309,29 +312,23 @@ def reclassify(
     )
 
 
-def history(doc_id: DocId, as_json: JsonOption = False) -> None:
+_HISTORY = (
+    Column("revision", "revision"),
+    Column("side", "side"),
+    Column(
+        "classification",
+        lambda r: f"{r['previous_label']['classification']} → {r['label']['classification']}",
+        whole=True,
+    ),
+    Column("by", "changed_by"),
+    Column("at", "changed_at"),
+    Column("reason", "reason"),
+)
+
+
+def history(doc_id: DocId, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """A document's classification changes, oldest first."""
     rows: list[dict[str, Any]] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}/label-history")
+        lambda s: s.json("GET", f"{DOCUMENTS}/{resolved(s, doc_id)}/label-history")
     )
-    if as_json:
-        print_json(rows)
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title=f"label history of {printable(doc_id)}", title_justify="left")
-    for column in ("revision", "side", "classification", "by", "at", "reason"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["revision"]),
-            printable(row["side"]),
-            printable(
-                f"{row['previous_label']['classification']} → {row['label']['classification']}"
-            ),
-            printable(row["changed_by"]),
-            printable(row["changed_at"]),
-            printable(row["reason"]),
-        )
-    out.print(table)
+    show_rows(rows, _HISTORY, fmt=chosen(fmt, as_json), title="label history")
