@@ -62,9 +62,7 @@ def destroy(
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("destroy: no terminal to confirm on; pass --yes to destroy")
-        doc: dict[str, Any] = with_session(
-            lambda s: s.json("GET", f"{DOCUMENTS}/{resolved(s, doc_id)}")
-        )
+        doc = with_session(lambda s: s.documents.get(resolved(s, doc_id)).raw)
         # What is destroyed is what was shown and confirmed, not a fresh resolution.
         doc_id = str(doc.get("id", doc_id))
         _, err = consoles()
@@ -76,11 +74,7 @@ def destroy(
         )
         if not typer.confirm("Destroy it?", default=False, err=True):
             raise typer.Exit(1)
-    cert: dict[str, Any] = with_session(
-        lambda s: s.json(
-            "POST", f"{DOCUMENTS}/{resolved(s, doc_id)}/destroy", json={"reason": reason}
-        )
-    )
+    cert = with_session(lambda s: s.documents.destroy(resolved(s, doc_id), reason=reason))
     _print_certificate(cert, as_json=as_json)
 
 
@@ -90,9 +84,7 @@ def certificate(
 ) -> None:
     """Print a destroyed document's signed destruction certificate (its destroyer, its
     custodian, an NSA officer or an auditor)."""
-    cert: dict[str, Any] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}/certificate")
-    )
+    cert = with_session(lambda s: s.documents.certificate(doc_id))
     _print_certificate(cert, as_json=as_json)
 
 

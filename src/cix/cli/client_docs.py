@@ -9,10 +9,8 @@ its control characters escaped (`cix.cli.terminal.printable`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import unquote
 
 import typer
 
@@ -68,28 +66,26 @@ def _progress() -> Progress:
     )
 
 
-def _chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            progress.advance(task, len(chunk))
-            yield chunk
-
-
 def _send(
-    session: ClientSession, path: Path, params: list[tuple[str, str]], media_type: str
+    session: ClientSession,
+    path: Path,
+    *,
+    label: str,
+    title: str,
+    media_type: str | None,
+    sources: list[str] | None = None,
 ) -> dict[str, Any]:
-    size = path.stat().st_size
     with _progress() as progress:
-        task = progress.add_task(f"upload {path.name}", total=size)
-        response = session.request(
-            "POST",
-            DOCUMENTS,
-            params=params,
-            content=_chunks(path, progress, task),
-            headers={"Content-Type": media_type, "Content-Length": str(size)},
+        task = progress.add_task(f"upload {path.name}", total=path.stat().st_size)
+        doc = session.documents.upload(
+            path,
+            label=label,
+            title=title,
+            media_type=media_type,
+            sources=[resolved(session, s) for s in sources or ()],
+            progress=lambda n: progress.advance(task, n),
         )
-    result: dict[str, Any] = response.json()
-    return result
+    return doc.raw
 
 
 _SHOWN = (
@@ -147,15 +143,6 @@ def label_json(text: str) -> str:
     return json.dumps(label.to_json(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _media_type(path: Path, given: str | None) -> str:
-    if given:
-        return given
-    import mimetypes
-
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
-
-
 def upload(
     file: Annotated[Path, typer.Argument(help="The file to seal and register.")],
     label: Annotated[str, typer.Option("--label", "-l", help="Label: a banner or a JSON object.")],
@@ -169,8 +156,11 @@ def upload(
 ) -> None:
     """Upload FILE: the node seals it under LABEL and registers it."""
     path = existing_file(file)
-    params = [("label", label_json(label)), ("title", title or path.name)]
-    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    doc = with_session(
+        lambda s: _send(
+            s, path, label=label_json(label), title=title or path.name, media_type=media_type
+        )
+    )
     print_json(doc) if as_json else _document_table(doc)
 
 
@@ -188,9 +178,16 @@ def derive(
 ) -> None:
     """Upload FILE as a document derived from the --from sources (rule 11: no write-down)."""
     path = existing_file(file)
-    params = [("label", label_json(label)), ("title", title or path.name)]
-    params += [("source", s) for s in source]
-    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    doc = with_session(
+        lambda s: _send(
+            s,
+            path,
+            label=label_json(label),
+            title=title or path.name,
+            media_type=media_type,
+            sources=source,
+        )
+    )
     print_json(doc) if as_json else _document_table(doc)
 
 
@@ -215,14 +212,10 @@ def list_documents(
     as_json: JsonOption = False,
 ) -> None:
     """The documents you may read, newest first (one page; --cursor for the next)."""
-    params: dict[str, Any] = {"limit": limit}
-    if query:
-        params["q"] = query
-    if cursor:
-        params["cursor"] = cursor
-    page: dict[str, Any] = with_session(lambda s: s.json("GET", DOCUMENTS, params=params))
+    docs, after = with_session(lambda s: s.documents.page(query, cursor=cursor, limit=limit))
+    items = [d.raw for d in docs]
+    page = {"items": items, "next_cursor": after}
     form = chosen(fmt, as_json)
-    items = page.get("items", [])
     show_rows(items, _LISTED, fmt=form, title=f"{len(items)} documents", raw=page)
     if form is Format.TABLE and page.get("next_cursor"):
         _, notes = consoles()
@@ -231,26 +224,19 @@ def list_documents(
 
 def show(doc_id: DocId, as_json: JsonOption = False) -> None:
     """A document's register entry and label (if you may read it)."""
-    doc: dict[str, Any] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{resolved(s, doc_id)}")
-    )
+    doc = with_session(lambda s: s.documents.get(resolved(s, doc_id)).raw)
     print_json(doc) if as_json else _document_table(doc)
 
 
 def _receive(session: ClientSession, doc_id: str, out: Path, *, force: bool) -> dict[str, str]:
     doc_id = resolved(session, doc_id)
-    with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
-        total = response.headers.get("content-length")
+    with session.documents.open(doc_id) as (opened, chunks):
         with _progress() as progress, output_file(out, force=force) as handle:
-            task = progress.add_task(f"open {doc_id}", total=int(total) if total else None)
-            for chunk in response.iter_bytes(CHUNK):
+            task = progress.add_task(f"open {doc_id}", total=opened.size)
+            for chunk in chunks:
                 handle.write(chunk)
                 progress.advance(task, len(chunk))
-        return {
-            k.lower(): unquote(v)
-            for k, v in response.headers.items()
-            if k.lower().startswith(OBLIGATION_PREFIX)
-        }
+        return opened.obligations
 
 
 def open_document(
@@ -296,9 +282,8 @@ def reclassify(
     holding a copy is sent the originator's signed notice."""
     # The banner is parsed by the node, under the document's own agreement, with the
     # document's creation time and purpose.
-    body = {"label": label, "reason": reason}
-    done: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{resolved(s, doc_id)}/reclassify", json=body)
+    done = with_session(
+        lambda s: s.documents.reclassify(resolved(s, doc_id), label=label, reason=reason)
     )
     if as_json:
         print_json(done)
@@ -328,7 +313,5 @@ _HISTORY = (
 
 def history(doc_id: DocId, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """A document's classification changes, oldest first."""
-    rows: list[dict[str, Any]] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{resolved(s, doc_id)}/label-history")
-    )
+    rows = with_session(lambda s: s.documents.history(resolved(s, doc_id)))
     show_rows(rows, _HISTORY, fmt=chosen(fmt, as_json), title="label history")

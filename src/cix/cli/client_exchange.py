@@ -3,21 +3,18 @@ follow its transmissions (through the node's API, as the other client commands).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
-from cix.cli.client_http import with_session
+from cix.cli.client_http import ClientSession, with_session
 from cix.cli.doc_ids import DocId, resolved
 from cix.cli.listing import Column, FormatOption, chosen, show_rows
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import PeerError
 
-TRANSMISSIONS = "/transmissions"
 STATES = ("queued", "sent", "receipted", "refused", "overdue")
-_POLL = 0.2
 #: The longest `--wait` (a day): a receipt comes back within seconds or is overdue, and an
 #: unbounded wait (`inf`) would be a transmission queued by a command that never returns.
 MAX_WAIT = 86_400.0
@@ -81,25 +78,17 @@ def transmit(
     as_json: JsonOption = False,
 ) -> None:
     """Transmit a document to the node of party TO (decided and audited by your node)."""
-    body: dict[str, Any] = {"to": to}
-    if purpose is not None:
-        body["purpose"] = purpose
-    if consent is not None:
-        body["consent"] = consent
 
-    def work(session: Any) -> dict[str, Any]:
-        path = f"/documents/{resolved(session, doc_id)}/transmit"
-        item: dict[str, Any] = session.json("POST", path, json=body)
-        deadline = time.monotonic() + wait
-        while wait and item.get("state") in ("queued", "sent"):
-            if time.monotonic() >= deadline:
-                raise ReceiptNotYet(
-                    f"transmission {item.get('id')}: no receipt within {wait:g} s "
-                    f"(still {item.get('state')}); see `cix transmissions list`"
-                )
-            time.sleep(_POLL)
-            item = session.json("GET", f"{TRANSMISSIONS}/{item['id']}")
-        return item
+    def work(session: ClientSession) -> dict[str, Any]:
+        sent = session.documents.transmit(
+            resolved(session, doc_id), to=to, purpose=purpose, consent=consent, wait=wait
+        )
+        if wait and sent.state in ("queued", "sent"):
+            raise ReceiptNotYet(
+                f"transmission {sent.id}: no receipt within {wait:g} s "
+                f"(still {sent.state}); see `cix transmissions list`"
+            )
+        return sent.raw
 
     item = with_session(work)
     print_json(item) if as_json else _print(item)
@@ -135,8 +124,8 @@ def list_transmissions(
     as_json: JsonOption = False,
 ) -> None:
     """This node's transmissions, newest first, with their states."""
-    params = {"state": state} if state else {}
-    page: dict[str, Any] = with_session(lambda s: s.json("GET", TRANSMISSIONS, params=params))
-    items = page.get("items", [])
+    listed = with_session(lambda s: s.transmissions.list(state))
+    items = [t.raw for t in listed]
+    page = {"items": items}
     form = chosen(fmt, as_json)
     show_rows(items, _LISTED, fmt=form, title=f"{len(items)} transmissions", raw=page)
