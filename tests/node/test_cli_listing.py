@@ -14,7 +14,6 @@ import struct
 import subprocess
 import sys
 import termios
-from collections.abc import Iterator
 from fcntl import ioctl
 from pathlib import Path
 
@@ -34,7 +33,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 @pytest.fixture(scope="module")
 def uploaded(
     can: tuple[DemoNode, LiveNode], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Path, list[dict[str, object]]]]:
+) -> tuple[Path, list[dict[str, object]]]:
     """A logged-in programme manager and two documents uploaded by them, newest first."""
     root = tmp_path_factory.mktemp("listing")
     config = root / "pm.toml"
@@ -49,7 +48,7 @@ def uploaded(
         )  # fmt: skip
         assert up.returncode == 0, up.stderr
         docs.append(json.loads(up.stdout))
-    yield config, docs[::-1]
+    return config, docs[::-1]
 
 
 def in_terminal(*args: str, config: Path, columns: int) -> str:
@@ -95,7 +94,8 @@ def test_a_wide_terminal_shows_a_table(uploaded: tuple[Path, list[dict[str, obje
     config, docs = uploaded
     shown = in_terminal("docs", "list", "--query", "Hull design", config=config, columns=200)
     row = next(line for line in shown.splitlines() if str(docs[0]["id"]) in line)
-    assert MARKING in row and "│" in row  # one table row holds both
+    assert MARKING in row
+    assert "│" in row
     assert "5.5 KiB" in row  # a size for a person (5,600 bytes)
 
 
@@ -157,7 +157,8 @@ def test_an_ambiguous_id_prefix_is_refused_naming_the_candidates(
     done = cix("docs", "show", full[:common], config=config)
     assert done.returncode == 2
     assert "several documents" in done.stderr
-    assert full in done.stderr and other in done.stderr
+    assert full in done.stderr
+    assert other in done.stderr
 
 
 def test_id_prefix_of_a_document_out_of_reach_reads_as_no_document(
@@ -176,3 +177,20 @@ def test_id_prefix_of_a_document_out_of_reach_reads_as_no_document(
     assert hidden.stderr.replace(str(docs[0]["id"])[:20], "X") == absent.stderr.replace(
         "ffffffffffffffffffff", "X"
     )
+
+
+def test_list_filters_reach_the_node_and_bad_ones_name_themselves(
+    uploaded: tuple[Path, list[dict[str, object]]],
+) -> None:
+    config, docs = uploaded
+    found = cix(
+        "docs", "list", "-q", "design HULL", "--classification", "secret", "--programme", "CPSP",
+        "--originator", "CAN", "--format", "json", config=config,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert [d["id"] for d in json.loads(found.stdout)["items"]] == [d["id"] for d in docs]
+    none = cix("docs", "list", "--classification", "CONFIDENTIAL", "--json", config=config)
+    assert not {d["id"] for d in json.loads(none.stdout)["items"]} & {d["id"] for d in docs}
+    bad = cix("docs", "list", "--since", "2026-13-01", config=config)
+    assert bad.returncode == 2
+    assert "since" in bad.stderr

@@ -202,7 +202,27 @@ _LISTED = (
 
 def list_documents(
     query: Annotated[
-        str | None, typer.Option("--query", "-q", help="Words the title must contain.")
+        str | None,
+        typer.Option(
+            "--query", "-q", help="Words the title must hold, in any order, any case or accents."
+        ),
+    ] = None,
+    classification: Annotated[
+        str | None,
+        typer.Option(help="A level's code or name (its equivalents under each agreement too)."),
+    ] = None,
+    programme: Annotated[str | None, typer.Option(help="Only this programme's.")] = None,
+    originator: Annotated[
+        str | None, typer.Option(help="Only those this party originated (e.g. KOR).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Created on or after (a date, or a time with a zone).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Created on or before (a date: all of it).")
+    ] = None,
+    received_from: Annotated[
+        str | None, typer.Option(help="Copies received from this node or party.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Page size.")] = 50,
     cursor: Annotated[
@@ -212,7 +232,18 @@ def list_documents(
     as_json: JsonOption = False,
 ) -> None:
     """The documents you may read, newest first (one page; --cursor for the next)."""
-    docs, after = with_session(lambda s: s.documents.page(query, cursor=cursor, limit=limit))
+    given = {
+        "classification": classification,
+        "programme": programme,
+        "originator": originator,
+        "since": since,
+        "until": until,
+        "received_from": received_from,
+    }
+    filters = {k: v for k, v in given.items() if v is not None}
+    docs, after = with_session(
+        lambda s: s.documents.page(query, cursor=cursor, limit=limit, **filters)
+    )
     items = [d.raw for d in docs]
     page = {"items": items, "next_cursor": after}
     form = chosen(fmt, as_json)

@@ -73,13 +73,39 @@ def _items(model: Any) -> Callable[[Any], list[Any]]:
     return lambda body: [model.of(item) for item in body["items"]]
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a document listing is narrowed by (each given must hold; see the API's
+    `GET /documents`): title words, a level (its equivalents too), a programme, the
+    originating party, creation dates (ISO dates, a bare date meaning the whole UTC day, or
+    times with a zone), the node or party a copy came from."""
+
+    classification: str | None = None
+    programme: str | None = None
+    originator: str | None = None
+    since: str | None = None
+    until: str | None = None
+    received_from: str | None = None
+
+    def params(self) -> list[tuple[str, str | int]]:
+        """The filters given, as query parameters."""
+        return [(k, v) for k, v in vars(self).items() if v is not None]
+
+
 def document_page(
-    *, query: str | None, cursor: str | None, limit: int, id_prefix: str | None = None
+    *,
+    query: str | None,
+    cursor: str | None,
+    limit: int,
+    id_prefix: str | None = None,
+    filters: Filters | None = None,
 ) -> Call[tuple[list[Document], str | None]]:
     """One page of the documents the caller may read, and the cursor of the next."""
     params: list[tuple[str, str | int]] = [("limit", limit)]
     if query:
         params.append(("q", query))
+    if filters is not None:
+        params += filters.params()
     if cursor:
         params.append(("cursor", cursor))
     if id_prefix:

@@ -148,22 +148,30 @@ class AsyncDocuments:
         return await self._client.call(_calls.document(doc_id))
 
     async def list(
-        self, query: str | None = None, *, page_size: int = 100
+        self, query: str | None = None, *, page_size: int = 100, **filters: str
     ) -> AsyncIterator[Document]:
-        """Every document the caller may read, newest first, pages fetched as needed."""
+        """Every document the caller may read, newest first, pages fetched as needed;
+        narrowed by title words and by `filters` (see `Documents.list`)."""
         cursor: str | None = None
         while True:
-            items, cursor = await self.page(query, cursor=cursor, limit=page_size)
+            items, cursor = await self.page(query, cursor=cursor, limit=page_size, **filters)
             for item in items:
                 yield item
             if cursor is None:
                 return
 
     async def page(
-        self, query: str | None = None, *, cursor: str | None = None, limit: int = 100
+        self,
+        query: str | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        **filters: str,
     ) -> tuple[builtins.list[Document], str | None]:
         """One page of `list` and the cursor of the next (None at the end)."""
-        call = _calls.document_page(query=query, cursor=cursor, limit=limit)
+        call = _calls.document_page(
+            query=query, cursor=cursor, limit=limit, filters=_calls.Filters(**filters)
+        )
         return await self._client.call(call)
 
     async def resolve(self, typed: str) -> str:

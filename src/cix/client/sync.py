@@ -165,22 +165,35 @@ class Documents:
         """A document's register entry (a destroyed one's too, to those entitled)."""
         return self._client.call(_calls.document(doc_id))
 
-    def list(self, query: str | None = None, *, page_size: int = 100) -> Iterator[Document]:
-        """Every document the caller may read, newest first, whose title contains `query`:
-        pages are fetched as the iteration needs them."""
+    def list(
+        self, query: str | None = None, *, page_size: int = 100, **filters: str
+    ) -> Iterator[Document]:
+        """Every document the caller may read, newest first, whose title holds every word of
+        `query` (any order, case or accents), narrowed by `filters`: `classification` (a
+        level's code or name; its equivalents match), `programme`, `originator` (a party),
+        `since` and `until` (ISO dates, inclusive, or times with a zone), `received_from`
+        (a node id or party). Pages are fetched as the iteration needs them."""
         cursor: str | None = None
         while True:
-            items, cursor = self.page(query, cursor=cursor, limit=page_size)
+            items, cursor = self.page(query, cursor=cursor, limit=page_size, **filters)
             yield from items
             if cursor is None:
                 return
 
     def page(
-        self, query: str | None = None, *, cursor: str | None = None, limit: int = 100
+        self,
+        query: str | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        **filters: str,
     ) -> tuple[builtins.list[Document], str | None]:
         """One page of `list` and the cursor of the next (None at the end). A page may be
         short, even empty, and still have a next: the node bounds the work of one call."""
-        return self._client.call(_calls.document_page(query=query, cursor=cursor, limit=limit))
+        call = _calls.document_page(
+            query=query, cursor=cursor, limit=limit, filters=_calls.Filters(**filters)
+        )
+        return self._client.call(call)
 
     def resolve(self, typed: str) -> str:
         """The id of the one document the caller may read whose id is or starts with `typed`

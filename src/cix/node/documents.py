@@ -29,6 +29,7 @@ from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
 from cix.node.roles import Actor, Role
+from cix.node.search import DocumentQuery, conditions, search_form
 from cix.node.text import has_control
 from cix.policy import Action, Clearance, OrganisationKind, Request, Subject, decide_many
 from cix.store.models import Document, DocumentSource
@@ -173,6 +174,7 @@ class Documents:
             caveat_mask=0,
             label_json=dict(label.to_json()),
             title=title,
+            search_text=search_form(title),
             purpose=label.purpose,
             media_type=media_type,
             plaintext_size=result.plaintext_size,
@@ -262,17 +264,17 @@ class Documents:
         *,
         limit: int,
         cursor: str | None = None,
-        title_contains: str | None = None,
+        narrowed: DocumentQuery | None = None,
     ) -> Page:
-        """The newest documents the actor may read, after `cursor`, at most `limit` of them.
+        """The newest documents the actor may read, after `cursor`, at most `limit` of them,
+        narrowed by `narrowed` (words, classification, programme, …: `cix.node.search`).
 
         One call examines at most `SCAN_BUDGET` candidate rows: a page may hold fewer than
         `limit` documents, even none, and still carry a `next_cursor` to continue from.
         """
         now = self.reg.clock()
         subject = self.reg.registry.subject_for(actor.id, now)
-        page = self.page_for(subject, now, limit=limit, cursor=cursor,
-                             title_contains=title_contains)  # fmt: skip
+        page = self.page_for(subject, now, limit=limit, cursor=cursor, narrowed=narrowed)
         self.reg.audit.append(
             event(actor, "list", "documents", now=now, details={"returned": len(page.items)})
         )
@@ -285,7 +287,7 @@ class Documents:
         *,
         limit: int,
         cursor: str | None = None,
-        title_contains: str | None = None,
+        narrowed: DocumentQuery | None = None,
     ) -> Page:
         """The page `list` returns to `subject` at `now` (unaudited: `list` records it)."""
         permitted: list[str] = []
@@ -300,6 +302,10 @@ class Documents:
         more = _may_read_anything(subject, now)
         with self.reg.db.read() as session:
             condition = self._prefilter(session, subject, now)
+            if narrowed is not None:
+                condition = and_(
+                    condition, *conditions(narrowed, session, self.bits, self.reg.agreements)
+                )
             # Windows of the newest live rows below `after`, growing, walked until the page
             # is full or a budget is spent: both budgets bound one call whatever the subject.
             while more and len(permitted) < limit:
@@ -316,10 +322,6 @@ class Documents:
                         query = query.where(Document.id < after)
                     if floor is not None:
                         query = query.where(Document.id >= floor)
-                    if title_contains:
-                        query = query.where(
-                            Document.title.contains(title_contains, autoescape=True)
-                        )
                     batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
                     examined += len(batch)
                     self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
