@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import click
 import typer
 
 HEADER = """\
@@ -37,7 +36,7 @@ def commands(
         yield from commands(subs[name], (*path, name))
 
 
-def root() -> click.Command:
+def root() -> Command:
     """The `cix` app as Click sees it."""
     from cix.cli.main import app
 
@@ -48,7 +47,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _params(command: click.Command) -> Iterator[str]:
+def _params(command: Command) -> Iterator[str]:
     for param in command.params:
         if param.name == "help":
             continue
@@ -75,7 +74,7 @@ def page() -> str:
     for path, command in commands(root()):
         name = " ".join(path)
         # A fixed width: the page must not depend on the terminal it was made in.
-        ctx = click.Context(command, info_name=name, terminal_width=100, max_content_width=100)
+        ctx = typer.Context(command, info_name=name, terminal_width=100, max_content_width=100)
         parts.append(f"\n## `{name}`\n\n")
         help_text = (command.help or "").strip()
         if help_text:
