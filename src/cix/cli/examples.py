@@ -62,6 +62,8 @@ EXAMPLES: dict[str, str] = {
     "cix label visibility": "cix label visibility 'SECRET//REL TO CAN, KOR' --agreement kor-can",
     "cix label xml": "cix label xml 'SECRET//REL TO CAN, KOR' --agreement kor-can",
     "cix login": "cix login --url http://127.0.0.1:8741 --token cix_…",
+    "cix logout": "cix logout",
+    "cix whoami": "cix whoami --json",
     "cix node identity": "cix node identity --dir can --out can.identity.json",
     "cix open": "cix open hull.tdf -o hull.pdf --key can/kem.key --trust KOR=kor/sign.pub",
     "cix peer add": (
