@@ -409,6 +409,9 @@ class ReceivedCopy(Base):
     received_at: Mapped[datetime]
     # one consent permits one act: a third party registers one copy per consent (0009)
     consent_id: Mapped[str | None] = mapped_column(String(64))
+    # 0011: a third party's copy (its row holds the onward label it decides on) keeps the
+    # originator's label as received; null for a copy received from its originator
+    originator_label: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ux_received_copies_consent_id", "consent_id", unique=True),)
 
