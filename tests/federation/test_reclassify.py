@@ -27,6 +27,7 @@ from sqlalchemy import select
 from cix import envelope
 from cix.envelope._assertion import label_assertion, sign_binding
 from cix.envelope._manifest import b64, canonical
+from cix.federation.consent import ConsentAct
 from cix.labels import Label, alternative_label, alternative_to_json, to_4774_xml
 from cix.labels.onward import onward_label
 from cix.node.errors import DocumentRefused, Forbidden
@@ -371,3 +372,49 @@ def test_notice_for_a_copy_not_held_is_refused(world: World, held: Held) -> None
     states = sorted((i.state, i.last_error or "") for i in _outbox(world.kor))
     assert states == [(DELIVERED, ""), (REFUSED, "copy-not-held")]
     assert len(world.events("KOR", "reclassify-receipt")) == 2
+
+
+# --- a downgrade asked by a holder, consented by the originator -----------------------------
+
+
+def test_approved_downgrade_consent_changes_the_classification(world: World, held: Held) -> None:
+    asked = world.can.consents.request(
+        world.can.registry.actor_for("nsa"),
+        held.can,
+        act=ConsentAct.DOWNGRADE,
+        new_label=dict(LOWER.to_json()),
+        reason="the hull form is public now",
+    )
+    world.deliver()
+    assert _history(world.kor, held.kor) == []  # asked, not yet answered: nothing changes
+    world.kor.consents.approve(world.kor.registry.actor_for("nsa"), asked.id)
+    # KOR: the approval made the change, with the consent's id, and queued the notices
+    (entry,) = _history(world.kor, held.kor)
+    assert (entry.side, entry.revision, entry.consent_id) == ("originator", 1, asked.id)
+    assert _row(world.kor, held.kor).label_json == LOWER.to_json()
+    (decided,) = world.events("KOR", "reclassify")
+    assert (decided.decision, decided.details["consent"]) == ("permit", asked.id)
+    world.deliver()
+    # ... reaching CAN's copy and, through CAN, DEU's
+    assert world.can.consents.show(world.can.registry.actor_for("nsa"), asked.id).state == (
+        "approved"
+    )
+    assert _opened(world.can, held.can, world.kor).label_json == LOWER.to_json()
+    assert _row(world.deu, held.deu).label_json == onward(LOWER).to_json()
+    assert [h.revision for h in _history(world.deu, held.deu)] == [1]
+
+
+def test_denied_downgrade_consent_changes_nothing(world: World, held: Held) -> None:
+    asked = world.can.consents.request(
+        world.can.registry.actor_for("nsa"),
+        held.can,
+        act=ConsentAct.DOWNGRADE,
+        new_label=dict(LOWER.to_json()),
+        reason="the hull form is public now",
+    )
+    world.deliver()
+    world.kor.consents.deny(world.kor.registry.actor_for("nsa"), asked.id, conditions="not yet")
+    world.deliver()
+    assert _history(world.kor, held.kor) == []
+    assert _row(world.kor, held.kor).label_json == SECRET.to_json()
+    assert _outbox(world.kor) == []
