@@ -399,7 +399,8 @@ def _single_node_commands(
 def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> list[DemoCommand]:
     """The exchange, step by step: KOR's design received at CAN with its receipt, opened by
     a cleared member and refused to an uncleared contractor; CAN's release to DEU refused,
-    KOR's consent, the release allowed; both logs verify."""
+    KOR's consent, the release allowed and DEU's copy opened by a cleared TKMS engineer;
+    every node's log verifies."""
     by_party = {n.nation.party: n for n in nodes}
     can, kor, deu = by_party.get("CAN"), by_party.get("KOR"), by_party.get("DEU")
     if can is None or kor is None or COPY not in can.documents:
@@ -454,16 +455,16 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
             ),
             DemoCommand(
                 "CAN's node permits the release under KOR's consent (used once, audited) "
-                "and sends it; DEU's node refuses the copy for now (`transmissions list` "
-                "shows the code): it cannot yet decide on a label under kor-can, an "
-                "agreement it does not hold",
+                "and sends it with the chain (KOR's identity vouched for by CAN, KOR's "
+                "signed consent); DEU's node checks it and answers the signed receipt",
                 (*transmit, "--consent", consent, "--wait", "60"),
                 as_(can, "pspc-cso"),
-                1,
+                0,
             ),
+            *_third_party_commands(deu, cix, out_dir),
         ]
     steps += _witnessing_commands(kor, can, cix)
-    for node in (kor, can):
+    for node in (kor, can, *((deu,) if deu is not None else ())):
         steps.append(
             DemoCommand(
                 f"{node.nation.party}'s audit log records every step, and verifies, up to "
@@ -474,6 +475,37 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
             )
         )
     return steps
+
+
+def _third_party_commands(deu: DemoNode, cix: str, out_dir: Path) -> list[DemoCommand]:
+    """At DEU: the copy CAN released, found and opened by a cleared TKMS engineer in CPSP
+    (its id is DEU's, known once the release is received: the open looks it up)."""
+    from cix.demo_exchange import design_title
+
+    env = {"CIX_CLIENT_CONFIG": str(_display(deu.clients["tkms-eng"]))}
+    title = design_title()
+    lookup = (
+        f"{shlex.quote(cix)} docs list -q {shlex.quote(title)} --json | "
+        f"{shlex.quote(sys.executable)} -c "
+        + shlex.quote("import json, sys; print(json.load(sys.stdin)['items'][0]['id'])")
+    )
+    out = _display(out_dir / "cpsp-design-tkms.txt")
+    return [
+        DemoCommand(
+            "at DEU, the TKMS engineer finds the copy: held under CAN's equivalent marking "
+            "under can-deu, KOR named as originator and CAN as releasing party",
+            (cix, "docs", "list", "-q", title),
+            env,
+            0,
+        ),
+        DemoCommand(
+            "permit: the TKMS engineer opens DEU's copy (KOR's label verified under the key "
+            "CAN vouched for)",
+            ("sh", "-c", f'{shlex.quote(cix)} docs open "$({lookup})" -o {shlex.quote(str(out))}'),
+            env,
+            0,
+        ),
+    ]
 
 
 def _witnessing_commands(kor: DemoNode, can: DemoNode, cix: str) -> list[DemoCommand]:

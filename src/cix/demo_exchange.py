@@ -8,7 +8,8 @@ design to CAN and the demo waits for CAN's signed receipt; CAN's contract securi
 officer then asks KOR for consent to release the copy to DEU, so that KOR's officer has a
 request to answer; and each node's audit log is cosigned by the nodes it is paired with
 (`wait_witnessed`: checkpoints are exchanged as the nodes start and after every message).
-The printed commands show the rest.
+The printed commands show the rest: the release refused, KOR's consent, the release
+allowed, and DEU's copy opened by a cleared TKMS engineer.
 """
 
 from __future__ import annotations
@@ -103,7 +104,8 @@ def _copy_of(can: Served, title: str) -> str:
     raise InputError("CAN's node lists no copy of KOR's design")
 
 
-def _design_title() -> str:
+def design_title() -> str:
+    """The title of KOR's design, under which CAN's and DEU's copies are listed."""
     from cix.demo_cast import KOREA
 
     return next(d.title for d in KOREA.documents if d.key == DESIGN)
@@ -123,7 +125,7 @@ def exchange(nodes: Sequence[Served]) -> None:
             "POST", f"/documents/{kor.documents[DESIGN]}/transmit", json={"to": "CAN"}
         ).json()
     _wait_receipted(kor, "dapa-pm", str(sent["id"]), 60)
-    can.documents[COPY] = _copy_of(can, _design_title())
+    can.documents[COPY] = _copy_of(can, design_title())
     if "DEU" not in by_party:
         return
     with ClientSession(ClientConfig(url=can.url, token=can.tokens["pspc-cso"])) as session:

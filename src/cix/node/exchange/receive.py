@@ -11,8 +11,14 @@ refuse, each with its own code (answered to the sender, audited here), nothing r
 - `label-malformed`, `level-without-equivalent` (a level this party has no mapping for:
   refused, never guessed), `label-not-under-agreement`, `not-releasable` (to this
   party), `releasing-party-mismatch` (the sender is not of the releasing party it
-  names), `third-party-chain-unverified` (the originator is not the sender: a consented
-  release, which the consent service checks; without it, refused);
+  names);
+- for a copy of another party's information released by the sender (a consented release
+  to this node, a third party: rule 2), the chain's codes (`consent-chain-missing`,
+  `consent-chain-voucher-invalid`, `consent-for-another-party`, `consent-expired`,
+  `consent-already-used`, ...: `cix.federation.chain`), checked before the object is
+  verified (the label must be signed by the originator key the chain vouches for, that
+  one only) and again in the write by the consent service (`chain_check`; unset, such a
+  copy is refused `third-party-chain-unverified`);
 - the sealed object's own refusal codes (`cix.envelope.RefusalReason`: a tampered
   payload or manifest, `signer-not-originator` or `unknown-signer` for a label not signed
   by a pinned key *of its originator party*, `label-mismatch` for an object whose signed
@@ -21,8 +27,13 @@ refuse, each with its own code (answered to the sender, audited here), nothing r
 
 A copy that passes is registered: a document row (the originator's label, unaltered),
 its `received_copies` row (originator's document id, copy number, received from, the
-releasing party, agreement, purpose) and its blob. The answer is the receipt: `{"receipt":
-{...}}`, signed like every answer; that signed token is what the sender stores.
+releasing party, agreement, purpose) and its blob. A third party's copy is held under the
+releasing party's onward label (`cix.labels.onward`: its equivalent under the agreement
+the copy came under, releasable to it and this party only), the object kept as the
+originator sealed it, and its record keeps the originator's label (`originator_label`)
+and the verified chain (`consent`, `consent_id`: one copy per consent). The answer is the
+receipt: `{"receipt": {...}}`, signed like every answer; that signed token is what the
+sender stores.
 
 The stored object carries this node's alternative label (rule 5: this party's equivalent
 marking, the originator named, `cix.envelope.add_alternative_label`) as a second assertion
