@@ -484,12 +484,12 @@ def _third_party_commands(deu: DemoNode, cix: str, out_dir: Path) -> list[DemoCo
 
     env = {"CIX_CLIENT_CONFIG": str(_display(deu.clients["tkms-eng"]))}
     title = design_title()
-    lookup = (
-        f"{shlex.quote(cix)} docs list -q {shlex.quote(title)} --json | "
-        f"{shlex.quote(sys.executable)} -c "
-        + shlex.quote("import json, sys; print(json.load(sys.stdin)['items'][0]['id'])")
-    )
-    out = _display(out_dir / "cpsp-design-tkms.txt")
+    # the venv's python beside the venv's cix; any python 3 reads the JSON
+    python = cix.removesuffix("/cix") + "/python" if cix.endswith("/cix") else "python3"
+    pick = 'import json,sys; print(json.load(sys.stdin)[\\"items\\"][0][\\"id\\"])'
+    sh_cix, sh_python = shlex.quote(cix), shlex.quote(python)
+    lookup = f'{sh_cix} docs list -q CPSP --json | {sh_python} -c "{pick}"'
+    out = shlex.quote(str(_display(out_dir / "cpsp-design-tkms.txt")))
     return [
         DemoCommand(
             "at DEU, the TKMS engineer finds the copy: held under CAN's equivalent marking "
@@ -501,7 +501,7 @@ def _third_party_commands(deu: DemoNode, cix: str, out_dir: Path) -> list[DemoCo
         DemoCommand(
             "permit: the TKMS engineer opens DEU's copy (KOR's label verified under the key "
             "CAN vouched for)",
-            ("sh", "-c", f'{shlex.quote(cix)} docs open "$({lookup})" -o {shlex.quote(str(out))}'),
+            ("sh", "-c", f'{sh_cix} docs open "$({lookup})" -o {out}'),
             env,
             0,
         ),
