@@ -228,7 +228,7 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     opened = [e for e in events if e.action == "read" and e.actor == "tkms-eng"]
     assert [e.decision for e in opened] == ["permit"]
     design = next(d for d in KOREA.documents if d.key == "cpsp-design")
-    assert (out / "cpsp-design-tkms.txt").read_text() == design.text
+    assert (out / "tkms-copy.txt").read_text() == design.text
     _assert_cross_cosigned(nodes, printed)
 
 

@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cix.demo_cast import NATIONS, Nation
-from cix.demo_exchange import COPY, PURPOSE, exchange, pair, wait_witnessed
+from cix.demo_exchange import COPY, PURPOSE, exchange, pair, third_party_steps, wait_witnessed
 from cix.errors import InputError
 
 DEMO_ROOT = Path("demo-data")
@@ -461,7 +461,12 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
                 as_(can, "pspc-cso"),
                 0,
             ),
-            *_third_party_commands(deu, cix, out_dir),
+            *(
+                DemoCommand(*step)
+                for step in third_party_steps(
+                    cix, _display(deu.clients["tkms-eng"]), _display(out_dir / "tkms-copy.txt")
+                )
+            ),
         ]
     steps += _witnessing_commands(kor, can, cix)
     for node in (kor, can, *((deu,) if deu is not None else ())):
@@ -475,37 +480,6 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
             )
         )
     return steps
-
-
-def _third_party_commands(deu: DemoNode, cix: str, out_dir: Path) -> list[DemoCommand]:
-    """At DEU: the copy CAN released, found and opened by a cleared TKMS engineer in CPSP
-    (its id is DEU's, known once the release is received: the open looks it up)."""
-    from cix.demo_exchange import design_title
-
-    env = {"CIX_CLIENT_CONFIG": str(_display(deu.clients["tkms-eng"]))}
-    title = design_title()
-    # the venv's python beside the venv's cix; any python 3 reads the JSON
-    python = cix.removesuffix("/cix") + "/python" if cix.endswith("/cix") else "python3"
-    pick = 'import json,sys; print(json.load(sys.stdin)[\\"items\\"][0][\\"id\\"])'
-    sh_cix, sh_python = shlex.quote(cix), shlex.quote(python)
-    lookup = f'{sh_cix} docs list -q CPSP --json | {sh_python} -c "{pick}"'
-    out = shlex.quote(str(_display(out_dir / "cpsp-design-tkms.txt")))
-    return [
-        DemoCommand(
-            "at DEU, the TKMS engineer finds the copy: held under CAN's equivalent marking "
-            "under can-deu, KOR named as originator and CAN as releasing party",
-            (cix, "docs", "list", "-q", title),
-            env,
-            0,
-        ),
-        DemoCommand(
-            "permit: the TKMS engineer opens DEU's copy (KOR's label verified under the key "
-            "CAN vouched for)",
-            ("sh", "-c", f'{sh_cix} docs open "$({lookup})" -o {out}'),
-            env,
-            0,
-        ),
-    ]
 
 
 def _witnessing_commands(kor: DemoNode, can: DemoNode, cix: str) -> list[DemoCommand]:

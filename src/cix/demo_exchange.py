@@ -14,6 +14,7 @@ allowed, and DEU's copy opened by a cleared TKMS engineer.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -109,6 +110,38 @@ def design_title() -> str:
     from cix.demo_cast import KOREA
 
     return next(d.title for d in KOREA.documents if d.key == DESIGN)
+
+
+Step = tuple[str, tuple[str, ...], dict[str, str], int]
+"""A printed step: what it shows, its argv, environment and expected exit (cix.demo)."""
+
+
+def third_party_steps(cix: str, client: Path, out: Path) -> list[Step]:
+    """At DEU, as the TKMS engineer (client configuration `client`): the copy CAN released
+    listed, then opened into `out`. The copy's id is DEU's own, known once the release is
+    received, so the open looks it up (the one CPSP document listed there) with the python
+    beside `cix`."""
+    env = {"CIX_CLIENT_CONFIG": str(client)}
+    python = cix.removesuffix("/cix") + "/python" if cix.endswith("/cix") else "python3"
+    pick = 'import json,sys; print(json.load(sys.stdin)[\\"items\\"][0][\\"id\\"])'
+    sh_cix = shlex.quote(cix)
+    lookup = f'{sh_cix} docs list -q CPSP --json | {shlex.quote(python)} -c "{pick}"'
+    return [
+        (
+            "at DEU, the TKMS engineer finds the copy: held under CAN's equivalent marking "
+            "under can-deu, KOR named as originator and CAN as releasing party",
+            (cix, "docs", "list", "-q", design_title()),
+            env,
+            0,
+        ),
+        (
+            "permit: the TKMS engineer opens DEU's copy (KOR's label verified under the key "
+            "CAN vouched for)",
+            ("sh", "-c", f'{sh_cix} docs open "$({lookup})" -o {shlex.quote(str(out))}'),
+            env,
+            0,
+        ),
+    ]
 
 
 def exchange(nodes: Sequence[Served]) -> None:
