@@ -41,6 +41,8 @@ SCAN_BUDGET = 20_000
 #: The most live rows, readable or not, one listing call lets SQL walk (newest first from the
 #: cursor): a subject whose filter excludes nearly every row costs this, not the register.
 ROW_BUDGET = 200_000
+#: The most candidates (rows the SQL prefilter passes) an id prefix is resolved among.
+PREFIX_BUDGET = 256
 #: The first window's size; each next window is four times larger (see `page_for`).
 _FIRST_WINDOW = 4_096
 #: The most characters a title may have.
@@ -344,26 +346,59 @@ class Documents:
                         break
                     # Few permitted so far: read further ahead (ids and labels only are cheap).
                     fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
-            rows = list(
-                session.scalars(
-                    select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
+            items = self._infos(session, permitted)
+        return Page(items, after if more else None)
+
+    def starting_with(self, actor: Actor, prefix: str, *, limit: int) -> Page:
+        """The live documents the actor may read whose id starts with `prefix` (lowercase hex),
+        newest first, at most `limit`: how a person's typed id prefix is resolved. At most
+        `PREFIX_BUDGET` candidates are examined, so a short prefix cannot make one call scan
+        the register; what the actor may not read is never counted or shown."""
+        now = self.reg.clock()
+        subject = self.reg.registry.subject_for(actor.id, now)
+        permitted: list[str] = []
+        with self.reg.db.read() as session:
+            # Ids are fixed-width lowercase hex: those starting with `prefix` are exactly the
+            # range [prefix, prefix + "g"), an index range on the primary key.
+            query = (
+                select(Document.id, cast(Document.label_json, Text))
+                .where(self._prefilter(session, subject, now))
+                .where(Document.id >= prefix, Document.id < prefix + "g")
+                .order_by(Document.id.desc())
+                .limit(PREFIX_BUDGET)
+            )
+            batch = list(session.execute(query)) if _may_read_anything(subject, now) else []
+            verdicts: dict[str, bool] = {}
+            self._decide_labels(subject, {text for _, text in batch}, now, verdicts)
+            permitted = [doc_id for doc_id, text in batch if verdicts[text]][:limit]
+            items = self._infos(session, permitted)
+        self.reg.audit.append(
+            event(actor, "list", "documents", now=now,
+                  details={"id_prefix": prefix, "returned": len(items)})
+        )  # fmt: skip
+        return Page(items, None)
+
+    def _infos(self, session: Session, permitted: Sequence[str]) -> tuple[DocumentInfo, ...]:
+        """The register entries of `permitted`, newest first, with their sources."""
+        rows = list(
+            session.scalars(
+                select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
+            )
+        )
+        # One query for the sources of the whole page, not one per document.
+        sources: dict[str, list[str]] = {row.id: [] for row in rows}
+        if sources:
+            links = session.execute(
+                select(DocumentSource.document_id, DocumentSource.source_id).where(
+                    DocumentSource.document_id.in_(list(sources))
                 )
             )
-            # One query for the sources of the whole page, not one per document.
-            sources: dict[str, list[str]] = {row.id: [] for row in rows}
-            if sources:
-                links = session.execute(
-                    select(DocumentSource.document_id, DocumentSource.source_id).where(
-                        DocumentSource.document_id.in_(list(sources))
-                    )
-                )
-                for document_id, source_id in links:
-                    sources[document_id].append(source_id)
-            items = [
-                self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
-                for row in rows
-            ]
-        return Page(tuple(items), after if more else None)
+            for document_id, source_id in links:
+                sources[document_id].append(source_id)
+        return tuple(
+            self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
+            for row in rows
+        )
 
     def _floor(self, session: Session, below: str | None, size: int) -> str | None:
         """The oldest id of the `size` newest live rows below `below` (None if fewer remain):

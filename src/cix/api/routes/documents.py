@@ -191,11 +191,24 @@ def list_documents(
     q: Annotated[
         str | None, Query(max_length=200, description="Title contains."), PlainLine
     ] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{4,32}$",
+            description="Only documents whose id starts with this (how a typed prefix is "
+            "resolved; not combined with q or cursor).",
+        ),
+    ] = None,
 ) -> DocumentPage:
     """The newest documents the caller may read (filtered on the server, never leaked)."""
     node = node_of(request)
     size = min(limit or node.settings.page_size, node.settings.max_page_size)
-    page = node.documents.list(actor, limit=size, cursor=cursor, title_contains=q)
+    if id_prefix is not None:
+        if q is not None or cursor is not None:
+            raise InputError("id_prefix: not combined with q or cursor")
+        page = node.documents.starting_with(actor, id_prefix, limit=size)
+    else:
+        page = node.documents.list(actor, limit=size, cursor=cursor, title_contains=q)
     return DocumentPage(items=list(page.items), next_cursor=page.next_cursor)
 
 
