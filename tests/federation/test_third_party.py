@@ -341,3 +341,33 @@ def test_chain_replayed_for_a_second_copy_is_refused(
         assert session.scalar(select(func.count()).select_from(ReceivedCopy)) == 1
     denied = [e for e in world.audits["DEU"].events if e.decision == "deny"]
     assert [e.reasons for e in denied] == [("consent-already-used",)]
+
+
+def test_consented_release_and_its_replay_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    # DEU on PostgreSQL: the copy registered with its chain, the one-copy-per-consent index
+    # holding against the replay, the copy opening for the cleared engineer
+    worlds = make_world(tmp_path, deu_database=postgres_url)
+    world = next(worlds)
+    try:
+        assert world.deu.settings.database_url.reveal().startswith("postgresql")
+        kor_doc = upload(world)
+        can_doc = send_to_can(world, kor_doc)
+        consent = consent_to_deu(world, can_doc)
+        first = release_to_deu(world, can_doc, consent)
+        assert transmission(world.can, first).state == "receipted"
+        copy = copy_of(world.deu, kor_doc)
+        assert copy is not None
+        assert (copy.consent_id, copy.originator_label) == (consent, SECRET.to_json())
+        item = _item(world, first)
+        with world.can.db.write() as session:
+            again = enqueue(session, peer=item.peer, kind=item.kind, agreement=item.agreement,
+                            body={**item.body, "copy": 2}, now=world.clock(),
+                            blob_hash=item.blob_hash)  # fmt: skip
+        world.deliver()
+        with world.can.db.read() as session:
+            replayed = session.get(OutboxItem, again)
+            assert replayed is not None
+            assert replayed.last_error == "consent-already-used"
+        assert _open(world, "engineer", copy.document_id) == DATA
+    finally:
+        worlds.close()

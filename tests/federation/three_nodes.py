@@ -159,8 +159,15 @@ class World:
         return [e for e in self.audits[party].events if e.action == action]
 
 
-def open_node(tmp: Path, party: str, agreements: tuple[str, ...], clock: Clock) -> Node:
-    """A fresh node of `party` in `tmp`, auditing into memory."""
+def open_node(
+    tmp: Path,
+    party: str,
+    agreements: tuple[str, ...],
+    clock: Clock,
+    database_url: str | None = None,
+) -> Node:
+    """A fresh node of `party` in `tmp` (its database SQLite, or `database_url`), auditing
+    into memory."""
     audit = MemoryAuditSink()
     init_node(
         tmp / party,
@@ -170,6 +177,7 @@ def open_node(tmp: Path, party: str, agreements: tuple[str, ...], clock: Clock) 
         environ=ENVIRON,
         audit=audit,
         clock=clock,
+        **({"database_url": database_url} if database_url else {}),
     )
     return Node.open(tmp / party, environ=ENVIRON, audit=audit, clock=clock)
 
@@ -181,12 +189,13 @@ def pair(a: Node, b: Node, agreement: str) -> None:
         pin(one, node_identity(other, url=url_of(other)), other.keys.signing, [agreement])
 
 
-def make_world(tmp_path: Path) -> Iterator[World]:
-    """The three nodes, paired and seeded (the generator of a fixture)."""
+def make_world(tmp_path: Path, *, deu_database: str | None = None) -> Iterator[World]:
+    """The three nodes, paired and seeded (the generator of a fixture); DEU's database is
+    `deu_database` when given."""
     clock = Clock(T0)
     kor = open_node(tmp_path, "KOR", ("kor-can",), clock)
     can = open_node(tmp_path, "CAN", ("kor-can", "can-deu"), clock)
-    deu = open_node(tmp_path, "DEU", ("can-deu",), clock)
+    deu = open_node(tmp_path, "DEU", ("can-deu",), clock, deu_database)
     wire = Loopback()
     for node in (kor, can, deu):
         wire.nodes[url_of(node)] = node
