@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -177,7 +177,7 @@ def open_node(
         environ=ENVIRON,
         audit=audit,
         clock=clock,
-        **({"database_url": database_url} if database_url else {}),
+        database_url=database_url,
     )
     return Node.open(tmp / party, environ=ENVIRON, audit=audit, clock=clock)
 
@@ -189,7 +189,7 @@ def pair(a: Node, b: Node, agreement: str) -> None:
         pin(one, node_identity(other, url=url_of(other)), other.keys.signing, [agreement])
 
 
-def make_world(tmp_path: Path, *, deu_database: str | None = None) -> Iterator[World]:
+def make_world(tmp_path: Path, *, deu_database: str | None = None) -> Generator[World]:
     """The three nodes, paired and seeded (the generator of a fixture); DEU's database is
     `deu_database` when given."""
     clock = Clock(T0)
