@@ -16,7 +16,13 @@ from typing import Annotated
 
 import typer
 
-from cix.cli import client_destroy, client_docs, client_exchange, client_registry
+from cix.cli import (
+    client_destroy,
+    client_docs,
+    client_exchange,
+    client_registry,
+    client_registry_edit,
+)
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 
 docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
@@ -52,6 +58,7 @@ def register(app: typer.Typer) -> None:
     client_docs.register(docs_app)
     client_destroy.register(docs_app)
     client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
+    client_registry_edit.register(orgs_app, people_app, programmes_app, memberships_app, docs_app)
     app.add_typer(transmissions_app, name="transmissions")
     client_exchange.register(docs_app, transmissions_app)
 
