@@ -141,7 +141,8 @@ def test_registry_add_and_list_as_the_nsa_officer(
     assert orgs["seaworks"]["facility_clearance"]["level"] == "S"
     table = cix("registry", "organisations", "list", config=config)
     assert "Seaworks Ltd" in table.stdout
-    assert "CAN S until 2030-01-01" in table.stdout
+    # Valid through 1 January 2030 where the node is (Toronto): until its end, 05:00 UTC.
+    assert "CAN S until 2030-01-02 05:00 UTC" in table.stdout
     granted = cix(
         "registry", "memberships", "add", "--person", "dnd-auditor", "--programme", "CPSP",
         "--until", "2030-01-01", "--justification", "audits the programme", "--json",

@@ -22,6 +22,7 @@ from cix import __version__
 from cix.api import fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
+from cix.api.node_zone import in_node_zone
 from cix.api.openapi import document_problems
 from cix.api.routes import (
     api_docs,
@@ -139,7 +140,7 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     app.router.routes.insert(0, fast_path.OpenRoute(API_PREFIX, documents.open_content))
     # Routes are matched in order: opening a document first (the hot path), then the rest.
     # Authenticated first (401 before anything), then no query parameter a route ignores.
-    checks = [Depends(authenticate), Depends(refuse_unknown_query)]
+    checks = [Depends(authenticate), Depends(refuse_unknown_query), Depends(in_node_zone)]
     hot = APIRouter(prefix=API_PREFIX, dependencies=checks)
     hot.include_router(documents.content_router)
     app.include_router(hot)

@@ -8,7 +8,7 @@ only shapes the request and shows the answer as a table (or `--json`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +18,10 @@ from cix.cli.listing import Column, Format, FormatOption, chosen, show_rows
 from cix.cli.terminal import JsonOption, consoles
 from cix.errors import InputError
 
-DateOption = Annotated[str | None, typer.Option(help="ISO 8601 date or time (UTC if no zone).")]
+DateOption = Annotated[
+    str | None,
+    typer.Option(help="A date (the whole day, where the node is) or a time (UTC if no zone)."),
+]
 
 
 def register(
@@ -42,9 +45,14 @@ def register_tokens(token_app: typer.Typer) -> None:
 
 
 def iso_time(option: str, value: str) -> str:
-    """`value` as an ISO 8601 instant with a zone (UTC when none given); InputError if bad."""
+    """`value` as the node takes it: a bare ISO date as typed (the node reads it as that whole
+    day where it is: docs/node.md, Dates), a date and time with its zone (UTC when none
+    given); InputError naming `option` if it is neither."""
+    text = value.strip()
     try:
-        moment = datetime.fromisoformat(value)
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"{option} {value!r}: not an ISO 8601 date or time") from None
     if moment.tzinfo is None:
@@ -60,13 +68,23 @@ def _clearance(option: str, level: str | None, party: str | None, expires: str |
     return {"level": level, "party": party, "expires": iso_time(f"{option}-expires", expires)}
 
 
+def _instant(value: object) -> str:
+    # The exact end of a validity (exclusive), in UTC to the minute: a date alone would
+    # read as one day too many or too few depending on the node's zone.
+    try:
+        moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except ValueError:
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _cell(name: str) -> Column:
     """The column `name` of a registry item: ids whole, a clearance as `PARTY LEVEL until DAY`."""
 
     def value(item: Mapping[str, Any]) -> object:
         found = item.get(name)
         if isinstance(found, dict) and "level" in found:
-            return f"{found['party']} {found['level']} until {str(found['expires'])[:10]}"
+            return f"{found['party']} {found['level']} until {_instant(found['expires'])}"
         return found
 
     return Column(name, value, whole=name in ("id", "person", "organisation", "parent"))

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from cix.labels import nationality
+from cix.node.dates import DayEnd, DayStart
 from cix.node.roles import Role
 from cix.node.text import PlainLine, PlainText
 
@@ -49,7 +49,7 @@ class RegistryClearance(_Strict):
 
     level: LevelCode
     party: Party
-    expires: AwareDatetime
+    expires: DayEnd
 
 
 class OrganisationIn(_Strict):
@@ -97,8 +97,8 @@ class PersonIn(_Strict):
     organisation: EntityId
     nationalities: Annotated[list[Party], Field(min_length=1, max_length=8)]
     clearance: RegistryClearance | None = None
-    briefed_at: AwareDatetime | None = None
-    briefed_until: AwareDatetime | None = None
+    briefed_at: DayStart | None = None
+    briefed_until: DayEnd | None = None
     roles: Annotated[list[Role], Field(max_length=6)] = [Role.READER]
 
     @model_validator(mode="after")
@@ -114,8 +114,8 @@ class PersonPatch(_Strict):
     organisation: EntityId | None = None
     nationalities: Annotated[list[Party], Field(min_length=1, max_length=8)] | None = None
     clearance: RegistryClearance | None = None
-    briefed_at: AwareDatetime | None = None
-    briefed_until: AwareDatetime | None = None
+    briefed_at: DayStart | None = None
+    briefed_until: DayEnd | None = None
     roles: Annotated[list[Role], Field(max_length=6)] | None = None
     active: bool | None = None
     reason: Reason | None = None
@@ -165,8 +165,8 @@ class MembershipIn(_Strict):
 
     person: EntityId
     programme: ProgrammeId
-    valid_from: AwareDatetime | None = None
-    valid_until: AwareDatetime
+    valid_from: DayStart | None = None
+    valid_until: DayEnd
     justification: Justification
 
     @model_validator(mode="after")

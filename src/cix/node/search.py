@@ -15,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, exists, false, or_, select
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement
 from cix.errors import InputError
+from cix.node.dates import end_of, start_of
 from cix.node.labelbits import PROGRAMME, LabelBits
 from cix.store.models import Document, ReceivedCopy
 
@@ -63,15 +64,15 @@ def words_of(query: str) -> tuple[str, ...]:
     return words
 
 
-def day_or_moment(option: str, value: str, *, end: bool) -> datetime:
+def day_or_moment(option: str, value: str, *, end: bool, zone: tzinfo) -> datetime:
     """`value` (an ISO 8601 date, or a date and time with a zone) as a bound of creation
-    time: a bare date is that whole UTC day, so as an end (`end=True`) it is the start of the
-    next day and the bound excludes it. InputError naming `option` otherwise."""
+    time: a bare date is that whole day in `zone` (the node's: `cix.node.dates`), so as an
+    end (`end=True`) it is the start of the next day and the bound excludes it. InputError
+    naming `option` otherwise."""
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end else start
+            return end_of(day, zone) if end else start_of(day, zone)
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(f"{option}: {value!r} is not an ISO 8601 date or time") from None

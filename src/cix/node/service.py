@@ -19,6 +19,7 @@ from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
+from cix.node.dates import zone_for
 from cix.node.documents import Documents
 from cix.node.errors import DatabaseNotTheNodes, StaleSchema
 from cix.node.exchange.consent_wiring import wire_consents
@@ -107,6 +108,8 @@ class Node:
             load_issuer_public(settings.data_dir) if settings.uses_builtin_issuer else None,
         )
         self.agreements = held_agreements(settings)
+        #: Where a bare date given to this node is a day (cix.node.dates).
+        self.zone = zone_for(settings.party, settings.time_zone)
         register = Register(
             db=db,
             blobs=self.blobs,

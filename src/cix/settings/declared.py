@@ -358,6 +358,13 @@ class Settings:
         minimum=1,
         maximum=86400,
     )
+    time_zone: str = setting(
+        "str",
+        "",
+        "IANA time zone in which a bare date given to this node is a whole day (a clearance "
+        "valid until 2027-12-31 is valid through that day here); empty: the party's "
+        "(KOR Asia/Seoul, CAN America/Toronto, DEU Europe/Berlin; UTC for another).",
+    )
     witness_interval_seconds: int = setting(
         "int",
         60,

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cix.api.auth import CurrentActor, node_of
 from cix.federation.consent import ConsentAct
+from cix.node.dates import DayEnd
 from cix.node.exchange.consent_rows import ConsentInfo
 
 router = APIRouter(tags=["consents"])
@@ -40,7 +41,7 @@ class ConsentApproval(_Strict):
     """An approval: optional conditions, and an expiry (default 30 days, at most 365)."""
 
     conditions: str | None = Field(default=None, min_length=1, max_length=2000)
-    expires_at: AwareDatetime | None = None
+    expires_at: DayEnd | None = None
 
 
 class ConsentDenial(_Strict):

@@ -245,8 +245,8 @@ def list_documents(
         classification=classification,
         programme=programme,
         originator=originator,
-        since=None if since is None else day_or_moment("since", since, end=False),
-        before=None if until is None else day_or_moment("until", until, end=True),
+        since=None if since is None else day_or_moment("since", since, end=False, zone=node.zone),
+        before=None if until is None else day_or_moment("until", until, end=True, zone=node.zone),
         received_from=received_from,
     )
     if id_prefix is not None:
