@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cix.errors import PeerError
+from cix.errors import PeerError, StorageError
 from cix.federation import Message, MessageRefused, PinnedPeer, sign_message, verify_message
 from cix.keys import SigningKey
 from cix.node.auditing import AuditRecord, AuditSink, audited_write
@@ -42,7 +43,7 @@ from cix.node.exchange.outbox import DELIVERED, QUEUED, REFUSED
 from cix.node.exchange.transport import DOCUMENTS_PATH, MESSAGES_PATH, Transport
 from cix.store.blobs import BlobStore
 from cix.store.db import Database
-from cix.store.models import OutboxItem
+from cix.store.models import Document, OutboxItem
 
 AnswerHook = Callable[[Session, OutboxItem, Message], Iterable[AuditRecord] | None]
 """Runs on the sender for the peer's verified, signed, final answer (delivered or
@@ -94,6 +95,7 @@ class Delivery:
         retry_max: timedelta,
         transport: Transport | None = None,
         lease: timedelta = timedelta(seconds=60),
+        concurrency: int = 1,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -107,6 +109,8 @@ class Delivery:
         self._retry = retry
         self._retry_max = retry_max
         self._lease = lease
+        self._concurrency = max(1, concurrency)
+        self._pool: ThreadPoolExecutor | None = None
         self._hooks: dict[str, AnswerHook] = {}
         self._wake = threading.Event()
         self.on_delivered: Callable[[str], None] | None = None
@@ -127,16 +131,31 @@ class Delivery:
     # -- one pass ----------------------------------------------------------------------
 
     def run_once(self, limit: int = 16) -> int:
-        """Attempt up to `limit` due messages; return how many were attempted."""
+        """Attempt up to `limit` due messages, `concurrency` of them at a time; record
+        their outcomes in one audited write; return how many were attempted."""
         if self.transport is None:
             raise PeerError("no transport: this node was opened without a courier")
         claimed = self._claim(limit)
-        for item in claimed:
-            outcome = self._attempt(item)
-            self._record(item, outcome)
-            if outcome.state == DELIVERED and self.on_delivered is not None:
-                self.on_delivered(item.peer)
+        if not claimed:
+            return 0
+        if self._concurrency == 1 or len(claimed) == 1:
+            outcomes = [self._attempt(item) for item in claimed]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._concurrency, "cix-deliver")
+            outcomes = list(self._pool.map(self._attempt, claimed))
+        self._record(list(zip(claimed, outcomes, strict=True)))
+        if self.on_delivered is not None:
+            for peer in {i.peer for i, o in zip(claimed, outcomes, strict=True)
+                         if o.state == DELIVERED}:  # fmt: skip
+                self.on_delivered(peer)
         return len(claimed)
+
+    def close(self) -> None:
+        """Stop the threads that send in parallel (if any were started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _claim(self, limit: int) -> list[_Claimed]:
         now = self._clock()
@@ -216,40 +235,70 @@ class Delivery:
             return _Outcome(REFUSED, signed_status, code, answer)
         return _Outcome(QUEUED, signed_status, f"refused for now: {code}", None)
 
-    def _record(self, item: _Claimed, outcome: _Outcome) -> None:
+    def _record(self, outcomes: list[tuple[_Claimed, _Outcome]]) -> None:
+        """Record a pass's outcomes in one audited write (one commit, one audit group:
+        per message, the same rows and events as if each were written alone)."""
         now = self._clock()
         with audited_write(self.db, self.audit) as (session, group):
-            row = session.get(OutboxItem, item.message_id)
-            if row is None or row.state != QUEUED:
-                return  # another worker recorded its answer first
-            details: dict[str, Any] = {
-                "peer": item.peer,
-                "kind": item.kind,
-                "attempt": item.attempts,
-            }
-            if outcome.status is not None:
-                details["status"] = outcome.status
             events: list[AuditRecord] = []
-            if outcome.state == QUEUED:
-                row.last_error = outcome.error
-                row.next_attempt_at = now + self.backoff(item.attempts)
-                details["retry_at"] = row.next_attempt_at.isoformat()
-                events.append(self._event(item, "deliver", "deny", ("not-delivered",), now,
-                                          {**details, "error": outcome.error or ""}))  # fmt: skip
-            else:
-                assert outcome.answer is not None
-                row.state = outcome.state
-                row.answer = outcome.answer.token
-                row.delivered_at = now
-                row.last_error = outcome.error
-                hook = self._hooks.get(item.kind)
-                if hook is not None:
-                    events.extend(hook(session, row, outcome.answer) or ())
-                decision = "permit" if outcome.state == DELIVERED else "deny"
-                reasons = () if outcome.error is None else (outcome.error,)
-                events.insert(0, self._event(item, "deliver", decision, reasons, now, details))
+            for item, outcome in outcomes:
+                events.extend(self._record_one(session, item, outcome, now))
             session.flush()
-            group.append(events)
+            if events:
+                group.append(events)
+        self._sweep([i.blob_hash for i, o in outcomes if o.state != QUEUED and i.blob_hash])
+
+    def _sweep(self, hashes: list[str]) -> None:
+        """Delete the objects of messages now answered for good: they are never sent
+        again, and kept they would grow the disk by every transmission. (A process killed
+        before this leaves them to `recover` at the next start, which keeps only the
+        objects of queued messages and of documents.)"""
+        if not hashes:
+            return
+        with self.db.read() as session:
+            kept = set(session.scalars(select(Document.blob_hash).where(
+                Document.blob_hash.in_(hashes))))  # fmt: skip
+            kept.update(session.scalars(select(OutboxItem.blob_hash).where(
+                OutboxItem.blob_hash.in_(hashes), OutboxItem.state == QUEUED)))  # fmt: skip
+        for blob in set(hashes) - kept:
+            try:
+                self._blobs.delete(blob)
+            except StorageError:  # recover sweeps it at the next start
+                _logger.warning("could not delete a delivered object", exc_info=True)
+
+    def _record_one(
+        self, session: Session, item: _Claimed, outcome: _Outcome, now: datetime
+    ) -> list[AuditRecord]:
+        row = session.get(OutboxItem, item.message_id)
+        if row is None or row.state != QUEUED:
+            return []  # another worker recorded its answer first
+        details: dict[str, Any] = {
+            "peer": item.peer,
+            "kind": item.kind,
+            "attempt": item.attempts,
+        }
+        if outcome.status is not None:
+            details["status"] = outcome.status
+        events: list[AuditRecord] = []
+        if outcome.state == QUEUED:
+            row.last_error = outcome.error
+            row.next_attempt_at = now + self.backoff(item.attempts)
+            details["retry_at"] = row.next_attempt_at.isoformat()
+            events.append(self._event(item, "deliver", "deny", ("not-delivered",), now,
+                                      {**details, "error": outcome.error or ""}))  # fmt: skip
+        else:
+            assert outcome.answer is not None
+            row.state = outcome.state
+            row.answer = outcome.answer.token
+            row.delivered_at = now
+            row.last_error = outcome.error
+            hook = self._hooks.get(item.kind)
+            if hook is not None:
+                events.extend(hook(session, row, outcome.answer) or ())
+            decision = "permit" if outcome.state == DELIVERED else "deny"
+            reasons = () if outcome.error is None else (outcome.error,)
+            events.insert(0, self._event(item, "deliver", decision, reasons, now, details))
+        return events
 
     def _event(
         self,
@@ -278,10 +327,14 @@ class Delivery:
         tick."""
         self._wake.set()
 
-    def run_forever(self, stop: threading.Event, *, tick: float = 0.2, limit: int = 16) -> None:
+    def run_forever(
+        self, stop: threading.Event, *, tick: float = 0.2, limit: int | None = None
+    ) -> None:
         """Deliver until `stop` is set: again at once while a pass was full, otherwise
         after `tick` seconds or a `wake()`. A pass that fails is logged and retried at the
-        next tick (the rows it claimed come due again when their lease ends)."""
+        next tick (the rows it claimed come due again when their lease ends). A pass
+        claims `limit` messages (by default four per concurrent send)."""
+        limit = limit or max(16, 4 * self._concurrency)
         while not stop.is_set():
             try:
                 attempted = self.run_once(limit)

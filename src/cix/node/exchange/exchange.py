@@ -66,6 +66,8 @@ class Exchange:
             retry=timedelta(seconds=settings.federation_retry_seconds),
             retry_max=timedelta(seconds=settings.federation_retry_max_seconds),
             transport=transport,
+            lease=timedelta(seconds=settings.federation_lease_seconds),
+            concurrency=settings.federation_delivery_concurrency,
         )
         overdue_after = timedelta(seconds=settings.receipt_overdue_seconds)
         self.transmitter = Transmitter(
