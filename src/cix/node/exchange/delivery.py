@@ -138,12 +138,21 @@ class Delivery:
         claimed = self._claim(limit)
         if not claimed:
             return 0
+        # Each peer looked up once a pass, not once a message.
+        targets: dict[str, tuple[PinnedPeer, str] | None] = {}
+        for peer in {item.peer for item in claimed}:
+            pinned = self._peer(peer)
+            targets[peer] = None if pinned is None else (pinned, self._url_of(peer))
+
+        def attempt(item: _Claimed) -> _Outcome:
+            return self._attempt(item, targets[item.peer])
+
         if self._concurrency == 1 or len(claimed) == 1:
-            outcomes = [self._attempt(item) for item in claimed]
+            outcomes = [attempt(item) for item in claimed]
         else:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._concurrency, "cix-deliver")
-            outcomes = list(self._pool.map(self._attempt, claimed))
+            outcomes = list(self._pool.map(attempt, claimed))
         self._record(list(zip(claimed, outcomes, strict=True)))
         if self.on_delivered is not None:
             for peer in {i.peer for i, o in zip(claimed, outcomes, strict=True)
@@ -184,12 +193,12 @@ class Delivery:
                 )
         return claimed
 
-    def _attempt(self, item: _Claimed) -> _Outcome:
+    def _attempt(self, item: _Claimed, target: tuple[PinnedPeer, str] | None) -> _Outcome:
         assert self.transport is not None
         now = self._clock()
-        pinned = self._peer(item.peer)
-        if pinned is None:
+        if target is None:
             return _Outcome(QUEUED, None, "peer-not-pinned", None)
+        pinned, url = target
         path = DOCUMENTS_PATH if item.blob_hash else MESSAGES_PATH
         token = sign_message(
             self._signer(),
@@ -204,7 +213,7 @@ class Delivery:
         )
         body = self._blobs.path(item.blob_hash) if item.blob_hash else None
         try:
-            status, data = self.transport.send(self._url_of(item.peer), path, token, body)
+            status, data = self.transport.send(url, path, token, body)
         except PeerError as exc:
             return _Outcome(QUEUED, None, f"unreachable: {exc}"[:500], None)
         except OSError as exc:  # the blob could not be read: ours, retried

@@ -162,6 +162,7 @@ def own_url(settings: Settings) -> str:
 
 
 @functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _stored_identity(document: str) -> NodeIdentity:
     # The stored document's self-signature was verified when it was pinned; reading it per
     # message parses it (cached by its text: a changed document is a new entry).
