@@ -50,6 +50,11 @@ AnswerHook = Callable[[Session, OutboxItem, Message], Iterable[AuditRecord] | No
 refused: read `message.body["status"]`) inside the write that records it; the audit
 events it returns are appended with that write's group."""
 
+Preload = Callable[[Session, list[str]], object]
+"""Loads into the session, in one query, the rows the `AnswerHook`s of a pass's messages
+(by message id) will read, so that each hook's lookup is found without a query; returns
+them (the caller holds them for the write)."""
+
 #: Refusals that say "not now" rather than "no": the message is retried.
 RETRIED_REFUSALS = frozenset({"clock-skew"})
 #: An answer is bound to our message by `in_reply_to`, not by its age: a stored answer
@@ -112,16 +117,20 @@ class Delivery:
         self._concurrency = max(1, concurrency)
         self._pool: ThreadPoolExecutor | None = None
         self._hooks: dict[str, AnswerHook] = {}
+        self._preloads: dict[str, Preload] = {}
         self._wake = threading.Event()
         self.on_delivered: Callable[[str], None] | None = None
         """Told the peer's node id after each message it answered 2xx (witnessing's cue to
         exchange checkpoints with it, `cix.node.exchange.cosigning`)."""
 
-    def on_answer(self, kind: str, hook: AnswerHook) -> None:
-        """Run `hook` for the final signed answer to each message of `kind`."""
+    def on_answer(self, kind: str, hook: AnswerHook, *, preload: Preload | None = None) -> None:
+        """Run `hook` for the final signed answer to each message of `kind`; `preload`,
+        if given, loads in one query what the hooks of a pass will read."""
         if kind in self._hooks:
             raise ValueError(f"an answer hook for {kind!r} is already registered")
         self._hooks[kind] = hook
+        if preload is not None:
+            self._preloads[kind] = preload
 
     def backoff(self, attempts: int) -> timedelta:
         """The delay after the `attempts`-th failed attempt: doubling, capped."""
@@ -249,6 +258,16 @@ class Delivery:
         per message, the same rows and events as if each were written alone)."""
         now = self._clock()
         with audited_write(self.db, self.audit) as (session, group):
+            # One query for the pass's rows (and the hooks' own), not one a message.
+            ids = [item.message_id for item, _ in outcomes]
+            # (Held here: the session's identity map keeps its objects only weakly.)
+            held: list[object] = list(
+                session.scalars(select(OutboxItem).where(OutboxItem.message_id.in_(ids)))
+            )
+            for kind in {row.kind for row in held if isinstance(row, OutboxItem)}:
+                preload = self._preloads.get(kind)
+                if preload is not None:
+                    held.append(preload(session, ids))
             events: list[AuditRecord] = []
             for item, outcome in outcomes:
                 events.extend(self._record_one(session, item, outcome, now))
