@@ -90,8 +90,8 @@ class Chaos:
         try:
             while not self.done.is_set():
                 start = _receipted(self.pair.kor_dir)
-                wanted = rng.choice((0, 1, 1, 2, 3))
-                deadline = time.monotonic() + 15
+                wanted = rng.choice((0, 0, 1, 1, 2))
+                deadline = time.monotonic() + 10
                 while (
                     _receipted(self.pair.kor_dir) - start < wanted
                     and time.monotonic() < deadline
@@ -100,7 +100,7 @@ class Chaos:
                     time.sleep(0.02)
                 if self.done.is_set():
                     return
-                time.sleep(rng.uniform(0, 0.4))
+                time.sleep(rng.uniform(0, 0.3))
                 with self._lock:
                     if self.kills >= KILLS:
                         return

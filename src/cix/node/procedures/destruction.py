@@ -169,10 +169,11 @@ class Destruction:
         """After a crash, before serving: drop temporary blob files and blobs no row names.
 
         A blob is referenced by a document row or by a queued outbox item (the object a
-        transmission sends, until the peer answers it). An upload writes its blob before its row, and a destruction
-        deletes its row's blob after the commit, so either crash leaves at most an
-        unreferenced blob, never a row without its blob. Returns (temporary files removed,
-        orphan blobs removed). Call only while nothing else writes to this node.
+        transmission sends, until the peer answers it). An upload writes its blob before its
+        row, and a destruction deletes its row's blob after the commit, so either crash
+        leaves at most an unreferenced blob, never a row without its blob. Returns
+        (temporary files removed, orphan blobs removed). Call only while nothing else
+        writes to this node.
         """
         blobs = self.reg.blobs
         temporary = blobs.sweep_temporary()
