@@ -475,6 +475,14 @@ class Peers:
                 return None
             return PinnedPeer(_stored_identity(row.identity), frozenset(row.agreements))
 
+    def all_pinned(self) -> builtins.list[PinnedPeer]:
+        """What this node trusts each pinned peer for, in one read."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(PeerRow.identity, PeerRow.agreements).order_by(PeerRow.node_id)
+            ).all()
+        return [PinnedPeer(_stored_identity(i), frozenset(a)) for i, a in rows]
+
     def for_party(self, party: str, agreement: str) -> PinnedPeer | None:
         """The node pinned for `party` under `agreement` (at most one is), or None."""
         with self.db.read() as session:
