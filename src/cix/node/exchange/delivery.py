@@ -12,13 +12,17 @@ afresh (a new issue time, the same message id: the receiver's inbox answers a re
 with its stored answer), sends it through the `Transport`, and verifies the answer: a
 message from that peer, to this node, for the same route, in reply to this message id.
 
-Then, in one audited write: a signed 2xx answer marks the row delivered and runs the
-kind's `AnswerHook`; a signed 4xx refusal marks it refused (the peer's code kept) and
-runs the hook too; anything else (the peer unreachable, an unsigned or unverifiable
-answer, a clock-skew refusal) keeps it queued with `last_error`, to be retried after a
-delay doubling from `federation_retry_seconds` up to `federation_retry_max_seconds`.
+The claimed messages are sent `concurrency` at a time (each attempt on its own thread),
+then their outcomes are recorded together, in one audited write: per message, a signed
+2xx answer marks the row delivered and runs the kind's `AnswerHook`; a signed 4xx
+refusal marks it refused (the peer's code kept) and runs the hook too; anything else (the
+peer unreachable, an unsigned or unverifiable answer, a clock-skew refusal) keeps it
+queued with `last_error`, to be retried after a delay doubling from
+`federation_retry_seconds` up to `federation_retry_max_seconds`.
 Only a signed answer changes a row's fate: whoever sits between the nodes can delay a
-message, never make it count as delivered or refused.
+message, never make it count as delivered or refused. After that write, the objects of
+messages answered for good are deleted (never sent again; `recover` at start-up sweeps
+those a kill left).
 """
 
 from __future__ import annotations
