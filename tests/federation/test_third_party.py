@@ -315,13 +315,17 @@ def test_chain_replayed_for_a_second_copy_is_refused(
     world: World, at_can: tuple[str, str, str]
 ) -> None:
     _, can_doc, consent = at_can
-    first = release_to_deu(world, can_doc, consent)
+    first = release_to_deu(world, can_doc, consent, deliver=False)
+    # The object sent, kept by the hostile sender (its outbox copy goes once answered).
+    sent_object = world.can.blobs.read(_item(world, first).blob_hash or "")
+    world.deliver()
     assert transmission(world.can, first).state == "receipted"
     # CAN's node would refuse a second release under the consent (it is used) ...
     with pytest.raises(DocumentRefused):
         release_to_deu(world, can_doc, consent)
-    # ... so a hostile one sends the same body and chain again, as a new message
+    # ... so a hostile one sends the same body, chain and object again, as a new message
     item = _item(world, first)
+    world.can.blobs.put([sent_object])
     with world.can.db.write() as session:
         again = enqueue(
             session,
@@ -353,12 +357,15 @@ def test_consented_release_and_its_replay_on_postgresql(tmp_path: Path, postgres
         kor_doc = upload(world)
         can_doc = send_to_can(world, kor_doc)
         consent = consent_to_deu(world, can_doc)
-        first = release_to_deu(world, can_doc, consent)
+        first = release_to_deu(world, can_doc, consent, deliver=False)
+        sent_object = world.can.blobs.read(_item(world, first).blob_hash or "")
+        world.deliver()
         assert transmission(world.can, first).state == "receipted"
         copy = copy_of(world.deu, kor_doc)
         assert copy is not None
         assert (copy.consent_id, copy.originator_label) == (consent, SECRET.to_json())
         item = _item(world, first)
+        world.can.blobs.put([sent_object])  # the hostile sender kept the object it sent
         with world.can.db.write() as session:
             again = enqueue(session, peer=item.peer, kind=item.kind, agreement=item.agreement,
                             body={**item.body, "copy": 2}, now=world.clock(),

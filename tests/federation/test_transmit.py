@@ -4,6 +4,9 @@ in the audited write, delivered with retries, receipted, listed."""
 from __future__ import annotations
 
 import io
+import threading
+import time
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +15,7 @@ from cix.envelope import open as envelope_open
 from cix.node.auditing import MemoryAuditSink
 from cix.node.errors import DocumentRefused
 from cix.node.service import Node
-from cix.store.models import OutboxItem, Transmission
+from cix.store.models import Document, OutboxItem, Transmission
 from tests.federation.cast import actor, kor_label, upload
 from tests.federation.simulator import PeerSimulator
 from tests.node_support import Clock
@@ -225,3 +228,71 @@ def test_a_transmission_without_receipt_is_listed_overdue(
     kor_node.exchange.delivery.run_once()
     assert kor_node.exchange.transmissions(officer, state="overdue") == []
     assert kor_node.exchange.transmissions(officer)[0].state == "receipted"
+
+
+def test_an_answered_transmissions_object_is_deleted_and_the_document_kept(
+    kor_node: Node, can: PeerSimulator, clock: Clock
+) -> None:
+    doc = upload(kor_node, kor_label(clock.now), DATA)
+    info = kor_node.exchange.transmit(actor(kor_node, "officer"), doc, to_party="CAN")
+    sent = _outbox(kor_node, info.id).blob_hash
+    assert sent is not None
+    assert kor_node.blobs.exists(sent)
+    kor_node.exchange.delivery.run_once()
+    assert _transmission(kor_node, info.id).state == "receipted"
+    assert not kor_node.blobs.exists(sent)  # never sent again: the disk does not grow
+    with kor_node.db.read() as session:
+        document = session.get(Document, doc)
+        assert document is not None
+        assert document.blob_hash is not None
+    assert kor_node.blobs.exists(document.blob_hash)
+    assert kor_node.destruction.recover() == (0, 0)
+
+
+def test_a_killed_delivery_leaves_an_answered_object_to_start_up_recovery(
+    kor_node: Node, can: PeerSimulator, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = upload(kor_node, kor_label(clock.now), DATA)
+    info = kor_node.exchange.transmit(actor(kor_node, "officer"), doc, to_party="CAN")
+    sent = _outbox(kor_node, info.id).blob_hash
+    assert sent is not None
+    delivery = kor_node.exchange.delivery
+    monkeypatch.setattr(delivery, "_sweep", lambda hashes: None)  # killed after the commit
+    delivery.run_once()
+    assert _transmission(kor_node, info.id).state == "receipted"
+    assert kor_node.blobs.exists(sent)
+    assert kor_node.destruction.recover() == (0, 1)
+    assert not kor_node.blobs.exists(sent)
+
+
+def test_a_delivery_pass_sends_several_messages_at_once_and_records_each(
+    kor_node: Node, can: PeerSimulator, clock: Clock, audit: MemoryAuditSink
+) -> None:
+    doc = upload(kor_node, kor_label(clock.now), DATA)
+    officer = actor(kor_node, "officer")
+    ids = [kor_node.exchange.transmit(officer, doc, to_party="CAN").id for _ in range(6)]
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    send = can.send
+
+    def slow_send(*args: Any) -> tuple[int, bytes]:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)
+        try:
+            with lock:  # the simulator itself is not meant for threads
+                return send(*args)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    kor_node.exchange.delivery.transport = type("T", (), {"send": staticmethod(slow_send)})()
+    assert kor_node.exchange.delivery.run_once() == 6
+    assert most[0] > 1  # sent concurrently (federation_delivery_concurrency)
+    assert [_transmission(kor_node, i).state for i in ids] == ["receipted"] * 6
+    assert sorted(r.message.message_id for r in can.received) == sorted(ids)
+    delivered = [e for e in audit.events if e.action == "deliver" and e.decision == "permit"]
+    assert sorted(e.object for e in delivered) == sorted(f"message:{i}" for i in ids)
+    receipts = [e for e in audit.events if e.action == "receipt"]
+    assert sorted(e.details["transmission"] for e in receipts) == sorted(ids)

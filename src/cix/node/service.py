@@ -208,7 +208,9 @@ class Node:
 
     def close(self) -> None:
         """Release the audit log, then the database connections: the log's checkpoint keeper
-        may still be recording a checkpoint in the database, and must find it open."""
+        may still be recording a checkpoint in the database, and must find it open. The
+        delivery's sending threads, if any started, end first."""
+        self.exchange.delivery.close()
         if isinstance(self.audit, LogAuditSink):
             self.audit.close()
         self.db.dispose()

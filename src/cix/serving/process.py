@@ -96,6 +96,7 @@ def start_delivery(node: Node) -> Callable[[], None]:
         stop.set()
         delivery.wake()
         thread.join(timeout=30)
+        delivery.close()
         if witnessing is not None:
             witnessing.join(timeout=30)
         transport.close()

@@ -365,6 +365,23 @@ class Settings:
         "valid until 2027-12-31 is valid through that day here); empty: the party's "
         "(KOR Asia/Seoul, CAN America/Toronto, DEU Europe/Berlin; UTC for another).",
     )
+    federation_lease_seconds: int = setting(
+        "int",
+        60,
+        "How long a delivery attempt holds a claimed outbox message: a process killed "
+        "mid-send leaves it claimed, and it is sent again once this has passed. Longer than "
+        "the slowest send (a large document to a slow peer).",
+        minimum=1,
+        maximum=86400,
+    )
+    federation_delivery_concurrency: int = setting(
+        "int",
+        8,
+        "How many outbox messages the delivery worker sends at once (each over its own "
+        "connection); their outcomes are recorded together, in one audited write.",
+        minimum=1,
+        maximum=256,
+    )
     witness_interval_seconds: int = setting(
         "int",
         60,

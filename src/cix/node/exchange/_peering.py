@@ -52,9 +52,8 @@ class PeerBook:
         ):
             return cached[2]
         trusted: dict[str, list[VerifyKey]] = {}
-        for info in self.peers.list():
-            pinned = self.peers.pinned(info.node_id)
-            if pinned is not None and pinned.identity.party != self.party:
+        for pinned in self.peers.all_pinned():  # one query: this runs for every message
+            if pinned.identity.party != self.party:
                 trusted.setdefault(pinned.identity.party, []).append(pinned.identity.signing_key)
         self._signers = (generation, time.monotonic(), trusted)
         return trusted

@@ -66,6 +66,8 @@ class Exchange:
             retry=timedelta(seconds=settings.federation_retry_seconds),
             retry_max=timedelta(seconds=settings.federation_retry_max_seconds),
             transport=transport,
+            lease=timedelta(seconds=settings.federation_lease_seconds),
+            concurrency=settings.federation_delivery_concurrency,
         )
         overdue_after = timedelta(seconds=settings.receipt_overdue_seconds)
         self.transmitter = Transmitter(
@@ -77,7 +79,9 @@ class Exchange:
         )
         self.receiver = Receiver(register, self.peers, bits, node_id=self.node_id)
         self.inbox.register(TRANSMISSION_KIND, self.receiver.handle, prepare=self.receiver.prepare)
-        self.delivery.on_answer(TRANSMISSION_KIND, self.receiver.on_answer)
+        self.delivery.on_answer(
+            TRANSMISSION_KIND, self.receiver.on_answer, preload=self.receiver.preload_answers
+        )
         self._transmissions = Transmissions(
             register.db,
             Refusals(register.audit, clock),

@@ -162,6 +162,7 @@ def own_url(settings: Settings) -> str:
 
 
 @functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)
 def _stored_identity(document: str) -> NodeIdentity:
     # The stored document's self-signature was verified when it was pinned; reading it per
     # message parses it (cached by its text: a changed document is a new entry).
@@ -473,6 +474,14 @@ class Peers:
             if row is None:
                 return None
             return PinnedPeer(_stored_identity(row.identity), frozenset(row.agreements))
+
+    def all_pinned(self) -> builtins.list[PinnedPeer]:
+        """What this node trusts each pinned peer for, in one read."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(PeerRow.identity, PeerRow.agreements).order_by(PeerRow.node_id)
+            ).all()
+        return [PinnedPeer(_stored_identity(i), frozenset(a)) for i, a in rows]
 
     def for_party(self, party: str, agreement: str) -> PinnedPeer | None:
         """The node pinned for `party` under `agreement` (at most one is), or None."""

@@ -56,6 +56,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cix.agreements import bundled_registry
@@ -486,6 +487,11 @@ class Receiver:
         return opened.plaintext_size
 
     # -- the sender's side -------------------------------------------------------------
+
+    def preload_answers(self, session: Session, message_ids: list[str]) -> list[Transmission]:
+        """Load the transmissions of a delivery pass's messages in one query (`on_answer`
+        then finds each in the session)."""
+        return list(session.scalars(select(Transmission).where(Transmission.id.in_(message_ids))))
 
     def on_answer(self, session: Session, item: OutboxItem, answer: Message) -> list[AuditRecord]:
         """The sender's `AnswerHook` for "transmission" (see the module docstring)."""

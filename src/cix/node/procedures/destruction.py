@@ -168,11 +168,12 @@ class Destruction:
     def recover(self) -> tuple[int, int]:
         """After a crash, before serving: drop temporary blob files and blobs no row names.
 
-        A blob is referenced by a document row or by an outbox item (the object a
-        transmission sends). An upload writes its blob before its row, and a destruction
-        deletes its row's blob after the commit, so either crash leaves at most an
-        unreferenced blob, never a row without its blob. Returns (temporary files removed,
-        orphan blobs removed). Call only while nothing else writes to this node.
+        A blob is referenced by a document row or by a queued outbox item (the object a
+        transmission sends, until the peer answers it). An upload writes its blob before its
+        row, and a destruction deletes its row's blob after the commit, so either crash
+        leaves at most an unreferenced blob, never a row without its blob. Returns
+        (temporary files removed, orphan blobs removed). Call only while nothing else
+        writes to this node.
         """
         blobs = self.reg.blobs
         temporary = blobs.sweep_temporary()
@@ -180,10 +181,13 @@ class Destruction:
             referenced = set(
                 session.scalars(select(Document.blob_hash).where(Document.blob_hash.is_not(None)))
             )
-            # A transmission's rewrapped object is named by its outbox item, not a document.
+            # A transmission's rewrapped object is named by its outbox item, not a document,
+            # until the peer has answered it for good (delivery then deletes it).
             referenced.update(
                 session.scalars(
-                    select(OutboxItem.blob_hash).where(OutboxItem.blob_hash.is_not(None))
+                    select(OutboxItem.blob_hash).where(
+                        OutboxItem.blob_hash.is_not(None), OutboxItem.state == "queued"
+                    )
                 )
             )
         orphans = [h for h in blobs.hashes() if h not in referenced]
