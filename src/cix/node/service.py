@@ -43,6 +43,7 @@ from cix.node.tokens import (
     TokenVerifier,
     load_issuer_public,
 )
+from cix.node.websessions import WebSessions
 from cix.policy import Policies
 from cix.settings import (
     CONFIG_FILE,
@@ -101,6 +102,12 @@ class Node:
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = PersonnelRegistry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
+        self.web_sessions = WebSessions(
+            db,
+            audit,
+            idle_seconds=settings.web_session_idle_seconds,
+            absolute_seconds=settings.web_session_absolute_seconds,
+        )
         self.issuer = issuer
         self.verifier = TokenVerifier(
             settings,

@@ -1,0 +1,197 @@
+"""Document pages: the list (with the API's filters), a document's page, download, upload.
+
+Each page calls the node's services exactly as the REST routes do (`node.documents.list`,
+`show`, `upload`, the open admission of `cix.api.routes.documents.open_content`), so every
+decision and every audit record is the API's: the web interface has no policy of its own.
+
+A browser's upload is a multipart form. It is parsed in memory, never spooled to a
+temporary file (the plaintext of a classified document must not reach the disk), and so is
+bounded by `web_max_upload_bytes`; larger documents go through the API, which streams.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Path, Query, Request
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.responses import RedirectResponse, Response
+
+from cix.api.routes.documents import open_content
+from cix.errors import CixError, InputError
+from cix.labels import alternative_label, banner
+from cix.node.errors import PayloadTooLarge
+from cix.node.register import DocumentInfo
+from cix.node.roles import Role
+from cix.node.text import has_control
+from cix.web.picker import Picker, label_from_form, picker_for
+from cix.web.render import PREFIX
+from cix.web.session import CSRF_FIELD, check_csrf, node_of
+from cix.web.signin import ReadingUser, renderer_of
+
+router = APIRouter()
+DocId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+FORM_ROOM = 64 << 10
+"""Room in a web upload's body for the form's other fields and its multipart framing."""
+UPLOAD_PATH = f"{PREFIX}/documents"
+"""The path of the upload form's POST (the node's body limit allows uploads there)."""
+
+
+@router.get("/documents")
+async def list_documents(
+    request: Request,
+    user: ReadingUser,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+) -> Response:
+    """The newest documents the person may read, with the title filter of the API."""
+    node = node_of(request)
+    words = (q or "").strip() or None
+    if words is not None and has_control(words):
+        raise InputError("q: must not contain control characters")
+    size = node.settings.page_size
+    page = await anyio.to_thread.run_sync(
+        lambda: node.documents.list(user.actor, limit=size, cursor=cursor, title_contains=words)
+    )
+    marker = renderer_of(request).marker
+    rows = [(doc, marker.label(doc.label)) for doc in page.items]
+    return renderer_of(request).page(
+        request,
+        "documents.html",
+        labels=[label for _, label in rows],
+        rows=rows,
+        q=words or "",
+        next_cursor=page.next_cursor,
+        may_upload=user.actor.has(Role.ORIGINATOR),
+    )
+
+
+@router.get("/documents/new")
+async def upload_form(request: Request, user: ReadingUser) -> Response:
+    """The upload form, its label picker offering only labels the person may create."""
+    return renderer_of(request).page(
+        request, "upload.html", picker=await _picker(request, user), error=None, title=""
+    )
+
+
+async def _picker(request: Request, user: Any) -> Picker:
+    node = node_of(request)
+    now = node.clock()
+    language = renderer_of(request).marker.language(user.session.language)
+    subject = await anyio.to_thread.run_sync(node.registry.subject_for, user.actor.id, now)
+    return picker_for(
+        subject, node.settings.party, node.agreements, node.documents.reg.policies, now, language
+    )
+
+
+async def _read_form(request: Request, limit: int) -> Any:
+    """The multipart form, held in memory (see the module docstring)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_ROOM:
+        raise PayloadTooLarge(f"the web interface takes uploads up to {limit} bytes")
+    parser = MultiPartParser(
+        request.headers, request.stream(), max_files=1, max_fields=64, max_part_size=FORM_ROOM
+    )
+    parser.spool_max_size = limit + FORM_ROOM  # never rolls over to a file on disk
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise InputError(f"form: {exc.message}") from None
+
+
+@router.post("/documents")
+async def upload(request: Request, user: ReadingUser) -> Response:
+    """Seal the uploaded file under the chosen label and register it (the node's upload)."""
+    node = node_of(request)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InputError("form: send the upload form (multipart/form-data)")
+    limit = node.settings.web_max_upload_bytes
+    form = await _read_form(request, limit)
+    presented = form.get(CSRF_FIELD)
+    check_csrf(request, user.session.csrf_token, presented if isinstance(presented, str) else None)
+    picker = await _picker(request, user)
+    title = str(form.get("title") or "")
+    file = form.get("file")
+    try:
+        if not isinstance(file, UploadFile):
+            raise InputError("file: choose a file to upload")
+        content = await file.read(limit + 1)
+        if len(content) > limit:
+            raise PayloadTooLarge(f"the web interface takes uploads up to {limit} bytes")
+        now = node.clock()
+        label = label_from_form(
+            picker,
+            level=str(form.get("level") or ""),
+            releasable_to=[str(v) for v in form.getlist("rel")],
+            programmes=[str(v) for v in form.getlist("programme")],
+            caveats=[str(v) for v in form.getlist("caveat")],
+            party=node.settings.party,
+            agreements=node.agreements,
+            now=now,
+        )
+        media_type = (file.content_type or "application/octet-stream")[:200]
+
+        def work() -> DocumentInfo:
+            return node.documents.upload(
+                user.actor,
+                label=label,
+                title=title,
+                media_type=media_type,
+                source=io.BytesIO(content),
+                size_hint=len(content),
+            )
+
+        info = await anyio.to_thread.run_sync(work)
+    except (InputError, PayloadTooLarge) as exc:
+        # The person's own input: the form again, saying what was wrong.
+        return renderer_of(request).page(
+            request, "upload.html", status=400, picker=picker, error=str(exc), title=title
+        )
+    finally:
+        await form.close()
+    return RedirectResponse(f"{PREFIX}/documents/{info.id}", status_code=303)
+
+
+@router.get("/documents/{doc_id}")
+async def show_document(request: Request, user: ReadingUser, doc_id: DocId) -> Response:
+    """A document's page: its label, alternative labels, register entry, label history."""
+    node = node_of(request)
+
+    def read() -> tuple[DocumentInfo, list[Any]]:
+        info = node.destruction.destroyed_entry(user.actor, doc_id) or node.documents.show(
+            user.actor, doc_id
+        )
+        history = [] if info.destroyed_at else list(node.reclassify.history(user.actor, doc_id))
+        return info, history
+
+    info, history = await anyio.to_thread.run_sync(read)
+    marker = renderer_of(request).marker
+    label = marker.label(info.label)
+    language = marker.language(user.session.language)
+    alternatives: list[tuple[str, str | None]] = []
+    agreement = node.agreements[label.policy]
+    for party in sorted(label.releasable_to - {label.originator}):
+        try:
+            alt = alternative_label(label, agreement, party)
+            alternatives.append((party, banner(alt, agreement, language)))
+        except CixError:
+            alternatives.append((party, None))
+    return renderer_of(request).page(
+        request,
+        "document.html",
+        labels=[label],
+        doc=info,
+        label=label,
+        alternatives=alternatives,
+        history=history,
+    )
+
+
+@router.get("/documents/{doc_id}/content")
+async def download(request: Request, user: ReadingUser, doc_id: DocId) -> Response:
+    """The document's content, always as an attachment: the API's open, decided and
+    audited as there."""
+    return await open_content(request, user.actor, doc_id)
