@@ -24,7 +24,7 @@ from cix.web.marking import Marker, PageMarking
 PREFIX = "/ui"
 """Where the web interface is mounted in the node's app."""
 TEMPLATES = Path(__file__).with_name("templates")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(value: object) -> str:
