@@ -1,0 +1,141 @@
+"""The web interface in a real browser: headless Chromium (Debian's `chromium`, driven by
+Playwright) against a real `cix serve` on a loopback port.
+
+Skipped, with the reason, where Chromium or Playwright is missing; under CI=true that is a
+failure instead. The test also takes the screenshots of docs/screenshots/ (1280×800).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cix.demo import prepare
+from cix.demo_cast import CANADA
+from tests.live_node import LiveNode
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = os.environ.get("CIX_TEST_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _browser_or_skip() -> Any:
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        reason = f"playwright is not installed ({exc})"
+    if reason is None and not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CIX_TEST_CHROMIUM)"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true requires the browser tests to run)")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveNode, dict[str, str]]]:
+    """The Canadian demonstration node, seeded and served; its people's API tokens."""
+    (demo,) = prepare(tmp_path_factory.mktemp("web") / "demo", nations=(CANADA,), base_port=0)
+    live = LiveNode.start(demo.data_dir, timeout=60)
+    try:
+        yield live, demo.tokens
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def page(served: tuple[LiveNode, dict[str, str]]) -> Iterator[Any]:
+    """A fresh 1280×800 page of headless Chromium; fails the test on any CSP violation."""
+    sync_playwright = _browser_or_skip()
+    violations: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, accept_downloads=True
+        )
+        tab = context.new_page()
+        tab.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        try:
+            yield tab
+        finally:
+            browser.close()
+    assert violations == [], violations
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=False)
+
+
+def test_sign_in_upload_see_it_listed_under_its_banner_and_open_it(
+    served: tuple[LiveNode, dict[str, str]], page: Any
+) -> None:
+    live, tokens = served
+    page.goto(f"{live.url}/")
+    assert page.url.endswith("/ui/sign-in")
+    assert page.inner_text("#banner-top") == "UNCLASSIFIED"
+    _shot(page, "sign-in.png")
+    page.fill("#token", tokens["dnd-pm"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ui/documents")
+
+    page.click("text=Upload")
+    page.fill("#title", "CPSP hull acoustic trials <draft>")
+    page.select_option("#level", "kor-can:S")
+    page.check("input[name=rel][value=KOR]")
+    page.check("input[name=programme][value=CPSP]")
+    page.set_input_files(
+        "#file", files=[{"name": "trials.txt", "mimeType": "text/plain", "buffer": b"trial data\n"}]
+    )
+    _shot(page, "upload.png")
+    page.click("text=Seal and register")
+    page.wait_for_url("**/ui/documents/*")
+    banner = page.locator("#banner-top")
+    assert banner.inner_text() == "SECRET"
+    assert "banner-secret" in (banner.get_attribute("class") or "")
+    assert page.inner_text("#banner-bottom") == "SECRET"
+    heading = page.inner_text("h1")
+    assert heading == "(S//CPSP//REL TO CAN, KOR) CPSP hull acoustic trials <draft>"
+    _shot(page, "document.png")
+
+    page.click("text=Documents")
+    page.wait_for_url("**/ui/documents")
+    row = page.locator("tr", has_text="CPSP hull acoustic trials <draft>")
+    assert "(S//CPSP//REL TO CAN, KOR)" in row.inner_text()
+    assert page.inner_text("#banner-top") == "SECRET"
+    _shot(page, "documents.png")
+
+    # The search swaps the table with htmx; the banners follow the table's level.
+    page.fill("#q", "no such title")
+    page.click("text=Search")
+    page.wait_for_selector("#doc-table >> text=No documents")
+    assert page.url.endswith("/ui/documents")  # swapped in place, not navigated
+    assert page.inner_text("#banner-top") == "UNCLASSIFIED"
+    assert page.inner_text("#banner-bottom") == "UNCLASSIFIED"
+    page.fill("#q", "hull acoustic")
+    page.click("text=Search")
+    page.wait_for_selector("#doc-table >> text=CPSP hull acoustic trials")
+    assert page.inner_text("#banner-top") == "SECRET"
+
+    page.click("text=CPSP hull acoustic trials <draft>")
+    page.wait_for_url("**/ui/documents/*")
+    with page.expect_download() as download:
+        page.click("text=Download")
+    saved = download.value.path()
+    assert Path(saved).read_bytes() == b"trial data\n"
+
+    page.click("text=Sign out")
+    page.wait_for_url("**/ui/sign-in")
+    page.goto(f"{live.url}/ui/documents")
+    assert page.url.endswith("/ui/sign-in")
