@@ -1,0 +1,94 @@
+"""Registry forms: the API's request models and role rules, through the registry service."""
+
+from __future__ import annotations
+
+from cix.node.auditing import MemoryAuditSink
+from tests.node_support import SQLITE_ONLY
+from tests.web.conftest import WebClient
+
+pytestmark = SQLITE_ONLY
+
+
+def test_administrator_registers_an_organisation(web: WebClient) -> None:
+    web.sign_in("admin2")
+    web.get("/ui/organisations/new")
+    response = web.post(
+        "/ui/organisations",
+        data={"csrf": web.csrf, "id": "seaworks", "name": "Sea <Works>", "kind": "contractor",
+              "party": "CAN"},
+    )  # fmt: skip
+    assert response.status_code == 303
+    page = web.get("/ui/organisations").text
+    assert "Sea &lt;Works&gt;" in page
+
+
+def test_reader_may_not_register_an_organisation_and_the_refusal_is_audited(
+    web: WebClient, audit: MemoryAuditSink
+) -> None:
+    web.sign_in("alice")
+    web.get("/ui/organisations/new")
+    response = web.post(
+        "/ui/organisations",
+        data={"csrf": web.csrf, "id": "rogue", "name": "Rogue", "kind": "government",
+              "party": "CAN"},
+    )  # fmt: skip
+    assert response.status_code == 403
+    assert "role required" in response.text
+    assert any(e.decision == "deny" and e.object.endswith("rogue") for e in audit.events)
+    web.sign_in("admin2")
+    assert "Rogue" not in web.get("/ui/organisations").text
+
+
+def test_only_an_nsa_officer_grants_a_clearance(web: WebClient) -> None:
+    person = {"id": "newbie", "name": "New Bie", "organisation": "dnd",
+              "nationalities": "CAN", "roles": "reader", "clearance": "S",
+              "clearance_expires": "2027-01-31", "briefed_until": ""}  # fmt: skip
+    web.sign_in("admin2")
+    web.get("/ui/people/new")
+    assert web.post("/ui/people", data={"csrf": web.csrf, **person}).status_code == 403
+    web.sign_in("nsa")
+    web.get("/ui/people/new")
+    created = web.post("/ui/people", data={"csrf": web.csrf, **person})
+    assert created.status_code == 303
+    assert created.headers["location"] == "/ui/people/newbie"
+    assert "S (CAN, until 2027-01-31 23:59 UTC)" in web.get("/ui/people/newbie").text
+
+
+def test_bad_input_is_shown_on_the_form_naming_the_field(web: WebClient) -> None:
+    web.sign_in("nsa")
+    web.get("/ui/programmes/new")
+    response = web.post(
+        "/ui/programmes", data={"csrf": web.csrf, "id": "not a programme!", "title": "T",
+                                "party": "CAN"}
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "id:" in response.text
+    assert 'value="not a programme!"' in response.text  # the input is kept
+
+
+def test_nsa_officer_creates_a_programme_and_grants_a_membership(web: WebClient) -> None:
+    web.sign_in("nsa")
+    web.get("/ui/programmes/new")
+    made = web.post(
+        "/ui/programmes", data={"csrf": web.csrf, "id": "CPSP", "title": "Submarines",
+                                "party": "CAN"}
+    )  # fmt: skip
+    assert made.status_code == 303
+    web.get("/ui/memberships/new?person=alice")
+    granted = web.post(
+        "/ui/memberships",
+        data={"csrf": web.csrf, "person": "alice", "programme": "CPSP",
+              "valid_until": "2026-12-31", "justification": "design reviews"},
+    )  # fmt: skip
+    assert granted.status_code == 303, granted.text
+    assert "CPSP" in web.get("/ui/people/alice").text
+
+
+def test_registry_form_without_the_csrf_token_is_refused(web: WebClient) -> None:
+    web.sign_in("admin2")
+    response = web.post(
+        "/ui/organisations",
+        data={"id": "x1", "name": "X", "kind": "government", "party": "CAN"},
+    )
+    assert response.status_code == 403
+    assert "<td>x1</td>" not in web.get("/ui/organisations").text
