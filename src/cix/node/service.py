@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
+from cix.node.audit_reading import AuditTrail
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.documents import Documents
@@ -102,6 +103,7 @@ class Node:
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = PersonnelRegistry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
+        self.audit_trail = AuditTrail(audit, clock)
         self.web_sessions = WebSessions(
             db,
             audit,

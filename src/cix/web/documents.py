@@ -23,6 +23,8 @@ from starlette.responses import RedirectResponse, Response
 from cix.api.routes.documents import open_content
 from cix.errors import CixError, InputError
 from cix.labels import alternative_label, banner
+from cix.node.audit_reading import READERS as AUDIT_READERS
+from cix.node.audit_reading import TrailEntry, TrailFilter
 from cix.node.errors import PayloadTooLarge
 from cix.node.register import DocumentInfo
 from cix.node.roles import Role
@@ -157,17 +159,24 @@ async def upload(request: Request, user: ReadingUser) -> Response:
 
 @router.get("/documents/{doc_id}")
 async def show_document(request: Request, user: ReadingUser, doc_id: DocId) -> Response:
-    """A document's page: its label, alternative labels, register entry, label history."""
+    """A document's page: its label, alternative labels, register entry, label history,
+    and for auditors and NSA officers its audit trail."""
     node = node_of(request)
 
-    def read() -> tuple[DocumentInfo, list[Any]]:
+    def read() -> tuple[DocumentInfo, list[Any], list[TrailEntry] | None]:
         info = node.destruction.destroyed_entry(user.actor, doc_id) or node.documents.show(
             user.actor, doc_id
         )
         history = [] if info.destroyed_at else list(node.reclassify.history(user.actor, doc_id))
-        return info, history
+        # The trail only for those the audit reading admits (it decides, and audits, again).
+        trail = (
+            node.audit_trail.recent(user.actor, TrailFilter(object_contains=f"document:{doc_id}"))
+            if user.actor.has(*AUDIT_READERS)
+            else None
+        )
+        return info, history, trail
 
-    info, history = await anyio.to_thread.run_sync(read)
+    info, history, trail = await anyio.to_thread.run_sync(read)
     marker = renderer_of(request).marker
     label = marker.label(info.label)
     language = marker.language(user.session.language)
@@ -187,6 +196,7 @@ async def show_document(request: Request, user: ReadingUser, doc_id: DocId) -> R
         label=label,
         alternatives=alternatives,
         history=history,
+        entries=trail,
     )
 
 

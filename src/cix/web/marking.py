@@ -73,6 +73,12 @@ class Marker:
         colour = _COLOURS[place] if place < len(_COLOURS) else "unclassified"
         return PageMarking(level.name(language, self.scheme.language), colour, rank)
 
+    def top(self, language: str) -> PageMarking:
+        """The banner of a page whose content carries no label of its own (the audit log
+        names documents of every level): the top level of the scheme, failing closed."""
+        level = next(lv for lv in self.scheme.levels if lv.rank == self._top)
+        return PageMarking(level.name(language, self.scheme.language), _COLOURS[0], self._top)
+
     def banner(self, label: Label, language: str) -> str:
         """A label's banner line in `language`."""
         return banner(label, self.agreements[label.policy], language)

@@ -66,6 +66,7 @@ class Renderer:
         template: str,
         *,
         labels: Iterable[Label] = (),
+        top: bool = False,
         status: int = 200,
         **context: Any,
     ) -> HTMLResponse:
@@ -74,7 +75,9 @@ class Renderer:
         template, with the banners swapped out of band to the fragment's level)."""
         user = getattr(request.state, "web_user", None)
         language = self.marker.language(user.session.language if user is not None else None)
-        marking: PageMarking = self.marker.page(labels, language)
+        marking: PageMarking = (
+            self.marker.top(language) if top else self.marker.page(labels, language)
+        )
         values = {
             "user": user,
             "csrf": user.session.csrf_token if user is not None else context.pop("csrf", ""),
