@@ -135,7 +135,26 @@ def test_sign_in_upload_see_it_listed_under_its_banner_and_open_it(
     saved = download.value.path()
     assert Path(saved).read_bytes() == b"trial data\n"
 
+    # No layout break on a 390-pixel-wide window: nothing wider than the window.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live.url}/ui/documents")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+
     page.click("text=Sign out")
     page.wait_for_url("**/ui/sign-in")
     page.goto(f"{live.url}/ui/documents")
     assert page.url.endswith("/ui/sign-in")
+
+    # The auditor reads the node's real log: the upload is there, under the top banner.
+    page.fill("#token", tokens["dnd-auditor"])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ui/documents")
+    page.click("text=Audit log")
+    page.fill("#a-actor", "dnd-pm")
+    page.select_option("#a-decision", "permit")
+    page.click("text=Filter")
+    page.wait_for_url("**/ui/audit?*")
+    assert page.inner_text("#banner-top") == "TOP SECRET"
+    assert page.locator("tr", has_text="register").count() >= 1
+    _shot(page, "audit.png")
