@@ -43,6 +43,14 @@ def test_every_page_carries_csp_no_store_and_nosniff(web: WebClient) -> None:
         "/ui/people/olivia",
         "/ui/organisations",
         "/ui/programmes",
+        "/ui/people/new",
+        "/ui/organisations/new",
+        "/ui/programmes/new",
+        "/ui/memberships/new",
+        "/ui/transmissions",
+        f"/ui/documents/{doc}/transmit",
+        f"/ui/documents/{doc}/destroy",
+        "/ui/audit",  # refused to an originator: the refusal page is guarded too
     ]:
         _assert_guarded(web.get(url), url)
     _assert_guarded(web.post("/ui/sign-out"), "/ui/sign-out without a token")
