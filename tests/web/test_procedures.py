@@ -9,8 +9,9 @@ from tests.web.conftest import WebClient
 pytestmark = SQLITE_ONLY
 
 
-def _upload(web: WebClient, **fields: str) -> str:
-    location = web.upload("Plan", **fields).headers["location"]
+def _upload(web: WebClient, level: str = "can-national:S", rel: str = "") -> str:
+    extra = {"rel": rel} if rel else {}
+    location = web.upload("Plan", level=level, **extra).headers["location"]
     return location.rsplit("/", 1)[1]
 
 
