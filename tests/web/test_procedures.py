@@ -10,8 +10,8 @@ pytestmark = SQLITE_ONLY
 
 
 def _upload(web: WebClient, level: str = "can-national:S", rel: str = "") -> str:
-    extra = {"rel": rel} if rel else {}
-    location = web.upload("Plan", level=level, **extra).headers["location"]
+    response = web.upload("Plan", level=level, rel=rel) if rel else web.upload("Plan", level=level)
+    location = response.headers["location"]
     return location.rsplit("/", 1)[1]
 
 
