@@ -269,3 +269,12 @@ def test_registry_pages_show_the_registry(web: WebClient, path: str) -> None:
     page = web.get(path)
     assert page.status_code == 200
     assert "<table" in page.text or "<dl>" in page.text
+
+
+def test_signing_in_again_ends_the_previous_session(web: WebClient) -> None:
+    web.sign_in("olivia")
+    first = web._client.cookies.get("cix_session")
+    web.sign_in("alice")
+    assert web._client.cookies.get("cix_session") != first
+    web._client.cookies.set("cix_session", first or "", path="/ui")
+    assert web.get("/ui/documents").status_code == 303
