@@ -213,6 +213,7 @@ def test_every_page_has_no_serious_accessibility_violation(
             for url in ("/ui/documents", "/ui/documents/new", "/ui/people", "/ui/people/dnd-pm",
                         "/ui/organisations", "/ui/programmes", "/ui/people/new",
                         "/ui/organisations/new", "/ui/programmes/new", "/ui/memberships/new",
+                        "/ui/transmissions", "/ui/consents",
                         "/ui/documents/" + "0" * 32):  # fmt: skip
                 check(url)
             first = page.goto(f"{live.url}/ui/documents")

@@ -48,6 +48,7 @@ def test_every_page_carries_csp_no_store_and_nosniff(web: WebClient) -> None:
         "/ui/programmes/new",
         "/ui/memberships/new",
         "/ui/transmissions",
+        "/ui/consents",
         f"/ui/documents/{doc}/transmit",
         f"/ui/documents/{doc}/destroy",
         "/ui/audit",  # refused to an originator: the refusal page is guarded too

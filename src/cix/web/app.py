@@ -28,7 +28,7 @@ from cix.api.limits import FailureLimiter
 from cix.api.problems import status_for
 from cix.errors import CixError, Refused, RequestRefused
 from cix.node.service import Node
-from cix.web import audit, documents, procedures, registry, registry_forms, signin
+from cix.web import audit, consents, documents, procedures, registry, registry_forms, signin
 from cix.web.marking import Marker
 from cix.web.render import PREFIX, Renderer
 from cix.web.session import CsrfRefused, SignInRequired
@@ -135,6 +135,7 @@ def create_web_app(node: Node, *, workers: int = 1) -> ASGIApp:
     app.include_router(registry_forms.router)  # `/people/new` before `/people/{id}`
     app.include_router(registry.router)
     app.include_router(audit.router)
+    app.include_router(consents.router)
     return SecurityHeaders(app)
 
 
