@@ -38,6 +38,7 @@ def test_every_page_carries_csp_no_store_and_nosniff(web: WebClient) -> None:
         "/ui/documents/new",
         f"/ui/documents/{doc}",
         f"/ui/documents/{doc}/content",
+        f"/ui/documents/{doc}/view",
         f"/ui/documents/{'0' * 32}",
         "/ui/people",
         "/ui/people/olivia",

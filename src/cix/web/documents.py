@@ -12,6 +12,7 @@ bounded by `web_max_upload_bytes`; larger documents go through the API, which st
 from __future__ import annotations
 
 import io
+import json
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -20,6 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import RedirectResponse, Response
 
+from cix.api.fast_path import IN_MEMORY
 from cix.api.routes.documents import open_content
 from cix.errors import CixError, InputError
 from cix.labels import alternative_label, banner
@@ -205,3 +207,49 @@ async def download(request: Request, user: ReadingUser, doc_id: DocId) -> Respon
     """The document's content, always as an attachment: the API's open, decided and
     audited as there."""
     return await open_content(request, user.actor, doc_id)
+
+
+VIEWABLE = ("text/plain", "text/csv", "text/markdown")
+"""Media types shown in the page (as text, escaped); anything else is downloaded."""
+
+
+@router.get("/documents/{doc_id}/view")
+async def view(request: Request, user: ReadingUser, doc_id: DocId) -> Response:
+    """A text document shown in the page under its banners, stamped with the reader's
+    identity where the permit's obligations ask for it (`stamp-identity`): the API's open
+    (decided and audited as a download), never a file in the browser's downloads. Other
+    media, and texts over `fast_path.IN_MEMORY`, are for download."""
+    node = node_of(request)
+    info = await anyio.to_thread.run_sync(node.documents.show, user.actor, doc_id)
+    media = info.media_type.split(";", 1)[0].strip().lower()
+    if media not in VIEWABLE or info.plaintext_size > IN_MEMORY:
+        raise InputError(
+            f"view: only text documents up to {IN_MEMORY} bytes are shown in the page; "
+            "download this one"
+        )
+    opened = await open_content(request, user.actor, doc_id)
+    body = bytes(opened.body)
+    obligations = [o for o in json.loads(opened.headers.get("cix-obligations", "[]"))
+                   if isinstance(o, dict)]  # fmt: skip
+    marker = renderer_of(request).marker
+    label = marker.label(info.label)
+    return renderer_of(request).page(
+        request,
+        "view.html",
+        labels=[label],
+        doc=info,
+        label=label,
+        text=body.decode("utf-8", errors="replace"),
+        obligations=[_obligation(o) for o in obligations],
+        stamp=next(
+            (str(o.get("subject")) for o in obligations if o.get("code") == "stamp-identity"),
+            None,
+        ),
+        viewed_at=node.clock(),
+    )
+
+
+def _obligation(obligation: dict[str, Any]) -> str:
+    """An obligation of the permit as words: its code and parameters."""
+    params = ", ".join(f"{k} {v}" for k, v in obligation.items() if k != "code")
+    return f"{obligation.get('code')} ({params})" if params else str(obligation.get("code"))

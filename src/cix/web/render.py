@@ -33,6 +33,15 @@ def printable(value: object) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
 
 
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable_text(value: object) -> str:
+    """`printable` for a text of many lines: line breaks and tabs are kept."""
+    text = str(value).replace("\r\n", "\n")
+    return _TEXT_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -47,6 +56,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["printable"] = printable
+    env.filters["printable_text"] = printable_text
     env.filters["when"] = _when
     env.globals["prefix"] = PREFIX
     return env
