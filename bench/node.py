@@ -363,12 +363,18 @@ def worst_profiles(data_dir: Path) -> dict[str, str]:
 
 
 def first_page_ms(
-    url: str, token: str, repeats: int = 7, *, query: str | None = None
+    url: str,
+    token: str,
+    repeats: int = 7,
+    *,
+    query: str | None = None,
+    filters: dict[str, str] | None = None,
 ) -> tuple[float, str]:
     """Median time of the first page (ms) and how many documents it held (and whether it had
-    a cursor); `query` searches titles."""
+    a cursor); `query` searches titles, `filters` narrow (classification, programme, …)."""
     times, count, more = [], 0, False
     params: dict[str, Any] = {"limit": 50} if query is None else {"limit": 50, "q": query}
+    params.update(filters or {})
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         for _ in range(repeats):
             start = time.perf_counter()
@@ -552,6 +558,15 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  first page ({count}) of a title query matching every "
                       f"row, for a reader: {ms:.1f} ms")  # fmt: skip
                 worst = max(worst, ms)
+                # Words found nowhere: the listing walks its whole row budget for nothing.
+                for shown, query, filters in (
+                    ("two words matching no row", "hull minutes", None),
+                    ("a word and filters", "bench",
+                     {"classification": "SECRET", "programme": "CPSP", "since": "2020-01-01"}),
+                ):  # fmt: skip
+                    ms, count = first_page_ms(node.url, token, query=query, filters=filters)
+                    print(f"  first page ({count}) of {shown}, for a reader: {ms:.1f} ms")
+                    worst = max(worst, ms)
                 verdict = "met" if worst < 200 else "MISSED"
                 print(f"  worst profile or query: {worst:.1f} ms (target < 200 ms: {verdict})")
             finally:

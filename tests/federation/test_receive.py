@@ -226,3 +226,32 @@ def test_a_transmission_without_its_object_or_with_a_bad_body_is_a_clear_4xx(
         bad = kor.message(kind="transmission", body=broken, audience="cix-can", url=DOCUMENTS_PATH)
         assert can_node.exchange.inbox.receive(bad, url=DOCUMENTS_PATH, body=None).status == 400
     assert _copies(can_node) == 0
+
+
+def test_received_copies_are_found_by_whom_they_came_from_and_by_words(
+    can_node: Node, kor: PeerSimulator, clock: Clock, tmp_path: Path
+) -> None:
+    """Issue 14 #8: the `received_from` filter (a node id or the releasing party) and the
+    words of a received copy's title, as the reader's listing sees them."""
+    from cix.node.search import DocumentQuery, words_of
+
+    token, path = kor.transmission(can_node, kor_label(clock.now), DATA, tmp_path)
+    reply = can_node.exchange.inbox.receive(token, url=DOCUMENTS_PATH, body=path)
+    doc_id = _answer(kor, reply.token)["receipt"]["registered_as"]  # type: ignore[index]
+    with can_node.db.read() as session:
+        row = session.get(Document, doc_id)
+        assert row is not None
+        title = row.title
+    reader = actor(can_node, "reader")
+
+    def listed(**narrowed: object) -> list[str]:
+        query = DocumentQuery(**narrowed)  # type: ignore[arg-type]
+        page = can_node.documents.list(reader, limit=10, narrowed=query)
+        return [d.id for d in page.items]
+
+    assert listed(received_from="cix-kor") == [doc_id]
+    assert listed(received_from="KOR") == [doc_id]
+    assert listed(received_from="cix-deu") == []
+    assert listed(words=words_of(title.upper())) == [doc_id]
+    assert listed(originator="KOR", classification="군사Ⅱ급비밀") == [doc_id]
+    assert listed(originator="KOR", classification="SECRET") == [doc_id]  # its equivalent

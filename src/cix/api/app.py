@@ -24,6 +24,7 @@ from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
 from cix.api.routes import consents, documents, exchange, federation, public, registry, tokens
+from cix.api.strict_query import refuse_unknown_query
 from cix.node.service import Node
 
 API_PREFIX = "/api/v1"
@@ -137,12 +138,14 @@ def create_app(
     # FastAPI route below documents it and serves what OpenRoute leaves.
     app.router.routes.insert(0, fast_path.OpenRoute(API_PREFIX, documents.open_content))
     # Routes are matched in order: opening a document first (the hot path), then the rest.
-    hot = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
+    # Authenticated first (401 before anything), then no query parameter a route ignores.
+    checks = [Depends(authenticate), Depends(refuse_unknown_query)]
+    hot = APIRouter(prefix=API_PREFIX, dependencies=checks)
     hot.include_router(documents.content_router)
     app.include_router(hot)
     app.include_router(public.router)
     app.include_router(public.api_router, prefix=API_PREFIX)
-    protected = APIRouter(prefix=API_PREFIX, dependencies=[Depends(authenticate)])
+    protected = APIRouter(prefix=API_PREFIX, dependencies=checks)
     protected.include_router(documents.router)
     protected.include_router(registry.router)
     protected.include_router(tokens.router)

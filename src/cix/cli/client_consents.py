@@ -15,7 +15,8 @@ import typer
 
 from cix.cli.client_http import with_session
 from cix.cli.client_registry import iso_time
-from cix.cli.terminal import JsonOption, consoles, print_json, printable
+from cix.cli.listing import Column, Format, FormatOption, chosen, show_rows
+from cix.cli.terminal import JsonOption
 from cix.errors import InputError
 
 consents_app = typer.Typer(
@@ -48,19 +49,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(consents_app, name="consents")
 
 
-def _show(items: list[dict[str, Any]], columns: list[str], title: str, as_json: bool) -> None:
-    if as_json:
-        print_json(items if title.endswith("s") else items[0])
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title=f"{len(items)} {title}", title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for item in items:
-        table.add_row(*(printable("" if item.get(c) is None else item[c]) for c in columns))
-    out.print(table)
+def _show(
+    items: list[dict[str, Any]],
+    columns: list[str],
+    title: str,
+    as_json: bool,
+    fmt: Format | None = None,
+) -> None:
+    one = not title.endswith("s")
+    shown = tuple(Column(c, c, whole=c in ("id", "document_id")) for c in columns)
+    show_rows(
+        items,
+        shown,
+        fmt=chosen(fmt, as_json),
+        title=title if one else f"{len(items)} {title}",
+        raw=items[0] if one else items,
+    )
 
 
 def list_consents(
@@ -68,12 +72,13 @@ def list_consents(
         str | None,
         typer.Option(help="Only this state: requested, approved, denied, used, expired."),
     ] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every consent this node asked for or was asked, newest first."""
     params = {"state": state} if state else {}
     page = with_session(lambda s: s.json("GET", "/consents", params=params))
-    _show(page["items"], COLUMNS, "consents", as_json)
+    _show(page["items"], COLUMNS, "consents", as_json, fmt)
 
 
 def show_consent(

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 import typer
 
 from cix.cli.client_http import with_session
+from cix.cli.doc_ids import DocId, resolved
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import InputError
 
-DocId = Annotated[str, typer.Argument(help="Document id.")]
 DOCUMENTS = "/documents"
 
 #: The order a certificate's fields are printed in (any others follow, sorted).
@@ -62,7 +62,9 @@ def destroy(
     if not yes:
         if not sys.stdin.isatty():
             raise InputError("destroy: no terminal to confirm on; pass --yes to destroy")
-        doc: dict[str, Any] = with_session(lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}"))
+        doc = with_session(lambda s: s.documents.get(resolved(s, doc_id)).raw)
+        # What is destroyed is what was shown and confirmed, not a fresh resolution.
+        doc_id = str(doc.get("id", doc_id))
         _, err = consoles()
         err.print(
             f"destroy {printable(doc.get('id', doc_id))}: {printable(doc.get('title', ''))}\n"
@@ -72,18 +74,17 @@ def destroy(
         )
         if not typer.confirm("Destroy it?", default=False, err=True):
             raise typer.Exit(1)
-    cert: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/destroy", json={"reason": reason})
-    )
+    cert = with_session(lambda s: s.documents.destroy(resolved(s, doc_id), reason=reason))
     _print_certificate(cert, as_json=as_json)
 
 
-def certificate(doc_id: DocId, as_json: JsonOption = False) -> None:
+def certificate(
+    doc_id: Annotated[str, typer.Argument(help="The destroyed document's whole id.")],
+    as_json: JsonOption = False,
+) -> None:
     """Print a destroyed document's signed destruction certificate (its destroyer, its
     custodian, an NSA officer or an auditor)."""
-    cert: dict[str, Any] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}/certificate")
-    )
+    cert = with_session(lambda s: s.documents.certificate(doc_id))
     _print_certificate(cert, as_json=as_json)
 
 

@@ -9,14 +9,14 @@ its control characters escaped (`cix.cli.terminal.printable`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import unquote
 
 import typer
 
 from cix.cli.client_http import with_session
+from cix.cli.doc_ids import DocId, resolved
+from cix.cli.listing import Column, Format, FormatOption, chosen, human_size, show_rows
 from cix.cli.output_file import is_stdout, output_file
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import InputError
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from cix.cli.client_http import ClientSession
 
-DocId = Annotated[str, typer.Argument(help="Document id.")]
 
 DOCUMENTS = "/documents"
 CHUNK = 256 * 1024
@@ -67,57 +66,58 @@ def _progress() -> Progress:
     )
 
 
-def _chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            progress.advance(task, len(chunk))
-            yield chunk
-
-
 def _send(
-    session: ClientSession, path: Path, params: list[tuple[str, str]], media_type: str
+    session: ClientSession,
+    path: Path,
+    *,
+    label: str,
+    title: str,
+    media_type: str | None,
+    sources: list[str] | None = None,
 ) -> dict[str, Any]:
-    size = path.stat().st_size
     with _progress() as progress:
-        task = progress.add_task(f"upload {path.name}", total=size)
-        response = session.request(
-            "POST",
-            DOCUMENTS,
-            params=params,
-            content=_chunks(path, progress, task),
-            headers={"Content-Type": media_type, "Content-Length": str(size)},
+        task = progress.add_task(f"upload {path.name}", total=path.stat().st_size)
+        doc = session.documents.upload(
+            path,
+            label=label,
+            title=title,
+            media_type=media_type,
+            sources=[resolved(session, s) for s in sources or ()],
+            progress=lambda n: progress.advance(task, n),
         )
-    result: dict[str, Any] = response.json()
-    return result
+    return doc.raw
+
+
+_SHOWN = (
+    "id",
+    "title",
+    "banner",
+    "media_type",
+    "plaintext_size",
+    "created_by",
+    "created_at",
+    "custodian",
+    "copies_made",
+    "sealed_size",
+    "sources",
+    "destroyed_at",
+    "certificate",
+)
 
 
 def _document_table(doc: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key in (
-        "id",
-        "title",
-        "banner",
-        "media_type",
-        "plaintext_size",
-        "created_by",
-        "created_at",
-        "custodian",
-        "copies_made",
-        "sealed_size",
-        "sources",
-        "destroyed_at",
-        "certificate",
-    ):
-        if doc.get(key) not in (None, "", []):
-            value = doc[key]
-            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            table.add_row(key, printable(text))
-    out.print(table)
+    """A register entry, a field a line (`field  value`): nothing cut, one line per field
+    whatever the terminal's width, so a marking or an id copies and greps whole."""
+    shown = {k: doc[k] for k in _SHOWN if doc.get(k) not in (None, "", [])}
+    width = max(map(len, shown), default=0)
+    for key, value in shown.items():
+        if key.endswith("_size") and isinstance(value, int):
+            text = f"{human_size(value)} ({value} bytes)"
+        elif isinstance(value, list):
+            text = ", ".join(map(str, value))
+        else:
+            text = str(value)
+        typer.echo(f"{key:<{width}}  {printable(text)}")
 
 
 def label_json(text: str) -> str:
@@ -143,15 +143,6 @@ def label_json(text: str) -> str:
     return json.dumps(label.to_json(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _media_type(path: Path, given: str | None) -> str:
-    if given:
-        return given
-    import mimetypes
-
-    guessed, _ = mimetypes.guess_type(path.name)
-    return guessed or "application/octet-stream"
-
-
 def upload(
     file: Annotated[Path, typer.Argument(help="The file to seal and register.")],
     label: Annotated[str, typer.Option("--label", "-l", help="Label: a banner or a JSON object.")],
@@ -165,8 +156,11 @@ def upload(
 ) -> None:
     """Upload FILE: the node seals it under LABEL and registers it."""
     path = existing_file(file)
-    params = [("label", label_json(label)), ("title", title or path.name)]
-    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    doc = with_session(
+        lambda s: _send(
+            s, path, label=label_json(label), title=title or path.name, media_type=media_type
+        )
+    )
     print_json(doc) if as_json else _document_table(doc)
 
 
@@ -184,70 +178,96 @@ def derive(
 ) -> None:
     """Upload FILE as a document derived from the --from sources (rule 11: no write-down)."""
     path = existing_file(file)
-    params = [("label", label_json(label)), ("title", title or path.name)]
-    params += [("source", s) for s in source]
-    doc = with_session(lambda s: _send(s, path, params, _media_type(path, media_type)))
+    doc = with_session(
+        lambda s: _send(
+            s,
+            path,
+            label=label_json(label),
+            title=title or path.name,
+            media_type=media_type,
+            sources=source,
+        )
+    )
     print_json(doc) if as_json else _document_table(doc)
+
+
+_LISTED = (
+    Column("id", "id", whole=True),
+    Column("marking", lambda d: d.get("banner") or d.get("classification"), whole=True),
+    Column("title", "title"),
+    Column("size", "plaintext_size", size=True),
+    Column("created", lambda d: str(d.get("created_at", ""))[:19].replace("T", " ")),
+)
 
 
 def list_documents(
     query: Annotated[
-        str | None, typer.Option("--query", "-q", help="Words the title must contain.")
+        str | None,
+        typer.Option(
+            "--query", "-q", help="Words the title must hold, in any order, any case or accents."
+        ),
+    ] = None,
+    classification: Annotated[
+        str | None,
+        typer.Option(help="A level's code or name (its equivalents under each agreement too)."),
+    ] = None,
+    programme: Annotated[str | None, typer.Option(help="Only this programme's.")] = None,
+    originator: Annotated[
+        str | None, typer.Option(help="Only those this party originated (e.g. KOR).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Created on or after (a date, or a time with a zone).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Created on or before (a date: all of it).")
+    ] = None,
+    received_from: Annotated[
+        str | None, typer.Option(help="Copies received from this node or party.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Page size.")] = 50,
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after this page cursor.")
     ] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The documents you may read, newest first (one page; --cursor for the next)."""
-    params: dict[str, Any] = {"limit": limit}
-    if query:
-        params["q"] = query
-    if cursor:
-        params["cursor"] = cursor
-    page: dict[str, Any] = with_session(lambda s: s.json("GET", DOCUMENTS, params=params))
-    if as_json:
-        print_json(page)
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title=f"{len(page.get('items', []))} documents", title_justify="left")
-    for column in ("id", "marking", "title", "size", "created"):
-        table.add_column(column)
-    for doc in page.get("items", []):
-        table.add_row(
-            printable(doc.get("id")),
-            printable(doc.get("banner") or doc.get("classification") or ""),
-            printable(doc.get("title", "")),
-            printable(doc.get("plaintext_size", "")),
-            printable(doc.get("created_at", ""))[:19],
-        )
-    out.print(table)
-    if page.get("next_cursor"):
-        out.print(f"more: cix docs list --cursor {printable(page['next_cursor'])}", markup=False)
+    given = {
+        "classification": classification,
+        "programme": programme,
+        "originator": originator,
+        "since": since,
+        "until": until,
+        "received_from": received_from,
+    }
+    filters = {k: v for k, v in given.items() if v is not None}
+    docs, after = with_session(
+        lambda s: s.documents.page(query, cursor=cursor, limit=limit, **filters)
+    )
+    items = [d.raw for d in docs]
+    page = {"items": items, "next_cursor": after}
+    form = chosen(fmt, as_json)
+    show_rows(items, _LISTED, fmt=form, title=f"{len(items)} documents", raw=page)
+    if form is Format.TABLE and page.get("next_cursor"):
+        _, notes = consoles()
+        notes.print(f"more: cix docs list --cursor {printable(page['next_cursor'])}")
 
 
 def show(doc_id: DocId, as_json: JsonOption = False) -> None:
     """A document's register entry and label (if you may read it)."""
-    doc: dict[str, Any] = with_session(lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}"))
+    doc = with_session(lambda s: s.documents.get(resolved(s, doc_id)).raw)
     print_json(doc) if as_json else _document_table(doc)
 
 
 def _receive(session: ClientSession, doc_id: str, out: Path, *, force: bool) -> dict[str, str]:
-    with session.stream("GET", f"{DOCUMENTS}/{doc_id}/content") as response:
-        total = response.headers.get("content-length")
+    doc_id = resolved(session, doc_id)
+    with session.documents.open(doc_id) as (opened, chunks):
         with _progress() as progress, output_file(out, force=force) as handle:
-            task = progress.add_task(f"open {doc_id}", total=int(total) if total else None)
-            for chunk in response.iter_bytes(CHUNK):
+            task = progress.add_task(f"open {doc_id}", total=opened.size)
+            for chunk in chunks:
                 handle.write(chunk)
                 progress.advance(task, len(chunk))
-        return {
-            k.lower(): unquote(v)
-            for k, v in response.headers.items()
-            if k.lower().startswith(OBLIGATION_PREFIX)
-        }
+        return opened.obligations
 
 
 def open_document(
@@ -293,9 +313,8 @@ def reclassify(
     holding a copy is sent the originator's signed notice."""
     # The banner is parsed by the node, under the document's own agreement, with the
     # document's creation time and purpose.
-    body = {"label": label, "reason": reason}
-    done: dict[str, Any] = with_session(
-        lambda s: s.json("POST", f"{DOCUMENTS}/{doc_id}/reclassify", json=body)
+    done = with_session(
+        lambda s: s.documents.reclassify(resolved(s, doc_id), label=label, reason=reason)
     )
     if as_json:
         print_json(done)
@@ -309,29 +328,21 @@ def reclassify(
     )
 
 
-def history(doc_id: DocId, as_json: JsonOption = False) -> None:
-    """A document's classification changes, oldest first."""
-    rows: list[dict[str, Any]] = with_session(
-        lambda s: s.json("GET", f"{DOCUMENTS}/{doc_id}/label-history")
-    )
-    if as_json:
-        print_json(rows)
-        return
-    from rich.table import Table
+_HISTORY = (
+    Column("revision", "revision"),
+    Column("side", "side"),
+    Column(
+        "classification",
+        lambda r: f"{r['previous_label']['classification']} → {r['label']['classification']}",
+        whole=True,
+    ),
+    Column("by", "changed_by"),
+    Column("at", "changed_at"),
+    Column("reason", "reason"),
+)
 
-    out, _ = consoles()
-    table = Table(title=f"label history of {printable(doc_id)}", title_justify="left")
-    for column in ("revision", "side", "classification", "by", "at", "reason"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["revision"]),
-            printable(row["side"]),
-            printable(
-                f"{row['previous_label']['classification']} → {row['label']['classification']}"
-            ),
-            printable(row["changed_by"]),
-            printable(row["changed_at"]),
-            printable(row["reason"]),
-        )
-    out.print(table)
+
+def history(doc_id: DocId, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """A document's classification changes, oldest first."""
+    rows = with_session(lambda s: s.documents.history(resolved(s, doc_id)))
+    show_rows(rows, _HISTORY, fmt=chosen(fmt, as_json), title="label history")

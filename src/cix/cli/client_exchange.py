@@ -3,18 +3,18 @@ follow its transmissions (through the node's API, as the other client commands).
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
-from cix.cli.client_http import with_session
+from cix.cli.client_http import ClientSession, with_session
+from cix.cli.doc_ids import DocId, resolved
+from cix.cli.listing import Column, FormatOption, chosen, show_rows
 from cix.cli.terminal import JsonOption, consoles, print_json, printable
 from cix.errors import PeerError
 
-TRANSMISSIONS = "/transmissions"
 STATES = ("queued", "sent", "receipted", "refused", "overdue")
-_POLL = 0.2
 #: The longest `--wait` (a day): a receipt comes back within seconds or is overdue, and an
 #: unbounded wait (`inf`) would be a transmission queued by a command that never returns.
 MAX_WAIT = 86_400.0
@@ -58,7 +58,7 @@ def _print(item: dict[str, Any]) -> None:
 
 
 def transmit(
-    doc_id: Annotated[str, typer.Argument(help="Document id.")],
+    doc_id: DocId,
     to: Annotated[str, typer.Option("--to", help="The receiving party (ISO alpha-3, e.g. CAN).")],
     purpose: Annotated[
         str | None, typer.Option("--purpose", help="The purpose the information is sent for.")
@@ -78,24 +78,17 @@ def transmit(
     as_json: JsonOption = False,
 ) -> None:
     """Transmit a document to the node of party TO (decided and audited by your node)."""
-    body: dict[str, Any] = {"to": to}
-    if purpose is not None:
-        body["purpose"] = purpose
-    if consent is not None:
-        body["consent"] = consent
 
-    def work(session: Any) -> dict[str, Any]:
-        item: dict[str, Any] = session.json("POST", f"/documents/{doc_id}/transmit", json=body)
-        deadline = time.monotonic() + wait
-        while wait and item.get("state") in ("queued", "sent"):
-            if time.monotonic() >= deadline:
-                raise ReceiptNotYet(
-                    f"transmission {item.get('id')}: no receipt within {wait:g} s "
-                    f"(still {item.get('state')}); see `cix transmissions list`"
-                )
-            time.sleep(_POLL)
-            item = session.json("GET", f"{TRANSMISSIONS}/{item['id']}")
-        return item
+    def work(session: ClientSession) -> dict[str, Any]:
+        sent = session.documents.transmit(
+            resolved(session, doc_id), to=to, purpose=purpose, consent=consent, wait=wait
+        )
+        if wait and sent.state in ("queued", "sent"):
+            raise ReceiptNotYet(
+                f"transmission {sent.id}: no receipt within {wait:g} s "
+                f"(still {sent.state}); see `cix transmissions list`"
+            )
+        return sent.raw
 
     item = with_session(work)
     print_json(item) if as_json else _print(item)
@@ -103,38 +96,36 @@ def transmit(
         raise typer.Exit(1)
 
 
+def _state(item: Mapping[str, Any]) -> str:
+    shown = str(item.get("state", ""))
+    if item.get("refusal_code"):
+        shown = f"{shown} ({item['refusal_code']})"
+    if item.get("overdue"):
+        shown = f"{shown}, overdue"
+    return shown
+
+
+_LISTED = (
+    Column("id", "id", whole=True),
+    Column("document", "document", whole=True),
+    Column("to", "to_party"),
+    Column("state", _state),
+    Column("requested", lambda i: str(i.get("requested_at") or "")[:19].replace("T", " ")),
+    Column("receipted", lambda i: str(i.get("receipted_at") or "")[:19].replace("T", " ")),
+)
+
+
 def list_transmissions(
     state: Annotated[
         str | None,
         typer.Option("--state", help=f"Only those in this state ({', '.join(STATES)})."),
     ] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """This node's transmissions, newest first, with their states."""
-    params = {"state": state} if state else {}
-    page: dict[str, Any] = with_session(lambda s: s.json("GET", TRANSMISSIONS, params=params))
-    items = page.get("items", [])
-    if as_json:
-        print_json(page)
-        return
-    from rich.table import Table
-
-    out, _ = consoles()
-    table = Table(title=f"{len(items)} transmissions", title_justify="left")
-    for column in ("id", "document", "to", "state", "requested", "receipted"):
-        table.add_column(column)
-    for item in items:
-        shown = item.get("state", "")
-        if item.get("refusal_code"):
-            shown = f"{shown} ({item['refusal_code']})"
-        if item.get("overdue"):
-            shown = f"{shown}, overdue"
-        table.add_row(
-            printable(item.get("id")),
-            printable(item.get("document")),
-            printable(item.get("to_party")),
-            printable(shown),
-            printable(item.get("requested_at", ""))[:19],
-            printable(item.get("receipted_at") or "")[:19],
-        )
-    out.print(table)
+    listed = with_session(lambda s: s.transmissions.list(state))
+    items = [t.raw for t in listed]
+    page = {"items": items}
+    form = chosen(fmt, as_json)
+    show_rows(items, _LISTED, fmt=form, title=f"{len(items)} transmissions", raw=page)

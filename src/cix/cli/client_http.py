@@ -5,11 +5,9 @@ or the path in `CIX_CLIENT_CONFIG`) holds the node URL and an API token; it is w
 mode 0600 because the token is a credential. `CIX_CLIENT_URL` and `CIX_CLIENT_TOKEN`
 override it for one invocation (scripts, the demo).
 
-Errors from the node arrive as RFC 9457 problem details. `ClientSession` turns each into a
-`NodeProblem` in the family of cix errors that says who is at fault (`NodeRejected`, an
-`InputError`, for a 4xx other than 401/403/429; `NodeRefused`, an `AccessDenied`, for those;
-`NodeFailed`, a `PeerError`, when the node fails or cannot be reached), so `cix.cli.main`
-maps them to exit codes in the one place it maps every error.
+Requests go through the SDK (`cix.client`); its `NodeProblem` errors, in the family of cix
+errors that says who is at fault, are mapped to exit codes by `cix.cli.main` in the one place
+it maps every error.
 """
 
 from __future__ import annotations
@@ -17,23 +15,37 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
+from cix.client import Client
+from cix.client.errors import NodeFailed, NodeProblem, NodeRefused, NodeRejected
+from cix.errors import InputError
 
-from cix.errors import AccessDenied, InputError, PeerError
+__all__ = [
+    "API_PREFIX",
+    "ClientConfig",
+    "ClientConfigError",
+    "ClientSession",
+    "NodeFailed",
+    "NodeProblem",
+    "NodeRefused",
+    "NodeRejected",
+    "check_token",
+    "check_url",
+    "load_config",
+    "save_config",
+    "with_session",
+]
 
 CONFIG_ENV = "CIX_CLIENT_CONFIG"
 URL_ENV = "CIX_CLIENT_URL"
 TOKEN_ENV = "CIX_CLIENT_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 API_PREFIX = "/api/v1"
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~+/=-]{8,8192}$")
-_REFUSALS = frozenset({401, 403, 429})
 T = TypeVar("T")
 
 
@@ -117,122 +129,13 @@ def save_config(config: ClientConfig, environ: Mapping[str, str] | None = None) 
     return path
 
 
-class NodeProblem(Exception):
-    """A node's failed answer: its status (None if it could not be reached), title, detail
-    and, for a 422, the fields it named. Raised as one of the three subclasses below."""
-
-    def __init__(
-        self, status: int | None, title: str, detail: str, *, errors: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(f"{status or '-'} {title}: {detail}")
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.errors = errors
-
-    def lines(self) -> tuple[str, ...]:
-        """The problem as lines to show: status, title and detail, then one per error."""
-        status = f"{self.status} " if self.status is not None else ""
-        first = f"{status}{self.title}: {self.detail}".rstrip(": ")
-        return (first, *(f"  {error}" for error in self.errors))
-
-
-class NodeRejected(NodeProblem, InputError):
-    """The node found the request malformed or naming something unknown (4xx)."""
-
-
-class NodeRefused(NodeProblem, AccessDenied):
-    """The node refused the caller's credential or the access asked for (401, 403, 429)."""
-
-
-class NodeFailed(NodeProblem, PeerError):
-    """The node failed (5xx), answered something else, or could not be reached."""
-
-
-def problem_of(response: httpx.Response) -> NodeProblem:
-    """The `NodeProblem` a failed response describes (problem details or plain text)."""
-    title, detail = response.reason_phrase or "Error", ""
-    errors: tuple[str, ...] = ()
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        title = str(body.get("title") or title)
-        detail = str(body.get("detail") or "")
-        raw_errors = body.get("errors")
-        if isinstance(raw_errors, list):
-            errors = tuple(
-                ".".join(str(p) for p in e.get("loc", ()) if p != "body") + ": " + str(e["msg"])
-                if isinstance(e, dict) and "msg" in e
-                else str(e)
-                for e in raw_errors
-            )
-    elif response.text:
-        detail = response.text[:300]
-    status = response.status_code
-    kind: type[NodeProblem]
-    if status in _REFUSALS:
-        kind = NodeRefused
-    elif 400 <= status < 500:
-        kind = NodeRejected
-    else:
-        kind = NodeFailed
-    return kind(status, title, detail, errors=errors)
-
-
-class ClientSession:
-    """Requests to one node with the configured credential; failures raise `NodeProblem`."""
+class ClientSession(Client):
+    """The SDK's client on the configured node (`cix.client.Client`): the command line makes
+    every request through it, so what the CLI does a script can do the same way."""
 
     def __init__(self, config: ClientConfig, *, timeout: float = 60.0) -> None:
+        super().__init__(config.url, config.token, timeout=timeout)
         self.config = config
-        self._http = httpx.Client(
-            base_url=config.url + API_PREFIX,
-            headers={"Authorization": f"Bearer {config.token}"},
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            follow_redirects=False,
-        )
-
-    def __enter__(self) -> ClientSession:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request; a non-2xx answer or a transport failure raises `NodeProblem`."""
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise unreachable(self.config.url, exc) from None
-        if response.is_error:
-            raise problem_of(response)
-        return response
-
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """One request whose successful answer is JSON."""
-        return self.request(method, path, **kwargs).json()
-
-    @contextmanager
-    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
-        """A streamed request; the body of a successful answer is read by the caller."""
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                if response.is_error:
-                    response.read()
-                    raise problem_of(response)
-                yield response
-        except httpx.HTTPError as exc:
-            raise unreachable(self.config.url, exc) from None
-
-
-def unreachable(url: str, exc: httpx.HTTPError) -> NodeFailed:
-    """The problem of a node that could not be reached or stopped answering."""
-    return NodeFailed(None, "Node unreachable", f"{url}: {type(exc).__name__}: {exc}")
 
 
 def with_session(work: Callable[[ClientSession], T]) -> T:

@@ -7,13 +7,15 @@ only shapes the request and shows the answer as a table (or `--json`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from cix.cli.client_http import with_session
-from cix.cli.terminal import JsonOption, consoles, print_json, printable
+from cix.cli.listing import Column, Format, FormatOption, chosen, show_rows
+from cix.cli.terminal import JsonOption, consoles
 from cix.errors import InputError
 
 DateOption = Annotated[str | None, typer.Option(help="ISO 8601 date or time (UTC if no zone).")]
@@ -58,33 +60,25 @@ def _clearance(option: str, level: str | None, party: str | None, expires: str |
     return {"level": level, "party": party, "expires": iso_time(f"{option}-expires", expires)}
 
 
-def _table(items: list[dict[str, Any]], columns: list[str], title: str) -> None:
-    from rich.table import Table
+def _cell(name: str) -> Column:
+    """The column `name` of a registry item: ids whole, a clearance as `PARTY LEVEL until DAY`."""
 
-    out, _ = consoles()
-    table = Table(title=f"{len(items)} {title}", title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for item in items:
-        cells = []
-        for column in columns:
-            value = item.get(column)
-            if isinstance(value, dict) and "level" in value:
-                value = f"{value['party']} {value['level']} until {str(value['expires'])[:10]}"
-            elif isinstance(value, list):
-                value = ", ".join(map(str, value))
-            elif value is None:
-                value = ""
-            cells.append(printable(value))
-        table.add_row(*cells)
-    out.print(table)
+    def value(item: Mapping[str, Any]) -> object:
+        found = item.get(name)
+        if isinstance(found, dict) and "level" in found:
+            return f"{found['party']} {found['level']} until {str(found['expires'])[:10]}"
+        return found
+
+    return Column(name, value, whole=name in ("id", "person", "organisation", "parent"))
 
 
-def _show(items: Any, columns: list[str], title: str, as_json: bool) -> None:
-    if as_json:
-        print_json(items)
-    else:
-        _table(items if isinstance(items, list) else [items], columns, title)
+def _show(
+    items: Any, columns: list[str], title: str, as_json: bool, fmt: Format | None = None
+) -> None:
+    rows = items if isinstance(items, list) else [items]
+    form = chosen(fmt, as_json)
+    shown = f"{len(rows)} {title}" if isinstance(items, list) else title
+    show_rows(rows, tuple(map(_cell, columns)), fmt=form, title=shown, raw=items)
 
 
 ORG_COLUMNS = ["id", "name", "kind", "party", "facility_clearance"]
@@ -94,10 +88,10 @@ TOKEN_COLUMNS = ["id", "person", "name", "expires_at", "parent", "revoked_at"]
 MEMBERSHIP_COLUMNS = ["id", "person", "programme", "valid_until", "granted_by", "revoked_at"]
 
 
-def list_organisations(as_json: JsonOption = False) -> None:
+def list_organisations(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Every organisation."""
     page = with_session(lambda s: s.json("GET", "/organisations"))
-    _show(page["items"], ORG_COLUMNS, "organisations", as_json)
+    _show(page["items"], ORG_COLUMNS, "organisations", as_json, fmt)
 
 
 def add_organisation(
@@ -121,12 +115,13 @@ def add_organisation(
 
 def list_people(
     organisation: Annotated[str | None, typer.Option(help="Only this organisation.")] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The people you may see."""
     params = {"organisation": organisation} if organisation else {}
     page = with_session(lambda s: s.json("GET", "/people", params=params))
-    _show(page["items"], PERSON_COLUMNS, "people", as_json)
+    _show(page["items"], PERSON_COLUMNS, "people", as_json, fmt)
 
 
 def add_person(
@@ -158,10 +153,10 @@ def add_person(
     _show(person, PERSON_COLUMNS, "person added", as_json)
 
 
-def list_programmes(as_json: JsonOption = False) -> None:
+def list_programmes(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Every programme."""
     page = with_session(lambda s: s.json("GET", "/programmes"))
-    _show(page["items"], PROGRAMME_COLUMNS, "programmes", as_json)
+    _show(page["items"], PROGRAMME_COLUMNS, "programmes", as_json, fmt)
 
 
 def add_programme(
@@ -179,12 +174,13 @@ def add_programme(
 def list_memberships(
     person: Annotated[str | None, typer.Option(help="Only this person.")] = None,
     programme: Annotated[str | None, typer.Option(help="Only this programme.")] = None,
+    fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Memberships you may see."""
     params = {k: v for k, v in (("person", person), ("programme", programme)) if v}
     page = with_session(lambda s: s.json("GET", "/memberships", params=params))
-    _show(page["items"], MEMBERSHIP_COLUMNS, "memberships", as_json)
+    _show(page["items"], MEMBERSHIP_COLUMNS, "memberships", as_json, fmt)
 
 
 def add_membership(
@@ -208,10 +204,10 @@ def add_membership(
     _show(grant, MEMBERSHIP_COLUMNS, "membership granted", as_json)
 
 
-def list_tokens(as_json: JsonOption = False) -> None:
+def list_tokens(fmt: FormatOption = None, as_json: JsonOption = False) -> None:
     """Your API tokens on the node (an administrator's: everyone's); never the secrets."""
     page = with_session(lambda s: s.json("GET", "/tokens"))
-    _show(page["items"], TOKEN_COLUMNS, "api tokens", as_json)
+    _show(page["items"], TOKEN_COLUMNS, "api tokens", as_json, fmt)
 
 
 def revoke_token(

@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 
+from cix.cli.listing import Column, FormatOption, chosen, show_rows
 from cix.cli.node import DirOption
-from cix.cli.terminal import JsonOption, consoles, print_json, printable
+from cix.cli.terminal import JsonOption, consoles, printable
 from cix.errors import InputError
 
 node_app = typer.Typer(help="This node's own identity, for pairing.", no_args_is_help=True)
@@ -128,11 +129,19 @@ def add(
         typer.echo("TLS certificate named by the identity, not pinned: add it with --cert")
 
 
-@peer_app.command("list")
-def list_peers(data_dir: DirOption, as_json: JsonOption = False) -> None:
-    """List the pinned peers."""
-    from rich.table import Table
+_PEER_COLUMNS = (
+    Column("node id", "node_id", whole=True),
+    Column("party", "party"),
+    Column("agreements", "agreements"),
+    Column("url", "url"),
+    Column("fingerprint", "fingerprint", whole=True),
+    Column("tls", "tls"),
+)
 
+
+@peer_app.command("list")
+def list_peers(data_dir: DirOption, fmt: FormatOption = None, as_json: JsonOption = False) -> None:
+    """List the pinned peers."""
     from cix.node.service import Node
 
     node = Node.open(data_dir, unlock=False)
@@ -140,21 +149,19 @@ def list_peers(data_dir: DirOption, as_json: JsonOption = False) -> None:
         peers = node.peers.list()
     finally:
         node.close()
-    if as_json:
-        print_json({"items": [p.to_json() for p in peers]})
-        return
-    table = Table("node id", "party", "agreements", "url", "fingerprint", "tls")
-    for p in peers:
-        table.add_row(
-            p.node_id,
-            p.party,
-            ", ".join(p.agreements),
-            printable(p.url),
-            p.fingerprint[:16],
-            "pinned" if p.has_tls_cert else ("named" if p.tls_fingerprint else "-"),
-        )
-    stdout, _ = consoles()
-    stdout.print(table)
+    rows = [
+        {
+            "node_id": p.node_id,
+            "party": p.party,
+            "agreements": list(p.agreements),
+            "url": p.url,
+            "fingerprint": p.fingerprint,
+            "tls": "pinned" if p.has_tls_cert else ("named" if p.tls_fingerprint else "-"),
+        }
+        for p in peers
+    ]
+    raw = {"items": [p.to_json() for p in peers]}
+    show_rows(rows, _PEER_COLUMNS, fmt=chosen(fmt, as_json), title=f"{len(rows)} peers", raw=raw)
 
 
 @peer_app.command("remove")

@@ -29,6 +29,7 @@ from cix.node.errors import PayloadTooLarge
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import DocumentInfo, Register, event, new_id, parse_stored_label
 from cix.node.roles import Actor, Role
+from cix.node.search import DocumentQuery, conditions, search_form
 from cix.node.text import has_control
 from cix.policy import Action, Clearance, OrganisationKind, Request, Subject, decide_many
 from cix.store.models import Document, DocumentSource
@@ -41,6 +42,8 @@ SCAN_BUDGET = 20_000
 #: The most live rows, readable or not, one listing call lets SQL walk (newest first from the
 #: cursor): a subject whose filter excludes nearly every row costs this, not the register.
 ROW_BUDGET = 200_000
+#: The most candidates (rows the SQL prefilter passes) an id prefix is resolved among.
+PREFIX_BUDGET = 256
 #: The first window's size; each next window is four times larger (see `page_for`).
 _FIRST_WINDOW = 4_096
 #: The most characters a title may have.
@@ -171,6 +174,7 @@ class Documents:
             caveat_mask=0,
             label_json=dict(label.to_json()),
             title=title,
+            search_text=search_form(title),
             purpose=label.purpose,
             media_type=media_type,
             plaintext_size=result.plaintext_size,
@@ -260,17 +264,17 @@ class Documents:
         *,
         limit: int,
         cursor: str | None = None,
-        title_contains: str | None = None,
+        narrowed: DocumentQuery | None = None,
     ) -> Page:
-        """The newest documents the actor may read, after `cursor`, at most `limit` of them.
+        """The newest documents the actor may read, after `cursor`, at most `limit` of them,
+        narrowed by `narrowed` (words, classification, programme, …: `cix.node.search`).
 
         One call examines at most `SCAN_BUDGET` candidate rows: a page may hold fewer than
         `limit` documents, even none, and still carry a `next_cursor` to continue from.
         """
         now = self.reg.clock()
         subject = self.reg.registry.subject_for(actor.id, now)
-        page = self.page_for(subject, now, limit=limit, cursor=cursor,
-                             title_contains=title_contains)  # fmt: skip
+        page = self.page_for(subject, now, limit=limit, cursor=cursor, narrowed=narrowed)
         self.reg.audit.append(
             event(actor, "list", "documents", now=now, details={"returned": len(page.items)})
         )
@@ -283,7 +287,7 @@ class Documents:
         *,
         limit: int,
         cursor: str | None = None,
-        title_contains: str | None = None,
+        narrowed: DocumentQuery | None = None,
     ) -> Page:
         """The page `list` returns to `subject` at `now` (unaudited: `list` records it)."""
         permitted: list[str] = []
@@ -298,6 +302,10 @@ class Documents:
         more = _may_read_anything(subject, now)
         with self.reg.db.read() as session:
             condition = self._prefilter(session, subject, now)
+            if narrowed is not None:
+                condition = and_(
+                    condition, *conditions(narrowed, session, self.bits, self.reg.agreements)
+                )
             # Windows of the newest live rows below `after`, growing, walked until the page
             # is full or a budget is spent: both budgets bound one call whatever the subject.
             while more and len(permitted) < limit:
@@ -314,10 +322,6 @@ class Documents:
                         query = query.where(Document.id < after)
                     if floor is not None:
                         query = query.where(Document.id >= floor)
-                    if title_contains:
-                        query = query.where(
-                            Document.title.contains(title_contains, autoescape=True)
-                        )
                     batch = list(session.execute(query.order_by(Document.id.desc()).limit(fetch)))
                     examined += len(batch)
                     self._decide_labels(subject, {text for _, text in batch} - verdicts.keys(),
@@ -344,26 +348,59 @@ class Documents:
                         break
                     # Few permitted so far: read further ahead (ids and labels only are cheap).
                     fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
-            rows = list(
-                session.scalars(
-                    select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
+            items = self._infos(session, permitted)
+        return Page(items, after if more else None)
+
+    def starting_with(self, actor: Actor, prefix: str, *, limit: int) -> Page:
+        """The live documents the actor may read whose id starts with `prefix` (lowercase hex),
+        newest first, at most `limit`: how a person's typed id prefix is resolved. At most
+        `PREFIX_BUDGET` candidates are examined, so a short prefix cannot make one call scan
+        the register; what the actor may not read is never counted or shown."""
+        now = self.reg.clock()
+        subject = self.reg.registry.subject_for(actor.id, now)
+        permitted: list[str] = []
+        with self.reg.db.read() as session:
+            # Ids are fixed-width lowercase hex: those starting with `prefix` are exactly the
+            # range [prefix, prefix + "g"), an index range on the primary key.
+            query = (
+                select(Document.id, cast(Document.label_json, Text))
+                .where(self._prefilter(session, subject, now))
+                .where(Document.id >= prefix, Document.id < prefix + "g")
+                .order_by(Document.id.desc())
+                .limit(PREFIX_BUDGET)
+            )
+            batch = list(session.execute(query)) if _may_read_anything(subject, now) else []
+            verdicts: dict[str, bool] = {}
+            self._decide_labels(subject, {text for _, text in batch}, now, verdicts)
+            permitted = [doc_id for doc_id, text in batch if verdicts[text]][:limit]
+            items = self._infos(session, permitted)
+        self.reg.audit.append(
+            event(actor, "list", "documents", now=now,
+                  details={"id_prefix": prefix, "returned": len(items)})
+        )  # fmt: skip
+        return Page(items, None)
+
+    def _infos(self, session: Session, permitted: Sequence[str]) -> tuple[DocumentInfo, ...]:
+        """The register entries of `permitted`, newest first, with their sources."""
+        rows = list(
+            session.scalars(
+                select(Document).where(Document.id.in_(permitted)).order_by(Document.id.desc())
+            )
+        )
+        # One query for the sources of the whole page, not one per document.
+        sources: dict[str, list[str]] = {row.id: [] for row in rows}
+        if sources:
+            links = session.execute(
+                select(DocumentSource.document_id, DocumentSource.source_id).where(
+                    DocumentSource.document_id.in_(list(sources))
                 )
             )
-            # One query for the sources of the whole page, not one per document.
-            sources: dict[str, list[str]] = {row.id: [] for row in rows}
-            if sources:
-                links = session.execute(
-                    select(DocumentSource.document_id, DocumentSource.source_id).where(
-                        DocumentSource.document_id.in_(list(sources))
-                    )
-                )
-                for document_id, source_id in links:
-                    sources[document_id].append(source_id)
-            items = [
-                self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
-                for row in rows
-            ]
-        return Page(tuple(items), after if more else None)
+            for document_id, source_id in links:
+                sources[document_id].append(source_id)
+        return tuple(
+            self.reg.info(session, row, self.reg.label_of(row), tuple(sorted(sources[row.id])))
+            for row in rows
+        )
 
     def _floor(self, session: Session, below: str | None, size: int) -> str | None:
         """The oldest id of the `size` newest live rows below `below` (None if fewer remain):

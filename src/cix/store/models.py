@@ -217,6 +217,8 @@ class Document(Base):
     caveat_mask: Mapped[int] = mapped_column(BigInteger)
     label_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     title: Mapped[str] = mapped_column(String(500))
+    # The title as words are matched (cix.node.search.search_form; migration 0011).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     purpose: Mapped[str | None] = mapped_column(String(200))
     media_type: Mapped[str] = mapped_column(String(200))
     plaintext_size: Mapped[int] = mapped_column(BigInteger)

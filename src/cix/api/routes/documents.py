@@ -39,6 +39,7 @@ from cix.errors import CixError, InputError
 from cix.node.auditing import record
 from cix.node.register import DocumentInfo
 from cix.node.roles import Actor
+from cix.node.search import DocumentQuery, day_or_moment, words_of
 from cix.node.text import PlainLine, PlainText
 
 _log = logging.getLogger("cix.api")
@@ -189,13 +190,71 @@ def list_documents(
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Title contains."), PlainLine
+        str | None,
+        Query(
+            max_length=200,
+            description="Words the title must contain, in any order, whatever their case or "
+            "accents (at most 8).",
+        ),
+        PlainLine,
+    ] = None,
+    classification: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A level's code or name in any scheme the node holds; its equivalents "
+            "under each agreement match too.",
+        ),
+        PlainLine,
+    ] = None,
+    programme: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")] = None,
+    originator: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=40, description="Created on or after: a date (UTC) or a time with a zone."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            max_length=40, description="Created on or before: a date (the whole UTC day) or a time."
+        ),
+    ] = None,
+    received_from: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+            description="Copies received from this node id, or released by this party.",
+        ),
+    ] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9a-f]{4,32}$",
+            description="Only documents whose id starts with this (how a typed prefix is "
+            "resolved; not combined with q or cursor).",
+        ),
     ] = None,
 ) -> DocumentPage:
     """The newest documents the caller may read (filtered on the server, never leaked)."""
     node = node_of(request)
     size = min(limit or node.settings.page_size, node.settings.max_page_size)
-    page = node.documents.list(actor, limit=size, cursor=cursor, title_contains=q)
+    narrowed = DocumentQuery(
+        words=words_of(q) if q else (),
+        classification=classification,
+        programme=programme,
+        originator=originator,
+        since=None if since is None else day_or_moment("since", since, end=False),
+        before=None if until is None else day_or_moment("until", until, end=True),
+        received_from=received_from,
+    )
+    if id_prefix is not None:
+        if narrowed != DocumentQuery() or cursor is not None:
+            raise InputError("id_prefix: not combined with a filter or cursor")
+        page = node.documents.starting_with(actor, id_prefix, limit=size)
+    else:
+        page = node.documents.list(actor, limit=size, cursor=cursor, narrowed=narrowed)
     return DocumentPage(items=list(page.items), next_cursor=page.next_cursor)
 
 

@@ -68,6 +68,7 @@ from cix.node.exchange.transmissions import RECEIPTED, REFUSED, SENT
 from cix.node.keyaccess import policy_uuid_for
 from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME, LabelBits
 from cix.node.register import Register, new_id
+from cix.node.search import search_form
 from cix.store.blobs import BlobRef
 from cix.store.models import Document, OutboxItem, ReceivedCopy, Transmission
 
@@ -247,6 +248,7 @@ class Receiver:
                 caveat_mask=self.bits.allocate(session, CAVEAT, label.caveats),
                 label_json=dict(label.to_json()),
                 title=title,
+                search_text=search_form(title),
                 purpose=label.purpose,
                 media_type=media_type,
                 plaintext_size=plaintext_size,
