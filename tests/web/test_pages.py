@@ -288,3 +288,19 @@ def test_signing_in_again_ends_the_previous_session(web: WebClient) -> None:
     assert second != first
     assert _replay(web, second) == 200
     assert _replay(web, first) == 303
+
+
+def test_list_filters_are_the_apis(web: WebClient) -> None:
+    web.sign_in("olivia")
+    web.upload("Hull trials", level="can-national:S")
+    web.upload("Mess menu", level="can-national:C")
+    confidential = web.get("/ui/documents", params={"classification": "CONFIDENTIAL"}).text
+    assert "Mess menu" in confidential
+    assert "Hull trials" not in confidential
+    assert _banners(confidential)[0] == ("confidential", "CONFIDENTIAL")
+    words = web.get("/ui/documents", params={"q": "TRIALS hull"}).text  # any order, any case
+    assert "Hull trials" in words
+    assert "Mess menu" not in words
+    none = web.get("/ui/documents", params={"originator": "KOR"}).text
+    assert "No documents match" in none
+    assert web.get("/ui/documents", params={"since": "yesterday"}).status_code == 400

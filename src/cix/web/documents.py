@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, Query, Request
@@ -30,7 +31,7 @@ from cix.node.audit_reading import TrailEntry, TrailFilter
 from cix.node.errors import PayloadTooLarge
 from cix.node.register import DocumentInfo
 from cix.node.roles import Role
-from cix.node.text import has_control
+from cix.node.search import DocumentQuery, day_or_moment, words_of
 from cix.web.picker import Picker, label_from_form, picker_for
 from cix.web.render import PREFIX
 from cix.web.session import CSRF_FIELD, check_csrf, node_of
@@ -44,31 +45,63 @@ UPLOAD_PATH = f"{PREFIX}/documents"
 """The path of the upload form's POST (the node's body limit allows uploads there)."""
 
 
+_Filter = Annotated[str, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+FILTERS = ("q", "classification", "programme", "originator", "since", "until", "received_from")
+"""The list's filters: the API's, by the same names (an empty field is no filter)."""
+
+
 @router.get("/documents")
 async def list_documents(
     request: Request,
     user: ReadingUser,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: _Filter = "",
+    classification: _Filter = "",
+    programme: _Filter = "",
+    originator: _Filter = "",
+    since: _Filter = "",
+    until: _Filter = "",
+    received_from: _Filter = "",
     cursor: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
 ) -> Response:
-    """The newest documents the person may read, with the title filter of the API."""
+    """The newest documents the person may read, narrowed by the API's filters (words,
+    classification, programme, originator, creation dates, received from), built as the
+    API's route builds them."""
     node = node_of(request)
-    words = (q or "").strip() or None
-    if words is not None and has_control(words):
-        raise InputError("q: must not contain control characters")
+    given = {
+        name: value.strip()
+        for name, value in zip(
+            FILTERS,
+            (q, classification, programme, originator, since, until, received_from),
+            strict=True,
+        )
+    }
+    narrowed = DocumentQuery(
+        words=words_of(given["q"]) if given["q"] else (),
+        classification=given["classification"] or None,
+        programme=given["programme"] or None,
+        originator=given["originator"].upper() or None,
+        since=day_or_moment("since", given["since"], end=False) if given["since"] else None,
+        before=day_or_moment("until", given["until"], end=True) if given["until"] else None,
+        received_from=given["received_from"] or None,
+    )
     size = node.settings.page_size
     page = await anyio.to_thread.run_sync(
-        lambda: node.documents.list(user.actor, limit=size, cursor=cursor, title_contains=words)
+        lambda: node.documents.list(user.actor, limit=size, cursor=cursor, narrowed=narrowed)
     )
     marker = renderer_of(request).marker
     rows = [(doc, marker.label(doc.label)) for doc in page.items]
+    kept = {k: v for k, v in given.items() if v}
+    older = None
+    if page.next_cursor:
+        older = f"{PREFIX}/documents?" + urlencode({**kept, "cursor": page.next_cursor})
     return renderer_of(request).page(
         request,
         "documents.html",
         labels=[label for _, label in rows],
         rows=rows,
-        q=words or "",
-        next_cursor=page.next_cursor,
+        filters=given,
+        filtered=bool(kept),
+        older=older,
         may_upload=user.actor.has(Role.ORIGINATOR),
     )
 
