@@ -24,11 +24,16 @@ enough of its start to name one document you may read.
 """
 
 
+# Typer carries its own copy of Click (typer._click): its commands are walked by what they
+# have, not by the `click` package's classes.
+Command = Any
+
+
 def commands(
-    group: click.Command, path: tuple[str, ...] = ("cix",)
-) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    group: Command, path: tuple[str, ...] = ("cix",)
+) -> Iterator[tuple[tuple[str, ...], Command]]:
     """Every leaf command under `group` with its full path, in name order."""
-    subs: dict[str, click.Command] | None = getattr(group, "commands", None)
+    subs: dict[str, Command] | None = getattr(group, "commands", None)
     if not subs:
         yield path, group
         return
