@@ -20,7 +20,7 @@ from cix.demo import prepare
 from cix.demo_cast import CANADA
 from tests.live_node import LiveNode
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("web-browser")]
 
 CHROMIUM = os.environ.get("CIX_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

@@ -12,7 +12,7 @@ from cix.demo import prepare
 from cix.demo_cast import CANADA
 from tests.live_node import LiveNode
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("web-workers")]
 
 
 @pytest.fixture(scope="module")
