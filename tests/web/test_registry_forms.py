@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cix.node.auditing import MemoryAuditSink
 from tests.node_support import SQLITE_ONLY
 from tests.web.conftest import WebClient
@@ -92,3 +94,53 @@ def test_registry_form_without_the_csrf_token_is_refused(web: WebClient) -> None
     )
     assert response.status_code == 403
     assert "<td>x1</td>" not in web.get("/ui/organisations").text
+
+
+def _person_form(web: WebClient, person: str) -> dict[str, object]:
+    """The edit form of `person` as the page fills it (its inputs' values)."""
+    page = web.get(f"/ui/people/{person}/edit").text
+    form: dict[str, object] = {"csrf": web.csrf}
+    for name, value in re.findall(
+        r'<input id="f-[a-z_]+" name="([a-z_]+)" type="[a-z]+" value="([^"]*)"', page
+    ):
+        form[name] = value
+    for name in ("organisation", "clearance"):
+        chosen = re.search(rf'name="{name}".*?<option value="([^"]*)" selected', page, re.S)
+        form[name] = chosen.group(1) if chosen else ""
+    form["roles"] = re.findall(r'name="roles" value="([a-z-]+)" checked', page)
+    form["active"] = re.findall(r'name="active" value="(yes)" checked', page)
+    return form
+
+
+def test_nsa_officer_grants_a_clearance_with_a_reason_and_nothing_else_changes(
+    web: WebClient, audit: MemoryAuditSink
+) -> None:
+    web.sign_in("nsa")
+    form = _person_form(web, "bob")
+    assert form["active"] == ["yes"]
+    form.update(clearance="S", clearance_expires="2026-12-31")
+    refused = web.post("/ui/people/bob", data=form)
+    assert refused.status_code == 400  # an access change needs its reason
+    assert "reason" in refused.text
+    form["reason"] = "cleared for the hull trials"
+    done = web.post("/ui/people/bob", data=form)
+    assert done.status_code == 303, done.text
+    assert "S (CAN, until 2026-12-31 23:59 UTC)" in web.get("/ui/people/bob").text
+    changed = [e for e in audit.events if e.object == "person:bob" and e.action == "update"]
+    assert changed
+    assert changed[-1].decision == "permit"
+    assert set(changed[-1].details) == {"clearance", "reason"}  # only what the form changed
+
+
+def test_administrator_may_not_grant_a_clearance(web: WebClient) -> None:
+    web.sign_in("admin2")
+    form = _person_form(web, "bob")
+    form.update(clearance="S", clearance_expires="2026-12-31", reason="because")
+    assert web.post("/ui/people/bob", data=form).status_code == 403
+
+
+def test_nobody_changes_their_own_access(web: WebClient) -> None:
+    web.sign_in("nsa")
+    form = _person_form(web, "nsa")
+    form.update(clearance="TS", clearance_expires="2026-12-31", reason="promote myself")
+    assert web.post("/ui/people/nsa", data=form).status_code == 403

@@ -13,22 +13,30 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from cix.errors import InputError
 from cix.node.roles import Role
-from cix.node.schemas import MembershipIn, OrganisationIn, PersonIn, ProgrammeIn
+from cix.node.schemas import (
+    MembershipIn,
+    OrganisationIn,
+    PersonIn,
+    PersonOut,
+    PersonPatch,
+    ProgrammeIn,
+)
 from cix.web.render import PREFIX
 from cix.web.session import WebUser, node_of
 from cix.web.signin import ChangingUser, ReadingUser, renderer_of
 
 router = APIRouter()
+Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")]
 Spec = TypeVar("Spec", bound=BaseModel)
 
 
@@ -379,4 +387,110 @@ async def grant_membership(request: Request, user: ChangingUser) -> Response:
         build=build,
         call=lambda spec: node.registry.grant_membership(user.actor, spec),
         done=lambda m: f"/people/{m.person}",
+    )
+
+
+# -- changing a person -------------------------------------------------------------------
+
+
+async def _edit_fields(request: Request, user: WebUser, person: PersonOut) -> list[Field]:
+    fields = await _person_fields(request, user)
+    fields = [f for f in fields if f.name != "id"]
+    current = {
+        "name": person.name,
+        "organisation": person.organisation,
+        "nationalities": ", ".join(person.nationalities),
+        "roles": [r.value for r in person.roles],
+        "clearance": person.clearance.level if person.clearance else "",
+        "clearance_expires": person.clearance.expires.date().isoformat()
+        if person.clearance
+        else "",
+        "briefed_until": person.briefed_until.date().isoformat() if person.briefed_until else "",
+    }
+    for f in fields:
+        f.value = current[f.name]
+    active = "yes" if person.active else ""
+    return [
+        *fields,
+        Field(
+            "active",
+            "Active",
+            "checkboxes",
+            required=False,
+            options=[("yes", "active")],
+            value=[active] if active else [],
+        ),
+        Field(
+            "reason", "Reason (required when an access attribute changes; audited)", required=False
+        ),
+    ]
+
+
+def _patch(person: PersonOut, v: Mapping[str, Any], party: str) -> PersonPatch:
+    """The fields of the form that differ from the person as registered: only those are
+    sent, so each needs only the role its own change needs."""
+    spec: dict[str, Any] = {}
+    if v["name"] != person.name:
+        spec["name"] = v["name"]
+    if v["organisation"] != person.organisation:
+        spec["organisation"] = v["organisation"]
+    nationalities = sorted({p.strip() for p in v["nationalities"].split(",") if p.strip()})
+    if nationalities != sorted(person.nationalities):
+        spec["nationalities"] = nationalities
+    if set(v["roles"]) != {r.value for r in person.roles}:
+        spec["roles"] = sorted(v["roles"])
+    expires = _date(v["clearance_expires"], "clearance valid until")
+    was = person.clearance
+    if v["clearance"]:
+        if expires is None:
+            raise InputError("clearance valid until: give the date a clearance ends")
+        if was is None or (was.level, was.expires.date()) != (v["clearance"], expires.date()):
+            spec["clearance"] = {"level": v["clearance"], "party": party, "expires": expires}
+    elif was is not None:
+        spec["clearance"] = None  # null clears it
+    briefed = _date(v["briefed_until"], "briefed until")
+    if (briefed and briefed.date()) != (person.briefed_until and person.briefed_until.date()):
+        if briefed is None:
+            raise InputError("briefed until: a briefing is ended by a date, not cleared")
+        spec["briefed_until"] = briefed
+    active = "yes" in v["active"]
+    if active != person.active:
+        spec["active"] = active
+    if spec and v["reason"]:
+        spec["reason"] = v["reason"]
+    return PersonPatch.model_validate(spec)
+
+
+@router.get("/people/{person_id}/edit")
+async def edit_person(request: Request, user: ReadingUser, person_id: Id) -> Response:
+    """The form changing a person, filled with them as registered."""
+    reg = node_of(request).registry
+    person = await anyio.to_thread.run_sync(reg.get_person, user.actor, person_id)
+    fields = await _edit_fields(request, user, person)
+    return _render(
+        request,
+        heading=f"Change {person.id}",
+        action=f"/people/{person.id}",
+        fields=fields,
+        submit="Save",
+    )
+
+
+@router.post("/people/{person_id}")
+async def update_person(request: Request, user: ChangingUser, person_id: Id) -> Response:
+    """Change the person: the registry's `update_person`, each change needing the role the
+    API's rules give it (a clearance: an NSA officer; roles: an administrator; one's own
+    access: nobody), a reason for an access change."""
+    node = node_of(request)
+    person = await anyio.to_thread.run_sync(node.registry.get_person, user.actor, person_id)
+    return await _submit(
+        request,
+        user,
+        heading=f"Change {person.id}",
+        action=f"/people/{person.id}",
+        fields=await _edit_fields(request, user, person),
+        submit="Save",
+        build=lambda v: _patch(person, v, node.settings.party),
+        call=lambda patch: node.registry.update_person(user.actor, person_id, patch),
+        done=lambda changed: f"/people/{changed.id}",
     )
