@@ -99,11 +99,10 @@ def test_registry_form_without_the_csrf_token_is_refused(web: WebClient) -> None
 def _person_form(web: WebClient, person: str) -> dict[str, object]:
     """The edit form of `person` as the page fills it (its inputs' values)."""
     page = web.get(f"/ui/people/{person}/edit").text
-    form: dict[str, object] = {"csrf": web.csrf}
-    for name, value in re.findall(
+    inputs = re.findall(
         r'<input id="f-[a-z_]+" name="([a-z_]+)" type="[a-z]+" value="([^"]*)"', page
-    ):
-        form[name] = value
+    )
+    form: dict[str, object] = {"csrf": web.csrf, **dict(inputs)}
     for name in ("organisation", "clearance"):
         chosen = re.search(rf'name="{name}".*?<option value="([^"]*)" selected', page, re.S)
         form[name] = chosen.group(1) if chosen else ""
