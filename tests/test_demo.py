@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from cix.demo import MARKER, DemoCommand, DemoNode, commands, prepare, seed_documents, start, stop
-from cix.demo_cast import CANADA, NATIONS
+from cix.demo_cast import CANADA, KOREA, NATIONS
 from cix.errors import InputError
 from cix.node.roles import SYSTEM
 from cix.node.service import Node
@@ -180,7 +180,8 @@ def test_demo_stopped_by_two_sigterms_leaves_no_node_serving(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     """Three federated nodes: KOR's design received at CAN with its receipt stored at KOR,
-    CAN's release to DEU refused without KOR's consent and permitted at CAN with it."""
+    CAN's release to DEU refused without KOR's consent and permitted with it, DEU's copy
+    registered with the chain and opened there by a cleared TKMS engineer."""
     from cix.demo import demo_environ
     from cix.demo_exchange import COPY, exchange, wait_witnessed
 
@@ -213,6 +214,21 @@ def test_the_federated_demo_behaves_as_printed(tmp_path: Path) -> None:
     assert releases[0].decision == "deny"
     assert "third-party-consent-missing" in releases[0].reasons
     assert releases[-1].decision == "permit"
+    deu = next(n for n in nodes if n.nation.party == "DEU")
+    node = Node.open(deu.data_dir, environ=demo_environ(), unlock=False)
+    try:
+        log = node.audit.log  # type: ignore[attr-defined]
+        events = [e.event for e in log.entries(0, log.size())]
+    finally:
+        node.close()
+    (received,) = [e for e in events if e.type == "document" and e.action == "receive"]
+    assert received.decision == "permit"
+    assert received.details["originator_party"] == "KOR"
+    assert received.details["consent"] == can.consents["release-to-deu"]
+    opened = [e for e in events if e.action == "read" and e.actor == "tkms-eng"]
+    assert [e.decision for e in opened] == ["permit"]
+    design = next(d for d in KOREA.documents if d.key == "cpsp-design")
+    assert (out / "tkms-copy.txt").read_text() == design.text
     _assert_cross_cosigned(nodes, printed)
 
 

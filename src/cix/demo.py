@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cix.demo_cast import NATIONS, Nation
-from cix.demo_exchange import COPY, PURPOSE, exchange, pair, wait_witnessed
+from cix.demo_exchange import COPY, PURPOSE, exchange, pair, third_party_steps, wait_witnessed
 from cix.errors import InputError
 
 DEMO_ROOT = Path("demo-data")
@@ -399,7 +399,8 @@ def _single_node_commands(
 def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> list[DemoCommand]:
     """The exchange, step by step: KOR's design received at CAN with its receipt, opened by
     a cleared member and refused to an uncleared contractor; CAN's release to DEU refused,
-    KOR's consent, the release allowed; both logs verify."""
+    KOR's consent, the release allowed and DEU's copy opened by a cleared TKMS engineer;
+    every node's log verifies."""
     by_party = {n.nation.party: n for n in nodes}
     can, kor, deu = by_party.get("CAN"), by_party.get("KOR"), by_party.get("DEU")
     if can is None or kor is None or COPY not in can.documents:
@@ -454,16 +455,21 @@ def _federated_commands(nodes: Sequence[DemoNode], cix: str, out_dir: Path) -> l
             ),
             DemoCommand(
                 "CAN's node permits the release under KOR's consent (used once, audited) "
-                "and sends it; DEU's node refuses the copy for now (`transmissions list` "
-                "shows the code): it cannot yet decide on a label under kor-can, an "
-                "agreement it does not hold",
+                "and sends it with the chain (KOR's identity vouched for by CAN, KOR's "
+                "signed consent); DEU's node checks it and answers the signed receipt",
                 (*transmit, "--consent", consent, "--wait", "60"),
                 as_(can, "pspc-cso"),
-                1,
+                0,
+            ),
+            *(
+                DemoCommand(*step)
+                for step in third_party_steps(
+                    cix, _display(deu.clients["tkms-eng"]), _display(out_dir / "tkms-copy.txt")
+                )
             ),
         ]
     steps += _witnessing_commands(kor, can, cix)
-    for node in (kor, can):
+    for node in (kor, can, *((deu,) if deu is not None else ())):
         steps.append(
             DemoCommand(
                 f"{node.nation.party}'s audit log records every step, and verifies, up to "

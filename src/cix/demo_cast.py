@@ -202,9 +202,12 @@ GERMANY = Nation(
             ("U212CD",),
         ),
         Member("bmwk-nsa", "Miriam Schulz, security authority officer", "bmwk", "GEH", (_NSA,)),
-        Member("tkms-eng", "Lena Wagner, TKMS engineer", "tkms", "GEH", (_R,), ("U212CD",)),
+        Member("tkms-eng", "Lena Wagner, TKMS engineer", "tkms", "GEH", (_R,), ("U212CD", "CPSP")),
     ),
-    programmes=(("U212CD", "Type 212CD submarine programme"),),
+    programmes=(
+        ("U212CD", "Type 212CD submarine programme"),
+        ("CPSP", "Canadian Patrol Submarine Project: the hull section built by TKMS"),
+    ),
     documents=(
         Doc(
             "u212cd",

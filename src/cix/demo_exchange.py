@@ -8,11 +8,13 @@ design to CAN and the demo waits for CAN's signed receipt; CAN's contract securi
 officer then asks KOR for consent to release the copy to DEU, so that KOR's officer has a
 request to answer; and each node's audit log is cosigned by the nodes it is paired with
 (`wait_witnessed`: checkpoints are exchanged as the nodes start and after every message).
-The printed commands show the rest.
+The printed commands show the rest: the release refused, KOR's consent, the release
+allowed, and DEU's copy opened by a cleared TKMS engineer.
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,10 +105,43 @@ def _copy_of(can: Served, title: str) -> str:
     raise InputError("CAN's node lists no copy of KOR's design")
 
 
-def _design_title() -> str:
+def design_title() -> str:
+    """The title of KOR's design, under which CAN's and DEU's copies are listed."""
     from cix.demo_cast import KOREA
 
     return next(d.title for d in KOREA.documents if d.key == DESIGN)
+
+
+Step = tuple[str, tuple[str, ...], dict[str, str], int]
+"""A printed step: what it shows, its argv, environment and expected exit (cix.demo)."""
+
+
+def third_party_steps(cix: str, client: Path, out: Path) -> list[Step]:
+    """At DEU, as the TKMS engineer (client configuration `client`): the copy CAN released
+    listed, then opened into `out`. The copy's id is DEU's own, known once the release is
+    received, so the open looks it up (the one CPSP document listed there) with the python
+    beside `cix`."""
+    env = {"CIX_CLIENT_CONFIG": str(client)}
+    python = cix.removesuffix("/cix") + "/python" if cix.endswith("/cix") else "python3"
+    pick = 'import json,sys; print(json.load(sys.stdin)[\\"items\\"][0][\\"id\\"])'
+    sh_cix = shlex.quote(cix)
+    lookup = f'{sh_cix} docs list -q CPSP --json | {shlex.quote(python)} -c "{pick}"'
+    return [
+        (
+            "at DEU, the TKMS engineer finds the copy: held under CAN's equivalent marking "
+            "under can-deu, KOR named as originator and CAN as releasing party",
+            (cix, "docs", "list", "-q", design_title()),
+            env,
+            0,
+        ),
+        (
+            "permit: the TKMS engineer opens DEU's copy (KOR's label verified under the key "
+            "CAN vouched for)",
+            ("sh", "-c", f'{sh_cix} docs open "$({lookup})" -o {shlex.quote(str(out))}'),
+            env,
+            0,
+        ),
+    ]
 
 
 def exchange(nodes: Sequence[Served]) -> None:
@@ -123,7 +158,7 @@ def exchange(nodes: Sequence[Served]) -> None:
             "POST", f"/documents/{kor.documents[DESIGN]}/transmit", json={"to": "CAN"}
         ).json()
     _wait_receipted(kor, "dapa-pm", str(sent["id"]), 60)
-    can.documents[COPY] = _copy_of(can, _design_title())
+    can.documents[COPY] = _copy_of(can, design_title())
     if "DEU" not in by_party:
         return
     with ClientSession(ClientConfig(url=can.url, token=can.tokens["pspc-cso"])) as session:

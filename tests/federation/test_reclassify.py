@@ -4,11 +4,10 @@ KOR's consent. KOR's NSA officer downgrades it to 군사Ⅲ급비밀; the notice
 re-marks its copy and forwards the notice to DEU. Messages travel through each node's real
 outbox, delivery and inbox (`Loopback`: one node's transport calls the other's inbox).
 
-KOR's copy reaches CAN through the exchange's real transmit and receive. DEU's copy, a
-consented release by CAN, is registered as reception would register it (`give_copy`: the
-object rewrapped to DEU's key, the document, `received_copies` with the consent chain's
-originator identity, and CAN's `transmissions` row), the consent chain check being the
-consent service's.
+KOR's copy reaches CAN through the exchange's real transmit and receive; DEU's copy is
+CAN's consented release (KOR's consent asked, approved, used; the chain checked and
+recorded at DEU), held at DEU under CAN's onward label under `can-deu`: the notice re-marks
+it with the onward label of KOR's new label, KOR's new label kept on the copy's record.
 """
 
 from __future__ import annotations
@@ -16,11 +15,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,164 +25,42 @@ import pytest
 from sqlalchemy import select
 
 from cix import envelope
-from cix.agreements import bundled, bundled_registry
 from cix.envelope._assertion import label_assertion, sign_binding
 from cix.envelope._manifest import b64, canonical
-from cix.federation import sign_identity
-from cix.labels import Label, alternative_label, alternative_to_json, make_label, to_4774_xml
-from cix.node.auditing import AuditRecord, MemoryAuditSink
+from cix.federation.consent import ConsentAct
+from cix.labels import Label, alternative_label, alternative_to_json, to_4774_xml
+from cix.labels.onward import onward_label
 from cix.node.errors import DocumentRefused, Forbidden
 from cix.node.exchange._changes import CLASSIFICATION_CHANGE
 from cix.node.exchange.outbox import DELIVERED, REFUSED, enqueue
 from cix.node.exchange.transport import MESSAGES_PATH
-from cix.node.labelbits import CAVEAT, PARTY, PROGRAMME
-from cix.node.roles import SYSTEM, Role
-from cix.node.schemas import MembershipIn, OrganisationIn, PersonIn, ProgrammeIn, RegistryClearance
-from cix.node.service import Node, init_node
+from cix.node.service import Node
 from cix.store.models import Document, LabelHistory, OutboxItem, ReceivedCopy, Transmission
-from tests.federation.simulator import node_identity, pin
-from tests.node_support import ENVIRON, T0, Clock
-
-KOR_CAN = bundled("kor-can")
-REGISTRY = bundled_registry()
-DATA = os.urandom(5000)
-
-
-def _korean(level: str) -> Label:
-    return make_label(
-        KOR_CAN,
-        originator="KOR",
-        classification=level,
-        releasable_to={"KOR", "CAN"},
-        programmes={"CPSP"},
-        created=T0,
-        registry=REGISTRY,
-    )
+from tests.federation.three_nodes import (
+    CAN_DEU,
+    DATA,
+    KOR_CAN,
+    LOWER,
+    REGISTRY,
+    SECRET,
+    World,
+    consent_to_deu,
+    copy_of,
+    make_world,
+    release_to_deu,
+    send_to_can,
+    upload,
+)
 
 
-SECRET = _korean("II")
-LOWER = _korean("III")
-
-
-@dataclass
-class Loopback:
-    """A transport that hands each message to the addressed node's inbox, in-process; it
-    keeps what went by (path, token, the answer's status and token)."""
-
-    nodes: dict[str, Node] = field(default_factory=dict)
-    sent: list[tuple[str, str, int, str]] = field(default_factory=list)
-
-    def send(self, url: str, path: str, token: str, body: Path | None) -> tuple[int, bytes]:
-        reply = self.nodes[url].exchange.inbox.receive(token, url=path, body=body)
-        answer = reply.token or reply.detail
-        self.sent.append((path, token, reply.status, answer))
-        return reply.status, answer.encode()
-
-
-def _url(node: Node) -> str:
-    return f"http://{node.settings.party.lower()}.test"
-
-
-def _seed(node: Node, level: str) -> None:
-    """An NSA officer `nsa` cleared at `level`, briefed, a CPSP member; a reader `reader`."""
-    party = node.settings.party
-    reg = node.registry
-    reg.create_organisation(
-        SYSTEM, OrganisationIn(id="gov", name="Ministry", kind="government", party=party)
-    )
-    reg.create_programme(SYSTEM, ProgrammeIn(id="CPSP", title="Submarines", party="CAN"))
-    for person, roles in (("nsa", [Role.NSA_OFFICER, Role.ORIGINATOR]), ("reader", [])):
-        reg.create_person(
-            SYSTEM,
-            PersonIn(
-                id=person,
-                name=person.title(),
-                organisation="gov",
-                nationalities=[party],
-                clearance=RegistryClearance(
-                    level=level, party=party, expires=T0 + timedelta(days=365)
-                ),
-                briefed_at=T0 - timedelta(days=1),
-                briefed_until=T0 + timedelta(days=365),
-                roles=roles or [Role.READER],
-            ),
-        )
-        reg.grant_membership(
-            SYSTEM,
-            MembershipIn(
-                person=person,
-                programme="CPSP",
-                valid_until=T0 + timedelta(days=365),
-                justification="submarine programme",
-            ),
-        )
-
-
-@dataclass
-class World:
-    """KOR, CAN and DEU, paired (KOR↔CAN under kor-can, CAN↔DEU under can-deu)."""
-
-    kor: Node
-    can: Node
-    deu: Node
-    audits: dict[str, MemoryAuditSink]
-    wire: Loopback
-    clock: Clock
-
-    @property
-    def nodes(self) -> tuple[Node, Node, Node]:
-        return self.kor, self.can, self.deu
-
-    def deliver(self) -> None:
-        """Run every node's delivery until nothing is due."""
-        for _ in range(10):
-            if not sum(n.exchange.delivery.run_once() for n in self.nodes):
-                return
-        raise AssertionError("delivery did not settle")
-
-    def events(self, party: str, action: str) -> list[AuditRecord]:
-        return [e for e in self.audits[party].events if e.action == action]
-
-
-def _open_node(tmp: Path, party: str, agreements: tuple[str, ...], clock: Clock) -> Node:
-    audit = MemoryAuditSink()
-    init_node(
-        tmp / party,
-        party=party,
-        agreements=agreements,
-        admin="root",
-        environ=ENVIRON,
-        audit=audit,
-        clock=clock,
-    )
-    return Node.open(tmp / party, environ=ENVIRON, audit=audit, clock=clock)
-
-
-def _pair(a: Node, b: Node, agreement: str) -> None:
-    for one, other in ((a, b), (b, a)):
-        assert other.keys is not None
-        pin(one, node_identity(other, url=_url(other)), other.keys.signing, [agreement])
+def onward(label: Label) -> Label:
+    """DEU's label of KOR's `label`: CAN's onward label under can-deu."""
+    return onward_label(label, KOR_CAN, CAN_DEU, releasing_party="CAN", to_party="DEU")
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    clock = Clock(T0)
-    kor = _open_node(tmp_path, "KOR", ("kor-can",), clock)
-    can = _open_node(tmp_path, "CAN", ("kor-can", "can-deu"), clock)
-    deu = _open_node(tmp_path, "DEU", ("can-deu",), clock)
-    wire = Loopback()
-    for node in (kor, can, deu):
-        wire.nodes[_url(node)] = node
-        node.exchange.delivery.transport = wire
-    _pair(kor, can, "kor-can")
-    _pair(can, deu, "can-deu")
-    _seed(kor, "II")
-    _seed(can, "S")
-    audits = {n.settings.party: n.audit for n in (kor, can, deu)}
-    assert all(isinstance(a, MemoryAuditSink) for a in audits.values())
-    yield World(kor, can, deu, audits, wire, clock)  # type: ignore[arg-type]
-    for node in (kor, can, deu):
-        node.close()
+    yield from make_world(tmp_path)
 
 
 def _trusted(node: Node, *extra: Node) -> dict[str, list[Any]]:
@@ -194,92 +69,6 @@ def _trusted(node: Node, *extra: Node) -> dict[str, list[Any]]:
         assert other.keys is not None
         trusted.setdefault(other.settings.party, []).append(other.keys.verify_key)
     return trusted
-
-
-def give_copy(
-    sender: Node, doc_id: str, receiver: Node, agreement: str, *, originator: Node
-) -> str:
-    """Register at `receiver` a copy of `sender`'s document `doc_id`, as transmit/receive
-    do: rewrapped to the receiver, marked by it (when its party is in the label's agreement),
-    a document row, a `received_copies` row, and a receipted transmission at the sender.
-    Returns the receiver's document id."""
-    assert sender.keys is not None
-    assert receiver.keys is not None
-    assert originator.keys is not None
-    with sender.db.read() as session:
-        row = session.get(Document, doc_id)
-        assert row is not None
-        assert row.blob_hash is not None
-        held = session.get(ReceivedCopy, doc_id)
-        origin_id = held.originator_document_id if held is not None else doc_id
-        blob, title = row.blob_hash, row.title
-    signers = _trusted(sender, originator, receiver)
-    out = io.BytesIO()
-    with sender.blobs.open(blob) as src:
-        envelope.rewrap(src, out, private_key=sender.keys.kem, to=[receiver.keys.kem_public],
-                        trusted_signers=signers, drop_others=True)  # fmt: skip
-    sealed = out.getvalue()
-    label = SECRET
-    if receiver.settings.party in KOR_CAN.parties:
-        alternative = alternative_label(label, KOR_CAN, receiver.settings.party)
-        out = io.BytesIO()
-        envelope.add_alternative_label(
-            io.BytesIO(sealed), out, private_key=receiver.keys.kem, trusted_signers=signers,
-            label_xml=to_4774_xml(alternative, REGISTRY),
-            label_json=alternative_to_json(alternative), signer=receiver.keys.signing,
-        )  # fmt: skip
-        sealed = out.getvalue()
-    ref = receiver.blobs.put([sealed])
-    local = os.urandom(16).hex()
-    consent = None
-    if originator is not sender:
-        consent = json.dumps(
-            {
-                "type": "cix-consent-chain/v1",
-                "originator_party": originator.settings.party,
-                "originator_identity": sign_identity(
-                    node_identity(originator, url=_url(originator)), originator.keys.signing
-                ),
-            }
-        )
-    now = receiver.clock()
-    bits = receiver.documents.bits
-    with receiver.db.write() as session:
-        session.add(
-            Document(
-                id=local, policy=label.policy, originator=label.originator,
-                classification=label.classification,
-                rank=KOR_CAN.rank(label.originator, label.classification),
-                releasability_mask=bits.allocate(session, PARTY, label.releasable_to),
-                programme_mask=bits.allocate(session, PROGRAMME, label.programmes),
-                caveat_mask=bits.allocate(session, CAVEAT, label.caveats),
-                label_json=dict(label.to_json()), title=title, purpose=None,
-                media_type="application/octet-stream", plaintext_size=len(DATA),
-                sealed_size=ref.size, blob_hash=ref.sha256, created_by=sender.settings.node_id,
-                created_at=now, custodian_id=receiver.settings.node_id, copies_made=0,
-                destroyed_at=None,
-            )
-        )  # fmt: skip
-        session.flush()
-        session.add(
-            ReceivedCopy(
-                document_id=local, message_id=os.urandom(8).hex(),
-                originator_party=originator.settings.party, originator_document_id=origin_id,
-                copy_number=1, received_from=sender.settings.node_id,
-                releasing_party=sender.settings.party, agreement=agreement, purpose=None,
-                consent=consent, received_at=now,
-            )
-        )  # fmt: skip
-    with sender.db.write() as session:
-        session.add(
-            Transmission(
-                id=os.urandom(8).hex(), document_id=doc_id, to_party=receiver.settings.party,
-                to_node=receiver.settings.node_id, agreement=agreement, purpose=None,
-                consent_id=None, requested_by="nsa", requested_at=now, state="receipted",
-                requires_receipt=True, receipt="(receipt)", receipted_at=now,
-            )
-        )  # fmt: skip
-    return local
 
 
 @dataclass
@@ -291,27 +80,19 @@ class Held:
 
 @pytest.fixture
 def held(world: World) -> Held:
-    """KOR's document, CAN's copy, DEU's copy of CAN's copy."""
-    nsa = world.kor.registry.actor_for("nsa")
-    info = world.kor.documents.upload(
-        nsa,
-        label=SECRET,
-        title="CPSP hull design",
-        media_type="application/octet-stream",
-        source=io.BytesIO(DATA),
-    )
-    # KOR → CAN through the exchange's real transmit, delivery, receive and receipt.
-    world.kor.exchange.transmit(nsa, info.id, to_party="CAN")
-    world.deliver()
+    """KOR's document, CAN's copy, DEU's copy of CAN's copy (released with KOR's consent):
+    each through the real transmit, delivery, receive and receipt."""
+    kor = upload(world)
+    can = send_to_can(world, kor)
+    sent = release_to_deu(world, can, consent_to_deu(world, can))
     with world.can.db.read() as session:
-        (can,) = session.scalars(
-            select(ReceivedCopy.document_id).where(ReceivedCopy.originator_document_id == info.id)
-        )
-    with world.kor.db.read() as session:
-        (state,) = session.scalars(select(Transmission.state))
-    assert state == "receipted"
-    deu = give_copy(world.can, can, world.deu, "can-deu", originator=world.kor)
-    return Held(info.id, can, deu)
+        assert session.get(Transmission, sent) is not None
+    copy = copy_of(world.deu, kor)
+    assert copy is not None
+    world.audits["CAN"].events.clear()
+    world.audits["DEU"].events.clear()
+    world.audits["KOR"].events.clear()
+    return Held(kor, can, copy.document_id)
 
 
 def _row(node: Node, doc_id: str) -> Document:
@@ -326,11 +107,14 @@ def _opened(node: Node, doc_id: str, *extra: Node) -> envelope.Opened:
     assert node.keys is not None
     row = _row(node, doc_id)
     assert row.blob_hash is not None
+    with node.db.read() as session:
+        copy = session.get(ReceivedCopy, doc_id)
+        sealed = copy.originator_label if copy and copy.originator_label else row.label_json
     out = io.BytesIO()
     with node.blobs.open(row.blob_hash) as src:
         opened = envelope.open(
             src, out, private_key=node.keys.kem, trusted_signers=_trusted(node, *extra),
-            expected_label=row.label_json,
+            expected_label=sealed,
         )  # fmt: skip
     assert out.getvalue() == DATA
     return opened
@@ -399,10 +183,22 @@ def test_reclassification_reaches_every_copy(world: World, held: Held) -> None:
     out = io.BytesIO()
     admission.write_to(out)
     assert out.getvalue() == DATA
-    # DEU: reached through CAN, the originator's signature verified under the chain's key.
+    # DEU: reached through CAN, the originator's signature verified under the chain's key;
+    # its row re-marked with CAN's onward label of the new label (CONFIDENTIAL), KOR's new
+    # label kept on the copy; DEU's cleared engineer opens it through the open path.
     deu = _opened(world.deu, held.deu, world.kor)
     assert deu.label_json == LOWER.to_json()
     assert deu.signer_kid == world.kor.keys.signing.kid
+    assert _row(world.deu, held.deu).label_json == onward(LOWER).to_json()
+    assert _row(world.deu, held.deu).classification == "C"
+    deu_copy = copy_of(world.deu, held.kor)
+    assert deu_copy is not None
+    assert deu_copy.originator_label == LOWER.to_json()
+    admission = world.deu.opening.admit(world.deu.registry.actor_for("engineer"), held.deu)
+    admission.recorded()
+    out = io.BytesIO()
+    admission.write_to(out)
+    assert out.getvalue() == DATA
     # Every notice delivered and answered; the answers are the receipts, audited.
     assert [i.state for i in _outbox(world.kor)] == [DELIVERED]
     assert [(i.peer, i.state) for i in _outbox(world.can)] == [
@@ -411,10 +207,14 @@ def test_reclassification_reaches_every_copy(world: World, held: Held) -> None:
     assert len(world.events("KOR", "reclassify-receipt")) == 1
     assert world.events("KOR", "reclassify-receipt")[0].decision == "permit"
     assert world.events("CAN", "reclassify-receipt")[0].actor == world.deu.settings.node_id
-    for party in ("CAN", "DEU"):
-        (remarked,) = world.events(party, "reclassify")
-        assert remarked.decision == "permit"
-        assert remarked.details["to"] == LOWER.to_json()
+    (remarked,) = world.events("CAN", "reclassify")
+    assert remarked.decision == "permit"
+    assert remarked.details["to"] == LOWER.to_json()
+    (remarked,) = world.events("DEU", "reclassify")
+    assert remarked.decision == "permit"
+    assert remarked.details["to"] == onward(LOWER).to_json()
+    assert remarked.details["originator_label"] == LOWER.to_json()
+    assert remarked.details["marking"] == "VS-VERTRAULICH//CPSP//REL TO CAN, DEU//ORIGINATOR KOR"
     (decided,) = world.events("KOR", "reclassify")
     assert decided.decision == "permit"
     assert decided.details["reason"] == "lower harm"
@@ -432,11 +232,14 @@ def test_history_kept_on_both_sides(world: World, held: Held) -> None:
     ]
     assert kor[0].changed_by == "nsa"
     assert kor[0].previous_label == SECRET.to_json()
-    for node, doc in ((world.can, held.can), (world.deu, held.deu)):
+    for node, doc, levels in (
+        (world.can, held.can, ("III", "II")),
+        (world.deu, held.deu, ("C", "S")),
+    ):
         rows = _history(node, doc)
         assert [(h.side, h.revision, h.label["classification"]) for h in rows] == [
-            ("copy", 1, "III"),
-            ("copy", 2, "II"),
+            ("copy", 1, levels[0]),
+            ("copy", 2, levels[1]),
         ]
         assert all(h.originator_document_id == held.kor for h in rows)
         assert all(h.message_id for h in rows)
@@ -550,7 +353,10 @@ def test_holder_cannot_forge_a_classification_change_for_the_next_holder(
     (item,) = _outbox(world.can)
     assert (item.state, item.last_error) == (REFUSED, "signer-not-originator")
     assert _row(world.deu, held.deu).blob_hash == blob
-    assert _row(world.deu, held.deu).label_json == SECRET.to_json()
+    assert _row(world.deu, held.deu).label_json == onward(SECRET).to_json()
+    deu_copy = copy_of(world.deu, held.kor)
+    assert deu_copy is not None
+    assert deu_copy.originator_label == SECRET.to_json()
     assert _history(world.deu, held.deu) == []
     denied = [e for e in world.audits["DEU"].events if e.decision == "deny"]
     assert [e.reasons for e in denied] == [("signer-not-originator",)]
@@ -566,3 +372,49 @@ def test_notice_for_a_copy_not_held_is_refused(world: World, held: Held) -> None
     states = sorted((i.state, i.last_error or "") for i in _outbox(world.kor))
     assert states == [(DELIVERED, ""), (REFUSED, "copy-not-held")]
     assert len(world.events("KOR", "reclassify-receipt")) == 2
+
+
+# --- a downgrade asked by a holder, consented by the originator -----------------------------
+
+
+def test_approved_downgrade_consent_changes_the_classification(world: World, held: Held) -> None:
+    asked = world.can.consents.request(
+        world.can.registry.actor_for("nsa"),
+        held.can,
+        act=ConsentAct.DOWNGRADE,
+        new_label=dict(LOWER.to_json()),
+        reason="the hull form is public now",
+    )
+    world.deliver()
+    assert _history(world.kor, held.kor) == []  # asked, not yet answered: nothing changes
+    world.kor.consents.approve(world.kor.registry.actor_for("nsa"), asked.id)
+    # KOR: the approval made the change, with the consent's id, and queued the notices
+    (entry,) = _history(world.kor, held.kor)
+    assert (entry.side, entry.revision, entry.consent_id) == ("originator", 1, asked.id)
+    assert _row(world.kor, held.kor).label_json == LOWER.to_json()
+    (decided,) = world.events("KOR", "reclassify")
+    assert (decided.decision, decided.details["consent"]) == ("permit", asked.id)
+    world.deliver()
+    # ... reaching CAN's copy and, through CAN, DEU's
+    assert world.can.consents.show(world.can.registry.actor_for("nsa"), asked.id).state == (
+        "approved"
+    )
+    assert _opened(world.can, held.can, world.kor).label_json == LOWER.to_json()
+    assert _row(world.deu, held.deu).label_json == onward(LOWER).to_json()
+    assert [h.revision for h in _history(world.deu, held.deu)] == [1]
+
+
+def test_denied_downgrade_consent_changes_nothing(world: World, held: Held) -> None:
+    asked = world.can.consents.request(
+        world.can.registry.actor_for("nsa"),
+        held.can,
+        act=ConsentAct.DOWNGRADE,
+        new_label=dict(LOWER.to_json()),
+        reason="the hull form is public now",
+    )
+    world.deliver()
+    world.kor.consents.deny(world.kor.registry.actor_for("nsa"), asked.id, conditions="not yet")
+    world.deliver()
+    assert _history(world.kor, held.kor) == []
+    assert _row(world.kor, held.kor).label_json == SECRET.to_json()
+    assert _outbox(world.kor) == []

@@ -23,7 +23,16 @@ from cix.api import fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.openapi import document_problems
-from cix.api.routes import consents, documents, exchange, federation, public, registry, tokens
+from cix.api.routes import (
+    api_docs,
+    consents,
+    documents,
+    exchange,
+    federation,
+    public,
+    registry,
+    tokens,
+)
 from cix.api.strict_query import refuse_unknown_query
 from cix.node.service import Node
 
@@ -144,6 +153,7 @@ def create_app(
     hot.include_router(documents.content_router)
     app.include_router(hot)
     app.include_router(public.router)
+    app.include_router(api_docs.install(API_PREFIX, OPENAPI_URL))
     app.include_router(public.api_router, prefix=API_PREFIX)
     protected = APIRouter(prefix=API_PREFIX, dependencies=checks)
     protected.include_router(documents.router)

@@ -16,8 +16,14 @@ from typing import Annotated
 
 import typer
 
-from cix.cli import client_destroy, client_docs, client_exchange, client_registry
-from cix.cli.terminal import consoles, printable
+from cix.cli import (
+    client_destroy,
+    client_docs,
+    client_exchange,
+    client_registry,
+    client_registry_edit,
+)
+from cix.cli.terminal import JsonOption, consoles, print_json, printable
 
 docs_app = typer.Typer(help="Documents on the node: upload, list, open, derive, destroy.")
 registry_app = typer.Typer(help="The node's registry: organisations, people, programmes.")
@@ -41,6 +47,8 @@ for _sub in (
 def register(app: typer.Typer) -> None:
     """Add `cix login`, `cix docs …` and `cix registry …` to the `cix` app."""
     app.command("login")(login)
+    app.command("whoami")(whoami)
+    app.command("logout")(logout)
     app.add_typer(docs_app, name="docs")
     registry_app.add_typer(orgs_app, name="organisations")
     registry_app.add_typer(people_app, name="people")
@@ -50,6 +58,7 @@ def register(app: typer.Typer) -> None:
     client_docs.register(docs_app)
     client_destroy.register(docs_app)
     client_registry.register(orgs_app, people_app, programmes_app, memberships_app)
+    client_registry_edit.register(orgs_app, people_app, programmes_app, memberships_app, docs_app)
     app.add_typer(transmissions_app, name="transmissions")
     client_exchange.register(docs_app, transmissions_app)
 
@@ -71,31 +80,97 @@ def login(
         int, typer.Option("--days", min=1, max=366, help="Lifetime of that API token.")
     ] = 30,
 ) -> None:
-    """Check a credential against a node and store the node URL and an API token."""
+    """Check a credential against a node and store the node URL and an API token (in the
+    profile chosen by `cix --profile NAME`, else the default one)."""
     from cix.cli.client_http import (
         API_PREFIX,
         ClientConfig,
         ClientSession,
         check_token,
         check_url,
+        profile_of,
         save_config,
     )
     from cix.node.tokens import API_TOKEN_PREFIX
 
+    profile = profile_of()  # a bad name is refused before anything is asked or sent
     if token is None:
         token = typer.prompt("token", hide_input=True)
     config = ClientConfig(url=check_url(url), token=check_token(token))
     with ClientSession(config) as session:
         me = session.json("GET", "/me")
-        if not config.token.startswith(API_TOKEN_PREFIX):
+        if config.token.startswith(API_TOKEN_PREFIX):
+            current = session.json("GET", "/tokens/current")
+            config = ClientConfig(config.url, config.token, current.get("token_id"))
+        else:
             body = {"name": name, "ttl_seconds": ttl_days * 86400}
             created = session.json("POST", "/tokens", json=body)
-            config = ClientConfig(url=config.url, token=check_token(created["token"]))
+            config = ClientConfig(config.url, check_token(created["token"]), created["id"])
     path = save_config(config)
     out, _ = consoles()
+    where = f"profile {profile}" if profile else "the default profile"
     out.print(
         f"logged in to {config.url}{API_PREFIX} as {printable(me.get('id'))} "
-        f"({printable(me.get('name'))}); "
-        f"credentials stored in {path}",
+        f"({printable(me.get('name'))}); api token {printable(config.token_id or '?')} "
+        f"stored in {path}, {where}",
         markup=False,
     )
+
+
+def whoami(as_json: JsonOption = False) -> None:
+    """Who the configured credential is, on which node, and which API token it is."""
+    from cix.cli.client_http import load_config, profile_of, with_session
+
+    config = load_config()
+    me, current = with_session(lambda s: (s.json("GET", "/me"), s.json("GET", "/tokens/current")))
+    shown = {
+        "profile": profile_of(),
+        "url": config.url,
+        "person": me.get("id"),
+        "name": me.get("name"),
+        "organisation": me.get("organisation"),
+        "roles": me.get("roles"),
+        "token_id": current.get("token_id"),
+        "expires_at": current.get("expires_at"),
+    }
+    if as_json:
+        print_json(shown)
+        return
+    width = max(map(len, shown))
+    for key, value in shown.items():
+        text = ", ".join(value) if isinstance(value, list) else ("" if value is None else value)
+        typer.echo(f"{key:<{width}}  {printable(text)}")
+
+
+def logout() -> None:
+    """Revoke the stored API token on the node and forget it (the chosen profile only)."""
+    import os
+
+    from cix.cli.client_http import (
+        TOKEN_ENV,
+        ClientSession,
+        NodeRefused,
+        load_config,
+        profile_of,
+        save_config,
+    )
+    from cix.errors import InputError
+
+    if os.environ.get(TOKEN_ENV):
+        raise InputError(f"{TOKEN_ENV} is set: logout forgets a stored token; unset it first")
+    config = load_config()
+    out, err = consoles()
+    try:
+        with ClientSession(config) as session:
+            token_id = config.token_id or session.json("GET", "/tokens/current").get("token_id")
+            if token_id is None:
+                err.print("a bearer token, not an API token: nothing to revoke", markup=False)
+            else:
+                session.request("DELETE", f"/tokens/{token_id}")
+    except NodeRefused:
+        # Already revoked or expired: nothing left to revoke, the entry still goes.
+        err.print("the node no longer accepts this token; forgetting it", markup=False)
+    path = save_config(None)
+    profile = profile_of()
+    where = f"profile {profile}" if profile else "the default profile"
+    out.print(f"logged out of {config.url} ({where} removed from {path})", markup=False)

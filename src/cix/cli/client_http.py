@@ -1,9 +1,11 @@
 """The HTTP side of the `cix` client commands: the per-user configuration and one session.
 
 The configuration file (`~/.config/cix/client.toml`, or `$XDG_CONFIG_HOME/cix/client.toml`,
-or the path in `CIX_CLIENT_CONFIG`) holds the node URL and an API token; it is written with
-mode 0600 because the token is a credential. `CIX_CLIENT_URL` and `CIX_CLIENT_TOKEN`
-override it for one invocation (scripts, the demo).
+or the path in `CIX_CLIENT_CONFIG`) holds a node URL and an API token — the default profile
+at its top, named profiles under `[profiles.NAME]` (chosen by `cix --profile NAME` or
+`CIX_PROFILE`), for one person working with several nodes or as several people; it is
+written with mode 0600 because the tokens are credentials. `CIX_CLIENT_URL` and
+`CIX_CLIENT_TOKEN` override it for one invocation (scripts, the demo).
 
 Requests go through the SDK (`cix.client`); its `NodeProblem` errors, in the family of cix
 errors that says who is at fault, are mapped to exit codes by `cix.cli.main` in the one place
@@ -27,6 +29,9 @@ from cix.errors import InputError
 
 __all__ = [
     "API_PREFIX",
+    "PROFILE_ENV",
+    "TOKEN_ENV",
+    "URL_ENV",
     "ClientConfig",
     "ClientConfigError",
     "ClientSession",
@@ -37,6 +42,8 @@ __all__ = [
     "check_token",
     "check_url",
     "load_config",
+    "profile_of",
+    "profiles",
     "save_config",
     "with_session",
 ]
@@ -44,6 +51,8 @@ __all__ = [
 CONFIG_ENV = "CIX_CLIENT_CONFIG"
 URL_ENV = "CIX_CLIENT_URL"
 TOKEN_ENV = "CIX_CLIENT_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+PROFILE_ENV = "CIX_PROFILE"
+_PROFILE_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 API_PREFIX = "/api/v1"
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~+/=-]{8,8192}$")
 T = TypeVar("T")
@@ -82,42 +91,102 @@ def check_token(token: str) -> str:
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """The node to talk to and the credential to present."""
+    """The node to talk to and the credential to present (`token_id`: the API token's id,
+    when known, so that `cix logout` can revoke it)."""
 
     url: str
     token: str
+    token_id: str | None = None
 
     def __repr__(self) -> str:
-        return f"ClientConfig(url={self.url!r}, token='***')"
+        return f"ClientConfig(url={self.url!r}, token='***', token_id={self.token_id!r})"
+
+
+def profile_of(environ: Mapping[str, str] | None = None) -> str | None:
+    """The profile chosen by `--profile` or `CIX_PROFILE` (None: the default one)."""
+    env = os.environ if environ is None else environ
+    name = env.get(PROFILE_ENV) or None
+    if name is not None and not _PROFILE_SHAPE.fullmatch(name):
+        raise ClientConfigError(f"profile {name!r}: letters, digits, '-', '_' or '.' (1 to 64)")
+    return name
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ClientConfigError(f"{path}: unreadable client configuration: {exc}") from None
+
+
+def _section(values: dict[str, Any], profile: str | None) -> dict[str, Any]:
+    if profile is None:
+        return values
+    profiles = values.get("profiles", {})
+    found = profiles.get(profile) if isinstance(profiles, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def profiles(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The named profiles of the configuration file."""
+    found = _read(config_path(environ)).get("profiles", {})
+    return sorted(found) if isinstance(found, dict) else []
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> ClientConfig:
-    """The configuration from the file, overridden by `CIX_CLIENT_URL`/`CIX_CLIENT_TOKEN`."""
+    """The chosen profile's configuration, overridden by `CIX_CLIENT_URL`/`CIX_CLIENT_TOKEN`."""
     env = os.environ if environ is None else environ
     path = config_path(env)
-    values: dict[str, Any] = {}
-    if path.exists():
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ClientConfigError(f"{path}: unreadable client configuration: {exc}") from None
+    profile = profile_of(env)
+    values = _section(_read(path), profile)
     url = env.get(URL_ENV) or values.get("url")
     token = env.get(TOKEN_ENV) or values.get("token")
     if not isinstance(url, str) or not isinstance(token, str):
-        raise ClientConfigError(
-            f"{path}: no node URL and token configured; run `cix login --url URL --token TOKEN`"
-        )
-    return ClientConfig(url=check_url(url), token=check_token(token))
+        login = "cix login --url URL --token TOKEN"
+        if profile is not None:
+            known = ", ".join(profiles(env)) or "none"
+            raise ClientConfigError(
+                f"{path}: no profile {profile!r} (profiles: {known}); run "
+                f"`cix --profile {profile} login --url URL --token TOKEN`"
+            )
+        raise ClientConfigError(f"{path}: no node URL and token configured; run `{login}`")
+    token_id = values.get("token_id") if not env.get(TOKEN_ENV) else None
+    return ClientConfig(
+        url=check_url(url),
+        token=check_token(token),
+        token_id=token_id if isinstance(token_id, str) else None,
+    )
 
 
-def save_config(config: ClientConfig, environ: Mapping[str, str] | None = None) -> Path:
-    """Write the configuration with mode 0600 (atomically: a temporary file renamed)."""
+def save_config(config: ClientConfig | None, environ: Mapping[str, str] | None = None) -> Path:
+    """Write the chosen profile's configuration (None: remove it), keeping the others, with
+    mode 0600 and atomically (a temporary file renamed)."""
     import tomli_w
 
     path = config_path(environ)
+    profile = profile_of(environ)
+    values = _read(path)
+    entry = None
+    if config is not None:
+        entry = {"url": config.url, "token": config.token}
+        if config.token_id is not None:
+            entry["token_id"] = config.token_id
+    if profile is None:
+        for key in ("url", "token", "token_id"):
+            values.pop(key, None)
+        values.update(entry or {})
+    else:
+        named = values.setdefault("profiles", {})
+        if entry is None:
+            named.pop(profile, None)
+        else:
+            named[profile] = entry
+        if not named:
+            values.pop("profiles")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
-    data = tomli_w.dumps({"url": config.url, "token": config.token}).encode("utf-8")
+    data = tomli_w.dumps(values).encode("utf-8")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

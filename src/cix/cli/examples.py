@@ -62,6 +62,8 @@ EXAMPLES: dict[str, str] = {
     "cix label visibility": "cix label visibility 'SECRET//REL TO CAN, KOR' --agreement kor-can",
     "cix label xml": "cix label xml 'SECRET//REL TO CAN, KOR' --agreement kor-can",
     "cix login": "cix login --url http://127.0.0.1:8741 --token cix_…",
+    "cix logout": "cix logout",
+    "cix whoami": "cix whoami --json",
     "cix node identity": "cix node identity --dir can --out can.identity.json",
     "cix open": "cix open hull.tdf -o hull.pdf --key can/kem.key --trust KOR=kor/sign.pub",
     "cix peer add": (
@@ -104,4 +106,20 @@ EXAMPLES: dict[str, str] = {
     "cix token revoke": "cix token revoke 5c1e…",
     "cix transmissions list": "cix transmissions list --state sent",
     "cix version": "cix version",
+    "cix docs reproduce": (
+        "cix docs reproduce 01a2377a7853 --holder tide-eng --reason 'for the shipyard'"
+    ),
+    "cix registry memberships revoke": (
+        "cix registry memberships revoke 17 --reason 'contract ended'"
+    ),
+    "cix registry organisations show": "cix registry organisations show tidewater",
+    "cix registry organisations update": (
+        "cix registry organisations update northfab --facility-level S --facility-party CAN "
+        "--facility-expires 2028-06-30 --reason 'facility clearance granted'"
+    ),
+    "cix registry people show": "cix registry people show tide-eng --json",
+    "cix registry people update": (
+        "cix registry people update tide-eng --withdraw-clearance --reason 'under review'"
+    ),
+    "cix registry programmes show": "cix registry programmes show CPSP",
 }

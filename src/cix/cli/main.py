@@ -9,6 +9,7 @@ node's service failed; never a traceback for an error cix raised.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -27,7 +28,7 @@ from cix.cli import (
     node,
     peers,
 )
-from cix.cli.client_http import NodeProblem
+from cix.cli.client_http import PROFILE_ENV, NodeProblem
 from cix.cli.terminal import printable
 from cix.errors import (
     AccessDenied,
@@ -67,8 +68,19 @@ def main(
             help="Print the cix version and exit.",
         ),
     ] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="The client profile to use (a node and a credential stored by "
+            "`cix --profile NAME login`); also CIX_PROFILE.",
+        ),
+    ] = None,
 ) -> None:
     """cix: exchange and protect classified information under bilateral agreements."""
+    if profile is not None:
+        # The client commands read the profile from the environment (as CIX_PROFILE).
+        os.environ[PROFILE_ENV] = profile
 
 
 @app.command()

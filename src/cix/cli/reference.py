@@ -20,7 +20,9 @@ checks it is current). Exit codes: 0 done; 1 refused (an access, a role, a signa
 2 bad input (yours or, for a 4xx, the node's verdict on it); 3 the node or a peer failed or
 could not be reached. Lists take `--format table|json|csv` (tables never cut an id or a
 marking; plain tab-separated lines when not a terminal); a document id may be given by
-enough of its start to name one document you may read.
+enough of its start to name one document you may read. `cix --profile NAME …` (or
+`CIX_PROFILE=NAME`) picks a named client profile: a node and a credential stored by
+`cix --profile NAME login` in `~/.config/cix/client.toml` (or `CIX_CLIENT_CONFIG`).
 """
 
 

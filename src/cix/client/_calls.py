@@ -189,3 +189,40 @@ def organisations() -> Call[list[Organisation]]:
 def programmes() -> Call[list[Programme]]:
     """Every programme."""
     return Call("GET", "/programmes", _items(Programme))
+
+
+def person(person_id: str) -> Call[Person]:
+    """One person's registry entry."""
+    return Call("GET", f"/people/{segment(person_id)}", Person.of)
+
+
+def update_person(person_id: str, changes: dict[str, Any]) -> Call[Person]:
+    """Change a person's entry: only the fields in `changes` (None clears a clearance)."""
+    return Call("PATCH", f"/people/{segment(person_id)}", Person.of, json=changes)
+
+
+def organisation(org_id: str) -> Call[Organisation]:
+    """One organisation's registry entry."""
+    return Call("GET", f"/organisations/{segment(org_id)}", Organisation.of)
+
+
+def update_organisation(org_id: str, changes: dict[str, Any]) -> Call[Organisation]:
+    """Change an organisation's entry: only the fields in `changes`."""
+    return Call("PATCH", f"/organisations/{segment(org_id)}", Organisation.of, json=changes)
+
+
+def programme(programme_id: str) -> Call[Programme]:
+    """One programme."""
+    return Call("GET", f"/programmes/{segment(programme_id)}", Programme.of)
+
+
+def revoke_membership(membership_id: int, reason: str) -> Call[dict[str, Any]]:
+    """Revoke a programme membership now (the reason goes to the audit record)."""
+    params: list[tuple[str, str | int]] = [("reason", reason)]
+    return Call("DELETE", f"/memberships/{membership_id}", dict, params=params)
+
+
+def reproduce(doc_id: str, holder: str, reason: str) -> Call[dict[str, Any]]:
+    """Account for a numbered copy of a document held by `holder`."""
+    body = {"holder": holder, "reason": reason}
+    return Call("POST", f"{DOCUMENTS}/{segment(doc_id)}/reproductions", dict, json=body)

@@ -229,6 +229,10 @@ class AsyncDocuments:
             raise
         return opened
 
+    async def reproduce(self, doc_id: str, *, holder: str, reason: str) -> dict[str, Any]:
+        """Account for a numbered copy held by `holder`."""
+        return await self._client.call(_calls.reproduce(doc_id, holder, reason))
+
     async def destroy(self, doc_id: str, *, reason: str) -> dict[str, Any]:
         """Destroy a document; returns the signed destruction certificate."""
         return await self._client.call(_calls.destroy(doc_id, reason))
@@ -304,6 +308,30 @@ class AsyncRegistry:
     async def programmes(self) -> builtins.list[Programme]:
         """Every programme."""
         return await self._client.call(_calls.programmes())
+
+    async def person(self, person_id: str) -> Person:
+        """One person's entry."""
+        return await self._client.call(_calls.person(person_id))
+
+    async def update_person(self, person_id: str, **changes: Any) -> Person:
+        """Change the fields given (see `Registry.update_person`)."""
+        return await self._client.call(_calls.update_person(person_id, changes))
+
+    async def organisation(self, org_id: str) -> Organisation:
+        """One organisation's entry."""
+        return await self._client.call(_calls.organisation(org_id))
+
+    async def update_organisation(self, org_id: str, **changes: Any) -> Organisation:
+        """Change the fields given (see `Registry.update_organisation`)."""
+        return await self._client.call(_calls.update_organisation(org_id, changes))
+
+    async def programme(self, programme_id: str) -> Programme:
+        """One programme."""
+        return await self._client.call(_calls.programme(programme_id))
+
+    async def revoke_membership(self, membership_id: int, *, reason: str) -> dict[str, Any]:
+        """Revoke a programme membership now."""
+        return await self._client.call(_calls.revoke_membership(membership_id, reason))
 
 
 async def _chunks(source: AsyncSource, progress: Progress | None) -> AsyncIterator[bytes]:

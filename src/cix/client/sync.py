@@ -253,6 +253,10 @@ class Documents:
             raise
         return opened
 
+    def reproduce(self, doc_id: str, *, holder: str, reason: str) -> dict[str, Any]:
+        """Account for a numbered copy held by `holder` (who must be entitled to it)."""
+        return self._client.call(_calls.reproduce(doc_id, holder, reason))
+
     def destroy(self, doc_id: str, *, reason: str) -> dict[str, Any]:
         """Destroy a document (its sealed object and keys are erased); returns the signed
         destruction certificate."""
@@ -340,6 +344,33 @@ class Registry:
     def programmes(self) -> list[Programme]:
         """Every programme."""
         return self._client.call(_calls.programmes())
+
+    def person(self, person_id: str) -> Person:
+        """One person's entry (if the caller may see it)."""
+        return self._client.call(_calls.person(person_id))
+
+    def update_person(self, person_id: str, **changes: Any) -> Person:
+        """Change the fields given (`name`, `organisation`, `nationalities`, `clearance`,
+        `briefed_at`, `briefed_until`, `roles`, `active`; `reason`, required when an access
+        attribute changes). `clearance=None` withdraws the clearance."""
+        return self._client.call(_calls.update_person(person_id, changes))
+
+    def organisation(self, org_id: str) -> Organisation:
+        """One organisation's entry."""
+        return self._client.call(_calls.organisation(org_id))
+
+    def update_organisation(self, org_id: str, **changes: Any) -> Organisation:
+        """Change the fields given (`name`, `facility_clearance` — None withdraws it —
+        and `reason`, required when the facility clearance changes)."""
+        return self._client.call(_calls.update_organisation(org_id, changes))
+
+    def programme(self, programme_id: str) -> Programme:
+        """One programme."""
+        return self._client.call(_calls.programme(programme_id))
+
+    def revoke_membership(self, membership_id: int, *, reason: str) -> dict[str, Any]:
+        """Revoke a programme membership now (NSA officer; never one's own)."""
+        return self._client.call(_calls.revoke_membership(membership_id, reason))
 
 
 def _chunks(source: Source, progress: Progress | None) -> Iterator[bytes]:

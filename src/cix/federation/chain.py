@@ -18,6 +18,7 @@ Pure: no database, no clock.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -155,3 +156,15 @@ def check_third_party_chain(
         identity_document=signed.document,
         consent=chain["consent"],
     )
+
+
+def recorded_originator(recorded: str | None) -> NodeIdentity:
+    """The originator's identity, as vouched for, from the chain a third party recorded on
+    its copy (`ChainEvidence.to_json()`, as JSON text): whose key the copy's label, and every
+    classification change of it, must be signed by. Raises `IdentityInvalid` when there is
+    no such record or it names no identity that verifies."""
+    try:
+        chain = json.loads(recorded or "")
+        return read_identity(chain["originator_identity"]).identity
+    except (ValueError, TypeError, KeyError):
+        raise IdentityInvalid("the copy records no consent chain") from None

@@ -85,6 +85,7 @@ def banner(
     language: str = "en",
     *,
     portion: bool = False,
+    originator: str | None = None,
 ) -> str:
     """The banner line (or, with `portion`, the portion mark) of a label in `language`.
 
@@ -92,7 +93,9 @@ def banner(
     originator is always named, as the agreements require of the receiver's marking. For
     the originator's own label it is named only where the level's word alone would not
     tell which party's it is. Levels are written in `language` where the scheme has a name
-    in it, else in the scheme's own language.
+    in it, else in the scheme's own language. `originator` names another originator than
+    the label's: a third party's copy is held under the releasing party's onward label
+    (`cix.labels.onward`), and its marking names the party whose information it is.
     """
     words = _words(language)
     if isinstance(label, AlternativeLabel):
@@ -108,8 +111,9 @@ def banner(
     if original.caveats:
         segments.append("/".join(sorted(original.caveats)))
     segments.append(f"{words.rel} {', '.join(sorted(original.releasable_to))}")
-    if party != original.originator or _ambiguous(level_word, party, agreement):
-        segments.append(f"{words.origin} {original.originator}")
+    named = originator or original.originator
+    if named != party or named != original.originator or _ambiguous(level_word, party, agreement):
+        segments.append(f"{words.origin} {named}")
     text = "//".join(segments)
     return f"({text})" if portion else text
 

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
@@ -45,10 +45,16 @@ def policy_uuid_for(document_id: str) -> str:
 
 @dataclass(frozen=True)
 class Expected:
-    """What the sealed object of a key access must be: the document row's label and id."""
+    """What the sealed object of a key access must be: the document row's label and id.
+
+    For a third party's copy (another party's information released by a peer with the
+    originator's consent), `label_json` is the originator's label as received and
+    `signers` the originator key the consent chain vouched for: the only key, for that
+    party, the object's label may be signed by."""
 
     label_json: Mapping[str, Any]
     document_id: str
+    signers: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
 
 class Grant:
@@ -191,7 +197,7 @@ class KeyAccess:
                 src,
                 dst,
                 private_key=self._keys.kem,
-                trusted_signers=self._trusted_signers(),
+                trusted_signers={**self._trusted_signers(), **expected.signers},
                 audit_hook=hook,
                 manifest_cache=self._manifests,
                 expected_label=expected.label_json,

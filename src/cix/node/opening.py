@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
-
+from cix.errors import InputError
+from cix.federation.chain import recorded_originator
 from cix.labels import Label
 from cix.node.auditing import AuditRecord
 from cix.node.cache import GenerationCache, NotCached
@@ -44,6 +44,26 @@ class _Meta:
     info: DocumentInfo
     blob: str
     origin: str  # the document id the sealed object's policy uuid carries (its originator's)
+    # a third party's copy: the originator's label, as received, and its vouched key
+    sealed_label: Mapping[str, Any] | None = None
+    signers: Mapping[str, Sequence[Any]] | None = None
+
+
+def _third_party(meta: _Meta, copy: ReceivedCopy) -> _Meta:
+    """A third party's copy opens against the originator's label as received, signed by
+    the originator key its consent chain vouched for (recorded on the copy); a copy whose
+    record names no such key opens against nothing (the open is refused, audited)."""
+    try:
+        originator = recorded_originator(copy.consent)
+    except InputError:
+        originator = None
+    keys = (
+        [originator.signing_key]
+        if originator is not None and originator.party == copy.originator_party
+        else []
+    )
+    signers: Mapping[str, Sequence[Any]] = {copy.originator_party: keys}
+    return _Meta(meta.label, meta.info, meta.blob, meta.origin, copy.originator_label, signers)
 
 
 @dataclass(frozen=True)
@@ -132,7 +152,11 @@ class Opener:
             reader=actor.id,
         )
         # The row's label JSON, as its metadata already holds it (not rebuilt on every open).
-        expected = Expected(label_json=meta.info.label, document_id=meta.origin)
+        expected = Expected(
+            label_json=meta.sealed_label or meta.info.label,
+            document_id=meta.origin,
+            signers=meta.signers or {},
+        )
         grant = self._key_access().grant(actor, obj, now=now, permit=decision, expected=expected)
         return Admission((decided, grant.event), None, opening, meta.blob, grant)
 
@@ -174,12 +198,12 @@ class Opener:
                 info = reg.info(session, row, label)
                 # A copy received from another party keeps the originator's sealed object,
                 # whose policy uuid is the originator's document id.
-                origin = session.scalar(
-                    select(ReceivedCopy.originator_document_id).where(
-                        ReceivedCopy.document_id == doc_id
-                    )
-                )
+                copy = session.get(ReceivedCopy, doc_id)
             assert row.blob_hash is not None  # a live document has its blob
-            meta = _Meta(label, info, row.blob_hash, origin or doc_id)
+            meta = _Meta(
+                label, info, row.blob_hash, copy.originator_document_id if copy else doc_id
+            )
+            if copy is not None and copy.originator_label is not None:
+                meta = _third_party(meta, copy)
             self._meta.put(doc_id, generation, meta)
         return meta

@@ -27,7 +27,7 @@ from cix.node.labelbits import PROGRAMME, LabelBits
 from cix.store.models import Document, ReceivedCopy
 
 #: The most words a query may have (each is one more condition on every candidate row).
-MAX_WORDS = 8
+MAX_WORDS = 16
 
 
 @dataclass(frozen=True)

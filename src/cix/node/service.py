@@ -155,6 +155,7 @@ class Node:
         )
         # Classification changes (rule 3): at the originator and at the holders of copies.
         self.reclassify = Reclassify(register, self.exchange, bits=self.documents.bits)
+        self.consents.reclassify = self.reclassify.reclassify
 
     @classmethod
     def open(

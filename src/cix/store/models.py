@@ -217,7 +217,7 @@ class Document(Base):
     caveat_mask: Mapped[int] = mapped_column(BigInteger)
     label_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     title: Mapped[str] = mapped_column(String(500))
-    # The title as words are matched (cix.node.search.search_form; migration 0011).
+    # The title as words are matched (cix.node.search.search_form; migration 0012).
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     purpose: Mapped[str | None] = mapped_column(String(200))
     media_type: Mapped[str] = mapped_column(String(200))
@@ -431,6 +431,9 @@ class ReceivedCopy(Base):
     received_at: Mapped[datetime]
     # one consent permits one act: a third party registers one copy per consent (0009)
     consent_id: Mapped[str | None] = mapped_column(String(64))
+    # 0011: a third party's copy (its row holds the onward label it decides on) keeps the
+    # originator's label as received; null for a copy received from its originator
+    originator_label: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ux_received_copies_consent_id", "consent_id", unique=True),)
 

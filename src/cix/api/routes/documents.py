@@ -194,7 +194,7 @@ def list_documents(
         Query(
             max_length=200,
             description="Words the title must contain, in any order, whatever their case or "
-            "accents (at most 8).",
+            "accents (at most 16).",
         ),
         PlainLine,
     ] = None,

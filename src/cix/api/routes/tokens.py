@@ -50,6 +50,26 @@ def list_tokens(request: Request, actor: CurrentActor) -> ApiTokens:
     return ApiTokens(items=rows)
 
 
+class CurrentCredential(BaseModel):
+    """The credential a request presents: whose, until when, and which API token it is
+    (None for a bearer token from an issuer)."""
+
+    person: str
+    token_id: str | None
+    expires_at: datetime
+
+
+@router.get("/tokens/current")
+def current_token(request: Request, actor: CurrentActor) -> CurrentCredential:
+    """The credential this request was authenticated with (`cix whoami`, `cix logout`)."""
+    credential = credential_of(request)
+    return CurrentCredential(
+        person=credential.person_id,
+        token_id=credential.token_id,
+        expires_at=credential.expires_at,
+    )
+
+
 @router.post("/tokens", status_code=201)
 def create_token(request: Request, actor: CurrentActor, body: ApiTokenIn) -> ApiTokenOut:
     """Create an API token for the authenticated person, living no longer than the

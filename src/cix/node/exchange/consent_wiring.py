@@ -1,10 +1,11 @@
 """The consent workflow plugged into the exchange: its two message kinds on the inbox, its
-gate on transmissions. Kept apart so that neither service imports the other.
+gates on transmissions and on reception. Kept apart so that neither service imports the
+other.
 
-Reception of a third party's copy (DEU receiving KOR's information from CAN) is not wired:
-the receiver's `chain_check` stays unset, so such a copy is refused
-(`third-party-chain-unverified`) until a node can decide on a label under an agreement it
-does not hold (docs/federation.md, "Not yet").
+Reception of a third party's copy (DEU receiving KOR's information from CAN) goes through
+`ConsentUse.receive_check` in the write that registers it: the chain of KOR's vouched
+identity and signed consent, and one copy per consent; a refusal is answered and audited
+with the chain's code (`consent-chain-missing`, `consent-for-another-party`, ...).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cix.federation import Message
+from cix.federation.chain import ChainEvidence
+from cix.federation.consent import ConsentRefused
+from cix.labels import Label
 from cix.node.exchange.consents import ANSWER_KIND, REQUEST_KIND, ConsentMessageRefused, Consents
 from cix.node.exchange.exchange import Exchange
 from cix.node.exchange.inbox import Answer, ContentRefused, Handler
@@ -35,10 +39,22 @@ def _handler(
     return run
 
 
+def _chain_check(consents: Consents) -> Callable[[Session, Message, Label], ChainEvidence]:
+    def check(session: Session, message: Message, label: Label) -> ChainEvidence:
+        try:
+            return consents.receive_check(session, message, label)
+        except ConsentRefused as exc:
+            raise ContentRefused(exc.reason.value, exc.detail[:300], status=403) from None
+
+    return check
+
+
 def wire_consents(exchange: Exchange, consents: Consents) -> None:
-    """Route consent messages to `consents`, let it queue its own, and make transmissions
-    that name a consent go through its check (the consent used in the same write)."""
+    """Route consent messages to `consents`, let it queue its own, make transmissions that
+    name a consent go through its check (the consent used in the same write), and copies
+    released by a third party through its chain check (recorded on the copy)."""
     consents.enqueue = enqueue
     exchange.inbox.register(REQUEST_KIND, _handler(consents.on_request))
     exchange.inbox.register(ANSWER_KIND, _handler(consents.on_answer))
     exchange.transmitter.consent_check = consents.transmit_check
+    exchange.receiver.chain_check = _chain_check(consents)

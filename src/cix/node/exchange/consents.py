@@ -102,6 +102,21 @@ class Reply:
     events: tuple[AuditRecord, ...] = ()
 
 
+class Reclassify(Protocol):
+    """The classification change at the originator (`cix.node.exchange.reclassify`), which
+    an approved downgrade request calls with its consent."""
+
+    def __call__(
+        self,
+        actor: Actor,
+        doc_id: str,
+        *,
+        new_label: Any,
+        reason: str,
+        consent: str | None = None,
+    ) -> Any: ...
+
+
 class ConsentMessageRefused(PeerError):
     """A consent handler refuses a verified message (the inbox's `ContentRefused`): `code`
     is answered and audited by the inbox, nothing is stored."""
@@ -138,6 +153,8 @@ class Consents(ConsentUse):
         self.clock = clock
         self.enqueue: Enqueue = enqueue or _default_enqueue
         self.refusals = Refusals(audit, clock)
+        self.reclassify: Reclassify | None = None
+        """Set by the node: an approved downgrade request changes the classification."""
 
     # -- the requesting node ---------------------------------------------------------
 
@@ -365,8 +382,27 @@ class Consents(ConsentUse):
         """Approve a request made to this node (the originator): sign the statement with
         the node's key and queue it back as a "consent-answer", audited. Without
         `expires_at` the approval lasts `DEFAULT_VALIDITY`; never more than
-        `MAX_VALIDITY`."""
-        return self._answer(actor, consent_id, True, conditions, expires_at)
+        `MAX_VALIDITY`.
+
+        An approved downgrade (or declassification) is the originator's own act (rule 3):
+        once the approval is committed, the classification change is made with this
+        consent (`reclassify(..., consent=consent_id)`: the document relabelled, every
+        holder notified). Its refusals are its own (audited, raised); the approval stands
+        then, and the officer can make the change with `cix docs reclassify`."""
+        info = self._answer(actor, consent_id, True, conditions, expires_at)
+        if info.act == ConsentAct.DOWNGRADE.value and self.reclassify is not None:
+            with self.db.read() as session:
+                row = session.get(Consent, consent_id)
+                assert row is not None  # _answer found it
+                document, new_label, reason = row.document_id, row.new_label, row.reason
+            self.reclassify(
+                actor,
+                document,
+                new_label=new_label,
+                reason=f"downgrade consented ({consent_id}): {reason or 'requested'}"[:_MAX_TEXT],
+                consent=consent_id,
+            )
+        return info
 
     def deny(self, actor: Actor, consent_id: str, *, conditions: str | None = None) -> ConsentInfo:
         """Deny a request made to this node: a signed denial goes back, audited."""

@@ -11,8 +11,14 @@ refuse, each with its own code (answered to the sender, audited here), nothing r
 - `label-malformed`, `level-without-equivalent` (a level this party has no mapping for:
   refused, never guessed), `label-not-under-agreement`, `not-releasable` (to this
   party), `releasing-party-mismatch` (the sender is not of the releasing party it
-  names), `third-party-chain-unverified` (the originator is not the sender: a consented
-  release, which the consent service checks; without it, refused);
+  names);
+- for a copy of another party's information released by the sender (a consented release
+  to this node, a third party: rule 2), the chain's codes (`consent-chain-missing`,
+  `consent-chain-voucher-invalid`, `consent-for-another-party`, `consent-expired`,
+  `consent-already-used`, ...: `cix.federation.chain`), checked before the object is
+  verified (the label must be signed by the originator key the chain vouches for, that
+  one only) and again in the write by the consent service (`chain_check`; unset, such a
+  copy is refused `third-party-chain-unverified`);
 - the sealed object's own refusal codes (`cix.envelope.RefusalReason`: a tampered
   payload or manifest, `signer-not-originator` or `unknown-signer` for a label not signed
   by a pinned key *of its originator party*, `label-mismatch` for an object whose signed
@@ -21,8 +27,13 @@ refuse, each with its own code (answered to the sender, audited here), nothing r
 
 A copy that passes is registered: a document row (the originator's label, unaltered),
 its `received_copies` row (originator's document id, copy number, received from, the
-releasing party, agreement, purpose) and its blob. The answer is the receipt: `{"receipt":
-{...}}`, signed like every answer; that signed token is what the sender stores.
+releasing party, agreement, purpose) and its blob. A third party's copy is held under the
+releasing party's onward label (`cix.labels.onward`: its equivalent under the agreement
+the copy came under, releasable to it and this party only), the object kept as the
+originator sealed it, and its record keeps the originator's label (`originator_label`)
+and the verified chain (`consent`, `consent_id`: one copy per consent). The answer is the
+receipt: `{"receipt": {...}}`, signed like every answer; that signed token is what the
+sender stores.
 
 The stored object carries this node's alternative label (rule 5: this party's equivalent
 marking, the originator named, `cix.envelope.add_alternative_label`) as a second assertion
@@ -37,8 +48,9 @@ the transmission (`receipted`), or the peer's refusal code (`refused`), audited.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,7 +60,10 @@ from sqlalchemy.orm import Session
 
 from cix.agreements import bundled_registry
 from cix.errors import InputError
-from cix.federation import Message
+from cix.federation import Message, PinnedPeer
+from cix.federation.chain import CHAIN_FIELD, ChainEvidence, check_third_party_chain
+from cix.federation.consent import ConsentRefused
+from cix.keys import VerifyKey
 from cix.labels import (
     AlternativeLabel,
     Label,
@@ -60,6 +75,7 @@ from cix.labels import (
     label_from_json,
     to_4774_xml,
 )
+from cix.labels.onward import onward_label
 from cix.node.auditing import AuditRecord
 from cix.node.documents import check_title
 from cix.node.exchange._peering import PeerBook
@@ -79,9 +95,10 @@ _PARTY = re.compile(r"[A-Z]{3}\Z")
 _MEDIA = re.compile(r"[!-~][ -~]{0,199}\Z")
 _CHUNK = 1 << 20
 
-ChainCheck = Callable[[Session, Message, Label], None]
-"""Checks a copy whose originator is not the sender (a consented third-party release):
-raise `ContentRefused` unless the chain of consent and identity checks out."""
+ChainCheck = Callable[[Session, Message, Label], ChainEvidence]
+"""Checks, in the write that registers it, a copy whose originator is not the sender (a
+consented third-party release): the evidence to record on it; raises `ContentRefused`
+unless the chain of consent and identity checks out and no copy holds that consent yet."""
 
 
 class _Discard:
@@ -127,6 +144,8 @@ class _Checked:
     purpose: str | None
     consent: str | None
     label: Label
+    held: Label
+    chain: ChainEvidence | None
     alternative: AlternativeLabel
     plaintext_size: int
     ref: BlobRef
@@ -186,24 +205,35 @@ class Receiver:
         if _sha256(body_file) != sha256:
             raise ContentRefused("object-digest-mismatch", "the object is not the one signed")
         label = self._label(body.get("label"))
-        if label.policy != message.agreement:
-            raise ContentRefused("label-not-under-agreement", f"label under {label.policy!r}")
         if label.originator != originator:
             raise ContentRefused("label-not-under-agreement", "originator party differs")
         sender = self.peers.pinned(message.sender)
         if sender is None or sender.identity.party != releasing:
             raise ContentRefused("releasing-party-mismatch", "the sender is not of that party")
-        if originator != releasing and self.chain_check is None:
-            raise ContentRefused("third-party-chain-unverified", "no consent chain check")
-        if reg.party not in label.releasable_to:
-            raise ContentRefused("not-releasable", f"not releasable to {reg.party}")
-        agreement = reg.agreements[label.policy]
+        keys = reg.keys()
+        trusted = dict(self.peers.trusted_signers(keys.verify_key))
+        chain: ChainEvidence | None = None
+        if originator == releasing:
+            if label.policy != message.agreement:
+                raise ContentRefused("label-not-under-agreement", f"label under {label.policy!r}")
+            if reg.party not in label.releasable_to:
+                raise ContentRefused("not-releasable", f"not releasable to {reg.party}")
+            held = label
+        else:
+            chain = self._chain(message, sender, label, doc, purpose)
+            # the label must be signed by the originator key the chain vouches for, only
+            trusted[originator] = [chain.originator_key(originator)]
+            held = self._onward(label, message.agreement, releasing)
+        agreement = reg.agreements[held.policy]
         try:
-            alternative = alternative_label(label, agreement, reg.party)
+            alternative = alternative_label(held, agreement, reg.party)
         except (OutOfScope, InputError):
             raise ContentRefused("level-without-equivalent", label.classification) from None
-        plaintext_size = self._verify_object(body_file, body["label"], doc)
-        ref = self._mark(body_file, alternative)
+        plaintext_size = self._verify_object(body_file, body["label"], doc, trusted)
+        # A third party's equivalence runs through the releasing party's agreement: a 4774
+        # alternative label is of the label's own policy, so its object is kept as the
+        # originator sealed it, and its marking is the register's (the onward label).
+        ref = self._keep(body_file) if chain else self._mark(body_file, alternative, trusted)
         return _Checked(
             doc=doc,
             copy_number=copy_number,
@@ -215,10 +245,58 @@ class Receiver:
             purpose=purpose,
             consent=consent,
             label=label,
+            held=held,
+            chain=chain,
             alternative=alternative,
             plaintext_size=plaintext_size,
             ref=ref,
         )
+
+    def _chain(
+        self,
+        message: Message,
+        sender: PinnedPeer,
+        label: Label,
+        doc: str,
+        purpose: str | None,
+    ) -> ChainEvidence:
+        """A copy of another party's information from `sender`, a consented release (rule
+        2): the chain of the originator's vouched identity and signed consent it carries,
+        checked (`check_third_party_chain`) for this document, this party and this purpose,
+        now; `ContentRefused` with the chain's code otherwise. `handle` checks it again in
+        the write, through the consent service (`chain_check`: one copy per consent)."""
+        if self.chain_check is None:
+            raise ContentRefused("third-party-chain-unverified", "no consent chain check")
+        try:
+            evidence = check_third_party_chain(
+                message.body.get(CHAIN_FIELD),
+                releasing_peer=sender,
+                document_id=doc,
+                to_party=self.reg.party,
+                purpose=purpose,
+                now=self.reg.clock(),
+            )
+            evidence.originator_key(label.originator)
+        except ConsentRefused as exc:
+            raise ContentRefused(exc.reason.value, exc.detail[:300], status=403) from None
+        return evidence
+
+    def _onward(self, label: Label, agreement_id: str, releasing: str) -> Label:
+        """The label a third party holds another party's information under: the releasing
+        party's equivalent under the agreement the message came under (`onward_label`)."""
+        reg = self.reg
+        onward = reg.agreements.get(agreement_id)
+        origin = bundled_registry().get(label.policy)
+        if onward is None or agreement_id == label.policy:
+            raise ContentRefused("label-not-under-agreement", f"label under {label.policy!r}")
+        try:
+            return onward_label(
+                label, origin, onward, releasing_party=releasing, to_party=reg.party
+            )
+        except OutOfScope:
+            raise ContentRefused("level-without-equivalent", label.classification) from None
+        except (LabelError, InputError) as exc:
+            raise ContentRefused("label-not-under-agreement", str(exc)[:300]) from None
 
     def handle(self, session: Session, message: Message, body_file: Path | None) -> Answer:
         """The inbox handler of "transmission" (see the module docstring): registers what
@@ -229,27 +307,31 @@ class Receiver:
         doc, copy_number, sha256 = c.doc, c.copy_number, c.sha256
         originator, releasing, media_type = c.originator, c.releasing, c.media_type
         title, purpose, consent, label = c.title, c.purpose, c.consent, c.label
-        alternative, plaintext_size, ref = c.alternative, c.plaintext_size, c.ref
-        agreement = reg.agreements[label.policy]
-        if originator != releasing:
+        alternative, plaintext_size, ref, held = c.alternative, c.plaintext_size, c.ref, c.held
+        agreement = reg.agreements[held.policy]
+        consent_id: str | None = None
+        if c.chain is not None:
             assert self.chain_check is not None  # _check refused otherwise
-            self.chain_check(session, message, label)
+            evidence = self.chain_check(session, message, label)
+            consent = json.dumps(evidence.to_json(), sort_keys=True)
+            consent_id = evidence.consent_id
         doc_id = new_id(now)
-        marking = banner(alternative, agreement)
+        # a third party's marking names the originator, whose information it is
+        marking = banner(alternative, agreement, originator=originator)
         session.add(
             Document(
                 id=doc_id,
-                policy=label.policy,
-                originator=label.originator,
-                classification=label.classification,
-                rank=agreement.rank(label.originator, label.classification),
-                releasability_mask=self.bits.allocate(session, PARTY, label.releasable_to),
-                programme_mask=self.bits.allocate(session, PROGRAMME, label.programmes),
-                caveat_mask=self.bits.allocate(session, CAVEAT, label.caveats),
-                label_json=dict(label.to_json()),
+                policy=held.policy,
+                originator=held.originator,
+                classification=held.classification,
+                rank=agreement.rank(held.originator, held.classification),
+                releasability_mask=self.bits.allocate(session, PARTY, held.releasable_to),
+                programme_mask=self.bits.allocate(session, PROGRAMME, held.programmes),
+                caveat_mask=self.bits.allocate(session, CAVEAT, held.caveats),
+                label_json=dict(held.to_json()),
                 title=title,
                 search_text=search_form(title),
-                purpose=label.purpose,
+                purpose=held.purpose,
                 media_type=media_type,
                 plaintext_size=plaintext_size,
                 sealed_size=ref.size,
@@ -274,6 +356,8 @@ class Receiver:
                 agreement=message.agreement,
                 purpose=purpose,
                 consent=consent,
+                consent_id=consent_id,
+                originator_label=None if c.chain is None else dict(label.to_json()),
                 received_at=now,
             )
         )
@@ -287,6 +371,16 @@ class Receiver:
             "object_sha256": sha256,
             "marking": marking,
         }
+        third: dict[str, Any] = {}
+        if c.chain is not None:
+            # the evidence of the consented release: whose information, whose consent
+            third = {
+                "originator_party": originator,
+                "originator_label": label.to_json(),
+                "consent": consent_id,
+                "originator_fingerprint": c.chain.originator.fingerprint,
+            }
+            receipt["consent"] = consent_id
         registered = AuditRecord(
             type="document",
             actor=message.sender,
@@ -306,6 +400,7 @@ class Receiver:
                 "blob": ref.sha256,
                 "alternative_label": alternative_to_json(alternative),
                 "marking": marking,
+                **third,
             },
         )
         return Answer(200, {"receipt": receipt}, (registered,))
@@ -320,7 +415,19 @@ class Receiver:
         except (LabelError, InputError, ValueError, TypeError) as exc:
             raise ContentRefused("label-malformed", str(exc)[:300]) from None
 
-    def _mark(self, path: Path, alternative: AlternativeLabel) -> BlobRef:
+    def _keep(self, path: Path) -> BlobRef:
+        """Store the verified object as it came."""
+
+        def chunks() -> Iterator[bytes]:
+            with path.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    yield chunk
+
+        return self.reg.blobs.put(chunks())
+
+    def _mark(
+        self, path: Path, alternative: AlternativeLabel, trusted: Mapping[str, Sequence[VerifyKey]]
+    ) -> BlobRef:
         """Store the object with this node's alternative label added (rule 5): a second
         assertion signed by this node, the originator's label and payload untouched."""
         from cix import envelope
@@ -334,7 +441,7 @@ class Receiver:
                     src,
                     writer,  # type: ignore[arg-type]  # a write-only file-like sink
                     private_key=keys.kem,
-                    trusted_signers=self.peers.trusted_signers(keys.verify_key),
+                    trusted_signers=trusted,
                     label_xml=to_4774_xml(alternative, bundled_registry()),
                     label_json=alternative_to_json(alternative),
                     signer=keys.signing,
@@ -348,7 +455,13 @@ class Receiver:
             writer.abort()
             raise
 
-    def _verify_object(self, path: Path, label_json: dict[str, Any], doc: str) -> int:
+    def _verify_object(
+        self,
+        path: Path,
+        label_json: dict[str, Any],
+        doc: str,
+        trusted: Mapping[str, Sequence[VerifyKey]],
+    ) -> int:
         """Verify the whole sealed object (see the module docstring); its plaintext size."""
         from cix import envelope
 
@@ -360,7 +473,7 @@ class Receiver:
                     src,
                     _Discard(),  # type: ignore[arg-type]  # a write-only sink
                     private_key=keys.kem,
-                    trusted_signers=self.peers.trusted_signers(keys.verify_key),
+                    trusted_signers=trusted,
                     audit_hook=lambda error: reasons.append(error.reason.value),
                     expected_label=label_json,
                     expected_policy_uuid=policy_uuid_for(doc),

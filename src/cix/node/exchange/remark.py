@@ -15,7 +15,6 @@ answered `already-current`: installed never twice, never rolled back.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -26,18 +25,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cix import envelope
-from cix.agreements import bundled_registry
+from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
-from cix.federation import Message, read_identity
+from cix.federation import Message
+from cix.federation.chain import recorded_originator
 from cix.keys import VerifyKey
 from cix.labels import (
+    AlternativeLabel,
+    Label,
     LabelError,
+    OutOfScope,
     alternative_label,
     alternative_to_json,
     banner,
     label_from_json,
     to_4774_xml,
 )
+from cix.labels.onward import onward_label
 from cix.node.auditing import AuditRecord
 from cix.node.exchange._changes import MAX_REASON, LabelChanges, agreement_of
 from cix.node.exchange.inbox import Answer, ContentRefused
@@ -122,20 +126,20 @@ class Remarking(LabelChanges):
 
     def _copy_signers(self, copy: ReceivedCopy) -> dict[str, list[VerifyKey]]:
         """The signers a copy is verified against: the pinned peers and this node, and for
-        a third party's copy the originator's key its consent chain vouched for."""
+        a third party's copy, for the originator party, only the originator key its consent
+        chain vouched for (recorded on the copy at reception)."""
         trusted = self.trusted()
         if copy.releasing_party == copy.originator_party:
             return trusted
         try:
-            chain = json.loads(copy.consent or "")
-            identity = read_identity(chain["originator_identity"]).identity
-        except (ValueError, TypeError, KeyError, InputError):
+            identity = recorded_originator(copy.consent)
+        except InputError:
             raise ContentRefused(
                 "originator-key-unknown", "the copy's consent chain names no originator key"
             ) from None
         if identity.party != copy.originator_party:
             raise ContentRefused("originator-key-unknown", "the chain is of another party")
-        trusted.setdefault(identity.party, []).append(identity.signing_key)
+        trusted[identity.party] = [identity.signing_key]
         return trusted
 
     def _remark(
@@ -155,6 +159,11 @@ class Remarking(LabelChanges):
         keys = reg.keys()
         trusted = self._copy_signers(copy)
         old = reg.label_of(row)
+        # the originator's label the sealed object carries: a third party's copy keeps it
+        # on its record, its row holding the onward label it decides on
+        sealed = old
+        if copy.originator_label is not None:
+            sealed = self._parse(copy.originator_label)
         assert row.blob_hash is not None
         installed = self._write(
             row.blob_hash,
@@ -166,23 +175,26 @@ class Remarking(LabelChanges):
         if installed is None:
             return None
         ref, label_json = installed
-        try:
-            label = label_from_json(dict(label_json), bundled_registry())
-        except (LabelError, InputError, ValueError, TypeError) as exc:
-            raise ContentRefused("label-malformed", str(exc)[:300]) from None
-        if label.policy != old.policy:
-            raise ContentRefused("policy-changed", f"{old.policy} to {label.policy}")
+        label = self._parse(label_json)
+        if label.policy != sealed.policy:
+            raise ContentRefused("policy-changed", f"{sealed.policy} to {label.policy}")
         statement = change.assertion.get("statement")
         xml = statement.get("value") if isinstance(statement, Mapping) else None
         if not isinstance(xml, str) or xml.encode() != to_4774_xml(label, bundled_registry()):
             raise ContentRefused("label-xml-mismatch", "the 4774 XML is not of the label")
+        originator_label: dict[str, Any] | None = None
+        if copy.originator_label is not None:
+            # A third party: the releasing party's onward label of the new label, under the
+            # agreement the copy came under; the object keeps the originator's, unmarked.
+            originator_label = dict(label.to_json())
+            label = self._onward(label, row.policy, copy.releasing_party)
         agreement = agreement_of(label.policy)
         marking: str | None = None
-        if reg.party in agreement.parties:
-            try:
-                alternative = alternative_label(label, agreement, reg.party)
-            except (LabelError, InputError):
-                raise ContentRefused("level-without-equivalent", label.classification) from None
+        if copy.originator_label is not None:
+            alternative = self._alternative(label, agreement)
+            marking = banner(alternative, agreement, originator=copy.originator_party)
+        elif reg.party in agreement.parties:
+            alternative = self._alternative(label, agreement)
             marking = banner(alternative, agreement)
             marked = self._write(
                 ref.sha256,
@@ -201,10 +213,12 @@ class Remarking(LabelChanges):
             reg.blobs.delete(ref.sha256)  # the unmarked intermediate
             created.remove(ref.sha256)
             ref = marked[0]
-        # else: a third party outside the label's agreement has no equivalence to mark
-        # with (as at reception); the originator's label is what its copy carries.
+        # else: a copy under the originator's label at a party outside its agreement has no
+        # equivalence to mark with; the originator's label is what it carries.
         previous_blob = row.blob_hash
         self.set_label(session, row, label, ref)
+        if originator_label is not None:
+            copy.originator_label = originator_label
         session.add(
             LabelHistory(
                 document_id=row.id,
@@ -241,11 +255,41 @@ class Remarking(LabelChanges):
                     "message": message.message_id,
                     "forwarded_by": message.body.get("forwarded_by"),
                     "marking": marking,
+                    "originator_label": originator_label,
                     "blob": ref.sha256,
                     "previous_blob": previous_blob,
                 },
             )
         ]
+
+    @staticmethod
+    def _parse(label_json: Mapping[str, Any]) -> Label:
+        try:
+            return label_from_json(dict(label_json), bundled_registry())
+        except (LabelError, InputError, ValueError, TypeError) as exc:
+            raise ContentRefused("label-malformed", str(exc)[:300]) from None
+
+    def _alternative(self, label: Label, agreement: Agreement) -> AlternativeLabel:
+        try:
+            return alternative_label(label, agreement, self.reg.party)
+        except (LabelError, InputError):
+            raise ContentRefused("level-without-equivalent", label.classification) from None
+
+    def _onward(self, label: Label, policy: str, releasing: str) -> Label:
+        """A third party's label of the originator's new `label`: the releasing party's
+        onward label under `policy`, the agreement its copy is held under."""
+        try:
+            return onward_label(
+                label,
+                agreement_of(label.policy),
+                agreement_of(policy),
+                releasing_party=releasing,
+                to_party=self.reg.party,
+            )
+        except OutOfScope:
+            raise ContentRefused("level-without-equivalent", label.classification) from None
+        except (LabelError, InputError) as exc:
+            raise ContentRefused("label-malformed", str(exc)[:300]) from None
 
     def _write(
         self, blob: str, created: list[str], work: _Work
