@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -86,8 +86,14 @@ def _apply_access_log(enabled: bool) -> None:
         logger.propagate = False
 
 
-def create_app(node: Node, *, workers: int = 1) -> FastAPI:
+def create_app(
+    node: Node, *, workers: int = 1, post_limits: Mapping[str, int] | None = None
+) -> FastAPI:
     """The API application serving `node`, as one of `workers` processes serving it.
+
+    `post_limits` gives the body limit of a POST to each of some further paths (a face
+    mounted on this app, like the web interface's upload form); any other request has the
+    API's limits.
 
     Each worker counts authentication failures on its own, so each allows its share of
     `auth_failure_limit` (rounded down; settings refuse more workers than the limit): a
@@ -95,6 +101,7 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
     would allow it.
     """
     settings = node.settings
+    extra = dict(post_limits or {})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -130,6 +137,8 @@ def create_app(node: Node, *, workers: int = 1) -> FastAPI:
             return settings.max_upload_bytes
         if scope.get("method") == "POST" and path == federation.DOCUMENTS_ROUTE:
             return settings.max_upload_bytes + federation.CONTAINER_ROOM
+        if scope.get("method") == "POST" and path in extra:
+            return extra[path]
         return settings.max_request_bytes
 
     # Body limits, except for a request without a body (the open fast path: fast_path.py).

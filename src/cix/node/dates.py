@@ -58,6 +58,11 @@ def set_zone(zone: tzinfo) -> None:
     _ZONE.set(zone)
 
 
+def current_zone() -> tzinfo:
+    """The zone set for this request (`in_zone`, `set_zone`); UTC outside a request."""
+    return _ZONE.get()
+
+
 def start_of(day: date, zone: tzinfo) -> datetime:
     """The first instant of `day` in `zone` (UTC)."""
     return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
+from cix.node.audit_reading import AuditTrail
 from cix.node.auditing import AuditSink, LogAuditSink
 from cix.node.datadir import make_private
 from cix.node.dates import zone_for
@@ -44,6 +45,7 @@ from cix.node.tokens import (
     TokenVerifier,
     load_issuer_public,
 )
+from cix.node.websessions import WebSessions
 from cix.policy import Policies
 from cix.settings import (
     CONFIG_FILE,
@@ -102,6 +104,13 @@ class Node:
         self.blobs = BlobStore(settings.blob_dir)
         self.registry = PersonnelRegistry(db, audit, clock)
         self.api_tokens = ApiTokens(db, audit, max_ttl=settings.api_token_max_ttl_seconds)
+        self.audit_trail = AuditTrail(audit, clock)
+        self.web_sessions = WebSessions(
+            db,
+            audit,
+            idle_seconds=settings.web_session_idle_seconds,
+            absolute_seconds=settings.web_session_absolute_seconds,
+        )
         self.issuer = issuer
         self.verifier = TokenVerifier(
             settings,

@@ -124,8 +124,8 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
     """Serve `node` in this process with uvicorn until interrupted, then close it."""
     import uvicorn
 
-    from cix.api.app import create_app
     from cix.serving.tls import scheme, uvicorn_tls_options
+    from cix.web.app import node_app
 
     settings = node.settings
     configure_logging(settings.log_level)
@@ -138,7 +138,7 @@ def serve_in_process(node: Node, *, echo: Callable[[str], None]) -> None:
         )
         tune_collector()
         uvicorn.run(
-            create_app(node),
+            node_app(node),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,

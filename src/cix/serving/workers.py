@@ -264,13 +264,13 @@ def _worker_main() -> None:
     _die_with_parent(config["parent"])
     import uvicorn
 
-    from cix.api.app import create_app
     from cix.node.service import Node
     from cix.serving.process import configure_logging, start_delivery, tune_collector
     from cix.serving.tls import uvicorn_tls_options
     from cix.settings import load_settings
     from cix.store.counters import SharedCounters
     from cix.store.db import share_counters
+    from cix.web.app import node_app
 
     data_dir = Path(config["data_dir"])
     overrides = config["overrides"]
@@ -300,7 +300,7 @@ def _worker_main() -> None:
     try:
         server = Server(
             uvicorn.Config(
-                create_app(node, workers=config["workers"]),
+                node_app(node, workers=config["workers"]),
                 log_level=settings.log_level,
                 access_log=settings.access_log,
                 server_header=False,

@@ -311,6 +311,29 @@ class Settings:
         minimum=1,
         maximum=10_000,
     )
+    web_session_idle_seconds: int = setting(
+        "int",
+        900,
+        "A web interface session ends after this many seconds without a request.",
+        minimum=60,
+        maximum=86400,
+    )
+    web_session_absolute_seconds: int = setting(
+        "int",
+        8 * 3600,
+        "A web interface session ends this many seconds after sign-in, however busy (and "
+        "never later than the credential it was signed in with).",
+        minimum=300,
+        maximum=7 * 86400,
+    )
+    web_max_upload_bytes: int = setting(
+        "int",
+        64 << 20,
+        "Largest document uploaded through the web interface (a browser form is held in "
+        "memory while it is sealed, never spooled to disk; larger files go through the API).",
+        minimum=1024,
+        maximum=1 << 30,
+    )
     log_level: str = setting(
         "str",
         "info",

@@ -163,6 +163,26 @@ class ApiToken(Base):
     parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
+class WebSession(Base):
+    """A browser session of the web interface: only the SHA-256 of its cookie is stored.
+
+    Kept in the database, not in a worker's memory, so that every worker process of a node
+    serves the same sessions and a sign-out in one is seen by all.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    # The API token signed in with (None: a bearer JWT): its revocation ends the session.
+    token_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class LabelBit(Base):
     """The bit a party, programme or caveat occupies in the document label bitmasks."""
 
