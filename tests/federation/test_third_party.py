@@ -182,10 +182,19 @@ def test_consented_release_is_registered_at_the_third_party_and_opens(
     assert received.details["marking"] == "GEHEIM//CPSP//REL TO CAN, DEU//ORIGINATOR KOR"
     # a cleared TKMS engineer, a CPSP member, opens it; a cleared engineer outside CPSP not
     assert _open(world, "engineer", copy.document_id) == DATA
+    # ... and sees it listed and shown under a marking that names KOR (the held label's
+    # words; DEU's own words are issue 14 #10)
+    engineer = world.deu.registry.actor_for("engineer")
+    listed = world.deu.documents.list(engineer, limit=10)
+    assert [(d.id, d.banner) for d in listed.items] == [
+        (copy.document_id, "SECRET//CPSP//REL TO CAN, DEU//ORIGINATOR KOR")
+    ]
+    assert world.deu.documents.show(engineer, copy.document_id).banner.endswith("ORIGINATOR KOR")
     with pytest.raises(DocumentRefused):
         _open(world, "outsider", copy.document_id)
     reads = [(e.actor, e.decision) for e in world.events("DEU", "read")]
-    assert reads == [("engineer", "permit"), ("outsider", "deny")]
+    # the open, then the show (each a read, audited), then the outsider's refused open
+    assert reads == [("engineer", "permit"), ("engineer", "permit"), ("outsider", "deny")]
 
 
 # --- attacks: each refused with its code, audited at DEU, nothing registered ---------------

@@ -32,7 +32,7 @@ from cix.node.roles import Actor, Role
 from cix.policy import Action, Decision, Policies, Subject, decide
 from cix.store.blobs import BlobStore
 from cix.store.db import Database
-from cix.store.models import Document, DocumentSource
+from cix.store.models import Document, DocumentSource, ReceivedCopy
 
 Clock = Callable[[], datetime]
 
@@ -199,10 +199,17 @@ class Register:
                     select(DocumentSource.source_id).where(DocumentSource.document_id == row.id)
                 )
             )
+        # A third party's copy is held under the releasing party's label, but its marking
+        # names the originator, whose information it is (the copy's record says who).
+        originator = None
+        if label.originator != self.party:
+            copy = session.get(ReceivedCopy, row.id)
+            if copy is not None and copy.originator_party != label.originator:
+                originator = copy.originator_party
         return DocumentInfo(
             id=row.id,
             label=dict(label.to_json()),
-            banner=banner(label, self.agreements[label.policy]),
+            banner=banner(label, self.agreements[label.policy], originator=originator),
             title=row.title,
             media_type=row.media_type,
             plaintext_size=row.plaintext_size,
