@@ -30,6 +30,7 @@ from cix.keys import KemAlgorithm, SigningKey, generate_kem, generate_signing
 from cix.node.auditing import append_many
 from cix.node.errors import DocumentRefused
 from cix.node.exchange.outbox import enqueue
+from cix.node.search import DocumentQuery
 from cix.store.models import Document, OutboxItem, ReceivedCopy
 from tests.federation.three_nodes import (
     CAN_DEU,
@@ -190,6 +191,10 @@ def test_consented_release_is_registered_at_the_third_party_and_opens(
         (copy.document_id, "SECRET//CPSP//REL TO CAN, DEU//ORIGINATOR KOR")
     ]
     assert world.deu.documents.show(engineer, copy.document_id).banner.endswith("ORIGINATOR KOR")
+    by_originator = world.deu.documents.list(
+        engineer, limit=10, narrowed=DocumentQuery(originator="KOR")
+    )
+    assert [d.id for d in by_originator.items] == [copy.document_id]
     with pytest.raises(DocumentRefused):
         _open(world, "outsider", copy.document_id)
     reads = [(e.actor, e.decision) for e in world.events("DEU", "read")]

@@ -98,7 +98,19 @@ def conditions(
         mask = bits.mask(session, PROGRAMME, [query.programme])
         found.append(Document.programme_mask.op("&")(mask) != 0 if mask else false())
     if query.originator is not None:
-        found.append(Document.originator == query.originator)
+        # A third party's copy is held under the releasing party's label; its originator
+        # is on the copy's record.
+        found.append(
+            or_(
+                Document.originator == query.originator,
+                exists(
+                    select(ReceivedCopy.document_id).where(
+                        ReceivedCopy.document_id == Document.id,
+                        ReceivedCopy.originator_party == query.originator,
+                    )
+                ),
+            )
+        )
     if query.since is not None:
         found.append(Document.created_at >= query.since)
     if query.before is not None:
