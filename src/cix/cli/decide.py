@@ -65,11 +65,34 @@ def decide_command(
     batch: Annotated[
         Path | None, typer.Option("--batch", help="JSON Lines file of requests.")
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="A node's data directory: decide for --person on --document there."
+        ),
+    ] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="With --dir: a person of the node's registry.")
+    ] = None,
+    document: Annotated[
+        str | None, typer.Option("--document", help="With --dir: a document id of the node.")
+    ] = None,
 ) -> None:
-    """Decide whether a subject may act on information under a label; print the decision."""
+    """Decide whether a subject may act on information under a label; print the decision.
+    With --dir, --person and --document: the decision the node would make now for that
+    person on that document (why was alice refused?), audited as the operator's question."""
     from cix.errors import InputError
     from cix.policy import Request, action_of, decide_many
 
+    if data_dir is not None or person is not None or document is not None:
+        if subject is not None or label is not None or batch is not None or agreement:
+            raise InputError(
+                "--dir/--person/--document: not with --subject, --label, --batch or "
+                "--agreement (the node's registry and policies are used)"
+            )
+        if data_dir is None or person is None or document is None:
+            raise InputError("give --dir, --person and --document together")
+        _explain(data_dir, person, document, action)
     agreement_ids = list(agreement or [])
     if batch is not None:
         if subject is not None or label is not None:
@@ -88,7 +111,7 @@ def decide_command(
     now = _instant(at, "--at")
     under = agreement_ids[0]
     request = Request(
-        subject=_subject_file(subject),
+        subject=_subject_file(subject, policies),
         label=_label(label, policies, "--label", banner_under=under, at=now),
         action=action_of(action),
         now=now,
@@ -100,6 +123,28 @@ def decide_command(
         ),
     )
     (decision,) = decide_many([request], agreements=policies)
+    sys.stdout.write(json_text(decision.to_json()) + "\n")
+    raise typer.Exit(0 if decision.permit else 1)
+
+
+def _explain(data_dir: Path, person: str, document: str, action: str) -> None:
+    import getpass
+
+    from cix.node.exchange.peers import local_operator
+    from cix.node.explain import explain
+    from cix.node.service import Node
+    from cix.policy import action_of
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        name = "unknown"
+    node = Node.open(data_dir, unlock=False)
+    try:
+        operator = local_operator(name)
+        decision = explain(node.documents.reg, operator, person, document, action_of(action))
+    finally:
+        node.close()
     sys.stdout.write(json_text(decision.to_json()) + "\n")
     raise typer.Exit(0 if decision.permit else 1)
 
@@ -142,7 +187,33 @@ def _label(text: str, policies: Policies, where: str, *, banner_under: str, at: 
         raise InputError(f"{where}: {exc}") from None
 
 
-def _subject_file(path: Path) -> Subject:
+def _coded(obj: Any, policies: Policies) -> Any:
+    """`obj` (a subject's JSON) with each clearance level given by its name (`SECRET`,
+    `군사Ⅱ급비밀`) replaced by its code in the issuing party's scheme, as the node's API and
+    `cix registry` take them; anything else is left for the subject's checks to judge."""
+    if not isinstance(obj, dict):
+        return obj
+
+    def code(clearance: Any) -> Any:
+        if not isinstance(clearance, dict) or not isinstance(clearance.get("level"), str):
+            return clearance
+        for policy in policies.policies.values():
+            scheme = policy.agreement.schemes.get(str(clearance.get("party")))
+            found = scheme.find(clearance["level"]) if scheme is not None else None
+            if found is not None:
+                return {**clearance, "level": found.code}
+        return clearance
+
+    coded = dict(obj)
+    if "clearance" in coded:
+        coded["clearance"] = code(coded["clearance"])
+    org = coded.get("organisation")
+    if isinstance(org, dict) and "facility_clearance" in org:
+        coded["organisation"] = {**org, "facility_clearance": code(org["facility_clearance"])}
+    return coded
+
+
+def _subject_file(path: Path, policies: Policies) -> Subject:
     from cix.errors import InputError
     from cix.policy import subject_from_json
 
@@ -154,7 +225,7 @@ def _subject_file(path: Path) -> Subject:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON: {exc}") from None
-    return subject_from_json(obj, where=str(path))
+    return subject_from_json(_coded(obj, policies), where=str(path))
 
 
 def _instant(text: str | None, where: str) -> datetime:
@@ -223,10 +294,10 @@ def _read_batch(path: Path, agreement_ids: list[str]) -> tuple[list[Any], Polici
         if isinstance(raw_subject, str):
             # a path, relative to the batch file; each file is read once
             if raw_subject not in subjects:
-                subjects[raw_subject] = _subject_file(path.parent / raw_subject)
+                subjects[raw_subject] = _subject_file(path.parent / raw_subject, policies)
             subject = subjects[raw_subject]
         else:
-            subject = subject_from_json(raw_subject, where=f"{where}.subject")
+            subject = subject_from_json(_coded(raw_subject, policies), where=f"{where}.subject")
         raw_label = obj["label"]
         label_text = raw_label if isinstance(raw_label, str) else json.dumps(raw_label)
         sources = obj.get("sources", [])
