@@ -215,3 +215,41 @@ def test_passphrase_is_required_for_keys(
     (tmp_path / "pass").write_text("from a file\n")
     monkeypatch.setenv("CIX_PASSPHRASE_FILE", str(tmp_path / "pass"))
     assert cix("keygen", "--name", "n", "--out", str(tmp_path / "k")).code == 0
+
+
+def test_tail_filters_by_actor_document_type_decision_and_time_and_reads_as_lines(
+    cix: Invoke, log_address: str
+) -> None:
+    """Issue 14 #11: `audit tail` filters and a readable form beside JSON."""
+    entries = [
+        {"type": "document", "actor": "alice", "action": "read", "decision": "permit",
+         "object": "document:aaaa", "time": "2026-12-01T10:00:00Z"},
+        {"type": "document", "actor": "bob", "action": "read", "decision": "deny",
+         "object": "document:bbbb", "reasons": ["clearance-level"], "time": "2026-12-02T10:00:00Z"},
+        {"type": "registry", "actor": "alice", "action": "update", "decision": "permit",
+         "object": "person:bob", "time": "2026-12-03T10:00:00Z"},
+        *({"type": "document", "actor": "carol", "action": "read", "decision": "permit",
+           "object": f"document:c{i}", "time": "2026-12-04T10:00:00Z"} for i in range(2500)),
+    ]  # fmt: skip
+    assert cix("append", "--log", log_address, "--node", "can", stdin=lines(*entries)).code == 0
+
+    def seqs(*args: str) -> list[int]:
+        r = cix("tail", "--log", log_address, *args)
+        assert r.code == 0, r.err
+        return [json.loads(x)["seq"] for x in r.out.splitlines()]
+
+    # Past a window of newest entries that all fail the filter (2,500 by carol).
+    assert seqs("--actor", "alice", "-n", "5") == [0, 2]
+    assert seqs("--document", "bbbb") == [1]
+    assert seqs("--type", "registry") == [2]
+    assert seqs("--decision", "deny") == [1]
+    assert seqs("--actor", "alice", "--since", "2026-12-02T00:00:00Z") == [2]
+    assert seqs("--actor", "alice", "--until", "2026-12-02T00:00:00Z") == [0]
+    assert len(seqs("--actor", "carol", "-n", "3")) == 3
+    readable = cix("tail", "--log", log_address, "--decision", "deny", "--readable")
+    assert readable.out.strip() == (
+        "#1  2026-12-02 10:00:00Z  document  read  deny  bob  document:bbbb  (clearance-level)"
+    )
+    bad = cix("tail", "--log", log_address, "--decision", "maybe")
+    assert bad.code == 2
+    assert "--decision" in bad.err

@@ -12,11 +12,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cix.cli.terminal import escaped_json_line, json_text
+from cix.cli.terminal import escaped_json_line, json_text, printable
+from cix.errors import InputError
 
 if TYPE_CHECKING:
     from cix.audit import Log
@@ -152,19 +153,79 @@ def _log_and_key(log: str | None, data_dir: Path | None) -> tuple[str, Path | No
     return settings.audit_log.reveal(), node_key if node_key.exists() else None
 
 
+#: The most entries `tail` reads back through when filtering (newest first).
+TAIL_SCAN = 200_000
+_TAIL_WINDOW = 2_000
+
+
 @audit_app.command()
 def tail(
     log: Annotated[
         str | None, typer.Option("--log", help="SQLite path or postgresql:// URL.")
     ] = None,
     data_dir: DirOption = None,
-    n: Annotated[int, typer.Option("-n", min=1, help="How many entries.")] = 10,
+    n: Annotated[int, typer.Option("-n", min=1, max=100_000, help="How many entries.")] = 10,
+    actor: Annotated[str | None, typer.Option(help="Only this actor's entries.")] = None,
+    document: Annotated[
+        str | None, typer.Option(help="Only entries about this document (its id).")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--type", help="Only this type (document, registry, …).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="Only this action (read, transmit, …).")
+    ] = None,
+    decision: Annotated[str | None, typer.Option(help="Only permit or deny.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only at or after this time (ISO 8601 with a zone).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only before this time (ISO 8601).")] = None,
+    readable: Annotated[
+        bool, typer.Option("--readable", help="One readable line an entry instead of JSON.")
+    ] = False,
 ) -> None:
-    """Print the last N entries as JSON lines (of a log, or of a node with --dir)."""
+    """Print the last N entries (of a log, or of a node with --dir), oldest first, as JSON
+    lines or --readable; the filters read back through at most 200,000 entries."""
+    from cix.policy.subject import parse_instant
+
     log, _ = _log_and_key(log, data_dir)
+    start = parse_instant(since, "--since") if since is not None else None
+    end = parse_instant(until, "--until") if until is not None else None
+    if decision is not None and decision not in ("permit", "deny"):
+        raise InputError(f"--decision: {decision!r} is not permit or deny")
+
+    def wanted(event: Any) -> bool:
+        return (
+            (actor is None or event.actor == actor)
+            and (kind is None or event.type == kind)
+            and (action is None or event.action == action)
+            and (decision is None or event.decision == decision)
+            and (document is None or (event.object or "").endswith(f":{document}"))
+            and (start is None or event.time >= start)
+            and (end is None or event.time < end)
+        )
+
+    found: list[Any] = []
     with _open(log) as audit_log:
-        for entry in audit_log.tail(n):
-            typer.echo(escaped_json_line(entry.body.decode()))
+        upper = audit_log.size()
+        floor = max(0, upper - TAIL_SCAN)
+        while upper > floor and len(found) < n:
+            lower = max(floor, upper - _TAIL_WINDOW)
+            window = [e for e in audit_log.entries(lower, upper) if wanted(e.event)]
+            found = window[-(n - len(found)) :] + found
+            upper = lower
+    for entry in found:
+        typer.echo(_readable(entry) if readable else escaped_json_line(entry.body.decode()))
+
+
+def _readable(entry: Any) -> str:
+    event = entry.event
+    when = event.time.strftime("%Y-%m-%d %H:%M:%SZ")
+    words = [f"#{entry.seq}", when, event.type, event.action or "-", event.decision or "-",
+             event.actor, event.object or "-"]  # fmt: skip
+    if event.reasons:
+        words.append("(" + ", ".join(event.reasons) + ")")
+    return printable("  ".join(words))
 
 
 @audit_app.command()

@@ -16,7 +16,7 @@ EXAMPLES: dict[str, str] = {
     "cix audit cosignatures": "cix audit cosignatures --dir can --json",
     "cix audit keygen": "cix audit keygen --name cix-can --out can/audit.key",
     "cix audit prove": "cix audit prove --log can/audit --old-size 1000",
-    "cix audit tail": "cix audit tail --dir can -n 20",
+    "cix audit tail": "cix audit tail --dir can --actor tide-eng --decision deny --readable",
     "cix audit verify": "cix audit verify --dir can",
     "cix audit witness cosign": (
         "cix audit witness cosign --dir witness --checkpoint kor.txt --log-key kor.vkey "
