@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cix.agreements import bundled_registry
-from cix.labels import Label, from_4774_xml
+from cix.labels import Label, banner, from_4774_xml
 
 REFUSED = "refused: the object could not be verified or access is not permitted"
 
@@ -175,6 +175,9 @@ def test_inspect_shows_the_label_without_a_key(world: Path) -> None:
     assert xml_label.to_json() == summary["label"]
     assert summary["verified"] is False
     assert len(summary["keyAccess"]) == 2
+    # the banner a person reads (issue 14 #11), from the same label
+    assert summary["banner"] == banner(xml_label, bundled_registry().get(xml_label.policy))
+    assert summary["banner"].endswith("//REL TO CAN, KOR")
 
 
 def test_rewrap_then_open_by_the_new_recipient(world: Path) -> None:

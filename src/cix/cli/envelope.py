@@ -15,6 +15,7 @@ hidden temporary file (mode 0600) behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -235,12 +236,30 @@ def open_command(
 def inspect_command(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Sealed object.")],
 ) -> None:
-    """Print the manifest summary and the label as JSON, without any key (unverified)."""
+    """Print the manifest summary and the label as JSON, without any key (unverified), with
+    the label's banner line (`banner`; null if the label is not under a bundled agreement)."""
     from cix.envelope import inspect
 
     with _input(input_path) as src:
         summary = inspect(src)
+    summary["banner"] = _banner_of(summary.get("label"))
     typer.echo(json_text(summary))
+
+
+def _banner_of(label_json: object) -> str | None:
+    """The banner of a label's JSON under the bundled agreements; None if it names none."""
+    from cix.agreements import bundled_registry
+    from cix.errors import InputError
+    from cix.labels import banner, parse_label
+
+    if not isinstance(label_json, dict):
+        return None
+    registry = bundled_registry()
+    try:
+        label = parse_label(json.dumps(label_json), registry=registry)
+        return banner(label, registry.get(label.policy))
+    except (InputError, KeyError, ValueError):
+        return None
 
 
 def _recipients(entries: list[str], *, parties_required: bool) -> list[tuple[str | None, Path]]:
