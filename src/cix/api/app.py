@@ -19,13 +19,12 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cix import __version__
-from cix.api import fast_path, problems
+from cix.api import docs_page, fast_path, problems
 from cix.api.auth import authenticate
 from cix.api.limits import FailureLimiter
 from cix.api.node_zone import in_node_zone
 from cix.api.openapi import document_problems
 from cix.api.routes import (
-    api_docs,
     consents,
     documents,
     exchange,
@@ -154,7 +153,7 @@ def create_app(
     hot.include_router(documents.content_router)
     app.include_router(hot)
     app.include_router(public.router)
-    app.include_router(api_docs.install(API_PREFIX, OPENAPI_URL))
+    app.include_router(docs_page.install(API_PREFIX, OPENAPI_URL))
     app.include_router(public.api_router, prefix=API_PREFIX)
     protected = APIRouter(prefix=API_PREFIX, dependencies=checks)
     protected.include_router(documents.router)

@@ -4,6 +4,9 @@ The assets come from the `swagger-ui-bundle` distribution installed with cix, ne
 CDN: a node on a closed network shows its documentation all the same, and a page of the node
 loads no script from elsewhere. The page has no inline script (the start-up is a file of
 its own), under a Content-Security-Policy that allows scripts from the node alone.
+
+Not an API route (it lives outside `cix.api.routes`, whose every route is in the OpenAPI
+document and needs a token): a page about the API, public like the document it shows.
 """
 
 from __future__ import annotations
