@@ -55,3 +55,19 @@ def test_cix_offers_shell_completion() -> None:
         env={**os.environ, "COLUMNS": "200"},
     )
     assert "--install-completion" in result.stdout
+
+
+def test_help_shows_no_bool_type_beside_flags() -> None:
+    """Issue 14 #11: `--yes <bool>` read as if the flag took a value."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "docs", "destroy", "--help"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**__import__("os").environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--yes" in done.stdout
+    assert "<bool>" not in done.stdout
+    assert "<str>" in done.stdout  # an option that takes a value still says of what kind

@@ -29,6 +29,7 @@ from cix.cli import (
     peers,
 )
 from cix.cli.client_http import PROFILE_ENV, NodeProblem
+from cix.cli.help_text import quiet_flags
 from cix.cli.terminal import printable
 from cix.errors import (
     AccessDenied,
@@ -42,6 +43,7 @@ from cix.errors import (
     VerificationError,
 )
 
+quiet_flags()
 app = typer.Typer(
     name="cix",
     help="cix: exchange and protect classified information under bilateral agreements.",
