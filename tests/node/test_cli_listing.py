@@ -194,3 +194,33 @@ def test_list_filters_reach_the_node_and_bad_ones_name_themselves(
     bad = cix("docs", "list", "--since", "2026-13-01", config=config)
     assert bad.returncode == 2
     assert "since" in bad.stderr
+
+
+def test_upload_from_standard_input_streams_and_needs_a_title(
+    uploaded: tuple[Path, list[dict[str, object]]],
+) -> None:
+    """Issue 14 #11: `cix docs upload -` reads standard input (then --title is required)."""
+    config, _ = uploaded
+    env = node_environ(CIX_CLIENT_CONFIG=str(config))
+    content = os.urandom(600_000)
+
+    def upload(*extra: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "cix.cli.main", "docs", "upload", "-", "--label", MARKING,
+             "--json", *extra],
+            input=content, env=env, capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    untitled = upload()
+    assert untitled.returncode == 2
+    assert b"--title" in untitled.stderr
+    done = upload("--title", "piped trial data")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["plaintext_size"] == len(content)
+    opened = subprocess.run(
+        [sys.executable, "-m", "cix.cli.main", "docs", "open", doc["id"], "-o", "-"],
+        env=env, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout == content

@@ -9,6 +9,7 @@ its control characters escaped (`cix.cli.terminal.printable`).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -144,7 +145,9 @@ def label_json(text: str) -> str:
 
 
 def upload(
-    file: Annotated[Path, typer.Argument(help="The file to seal and register.")],
+    file: Annotated[
+        Path, typer.Argument(help="The file to seal and register (- for standard input).")
+    ],
     label: Annotated[str, typer.Option("--label", "-l", help="Label: a banner or a JSON object.")],
     title: Annotated[
         str | None, typer.Option("--title", help="Title (default: the file name).")
@@ -154,7 +157,24 @@ def upload(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Upload FILE: the node seals it under LABEL and registers it."""
+    """Upload FILE: the node seals it under LABEL and registers it (`-`: standard input,
+    streamed; give --title)."""
+    if is_stdout(file):
+        if not title:
+            raise InputError("--title: required when the content comes from standard input")
+        stdin_title = title
+        sent = with_session(
+            lambda s: (
+                s.documents.upload(
+                    sys.stdin.buffer,
+                    label=label_json(label),
+                    title=stdin_title,
+                    media_type=media_type,
+                ).raw
+            )
+        )
+        print_json(sent) if as_json else _document_table(sent)
+        return
     path = existing_file(file)
     doc = with_session(
         lambda s: _send(
