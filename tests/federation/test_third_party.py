@@ -183,14 +183,13 @@ def test_consented_release_is_registered_at_the_third_party_and_opens(
     assert received.details["marking"] == "GEHEIM//CPSP//REL TO CAN, DEU//ORIGINATOR KOR"
     # a cleared TKMS engineer, a CPSP member, opens it; a cleared engineer outside CPSP not
     assert _open(world, "engineer", copy.document_id) == DATA
-    # ... and sees it listed and shown under a marking that names KOR (the held label's
-    # words; DEU's own words are issue 14 #10)
+    # ... and sees it listed and shown under DEU's own marking, in German, naming KOR
     engineer = world.deu.registry.actor_for("engineer")
     listed = world.deu.documents.list(engineer, limit=10)
     assert [(d.id, d.banner) for d in listed.items] == [
-        (copy.document_id, "SECRET//CPSP//REL TO CAN, DEU//ORIGINATOR KOR")
+        (copy.document_id, "GEHEIM//CPSP//FREIGABE AN CAN, DEU//HERKUNFT KOR")
     ]
-    assert world.deu.documents.show(engineer, copy.document_id).banner.endswith("ORIGINATOR KOR")
+    assert world.deu.documents.show(engineer, copy.document_id).banner.endswith("HERKUNFT KOR")
     by_originator = world.deu.documents.list(
         engineer, limit=10, narrowed=DocumentQuery(originator="KOR")
     )

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement, bundled_registry
-from cix.labels import Label, banner, label_from_json
+from cix.errors import InputError
+from cix.labels import Label, alternative_label, banner, label_from_json
 from cix.node.auditing import AuditRecord, AuditSink
 from cix.node.errors import DocumentRefused, KeysLocked, LabelRefused, NotFound
 from cix.node.refusals import Refusals
@@ -113,6 +114,10 @@ class Register:
         self.party = party
         self._keys = keys
         self.clock = clock
+        #: The language of the node's national scheme: markings are shown in it (issue 14 #10).
+        self.language = next(
+            (a.schemes[party].language for a in agreements.values() if party in a.schemes), "en"
+        )
 
     def keys(self) -> Any:
         """The node's unlocked keys; `KeysLocked` if it was opened without them."""
@@ -199,17 +204,11 @@ class Register:
                     select(DocumentSource.source_id).where(DocumentSource.document_id == row.id)
                 )
             )
-        # A third party's copy is held under the releasing party's label, but its marking
-        # names the originator, whose information it is (the copy's record says who).
-        originator = None
-        if label.originator != self.party:
-            copy = session.get(ReceivedCopy, row.id)
-            if copy is not None and copy.originator_party != label.originator:
-                originator = copy.originator_party
+        marking = self.marking(session, row, label)
         return DocumentInfo(
             id=row.id,
             label=dict(label.to_json()),
-            banner=banner(label, self.agreements[label.policy], originator=originator),
+            banner=marking,
             title=row.title,
             media_type=row.media_type,
             plaintext_size=row.plaintext_size,
@@ -220,6 +219,26 @@ class Register:
             copies_made=row.copies_made,
             sources=sources,
         )
+
+    def marking(self, session: Session, row: Document, label: Label) -> str:
+        """The marking a reader here must apply, in the node's language: for another
+        party's information the node's own equivalent naming the originator (its
+        alternative label, as the agreement requires of the receiver), else the label's."""
+        agreement = self.agreements[label.policy]
+        if label.originator == self.party:
+            return banner(label, agreement, self.language)
+        # A third party's copy is held under the releasing party's label, but its marking
+        # names the originator, whose information it is (the copy's record says who).
+        originator = None
+        copy = session.get(ReceivedCopy, row.id)
+        if copy is not None and copy.originator_party != label.originator:
+            originator = copy.originator_party
+        try:
+            ours = alternative_label(label, agreement, self.party)
+        except InputError:
+            # No equivalent of ours under the label's agreement: the originator's words.
+            return banner(label, agreement, self.language, originator=originator)
+        return banner(ours, agreement, self.language, originator=originator)
 
     @staticmethod
     def live(session: Session, doc_id: str) -> Document:
