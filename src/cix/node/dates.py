@@ -84,6 +84,12 @@ def end_of(day: date, zone: tzinfo) -> datetime:
     return start_of(day + timedelta(days=1), zone)
 
 
+def last_day(end: datetime, zone: tzinfo) -> date:
+    """The day in `zone` that an end instant closes (`end_of`'s inverse: the day of its
+    last moment), as a form shows a validity's end to be given back unchanged."""
+    return (end.astimezone(zone) - timedelta(microseconds=1)).date()
+
+
 def _bare_day(value: Any) -> date | None:
     if isinstance(value, datetime):
         return None
