@@ -47,3 +47,43 @@ def test_membership_until_the_last_day_of_the_calendar_is_a_clear_422_not_a_cras
     response = docs.as_("nsa").post("/api/v1/memberships", json=body)
     assert 400 <= response.status_code < 500, response.text
     assert "valid_until" in response.text
+
+
+def test_search_words_with_like_wildcards_match_only_themselves(docs: ApiClient) -> None:
+    from tests.api.test_documents_api import _label, _titles, _upload
+
+    _upload(docs, _label(), "abc plan")
+    _upload(docs, _label(), "a_c 100% plan/b")
+    assert _titles(docs, "olivia", q="a_c") == ["a_c 100% plan/b"]
+    assert _titles(docs, "olivia", q="%") == ["a_c 100% plan/b"]
+    assert _titles(docs, "olivia", q="plan/b") == ["a_c 100% plan/b"]
+    assert _titles(docs, "olivia", q="a%c") == []
+    assert _titles(docs, "olivia", q="//") == []
+
+
+def test_id_prefix_shared_with_an_unreadable_document_names_only_the_readable(
+    docs: ApiClient,
+) -> None:
+    from tests.api.test_documents_api import _label, _upload
+
+    secret = _upload(docs, _label("S"), "secret one")["id"]
+    confidential = _upload(docs, _label("C"), "confidential one")["id"]
+    common = ""
+    for a, b in zip(secret, confidential, strict=True):
+        if a != b:
+            break
+        common += a
+    prefix = (common + "0000")[:4] if len(common) < 4 else common
+    answer = docs.as_("carl").get("/api/v1/documents", params={"id_prefix": prefix})
+    assert answer.status_code == 200, answer.text
+    assert secret not in answer.text
+    combined = docs.as_("carl").get("/api/v1/documents", params={"id_prefix": prefix, "q": "x"})
+    assert combined.status_code == 400
+
+
+def test_seventeen_words_are_refused_and_sixteen_accepted(docs: ApiClient) -> None:
+    sixteen = " ".join(f"w{i}" for i in range(16))
+    assert docs.as_("olivia").get("/api/v1/documents", params={"q": sixteen}).status_code == 200
+    seventeen = docs.as_("olivia").get("/api/v1/documents", params={"q": sixteen + " w16"})
+    assert seventeen.status_code == 400
+    assert "q" in seventeen.json()["detail"]
