@@ -7,6 +7,7 @@ known to `cix logout`). Both also wrote the same temporary file."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -25,10 +26,10 @@ def test_two_profile_logins_at_once_lose_neither_profile(
 
     def read_then_wait(where: Path) -> dict[str, object]:
         values = real_read(where)
-        try:
-            both_read.wait()  # both have read before either writes (as two processes may)
-        except threading.BrokenBarrierError:
-            pass  # writes are serialised: the other one waits for this one's write
+        # Both read before either writes (as two processes may), unless writes are
+        # serialised: then the other waits for this one's write and the barrier breaks.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait()
         return values
 
     monkeypatch.setattr(client_http, "_read", read_then_wait)
