@@ -161,40 +161,54 @@ def load_config(environ: Mapping[str, str] | None = None) -> ClientConfig:
 
 def save_config(config: ClientConfig | None, environ: Mapping[str, str] | None = None) -> Path:
     """Write the chosen profile's configuration (None: remove it), keeping the others, with
-    mode 0600 and atomically (a temporary file renamed)."""
+    mode 0600 and atomically (a temporary file of its own renamed). Writers are serialised
+    by a lock beside the file, so logins to two profiles at once lose neither."""
+    import fcntl
+    import tempfile
+
     import tomli_w
 
     path = config_path(environ)
     profile = profile_of(environ)
-    values = _read(path)
-    entry = None
-    if config is not None:
-        entry = {"url": config.url, "token": config.token}
-        if config.token_id is not None:
-            entry["token_id"] = config.token_id
-    if profile is None:
-        for key in ("url", "token", "token_id"):
-            values.pop(key, None)
-        values.update(entry or {})
-    else:
-        named = values.setdefault("profiles", {})
-        if entry is None:
-            named.pop(profile, None)
-        else:
-            named[profile] = entry
-        if not named:
-            values.pop("profiles")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    data = tomli_w.dumps(values).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The lock is never followed through a link another user planted (O_NOFOLLOW).
+    lock = os.open(
+        path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
+    )
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # read, change and write as one, per writer
+        values = _read(path)
+        entry = None
+        if config is not None:
+            entry = {"url": config.url, "token": config.token}
+            if config.token_id is not None:
+                entry["token_id"] = config.token_id
+        if profile is None:
+            for key in ("url", "token", "token_id"):
+                values.pop(key, None)
+            values.update(entry or {})
+        else:
+            named = values.setdefault("profiles", {})
+            if entry is None:
+                named.pop(profile, None)
+            else:
+                named[profile] = entry
+            if not named:
+                values.pop("profiles")
+        data = tomli_w.dumps(values).encode("utf-8")
+        # A new file of its own (O_EXCL, mode 0600): no planted name or link is written to.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        os.close(lock)  # and with it the lock
     return path
 
 

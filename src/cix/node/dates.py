@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 from cix.errors import InputError
 
@@ -63,14 +63,31 @@ def current_zone() -> tzinfo:
     return _ZONE.get()
 
 
+def in_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; InputError if UTC cannot hold it (0001-01-01 at +14:00, say)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InputError(f"{moment.isoformat()} is outside the dates UTC can hold") from None
+
+
 def start_of(day: date, zone: tzinfo) -> datetime:
-    """The first instant of `day` in `zone` (UTC)."""
-    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    """The first instant of `day` in `zone` (UTC); InputError where UTC cannot hold it."""
+    return in_utc(datetime.combine(day, time(), tzinfo=zone))
 
 
 def end_of(day: date, zone: tzinfo) -> datetime:
-    """The instant `day` ends in `zone`: the start of the next day (UTC)."""
+    """The instant `day` ends in `zone`: the start of the next day (UTC); InputError for
+    the calendar's last day (9999-12-31 has no next day to end at)."""
+    if day == date.max:
+        raise InputError(f"{day.isoformat()} is the calendar's last day: it has no end")
     return start_of(day + timedelta(days=1), zone)
+
+
+def last_day(end: datetime, zone: tzinfo) -> date:
+    """The day in `zone` that an end instant closes (`end_of`'s inverse: the day of its
+    last moment), as a form shows a validity's end to be given back unchanged."""
+    return (end.astimezone(zone) - timedelta(microseconds=1)).date()
 
 
 def _bare_day(value: Any) -> date | None:
@@ -96,7 +113,13 @@ def _as_end(value: Any) -> Any:
     return value if day is None else end_of(day, _ZONE.get())
 
 
-DayStart = Annotated[AwareDatetime, BeforeValidator(_as_start)]
+def _representable(value: datetime) -> datetime:
+    # A zoned moment UTC cannot hold would crash the column's conversion to UTC (a 500).
+    in_utc(value)
+    return value
+
+
+DayStart = Annotated[AwareDatetime, BeforeValidator(_as_start), AfterValidator(_representable)]
 """A date and time with a zone, or a bare date: the start of that day where the node is."""
-DayEnd = Annotated[AwareDatetime, BeforeValidator(_as_end)]
+DayEnd = Annotated[AwareDatetime, BeforeValidator(_as_end), AfterValidator(_representable)]
 """A date and time with a zone, or a bare date: through that day (its end) where the node is."""

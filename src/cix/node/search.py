@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement
 from cix.errors import InputError
-from cix.node.dates import end_of, start_of
+from cix.node.dates import end_of, in_utc, start_of
 from cix.node.labelbits import PROGRAMME, LabelBits
 from cix.store.models import Document, ReceivedCopy
 
@@ -74,12 +74,17 @@ def day_or_moment(option: str, value: str, *, end: bool, zone: tzinfo) -> dateti
             day = date.fromisoformat(value)
             return end_of(day, zone) if end else start_of(day, zone)
         moment = datetime.fromisoformat(value)
+    except InputError as exc:  # a day at the calendar's edge, with no bound in UTC
+        raise InputError(f"{option}: {exc}") from None
     except ValueError:
         raise InputError(f"{option}: {value!r} is not an ISO 8601 date or time") from None
     if moment.tzinfo is None:
         raise InputError(f"{option}: {value!r} has no time zone (add Z or an offset)")
-    # An end moment is included: the bound excludes what comes after it.
-    return moment + timedelta(microseconds=1) if end else moment
+    try:
+        # An end moment is included: the bound excludes what comes after it.
+        return in_utc(moment + timedelta(microseconds=1) if end else moment)
+    except (InputError, OverflowError):
+        raise InputError(f"{option}: {value!r} is outside the dates UTC can hold") from None
 
 
 def conditions(

@@ -9,7 +9,7 @@ of their own: the page is marked at the top level of the node's scheme (failing 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Annotated
 
 import anyio.to_thread
@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cix.api.routes.consents import ConsentApproval, ConsentDenial
 from cix.errors import InputError
+from cix.node.dates import current_zone, end_of
 from cix.web.render import PREFIX
 from cix.web.session import node_of
 from cix.web.signin import ChangingUser, ReadingUser, renderer_of
@@ -53,7 +54,11 @@ def _until(text: str) -> datetime | None:
         day = datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         raise InputError("expires: not a date (YYYY-MM-DD)") from None
-    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+    # The one rule for dates (cix.node.dates): through that whole day where the node is.
+    try:
+        return end_of(day, current_zone())
+    except InputError as exc:
+        raise InputError(f"expires: {exc}") from None
 
 
 def _problem(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from cix.errors import InputError
-from cix.node.dates import current_zone, end_of
+from cix.node.dates import current_zone, end_of, last_day
 from cix.node.roles import Role
 from cix.node.schemas import (
     MembershipIn,
@@ -69,6 +69,11 @@ def _date(text: str, where: str) -> datetime | None:
     except ValueError:
         raise InputError(f"{where}: not a date (YYYY-MM-DD)") from None
     return end_of(day, current_zone())
+
+
+def _day(end: datetime) -> str:
+    """The form's value for a validity ending at `end`: the day it closes, where the node is."""
+    return last_day(end, current_zone()).isoformat()
 
 
 def _message(exc: ValidationError) -> str:
@@ -404,10 +409,10 @@ async def _edit_fields(request: Request, user: WebUser, person: PersonOut) -> li
         "nationalities": ", ".join(person.nationalities),
         "roles": [r.value for r in person.roles],
         "clearance": person.clearance.level if person.clearance else "",
-        "clearance_expires": person.clearance.expires.date().isoformat()
-        if person.clearance
-        else "",
-        "briefed_until": person.briefed_until.date().isoformat() if person.briefed_until else "",
+        # The day each validity ends where the node is, as it was typed (`_date` reads it
+        # back as that day's end): never the UTC date of the end, a day late west of UTC.
+        "clearance_expires": _day(person.clearance.expires) if person.clearance else "",
+        "briefed_until": _day(person.briefed_until) if person.briefed_until else "",
     }
     for f in fields:
         f.value = current[f.name]
@@ -446,12 +451,13 @@ def _patch(person: PersonOut, v: Mapping[str, Any], party: str) -> PersonPatch:
     if v["clearance"]:
         if expires is None:
             raise InputError("clearance valid until: give the date a clearance ends")
-        if was is None or (was.level, was.expires.date()) != (v["clearance"], expires.date()):
+        if was is None or (was.level, _day(was.expires)) != (v["clearance"], _day(expires)):
             spec["clearance"] = {"level": v["clearance"], "party": party, "expires": expires}
     elif was is not None:
         spec["clearance"] = None  # null clears it
     briefed = _date(v["briefed_until"], "briefed until")
-    if (briefed and briefed.date()) != (person.briefed_until and person.briefed_until.date()):
+    shown = _day(person.briefed_until) if person.briefed_until else None
+    if (_day(briefed) if briefed else None) != shown:
         if briefed is None:
             raise InputError("briefed until: a briefing is ended by a date, not cleared")
         spec["briefed_until"] = briefed
