@@ -18,10 +18,18 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from cix.agreements import Agreement
 from cix.agreements.calendar import earliest_first_day, in_time
@@ -40,6 +48,19 @@ Party = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Code = Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,16}$")]
 Words = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Passport = Annotated[str, Field(pattern=r"^[A-Z0-9]{5,20}$")]
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+
+
+def _iso_day(value: Any) -> Any:
+    # strict, but a JSON day is text: YYYY-MM-DD exactly (no time, no number of seconds)
+    if isinstance(value, str) and _DAY.match(value):
+        return date.fromisoformat(value)
+    if isinstance(value, datetime):
+        raise ValueError("a day, not a date and time")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
 class VisitKind(enum.StrEnum):
@@ -82,7 +103,7 @@ class Visitor(_Strict):
     stored and sent, never logged or audited."""
 
     name: Words
-    date_of_birth: date
+    date_of_birth: Day
     place_of_birth: Words
     nationality: Party
     passport_number: Passport
@@ -90,7 +111,7 @@ class Visitor(_Strict):
     organisation: Words
     clearance_level: Code
     """A level code of the requesting party's scheme."""
-    clearance_valid_until: date
+    clearance_valid_until: Day
 
 
 class VisitRequest(_Strict):
@@ -106,8 +127,8 @@ class VisitRequest(_Strict):
     visitor: Visitor
     contract: Words
     """The contract or programme the visit is for."""
-    first_day: date
-    last_day: date
+    first_day: Day
+    last_day: Day
     purpose: Words
     host_contact: Words
     facility: Words
@@ -246,8 +267,8 @@ class VisitAnswer(_Strict):
     host_node: Id
     requester_node: Id
     request_digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    first_day: date
-    last_day: date
+    first_day: Day
+    last_day: Day
     facility: Words
     highest_level: Code
     conditions: Annotated[str, Field(min_length=1, max_length=2000)] | None
