@@ -24,7 +24,7 @@ from cix.federation.visit import (
     sign_answer,
 )
 from cix.keys import generate_signing
-from cix.node.errors import Conflict, RoleRequired
+from cix.node.errors import Conflict, NotFound, RoleRequired
 from cix.node.exchange.transport import MESSAGES_PATH
 from cix.store.models import OutboxItem, VisitRow
 from tests.federation.visit_nodes import VISITOR, Pair, make_pair
@@ -286,3 +286,62 @@ def test_host_approval_replayed_after_revocation_does_not_restore_the_visit(two:
     reply = two.kor.exchange.inbox.receive(_answer_message(two, visit, approval), url=MESSAGES_PATH)
     assert reply.status < 500
     assert two.kor.visits.show(two.actor(two.kor, "nsa"), visit).state == "revoked"
+
+
+def _request_message(two: Pair, body: dict[str, object]) -> str:
+    assert two.kor.keys is not None
+    return sign_message(
+        two.kor.keys.signing,
+        sender=two.kor.settings.node_id,
+        audience=two.can.settings.node_id,
+        url=MESSAGES_PATH,
+        agreement="kor-can",
+        kind="visit-request",
+        body=body,
+        message_id=new_message_id(),
+        issued_at=two.clock(),
+    )
+
+
+def _sent_body(two: Pair, visit: str) -> dict[str, object]:
+    with two.kor.db.read() as session:
+        row = session.get(VisitRow, visit)
+        assert row is not None
+        return dict(row.request)
+
+
+def test_request_claiming_another_requester_node_is_refused_by_the_host(two: Pair) -> None:
+    visit = sent_visit(two)
+    body = {**_sent_body(two, visit), "visit_id": "spoofed-1", "requester_node": "cix-deu"}
+    reply = two.can.exchange.inbox.receive(_request_message(two, body), url=MESSAGES_PATH)
+    assert reply.status == 403
+    with two.can.db.read() as session:
+        assert session.get(VisitRow, "spoofed-1") is None
+
+
+def test_request_replayed_under_its_id_with_other_days_is_refused_by_the_host(
+    two: Pair,
+) -> None:
+    visit = sent_visit(two)
+    body = {**_sent_body(two, visit), "last_day": (EARLIEST + timedelta(days=20)).isoformat()}
+    reply = two.can.exchange.inbox.receive(_request_message(two, body), url=MESSAGES_PATH)
+    assert reply.status == 409
+    assert two.can.visits.show(two.actor(two.can, "nsa"), visit).last_day == "2026-04-18"
+
+
+def test_request_with_an_unknown_field_is_refused_without_storing_it(two: Pair) -> None:
+    visit = sent_visit(two)
+    body = {**_sent_body(two, visit), "visit_id": "extra-1", "badge": "all areas"}
+    reply = two.can.exchange.inbox.receive(_request_message(two, body), url=MESSAGES_PATH)
+    assert reply.status == 400
+    with two.can.db.read() as session:
+        assert session.get(VisitRow, "extra-1") is None
+
+
+def test_host_cannot_answer_its_own_side_request_as_requester(two: Pair) -> None:
+    # KOR's NSA officer cannot approve KOR's own request: approving is the host's
+    two.clock.now = SENT
+    visit = two.draft(EARLIEST)
+    two.kor.visits.send(two.actor(two.kor, "nsa"), visit.id)
+    with pytest.raises(NotFound):
+        two.kor.visits.approve(two.actor(two.kor, "nsa"), visit.id)
