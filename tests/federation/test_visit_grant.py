@@ -60,7 +60,7 @@ def test_denial_and_revocation_cover_nothing() -> None:
     for decision in ("denied", "revoked"):
         answer = answer_of(
             REQUEST,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             host_node="cix-can",
             conditions=None,
             issued_at=NOW,
