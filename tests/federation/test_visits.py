@@ -345,3 +345,20 @@ def test_host_cannot_answer_its_own_side_request_as_requester(two: Pair) -> None
     two.kor.visits.send(two.actor(two.kor, "nsa"), visit.id)
     with pytest.raises(NotFound):
         two.kor.visits.approve(two.actor(two.kor, "nsa"), visit.id)
+
+
+def test_queues_show_what_waits_on_whom_and_what_is_overdue(two: Pair) -> None:
+    two.clock.now = SENT
+    draft = two.draft(EARLIEST)
+    kor_nsa, can_nsa = two.actor(two.kor, "nsa"), two.actor(two.can, "nsa")
+    assert [v.id for v in two.kor.visits.list(kor_nsa, waiting_on="requester")] == [draft.id]
+    two.kor.visits.send(kor_nsa, draft.id)
+    two.deliver()
+    assert two.kor.visits.list(kor_nsa, waiting_on="requester") == []
+    (waiting,) = two.can.visits.list(can_nsa, waiting_on="host")
+    assert (waiting.id, waiting.overdue) == (draft.id, False)
+    two.clock.now = datetime(2026, 4, 14, 13, 0, tzinfo=UTC)  # its first day, unanswered
+    (late,) = two.can.visits.list(can_nsa, waiting_on="host")
+    assert late.overdue
+    two.can.visits.approve(can_nsa, draft.id)
+    assert two.can.visits.list(can_nsa, waiting_on="host") == []

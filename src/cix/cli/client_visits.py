@@ -25,7 +25,18 @@ visits_app = typer.Typer(
     help="Requests for visit: draft, send, answer, revoke, show.", no_args_is_help=True
 )
 
-COLUMNS = ["id", "side", "state", "kind", "host_party", "first_day", "last_day", "facility"]
+COLUMNS = [
+    "id",
+    "side",
+    "state",
+    "kind",
+    "host_party",
+    "first_day",
+    "last_day",
+    "facility",
+    "waiting_on",
+    "overdue",
+]
 DETAIL = [
     *COLUMNS,
     "agreement",
@@ -85,11 +96,21 @@ def list_visits(
         str | None, typer.Option(help="requester (asked by this node) or host (asked of it).")
     ] = None,
     party: Annotated[str | None, typer.Option(help="Only visits with this party.")] = None,
+    waiting_on: Annotated[
+        str | None,
+        typer.Option("--waiting-on", help="The queue: requester (to send) or host (to answer)."),
+    ] = None,
     fmt: FormatOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every visit this node asked for or was asked, newest first."""
-    wanted = {"state": state, "kind": kind, "side": side, "party": party}
+    wanted = {
+        "state": state,
+        "kind": kind,
+        "side": side,
+        "party": party,
+        "waiting_on": waiting_on,
+    }
     params = {k: v for k, v in wanted.items() if v is not None}
     page = with_session(lambda s: s.json("GET", "/visits", params=params))
     _show(page["items"], COLUMNS, "visits", as_json, fmt)

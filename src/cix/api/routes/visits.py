@@ -66,10 +66,18 @@ def list_visits(
     kind: Annotated[VisitKind | None, Query()] = None,
     side: Annotated[Literal["requester", "host"] | None, Query()] = None,
     party: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    waiting_on: Annotated[Literal["requester", "host"] | None, Query()] = None,
 ) -> Visits:
-    """Every visit held here (asked by this node, or of it), newest first."""
+    """Every visit held here (asked by this node, or of it), newest first; `waiting_on`
+    gives the queue of what waits on the requester or the host (`overdue` marks a request
+    unanswered on its first day)."""
     items = node_of(request).visits.list(
-        actor, state=state, kind=kind.value if kind else None, side=side, party=party
+        actor,
+        state=state,
+        kind=kind.value if kind else None,
+        side=side,
+        party=party,
+        waiting_on=waiting_on,
     )
     return Visits(items=items)
 

@@ -21,8 +21,11 @@ class VisitInfo(BaseModel):
     approval whose last day has passed in the host's calendar; computed, the row keeps
     `approved`). An approval is the grant: `first_day` to `last_day`, at `facility`, up to
     `highest_level` of the host's scheme, oral and visual access only, under `conditions`.
-    `request` (the visitor's personal data) and `answer` (the host's signed answer, compact
-    JWS) are in the detailed view; `history` lists every step.
+    `waiting_on` says whose step is next (`requester`: a draft to send; `host`: a request
+    to answer; none once answered); `overdue` is true for a request still unanswered on or
+    after its first day (the host's calendar). `request` (the visitor's personal data) and
+    `answer` (the host's signed answer, compact JWS) are in the detailed view; `history`
+    lists every step.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -48,6 +51,8 @@ class VisitInfo(BaseModel):
     answered_by: str | None
     answered_at: datetime | None
     revoked_at: datetime | None
+    waiting_on: str | None = None
+    overdue: bool = False
     request: dict[str, Any] | None = None
     answer: str | None = None
     history: list[dict[str, Any]] | None = None
@@ -66,6 +71,8 @@ def state_at(row: VisitRow, host_day: date) -> str:
 
 def info_of(row: VisitRow, host_day: date, *, detail: bool = False) -> VisitInfo:
     """The caller's view of a visit row; with `detail`, its request, answer and history."""
+    waiting = {"drafted": "requester", "sent": "host"}.get(row.state)
+    overdue = waiting is not None and date.fromisoformat(row.first_day) <= host_day
     return VisitInfo(
         id=row.id,
         side=row.side,
@@ -88,6 +95,8 @@ def info_of(row: VisitRow, host_day: date, *, detail: bool = False) -> VisitInfo
         answered_by=row.answered_by,
         answered_at=row.answered_at,
         revoked_at=row.revoked_at,
+        waiting_on=waiting,
+        overdue=overdue,
         request=dict(row.request) if detail else None,
         answer=row.answer if detail else None,
         history=list(row.history) if detail else None,

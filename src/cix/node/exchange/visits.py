@@ -17,6 +17,7 @@ docs/procedures.md has the state diagram.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -45,7 +46,7 @@ from cix.federation.visit import (
 from cix.node.auditing import AuditSink, audited_write
 from cix.node.errors import Conflict, KeysLocked, NotFound
 from cix.node.exchange.consent_rows import pinned_peer
-from cix.node.exchange.consents import ConsentMessageRefused, Enqueue, Reply, _default_enqueue
+from cix.node.exchange.consents import ConsentMessageRefused, Enqueue, Reply
 from cix.node.exchange.visit_rows import VisitInfo, info_of, step, visit_event
 from cix.node.refusals import Refusals
 from cix.node.register import new_id
@@ -70,7 +71,8 @@ _ANSWERED = {
 
 
 class VisitMessageRefused(ConsentMessageRefused):
-    """A visit handler refuses a verified message: the inbox answers and audits `code`."""
+    """A visit handler refuses a verified message: the inbox answers and audits `code`
+    (a kind of the consent handlers' refusal, so that their inbox adapter serves both)."""
 
 
 class Visits:
@@ -95,7 +97,7 @@ class Visits:
         self.agreements = agreements
         self._keys = keys
         self.clock = clock
-        self.enqueue: Enqueue = enqueue or _default_enqueue
+        self.enqueue: Enqueue = enqueue or _outbox_enqueue
         self.refusals = Refusals(audit, clock)
 
     # -- the visiting party's node ---------------------------------------------------
@@ -394,9 +396,11 @@ class Visits:
         kind: str | None = None,
         side: str | None = None,
         party: str | None = None,
+        waiting_on: str | None = None,
     ) -> list[VisitInfo]:
         """Every visit held here that `actor` may see, newest first, filtered by `state`
-        (as shown: `expired` included), `kind`, `side` and the other `party`. An NSA officer
+        (as shown: `expired` included), `kind`, `side`, the other `party` and whom the next
+        step `waiting_on` (`requester` or `host`: the queue of what waits on whom). An NSA officer
         or an auditor sees all; an FSO the requests they drafted."""
         self.refusals.require(actor, READERS, "visit", "visits", "list")
         now = self.clock()
@@ -410,6 +414,7 @@ class Visits:
             and (kind is None or i.kind == kind)
             and (side is None or i.side == side)
             and (party is None or party in (i.requester_party, i.host_party))
+            and (waiting_on is None or i.waiting_on == waiting_on)
         ]
 
     def show(self, actor: Actor, visit_id: str) -> VisitInfo:
@@ -479,9 +484,14 @@ def _words(text: str, name: str) -> str:
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str)
+
+
+def _outbox_enqueue(session: Session, **kwargs: Any) -> str:
+    from cix.node.exchange import outbox
+
+    message_id: str = outbox.enqueue(session, **kwargs)
+    return message_id
 
 
 def _field_error(exc: ValidationError) -> str:
