@@ -17,7 +17,7 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_head_is_the_newest_revision() -> None:
-    assert migrate.head() == "0013"
+    assert migrate.head() == "0014"
 
 
 def test_fresh_database_has_no_revision(database_url: str) -> None:

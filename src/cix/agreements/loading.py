@@ -6,6 +6,7 @@ The file format is documented in `docs/labels.md`; the bundled files under
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import tomllib
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cix.agreements.calendar import PartyCalendar, calendar_of
 from cix.agreements.model import Agreement, LevelRef
 from cix.agreements.registry import Registry
 from cix.errors import InputError
@@ -36,9 +38,10 @@ _TOP_KEYS = frozenset(
         "equivalence",
         "out_of_scope",
         "notes",
+        "calendars",
     }
 )
-_OPTIONAL_KEYS = frozenset({"caveats", "equivalence", "out_of_scope", "notes"})
+_OPTIONAL_KEYS = frozenset({"caveats", "equivalence", "out_of_scope", "notes", "calendars"})
 _LEVEL_KEYS = frozenset({"code", "rank", "names"})
 
 
@@ -94,6 +97,25 @@ def _scheme(party: str, raw: object) -> Scheme:
             raise LabelError(f"{where}: {exc}") from None
     try:
         return Scheme(party=party, languages=tuple(languages), levels=tuple(levels))
+    except LabelError as exc:
+        raise LabelError(f"{key}: {exc}") from None
+
+
+def _calendar(party: str, raw: object) -> PartyCalendar:
+    key = f"calendars.{party}"
+    table = _expect(raw, dict, key)
+    unknown = set(table) - {"time_zone", "holidays"}
+    if unknown:
+        raise LabelError(f"{key}: unknown key {sorted(unknown)[0]!r}")
+    if "time_zone" not in table:
+        raise LabelError(f"{key}: missing key 'time_zone'")
+    holidays = _expect(table.get("holidays", []), list, f"{key}.holidays")
+    for index, day in enumerate(holidays):
+        # a TOML local date; a date-time is not a day
+        if not isinstance(day, _dt.date) or isinstance(day, _dt.datetime):
+            raise LabelError(f"{key}.holidays[{index}]: expected a date (YYYY-MM-DD)")
+    try:
+        return calendar_of(_expect(table["time_zone"], str, f"{key}.time_zone"), holidays)
     except LabelError as exc:
         raise LabelError(f"{key}: {exc}") from None
 
@@ -174,6 +196,10 @@ def agreement_from_toml(data: Mapping[str, object]) -> Agreement:
         recurring_visit_max_days=_expect(
             data["recurring_visit_max_days"], int, "recurring_visit_max_days"
         ),
+        calendars={
+            party: _calendar(party, raw)
+            for party, raw in _expect(data.get("calendars", {}), dict, "calendars").items()
+        },
     )
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
+from cix.agreements.calendar import PartyCalendar
 from cix.labels.errors import LabelError, OutOfScope, UnknownLevel, UnknownParty
 from cix.labels.label import CAVEATS, POLICY_PATTERN, PURPOSE_PATTERN, Label
 from cix.labels.scheme import Level, Scheme, check_party
@@ -59,6 +60,9 @@ class Agreement:
     incident_notice_hours: int
     one_time_visit_max_days: int
     recurring_visit_max_days: int
+    calendars: Mapping[str, PartyCalendar] = field(default_factory=dict)
+    """Each party's calendar (time zone, public holidays) for working-day deadlines; a party
+    without one has no calendar here, and a deadline in its days cannot be counted."""
     _ids: Mapping[LevelRef, int] = field(init=False, repr=False)
     _below: Mapping[LevelRef, int] = field(init=False, repr=False)
     _ranks: Mapping[LevelRef, int] = field(init=False, repr=False)
@@ -114,6 +118,10 @@ class Agreement:
                 "one_time_visit_max_days: longer than recurring_visit_max_days"
                 f" ({self.one_time_visit_max_days} > {self.recurring_visit_max_days})"
             )
+        for party in self.calendars:
+            if party not in self.parties:
+                raise LabelError(f"calendars.{party}: {party} is not a party to {self.id}")
+        object.__setattr__(self, "calendars", MappingProxyType(dict(self.calendars)))
 
     def _check_schemes(self) -> None:
         if set(self.schemes) != set(self.parties):
@@ -246,6 +254,13 @@ class Agreement:
         object.__setattr__(self, "_equivalents", MappingProxyType(equivalents))
 
     # -- questions -------------------------------------------------------------------------
+
+    def calendar(self, party: str) -> PartyCalendar:
+        """The calendar of `party`; `UnknownParty` if it is not a party or has none here."""
+        found = self.calendars.get(party)
+        if found is None:
+            raise UnknownParty(f"{party!r} has no calendar in {self.id} (add calendars.{party})")
+        return found
 
     def scheme(self, party: str) -> Scheme:
         """The national scheme of `party`; `UnknownParty` if it is not a party."""

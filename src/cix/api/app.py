@@ -32,6 +32,7 @@ from cix.api.routes import (
     public,
     registry,
     tokens,
+    visits,
 )
 from cix.api.strict_query import refuse_unknown_query
 from cix.node.service import Node
@@ -161,6 +162,7 @@ def create_app(
     protected.include_router(tokens.router)
     protected.include_router(exchange.router)
     protected.include_router(consents.router)
+    protected.include_router(visits.router)
     app.include_router(protected)
     # Federation: authenticated by each message's signature, not by the user API's tokens.
     app.include_router(federation.router)

@@ -122,4 +122,15 @@ EXAMPLES: dict[str, str] = {
         "cix registry people update tide-eng --withdraw-clearance --reason 'under review'"
     ),
     "cix registry programmes show": "cix registry programmes show CPSP",
+    "cix visits approve": "cix visits approve 019ca8a0… --conditions 'escorted at all times'",
+    "cix visits deny": "cix visits deny 019ca8a0… --reason 'no host availability'",
+    "cix visits draft": (
+        "cix visits draft --agreement kor-can --host CAN --visitor kim.json --from 2026-04-14 "
+        "--to 2026-04-18 --facility 'Halifax Shipyard' --level S --purpose 'Hull design review' "
+        "--contact 'J. Tremblay' --contract CPSP"
+    ),
+    "cix visits list": "cix visits list --side host --state sent",
+    "cix visits revoke": "cix visits revoke 019ca8a0… --reason 'facility closed'",
+    "cix visits send": "cix visits send 019ca8a0…",
+    "cix visits show": "cix visits show 019ca8a0… --json",
 }

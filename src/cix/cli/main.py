@@ -21,6 +21,7 @@ from cix.cli import (
     audit,
     client,
     client_consents,
+    client_visits,
     decide,
     envelope,
     keys,
@@ -91,7 +92,18 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _area in (labels, decide, keys, envelope, audit, node, peers, client, client_consents):
+for _area in (
+    labels,
+    decide,
+    keys,
+    envelope,
+    audit,
+    node,
+    peers,
+    client,
+    client_consents,
+    client_visits,
+):
     _area.register(app)
 
 

@@ -28,6 +28,8 @@ from cix.node.exchange.consents import Consents
 from cix.node.exchange.exchange import Exchange
 from cix.node.exchange.peers import Peers, create_tls_files
 from cix.node.exchange.reclassify import Reclassify
+from cix.node.exchange.visit_wiring import wire_visits
+from cix.node.exchange.visits import Visits
 from cix.node.exchange.witness_wiring import wire_witnessing
 from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
 from cix.node.opening import Opener
@@ -152,6 +154,17 @@ class Node:
             clock=clock,
         )
         wire_consents(self.exchange, self.consents)
+        # Requests for visit (issue 13): between the two authorities, on the same path.
+        self.visits = Visits(
+            db,
+            audit,
+            party=settings.party,
+            node_id=settings.node_id,
+            agreements=self.agreements,
+            keys=keys,
+            clock=clock,
+        )
+        wire_visits(self.exchange, self.visits)
         # Witnessing (docs/federation.md): cosigning peers' checkpoints, and ours by them.
         self.witnessing, self.cosigning = wire_witnessing(
             self.exchange, self.incidents, settings, keys=keys, audit=audit, clock=clock

@@ -519,3 +519,48 @@ class LabelHistory(Base):
         UniqueConstraint("document_id", "revision"),
         CheckConstraint("side IN ('originator', 'copy')", name="side"),
     )
+
+
+class VisitRow(Base):
+    """A request for visit (issue 13), kept at both nodes: at the visiting party's
+    (`side` "requester": drafted, sent, then the host's answer) and at the host's (`side`
+    "host": received, answered, revoked). `request` is the request as sent (personal data:
+    shown to officers, never logged); `answer` the host's latest signed answer (compact JWS),
+    `approval` its approval (kept when revoked); `history` every step (who, when, what)."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    side: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    agreement: Mapped[str] = mapped_column(String(64))
+    requester_node: Mapped[str] = mapped_column(String(64))
+    requester_party: Mapped[str] = mapped_column(String(3))
+    host_node: Mapped[str] = mapped_column(String(64))
+    host_party: Mapped[str] = mapped_column(String(3))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    first_day: Mapped[str] = mapped_column(String(10))
+    last_day: Mapped[str] = mapped_column(String(10))
+    facility: Mapped[str] = mapped_column(String(500))
+    highest_level: Mapped[str] = mapped_column(String(16))
+    drafted_by: Mapped[str] = mapped_column(String(64))
+    drafted_at: Mapped[datetime]
+    sent_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    conditions: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    approval: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None]
+    history: Mapped[list[Any]] = mapped_column(JSON)
+
+    __table_args__ = (
+        CheckConstraint("side IN ('requester', 'host')", name="side"),
+        CheckConstraint("kind IN ('one-time', 'recurring', 'emergency')", name="kind"),
+        CheckConstraint(
+            "state IN ('drafted', 'sent', 'approved', 'denied', 'revoked')", name="state"
+        ),
+    )
