@@ -23,7 +23,7 @@ def docs(api: ApiClient) -> ApiClient:
     return api
 
 
-@pytest.mark.xfail(strict=True, reason="review finding, not fixed: the cursor needs to be opaque")
+
 def test_listing_cursor_reveals_the_id_of_an_unreadable_document(
     docs: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

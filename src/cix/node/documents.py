@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import Text, and_, cast, false, or_, select
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cix.agreements import Agreement, bundled_registry
 from cix.errors import InputError
+from cix.keys.cursor import CursorCipher
 from cix.labels import GOVONLY, Label, to_4774_xml
 from cix.node.auditing import AuditRecord, audited_write
 from cix.node.errors import PayloadTooLarge
@@ -72,10 +74,20 @@ def check_title(title: str) -> str:
 class Documents:
     """Upload, list and show documents (see the module docstring)."""
 
-    def __init__(self, register: Register, *, max_upload_bytes: int) -> None:
+    def __init__(self, register: Register, *, max_upload_bytes: int, cursor_key: Path) -> None:
         self.reg = register
         self.max_upload_bytes = max_upload_bytes
         self.bits = LabelBits()
+        self._cursor_key = cursor_key
+        self._cursors: CursorCipher | None = None
+
+    @property
+    def cursors(self) -> CursorCipher:
+        """The node's cursor cipher (its key file, in the node's keys directory shared by
+        its workers, made on first use)."""
+        if self._cursors is None:
+            self._cursors = CursorCipher.at(self._cursor_key)
+        return self._cursors
 
     def check_label(self, label: Label) -> None:
         """Refuse a label this node cannot originate: another party's, or an unheld policy."""
@@ -274,7 +286,12 @@ class Documents:
         """
         now = self.reg.clock()
         subject = self.reg.registry.subject_for(actor.id, now)
-        page = self.page_for(subject, now, limit=limit, cursor=cursor, narrowed=narrowed)
+        # Cursors are opaque (cix.keys.cursor): the position a budget-spent page ends at may
+        # be a document the actor may not read.
+        position = None if cursor is None else self.cursors.open(cursor)
+        found = self.page_for(subject, now, limit=limit, cursor=position, narrowed=narrowed)
+        after = found.next_cursor
+        page = Page(found.items, None if after is None else self.cursors.seal(after))
         self.reg.audit.append(
             event(actor, "list", "documents", now=now, details={"returned": len(page.items)})
         )

@@ -28,6 +28,8 @@ from cix.keys import (
 )
 
 KEYS_DIR = Path("keys")
+#: The key of the node's opaque listing cursors (cix.keys.cursor), in KEYS_DIR.
+CURSOR_KEY = "cursor.key"
 AUDIT_KEY = "audit.key"
 
 

@@ -31,7 +31,14 @@ from cix.node.exchange.reclassify import Reclassify
 from cix.node.exchange.visit_wiring import wire_visits
 from cix.node.exchange.visits import Visits
 from cix.node.exchange.witness_wiring import wire_witnessing
-from cix.node.keyring import NodeKeys, create_node_keys, has_node_keys, load_node_keys
+from cix.node.keyring import (
+    CURSOR_KEY,
+    KEYS_DIR,
+    NodeKeys,
+    create_node_keys,
+    has_node_keys,
+    load_node_keys,
+)
 from cix.node.opening import Opener
 from cix.node.procedures.destruction import Destruction
 from cix.node.procedures.incidents import Incidents
@@ -132,7 +139,11 @@ class Node:
             keys=keys,
             clock=clock,
         )
-        self.documents = Documents(register, max_upload_bytes=settings.max_upload_bytes)
+        self.documents = Documents(
+            register,
+            max_upload_bytes=settings.max_upload_bytes,
+            cursor_key=settings.data_dir / KEYS_DIR / CURSOR_KEY,
+        )
         self.opening = Opener(register)
         self.reproductions = Reproductions(register)
         self.destruction = Destruction(register, self.opening)
