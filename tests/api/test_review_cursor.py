@@ -23,7 +23,6 @@ def docs(api: ApiClient) -> ApiClient:
     return api
 
 
-
 def test_listing_cursor_reveals_the_id_of_an_unreadable_document(
     docs: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,16 +33,21 @@ def _cleared_auditor(web: WebClient) -> None:
 
 
 def test_auditor_browses_and_filters_the_log_under_the_top_banner(web: WebClient) -> None:
+    _cleared_auditor(web)
     web.sign_in("olivia")
     web.upload("<script>alert('t')</script>")
     web.sign_in("alice")
     assert web.get("/ui/audit").status_code == 403  # a refusal, to filter for
-    web.sign_in("auditor")
+    web.sign_in("ada")  # an auditor cleared for the document
     page = web.get("/ui/audit")
     assert page.status_code == 200
     assert 'class="banner banner-top-secret"' in page.text  # entries carry no label: top
     assert "<script>alert" not in page.text
     assert "\\u003cscript\\u003e" in page.text  # the title, in the details, as text
+    web.sign_in("auditor")  # the role without a clearance: the entry, not its details
+    uncleared = web.get("/ui/audit").text
+    assert "\\u003cscript\\u003e" not in uncleared
+    assert "about a document you may not read" in uncleared
     denied = web.get("/ui/audit", params={"decision": "deny"}).text
     rows = re.findall(r'<td class="decision-([a-z]+)">', denied)
     assert rows

@@ -10,15 +10,12 @@ reader is cleared to read it."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.node_support import SQLITE_ONLY
 from tests.web.conftest import WebClient
 
 pytestmark = SQLITE_ONLY
 
 
-@pytest.mark.xfail(strict=True, reason="review finding, not fixed: who may read the log is policy")
 def test_audit_explorer_reveals_secret_titles_to_an_uncleared_auditor(web: WebClient) -> None:
     web.sign_in("olivia")
     location = web.upload("Operation Nightfall hull survey", level="can-national:S")

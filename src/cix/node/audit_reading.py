@@ -63,6 +63,24 @@ def _from_record(seq: int | None, record: AuditRecord) -> TrailEntry:
                       record.decision, record.reasons, dict(record.details))  # fmt: skip
 
 
+REDACTED = {"redacted": "about a document you may not read"}
+
+
+def _redacted(
+    entry: TrailEntry, may_read: Callable[[str], bool] | None, verdicts: dict[str, bool]
+) -> TrailEntry:
+    obj = entry.object or ""
+    if may_read is None or not obj.startswith("document:") or not entry.details:
+        return entry
+    doc_id = obj.removeprefix("document:")
+    if doc_id not in verdicts:
+        verdicts[doc_id] = may_read(doc_id)
+    if verdicts[doc_id]:
+        return entry
+    return TrailEntry(entry.seq, entry.time, entry.type, entry.actor, entry.object,
+                      entry.action, entry.decision, entry.reasons, dict(REDACTED))  # fmt: skip
+
+
 class AuditTrail:
     """Reads the recent entries of the node's audit sink (see the module docstring)."""
 
@@ -94,14 +112,21 @@ class AuditTrail:
         *,
         limit: int = 100,
         scan: int = DEFAULT_SCAN,
+        may_read: Callable[[str], bool] | None = None,
     ) -> list[TrailEntry]:
         """The newest entries matching `wanted`, at most `limit`, among the last `scan`;
-        `RoleRequired` (audited) unless the actor is an auditor or NSA officer."""
+        `RoleRequired` (audited) unless the actor is an auditor or NSA officer.
+
+        With `may_read` (whether the reader may read a document, by id), an entry about a
+        document the reader may not read keeps what happened — who, when, which action and
+        verdict — but not its details (a title, a marking, a peer's words): the audit role
+        does not clear anyone for the information itself."""
         self.refusals.require(actor, READERS, "audit", "audit-log", "read")
         found: list[TrailEntry] = []
+        verdicts: dict[str, bool] = {}
         for entry in self._window(scan):
             if wanted.matches(entry):
-                found.append(entry)
+                found.append(_redacted(entry, may_read, verdicts))
                 if len(found) >= limit:
                     break
         # Recorded after the read: the reader's own read is not among what it returns.

@@ -33,7 +33,15 @@ from cix.node.register import DocumentInfo, Register, event, new_id, parse_store
 from cix.node.roles import Actor, Role
 from cix.node.search import DocumentQuery, conditions, search_form
 from cix.node.text import has_control
-from cix.policy import Action, Clearance, OrganisationKind, Request, Subject, decide_many
+from cix.policy import (
+    Action,
+    Clearance,
+    OrganisationKind,
+    Request,
+    Subject,
+    decide,
+    decide_many,
+)
 from cix.store.models import Document, DocumentSource
 
 #: The most rows (ids and labels) a listing reads ahead in one query.
@@ -367,6 +375,19 @@ class Documents:
                     fetch = min(fetch * 4, _MAX_FETCH, SCAN_BUDGET - examined)
             items = self._infos(session, permitted)
         return Page(items, after if more else None)
+
+    def may_read(self, actor: Actor, doc_id: str) -> bool:
+        """Whether the actor may read `doc_id`'s information now (its label, destroyed or
+        not), unaudited: for a face deciding what to show of entries about it (the audit
+        explorer), whose own read is the audited act."""
+        now = self.reg.clock()
+        with self.reg.db.read() as session:
+            row = session.get(Document, doc_id)
+            if row is None or row.policy not in self.reg.agreements:
+                return False
+            label = self.reg.label_of(row)
+        subject = self.reg.registry.subject_for(actor.id, now)
+        return decide(subject, label, Action.READ, agreements=self.reg.policies, now=now).permit
 
     def starting_with(self, actor: Actor, prefix: str, *, limit: int) -> Page:
         """The live documents the actor may read whose id starts with `prefix` (lowercase hex),

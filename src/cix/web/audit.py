@@ -33,8 +33,15 @@ async def audit_explorer(
     """The newest entries matching the filters."""
     wanted = TrailFilter(actor=actor.strip(), object_contains=object.strip(),
                          type=type.strip(), decision=decision)  # fmt: skip
-    trail = node_of(request).audit_trail
-    entries = await anyio.to_thread.run_sync(lambda: trail.recent(user.actor, wanted))
+    node = node_of(request)
+    trail = node.audit_trail
+
+    def may_read(doc_id: str) -> bool:
+        return node.documents.may_read(user.actor, doc_id)
+
+    entries = await anyio.to_thread.run_sync(
+        lambda: trail.recent(user.actor, wanted, may_read=may_read)
+    )
     return renderer_of(request).page(
         request, "audit.html", top=True, entries=entries, wanted=wanted
     )
