@@ -162,7 +162,9 @@ def logout() -> None:
     out, err = consoles()
     try:
         with ClientSession(config) as session:
-            token_id = config.token_id or session.json("GET", "/tokens/current").get("token_id")
+            # The node says which token this is: a stored id could be stale or edited, and
+            # an administrator may revoke others' tokens.
+            token_id = session.json("GET", "/tokens/current").get("token_id")
             if token_id is None:
                 err.print("a bearer token, not an API token: nothing to revoke", markup=False)
             else:
