@@ -169,3 +169,13 @@ def test_async_client_does_the_same(can: tuple[DemoNode, LiveNode], tmp_path: Pa
                 await node.documents.get("not-an-id")
 
     asyncio.run(scenario())
+
+
+def test_a_dot_id_cannot_reach_another_route(pm: Client) -> None:
+    """`..` as an id would be normalised into the parent route: it stays one segment."""
+    from cix.client._calls import segment
+
+    assert segment("..") == "%2E%2E"
+    assert segment("a/b") == "a%2Fb"
+    with pytest.raises(NodeRejected):
+        pm.documents.get("..")

@@ -36,8 +36,10 @@ class Call(Generic[T]):
 
 
 def segment(value: str) -> str:
-    """`value` as one path segment (an id can never reach another route)."""
-    return quote(value, safe="")
+    """`value` as one path segment (an id can never reach another route: `.` and `..`,
+    which URL normalisation would resolve, are percent-encoded too)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def obligations_of(headers: Mapping[str, str]) -> dict[str, str]:
