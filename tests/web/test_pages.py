@@ -232,6 +232,8 @@ def test_label_picker_offers_only_labels_the_user_may_create(web: WebClient) -> 
     refused = web.upload("Above me", level="can-national:TS")
     assert refused.status_code == 400
     assert "choose one of the levels offered" in refused.text
+    # the form echoes the title, which may be as classified as the document (review)
+    assert 'class="banner banner-top-secret"' in refused.text
     assert "Above me" not in web.get("/ui/documents").text
 
 

@@ -191,10 +191,13 @@ async def upload(request: Request, user: ReadingUser) -> Response:
 
         info = await anyio.to_thread.run_sync(work)
     except (InputError, PayloadTooLarge) as exc:
-        # The person's own input: the form again, saying what was wrong.
+        # The person's own input: the form again, saying what was wrong. It echoes the
+        # title, which may be as classified as the document: marked at the top level
+        # (review: it was marked UNCLASSIFIED).
         return renderer_of(request).page(
-            request, "upload.html", status=400, picker=picker, error=str(exc), title=title
-        )
+            request, "upload.html", top=bool(title), status=400, picker=picker,
+            error=str(exc), title=title,
+        )  # fmt: skip
     finally:
         await form.close()
     return RedirectResponse(f"{PREFIX}/documents/{info.id}", status_code=303)
