@@ -134,6 +134,15 @@ def test_approved_visit_expires_after_its_last_day_in_the_hosts_calendar(two: Pa
     ]
 
 
+def test_approval_after_the_visits_last_day_is_refused(two: Pair) -> None:
+    """A grant for days already past would be a grant for nothing (review finding)."""
+    visit = sent_visit(two)
+    two.clock.now = datetime(2026, 4, 19, 4, 30, tzinfo=UTC)  # past the last day, in Toronto
+    with pytest.raises(Conflict, match="has passed"):
+        two.can.visits.approve(two.actor(two.can, "nsa"), visit)
+    assert two.can.visits.show(two.actor(two.can, "nsa"), visit).state == "sent"
+
+
 def test_visit_inside_the_lead_time_over_a_weekend_and_holidays_is_refused(two: Pair) -> None:
     two.clock.now = SENT
     visit = two.draft(EARLIEST - timedelta(days=1))  # Mon 13 Apr: 19 working days

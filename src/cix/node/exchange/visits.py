@@ -349,6 +349,11 @@ class Visits:
             before = "approved" if decision == "revoked" else "sent"
             if row.state != before:
                 raise Conflict(f"visit {visit_id} is {row.state}: it cannot be {decision}")
+            if decision == "approved" and date.fromisoformat(row.last_day) < self._host_day(
+                row, now
+            ):
+                # A grant for days already past would be a grant for nothing (review).
+                raise Conflict(f"visit {visit_id}: its last day {row.last_day} has passed")
             req = VisitRequest.model_validate_json(_json(row.request))
             answer = answer_of(
                 req, decision=decision, host_node=self.node_id, conditions=words, issued_at=now
