@@ -19,6 +19,7 @@ import pytest
 from cix.demo import prepare
 from cix.demo_cast import CANADA
 from tests.live_node import LiveNode
+from tests.requirements import missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("web-browser")]
 
@@ -35,9 +36,7 @@ def _browser_or_skip() -> Any:
     if reason is None and not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         reason = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CIX_TEST_CHROMIUM)"
     if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true requires the browser tests to run)")
-        pytest.skip(reason)
+        missing(reason)
     return sync_playwright
 
 
@@ -78,10 +77,7 @@ def _axe_source() -> str:
     """axe-core's script, as the axe-playwright-python package ships it."""
     spec = importlib.util.find_spec("axe_playwright_python")
     if spec is None or spec.origin is None:
-        reason = "axe-playwright-python is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true requires the accessibility check to run)")
-        pytest.skip(reason)
+        missing("axe-playwright-python is not installed (pip install -e '.[test]')")
     return Path(spec.origin).with_name("axe.min.js").read_text("utf-8")
 
 
