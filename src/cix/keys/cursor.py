@@ -13,8 +13,10 @@ chooses where a listing of what the caller may read resumes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -35,17 +37,20 @@ class CursorCipher:
 
     @classmethod
     def at(cls, path: Path) -> CursorCipher:
-        """The cipher of the key file `path`, created (0600, 32 random bytes) if missing; the
-        first of several processes to create it wins and the others read it."""
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        except FileExistsError:
-            return cls(path.read_bytes())
-        try:
-            os.write(fd, secrets.token_bytes(_KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        """The cipher of the key file `path`, created (0600, 32 random bytes) if missing.
+        The key is written whole to a temporary file first and linked into place, so a
+        process that loses the race to create it, or one that starts after a crash
+        mid-write, reads a complete key or none at all."""
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(prefix=".cursor-", dir=path.parent)
+            try:
+                os.write(fd, secrets.token_bytes(_KEY_BYTES))
+                os.fsync(fd)
+                os.close(fd)
+                with contextlib.suppress(FileExistsError):  # another process was first
+                    os.link(tmp, path)
+            finally:
+                os.unlink(tmp)
         return cls(path.read_bytes())
 
     def seal(self, doc_id: str) -> str:
